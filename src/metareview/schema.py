@@ -1,0 +1,307 @@
+"""The extraction sheets of a review folder, column by column.
+
+This module is the single source of truth for what `data/raw/<review>/` holds. The loader
+(`metareview.sheets`) validates every file against it, the codebook documents it, and the
+notebooks read only columns named here.
+
+Each sheet is a long, tidy CSV: one fact per row, each row carrying its own source
+(`source_url`, `source_location`, `source_level`). Numbers are copied as printed; an empty cell
+means "not reported", never zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SOURCE_LEVELS = ("abstract", "full_text", "registry")
+DESIGNS = ("parallel", "split_face", "non_randomised", "single_arm")
+INTERVENTION_CLASSES = (
+    "svf",  # stromal vascular fraction, SVF-gel, ECM/SVF-gel
+    "fat_grafting",  # autologous fat, microfat, nanofat
+    "epidermal_cell_suspension",  # non-cultured autologous cell suspension (ReCell)
+    "stem_cells",  # cultured MSCs of any source
+    "conditioned_medium",  # stem-cell conditioned medium / secretome
+    "extracellular_vesicles",  # exosomes and other EVs
+    "other",
+)
+ROLES = ("treatment", "control")
+AE_ROLES = ("treatment", "control", "single")
+VALUE_TYPES = ("final", "change", "percent_change", "count")
+ARM_FORMS = (
+    "mean_sd",
+    "mean_se",
+    "median_iqr",
+    "median_range",
+    "events_total",
+    "percent_only",
+    "narrative",
+)
+CONTRAST_FORMS = ("estimate_ci", "estimate_p", "p_value", "t_stat", "estimate_only", "narrative")
+CONTRAST_MEASURES = ("MD", "SMD", "RR", "OR", "RD", "percent_difference", "none")
+CONTRAST_DIRECTIONS = ("treatment_minus_control", "control_minus_treatment", "unclear")
+P_OPERATORS = ("=", "<", ">")
+ROB_TOOLS = ("RoB2", "ROBINS-I")
+ROB_JUDGEMENTS = {
+    "RoB2": ("low", "some_concerns", "high", "no_information"),
+    "ROBINS-I": ("low", "moderate", "serious", "critical", "no_information"),
+}
+OUTCOME_TYPES = ("continuous", "binary")
+OUTCOME_DIRECTIONS = ("lower_is_better", "higher_is_better")
+OUTCOME_MEASURES = ("SMD", "MD", "RR", "OR", "RD")
+SCREENING_STAGES = ("title_abstract", "full_text")
+SCREENING_DECISIONS = ("included", "excluded", "duplicate")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a sheet.
+
+    kind: "str", "int", "float", "bool" ("true"/"false") or "category" (value in `allowed`).
+    minimum / exclusive_minimum / maximum bound numeric values; `required` means the cell may
+    not be empty.
+    """
+
+    name: str
+    kind: str = "str"
+    required: bool = False
+    allowed: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A CSV file of a review folder: its columns and the columns that identify a row."""
+
+    filename: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    description: str = ""
+    optional: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def _source_columns() -> tuple[Column, ...]:
+    return (
+        Column("source_url", required=True, description="URL, DOI or PMID of the page read"),
+        Column("source_location", required=True, description='where in it, e.g. "abstract, results"'),
+        Column("source_level", "category", True, SOURCE_LEVELS),
+    )
+
+
+STUDIES = Sheet(
+    "studies.csv",
+    (
+        Column("study_id", required=True, description="short key, e.g. Smith2020"),
+        Column("citation", required=True),
+        Column("year", "int", True, minimum=1950, maximum=2100),
+        Column("doi"),
+        Column("pmid"),
+        Column("design", "category", True, DESIGNS),
+        Column("randomised", "bool", True),
+        Column("country"),
+        Column("condition", required=True, description="acne_scars, striae_distensae, ..."),
+        Column("intervention_class", "category", True, INTERVENTION_CLASSES),
+        Column("intervention", required=True),
+        Column("comparator", required=True, description='"none" for single-arm series'),
+        Column("co_intervention", required=True, description='base treatment in both arms, or "none"'),
+        Column("n_randomised", "int", minimum=1),
+        Column("n_analysed", "int", minimum=1),
+        Column("follow_up_weeks", "float", minimum=0),
+        Column("registration"),
+        *_source_columns(),
+        Column("note"),
+    ),
+    key=("study_id",),
+    description="one row per study",
+)
+
+ARMS = Sheet(
+    "arms.csv",
+    (
+        Column("study_id", required=True),
+        Column("comparison", required=True, description="id of the treatment-vs-control pair"),
+        Column("outcome", required=True, description="an outcome of outcomes.csv"),
+        Column("timepoint_weeks", "float", True, minimum=0),
+        Column("arm", required=True, description="arm or side as the source names it"),
+        Column("role", "category", True, ROLES),
+        Column("n", "int", minimum=1, description="analysed; patients for split-face"),
+        Column("mean", "float"),
+        Column("sd", "float", minimum=0, exclusive_minimum=True),
+        Column("se", "float", minimum=0, exclusive_minimum=True),
+        Column("median", "float"),
+        Column("q1", "float"),
+        Column("q3", "float"),
+        Column("min", "float"),
+        Column("max", "float"),
+        Column("events", "int", minimum=0),
+        Column("total", "int", minimum=1),
+        Column("value_type", "category", True, VALUE_TYPES),
+        Column("reported_form", "category", True, ARM_FORMS),
+        *_source_columns(),
+        Column("note"),
+    ),
+    key=("study_id", "comparison", "outcome", "timepoint_weeks", "role"),
+    description="per study x comparison x outcome x timepoint x arm",
+)
+
+CONTRASTS = Sheet(
+    "contrasts.csv",
+    (
+        Column("study_id", required=True),
+        Column("comparison", required=True),
+        Column("outcome", required=True),
+        Column("timepoint_weeks", "float", True, minimum=0),
+        Column("measure", "category", True, CONTRAST_MEASURES),
+        Column("estimate", "float"),
+        Column("ci_low", "float"),
+        Column("ci_high", "float"),
+        Column("ci_level", "float", minimum=0, maximum=1, exclusive_minimum=True),
+        Column("p_value", "float", minimum=0, maximum=1, exclusive_minimum=True),
+        Column("p_operator", "category", allowed=P_OPERATORS),
+        Column("t_stat", "float"),
+        Column("paired", "bool", True),
+        Column("n_treatment", "int", minimum=1),
+        Column("n_control", "int", minimum=1),
+        Column("contrast_direction", "category", allowed=CONTRAST_DIRECTIONS),
+        Column("value_type", "category", True, VALUE_TYPES),
+        Column("reported_form", "category", True, CONTRAST_FORMS),
+        *_source_columns(),
+        Column("note"),
+    ),
+    key=("study_id", "comparison", "outcome", "timepoint_weeks"),
+    description="between-arm results as reported",
+    optional=True,
+    notes=("for paired (split-face) results n_treatment = n_control = number of patients",),
+)
+
+ADVERSE_EVENTS = Sheet(
+    "adverse_events.csv",
+    (
+        Column("study_id", required=True),
+        Column("event", required=True, description='e.g. "erythema", "any adverse event"'),
+        Column("arm", required=True),
+        Column("role", "category", True, AE_ROLES),
+        Column("events", "int", minimum=0),
+        Column("total", "int", minimum=1),
+        Column("narrative", description="what the source says when it gives no counts"),
+        *_source_columns(),
+        Column("note"),
+    ),
+    key=("study_id", "event", "arm"),
+    description="per study x event x arm",
+    optional=True,
+)
+
+RISK_OF_BIAS = Sheet(
+    "risk_of_bias.csv",
+    (
+        Column("study_id", required=True),
+        Column("tool", "category", True, ROB_TOOLS),
+        Column("domain", required=True, description='D1..D5 (RoB 2), D1..D7 (ROBINS-I), "overall"'),
+        Column("judgement", required=True),
+        Column("support", required=True, description="short paraphrase of what the source shows"),
+        *_source_columns(),
+    ),
+    key=("study_id", "domain"),
+    description="per study x domain",
+    optional=True,
+)
+
+OUTCOMES = Sheet(
+    "outcomes.csv",
+    (
+        Column("outcome", required=True),
+        Column("label", required=True),
+        Column("type", "category", True, OUTCOME_TYPES),
+        Column("measure", "category", True, OUTCOME_MEASURES, description="pooled measure"),
+        Column("scale", required=True),
+        Column("unit"),
+        Column("direction", "category", True, OUTCOME_DIRECTIONS),
+        Column("range_min", "float"),
+        Column("range_max", "float"),
+        Column("note"),
+    ),
+    key=("outcome",),
+    description="the machine-readable part of CODEBOOK.md",
+)
+
+SEARCH_LOG = Sheet(
+    "search_log.csv",
+    (
+        Column("search_id", required=True),
+        Column("date", required=True, description="YYYY-MM-DD"),
+        Column("source", required=True, description="database or index searched"),
+        Column("query", required=True),
+        Column("records_seen", "int", True, minimum=0),
+        Column("records_kept", "int", True, minimum=0),
+        Column("note"),
+    ),
+    key=("search_id",),
+    description="every query run",
+    optional=True,
+)
+
+SCREENING = Sheet(
+    "screening.csv",
+    (
+        Column("record_id", required=True),
+        Column("citation", required=True),
+        Column("url"),
+        Column("stage", "category", True, SCREENING_STAGES),
+        Column("decision", "category", True, SCREENING_DECISIONS),
+        Column("reason", description="required when excluded"),
+        Column("study_id", description="set when included"),
+    ),
+    key=("record_id",),
+    description="every record assessed and the decision on it",
+    optional=True,
+)
+
+PUBLISHED = Sheet(
+    "published.csv",
+    (
+        Column("review_id", required=True, description="e.g. Zhang2026"),
+        Column("citation", required=True),
+        Column("outcome", required=True, description="an outcome of outcomes.csv, or 'narrative'"),
+        Column("subgroup", description="empty for the overall result"),
+        Column("measure", required=True, description="SMD, MD, RR, proportion, ..."),
+        Column("k", "int", minimum=1),
+        Column("n_participants", "int", minimum=1),
+        Column("estimate", "float"),
+        Column("ci_low", "float"),
+        Column("ci_high", "float"),
+        Column("i2_percent", "float", minimum=0, maximum=100),
+        Column("p_value_text", description='as printed, e.g. "P = 0.0006", "p < 0.001"'),
+        *_source_columns(),
+        Column("note"),
+    ),
+    key=("review_id", "outcome", "subgroup"),
+    description="the published reviews' results, set beside this bundle's in notebook 05",
+    optional=True,
+)
+
+SHEETS: tuple[Sheet, ...] = (
+    STUDIES,
+    ARMS,
+    CONTRASTS,
+    ADVERSE_EVENTS,
+    RISK_OF_BIAS,
+    OUTCOMES,
+    SEARCH_LOG,
+    SCREENING,
+    PUBLISHED,
+)
+SHEETS_BY_FILE = {s.filename: s for s in SHEETS}
