@@ -191,6 +191,16 @@ def derive_effects(
                  "reason": "; ".join(dict.fromkeys(reasons)) or "no data"}
             )
 
+    if outcome is None:
+        with_results = {key[0] for key in keys}
+        for study_id, study in studies.iterrows():
+            if study_id not in with_results:
+                not_pooled.append(
+                    {"study_id": study_id, "comparison": "", "outcome": "",
+                     "timepoint_weeks": np.nan, "reported_form": "",
+                     "reason": "no result could be extracted (see the study's note)"}
+                )
+
     effects_frame = pd.DataFrame(effects, columns=EFFECT_COLUMNS)
     not_pooled_frame = pd.DataFrame(not_pooled, columns=NOT_POOLED_COLUMNS)
     order = ["outcome", "study_id", "comparison"]
@@ -319,6 +329,8 @@ def _mean_sd(row: dict) -> tuple[float, float, str, bool]:
             )
         how = f"mean and SD of {arm} from median and {'IQR' if form == 'median_iqr' else 'range'}"
         return float(mean), float(sd), how + " (Luo 2018, Wan 2014)", True
+    if form == "mean_only":
+        raise _NotPoolable("mean without SD or SE")
     if form == "percent_only":
         raise _NotPoolable("percentage without dispersion")
     if form == "narrative":

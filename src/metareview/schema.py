@@ -30,6 +30,7 @@ VALUE_TYPES = ("final", "change", "percent_change", "count")
 ARM_FORMS = (
     "mean_sd",
     "mean_se",
+    "mean_only",  # a mean printed without SD or SE (or with an unlabelled +/-: see the note)
     "median_iqr",
     "median_range",
     "events_total",
