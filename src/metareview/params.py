@@ -1,0 +1,187 @@
+"""Papermill parameters of a review: defaults, params/<review>.yaml, command-line overrides.
+
+Every name and type is checked: an unknown name, a wrong type or a value outside the allowed set
+or range is a `ParameterError` naming the parameter, the value and what is allowed. Booleans are
+never accepted as numbers; whole numbers are accepted where a real number is expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["DEFAULTS", "ParameterError", "load_params", "params_path"]
+
+DEFAULTS: dict[str, Any] = {
+    "review": "",
+    "tau2_method": "REML",
+    "test": "knha",
+    "paired_r": 0.5,
+    "alpha": 0.05,
+    "exclude_studies": [],
+    "timepoint": "last",
+    "min_k_pool": 2,
+    "n_perm": 5000,
+    "seed": 20260101,
+    "sensitivity_r": [0.2, 0.5, 0.8],
+}
+
+TAU2_METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB")
+TESTS = ("z", "knha")
+TIMEPOINTS = ("last", "first")
+
+
+class ParameterError(ValueError):
+    """A parameter is unknown, of the wrong type, or outside its allowed values."""
+
+
+def _choice(options):
+    def check(name, value):
+        if not isinstance(value, str) or value not in options:
+            _fail(name, value, "one of " + ", ".join(repr(o) for o in options))
+        return value
+    return check
+
+
+def _real(low, high, *, what):
+    """A real number strictly between low and high."""
+    def check(name, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(name, value, f"a number, {what}")
+        value = float(value)
+        if not (math.isfinite(value) and low < value < high):
+            _fail(name, value, what)
+        return value
+    return check
+
+
+def _whole(minimum, *, what):
+    def check(name, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            _fail(name, value, f"a whole number, {what}")
+        if value < minimum:
+            _fail(name, value, what)
+        return value
+    return check
+
+
+def _study_ids(name, value):
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        _fail(name, value, "a list of study_id strings, e.g. [Smith2020, Lee2021] (quote ids "
+              "that look like numbers)")
+    return list(value)
+
+
+def _r_values(name, value):
+    inner = _real(-1, 1, what="between -1 and 1 (exclusive)")
+    if not isinstance(value, list) or not value:
+        _fail(name, value, "a non-empty list of correlations between -1 and 1, e.g. "
+              "[0.2, 0.5, 0.8]")
+    return [inner(f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _review_name(name, value):
+    if not isinstance(value, str) or not value:
+        _fail(name, value, "the review's folder name under data/raw/, e.g. 'acne-scars'")
+    return value
+
+
+CHECKS = {
+    "review": _review_name,
+    "tau2_method": _choice(TAU2_METHODS),
+    "test": _choice(TESTS),
+    "paired_r": _real(-1, 1, what="between -1 and 1 (exclusive)"),
+    "alpha": _real(0, 1, what="between 0 and 1 (exclusive)"),
+    "exclude_studies": _study_ids,
+    "timepoint": _choice(TIMEPOINTS),
+    "min_k_pool": _whole(2, what=">= 2"),
+    "n_perm": _whole(100, what=">= 100"),
+    "seed": _whole(0, what=">= 0"),
+    "sensitivity_r": _r_values,
+}
+
+
+def _fail(name, value, allowed):
+    raise ParameterError(f"parameter {name!r} = {value!r} is not valid: it must be {allowed}.")
+
+
+def params_path(review: str) -> Path:
+    """params/<review>.yaml under the repository root (see `metareview.outputs.repo_root`)."""
+    from metareview import outputs
+
+    return outputs.params_path(review)
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParameterError(f"parameter file {path} does not exist.") from None
+    except UnicodeDecodeError:
+        raise ParameterError(f"parameter file {path} is not UTF-8 text.") from None
+    try:
+        content = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ParameterError(f"parameter file {path} is not valid YAML{where}: "
+                             f"{getattr(err, 'problem', None) or err}") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ParameterError(f"parameter file {path} must hold 'name: value' lines, "
+                             f"not a {type(content).__name__}.")
+    return content
+
+
+def _check_names(values: dict, origin: str) -> None:
+    for name in values:
+        if name not in DEFAULTS:
+            close = difflib.get_close_matches(str(name), list(DEFAULTS), n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ParameterError(
+                f"unknown parameter {name!r} in {origin}.{hint} Known parameters: "
+                f"{', '.join(DEFAULTS)}."
+            )
+
+
+def _from_command_line(name: str, value: Any) -> Any:
+    """Command-line values arrive as text: read them as YAML scalars/lists ("0.3", "[A, B]")."""
+    if isinstance(value, str) and not isinstance(DEFAULTS[name], str):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
+
+
+def load_params(review: str, path: str | os.PathLike | None = None,
+                overrides: dict | None = None) -> dict:
+    """DEFAULTS, updated by the YAML file then by `overrides`, every value checked.
+
+    `path` defaults to params/<review>.yaml; when that default file does not exist the defaults
+    are used. Text values in `overrides` (from a command line) are parsed as YAML.
+    """
+    values = {k: (list(v) if isinstance(v, list) else v) for k, v in DEFAULTS.items()}
+    values["review"] = review
+    file = Path(path) if path is not None else params_path(review)
+    if path is not None or file.is_file():
+        from_file = _read_yaml(file)
+        _check_names(from_file, str(file))
+        if "review" in from_file and from_file["review"] != review:
+            raise ParameterError(
+                f"parameter 'review' = {from_file['review']!r} in {file} does not match the "
+                f"review being run ({review!r})."
+            )
+        values.update(from_file)
+    if overrides:
+        _check_names(overrides, "the command line")
+        if overrides.get("review", review) != review:
+            raise ParameterError(f"parameter 'review' cannot be overridden ({review!r} is run).")
+        values.update({k: _from_command_line(k, v) for k, v in overrides.items()})
+    return {name: CHECKS[name](name, values[name]) for name in DEFAULTS}
