@@ -1,0 +1,149 @@
+"""Paired (within-person, split-face) designs: both "arms" are the same n patients.
+
+In a split-face trial each patient has one side of the face treated and the other side as
+control, so the two sides' outcomes are correlated (within-person correlation r). Ignoring r
+treats the sides as independent groups and misstates the variance (Cochrane Handbook ch. 23.2,
+which recommends using the paired analysis or imputing r).
+
+- `paired_md`: MD = m1 − m2 with Var = (sd1² + sd2² − 2 r sd1 sd2)/n, the variance of a mean of
+  within-person differences (Cochrane Handbook ch. 23.2; metafor's escalc measure "MC").
+- `paired_smd`: Hedges' g = J(n − 1) (m1 − m2)/s_av with s_av = √((sd1² + sd2²)/2), the average
+  of the two sides' SDs taken on the variance scale (Cumming 2012, "d_av"), and
+  Var = 2(1 − r)/n + g²/(2n), the variance of the standardised mean change in the raw-score
+  metric (Becker 1988; Morris & DeShon 2002). Standardising by the sides' SD, not by the SD of the
+  differences, keeps a split-face g on the same scale as a parallel-group g (Morris & DeShon
+  2002; Cochrane Handbook ch. 23.2). With two groups of equal size, s_av is exactly the
+  pooled SD of a parallel design. These formulas are metafor's escalc measure "SMCR" applied
+  with s_av as the standardiser (sd1i = s_av), which the tests check.
+- `paired_from_reported`: MD and SE from a reported paired difference with its CI, t statistic
+  or p value, using t with df = n − 1 (Cochrane Handbook ch. 6.5.2.3 and 23.2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from metareview.conversions import se_from_ci, se_from_p, se_from_t
+from metareview.effect_sizes import hedges_correction
+from metareview.results import ResultMixin, result_class
+
+
+def _arrays(**named) -> dict[str, np.ndarray]:
+    arrays = {name: np.atleast_1d(np.asarray(value, dtype=float)) for name, value in named.items()}
+    sizes = {name: a.size for name, a in arrays.items()}
+    common = max(sizes.values())
+    for name, array in arrays.items():
+        if array.size not in (1, common):
+            raise ValueError(f"arguments have different lengths: {sizes}")
+        bad = np.flatnonzero(~np.isfinite(array))
+        if bad.size:
+            raise ValueError(f"study index {bad[0]}: {name} is missing or not finite")
+    return {name: np.broadcast_to(a, (common,)).astype(float) for name, a in arrays.items()}
+
+
+def _check(condition: np.ndarray, message: str) -> None:
+    bad = np.flatnonzero(condition)
+    if bad.size:
+        raise ValueError(f"study index {bad[0]}: {message}")
+
+
+def _validate(a: dict[str, np.ndarray], minimum_n: int) -> None:
+    _check(a["sd1"] <= 0, "sd1 must be > 0")
+    _check(a["sd2"] <= 0, "sd2 must be > 0")
+    _check(a["n"] < minimum_n, f"n must be >= {minimum_n}")
+    _check(np.abs(a["r"]) > 1, "the within-person correlation r must lie in [-1, 1]")
+
+
+def paired_md(m1, sd1, m2, sd2, n, r) -> pd.DataFrame:
+    """Paired mean difference and its variance (Cochrane Handbook ch. 23.2; escalc "MC").
+
+    yi = m1 − m2; vi = (sd1² + sd2² − 2 r sd1 sd2) / n, where side 1 is the treated side,
+    n the number of patients and r the within-person correlation of the two sides.
+    Returns a DataFrame with yi, vi (one row per study, input order).
+    """
+    a = _arrays(m1=m1, sd1=sd1, m2=m2, sd2=sd2, n=n, r=r)
+    _validate(a, minimum_n=2)
+    vi = (a["sd1"] ** 2 + a["sd2"] ** 2 - 2 * a["r"] * a["sd1"] * a["sd2"]) / a["n"]
+    _check(
+        vi <= 0,
+        "the SD of the differences is 0 (r = 1 with equal SDs); the variance is not positive",
+    )
+    return pd.DataFrame({"yi": a["m1"] - a["m2"], "vi": vi})
+
+
+def paired_smd(m1, sd1, m2, sd2, n, r) -> pd.DataFrame:
+    """Paired standardised mean difference (split-face Hedges' g) and its variance.
+
+    g = J(n − 1) (m1 − m2) / s_av with s_av = √((sd1² + sd2²)/2) and the exact correction
+    J(m) = Γ(m/2)/(√(m/2) Γ((m − 1)/2)); vi = 2(1 − r)/n + g²/(2n)
+    (Morris & DeShon 2002; Cumming 2012 for s_av; metafor escalc "SMCR" with sd1i = s_av).
+    Returns a DataFrame with yi, vi and the standardiser sd_av.
+    """
+    a = _arrays(m1=m1, sd1=sd1, m2=m2, sd2=sd2, n=n, r=r)
+    _validate(a, minimum_n=3)  # J(n − 1) needs n − 1 > 1
+    n_ = a["n"]
+    sd_av = np.sqrt((a["sd1"] ** 2 + a["sd2"] ** 2) / 2)
+    g = hedges_correction(n_ - 1) * (a["m1"] - a["m2"]) / sd_av
+    vi = 2 * (1 - a["r"]) / n_ + g**2 / (2 * n_)
+    return pd.DataFrame({"yi": g, "vi": vi, "sd_av": sd_av})
+
+
+@result_class
+class PairedDifference(ResultMixin):
+    """A paired mean difference with its SE, recovered from what a study reported.
+
+    `source` names the reported quantity used ("se", "ci", "t" or "p"); `p_is_bound` is True
+    when a "p < x" was used as p = x (the SE is then conservative).
+    """
+
+    estimate: float
+    se: float
+    vi: float
+    df: float
+    source: str
+    p_is_bound: bool = False
+
+
+def paired_from_reported(
+    estimate: float,
+    n: int,
+    *,
+    se: float | None = None,
+    ci: tuple[float, float] | None = None,
+    level: float = 0.95,
+    t: float | None = None,
+    p: float | None = None,
+    p_operator: str = "=",
+) -> PairedDifference:
+    """MD and SE of a paired difference from its reported SE, CI, t statistic or p value.
+
+    Uses the first available of se, ci, t, p. The CI and p conversions use the t distribution
+    with df = n − 1, the degrees of freedom of a paired t test (Cochrane Handbook ch. 6.5.2.3,
+    23.2): SE = (upper − lower)/(2 t_{df}); SE = |MD/t|; SE = |MD|/t_{df}(1 − p/2).
+    """
+    if not np.isfinite(estimate):
+        raise ValueError(f"estimate must be a finite number, got {estimate!r}")
+    if n < 2:
+        raise ValueError(f"n must be >= 2 for a paired difference, got {n}")
+    df = float(n - 1)
+    bound = False
+    if se is not None:
+        if not se > 0:
+            raise ValueError(f"se must be > 0, got {se!r}")
+        value, source = float(se), "se"
+    elif ci is not None:
+        lower, upper = ci
+        if not lower <= estimate <= upper:
+            raise ValueError(f"the estimate {estimate} lies outside its CI ({lower}, {upper})")
+        value, source = float(se_from_ci(lower, upper, level=level, df=df)), "ci"
+    elif t is not None:
+        value, source = float(se_from_t(estimate, t)), "t"
+    elif p is not None:
+        converted = se_from_p(estimate, p, df=df, operator=p_operator)
+        value, source, bound = float(converted.se), "p", converted.p_is_bound
+    else:
+        raise ValueError("give one of se, ci, t or p with the paired difference")
+    return PairedDifference(
+        estimate=float(estimate), se=value, vi=value**2, df=df, source=source, p_is_bound=bound
+    )

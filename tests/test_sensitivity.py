@@ -1,0 +1,85 @@
+"""Leave-one-out and influence diagnostics against metafor's leave1out and influence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from metareview.pooling import pool
+from metareview.sensitivity import influence, leave_one_out
+
+CASES = json.loads((Path(__file__).parent / "fixtures/metafor/effects.json").read_text())["cases"]
+RTOL = 1e-6
+
+L1O = {
+    "leave1out_REML_raudenbush1985": dict(method="REML"),
+    "leave1out_DL_raudenbush1985": dict(method="DL"),
+    "leave1out_FE_raudenbush1985": dict(method="FE"),
+    "leave1out_REML_knha_raudenbush1985": dict(method="REML", test="knha"),
+}
+INFLUENCE = {
+    "influence_REML_raudenbush1985": dict(method="REML"),
+    "influence_DL_raudenbush1985": dict(method="DL"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(L1O))
+def test_leave_one_out_matches_metafor(name):
+    case = CASES[name]
+    result = leave_one_out(**case["input"], **L1O[name])
+    assert len(result) == len(case["input"]["yi"])
+    assert result.index.name == "omitted"
+    for column, expected in case["output"].items():
+        # tau2 and I2 are exactly 0 for some subsets; atol covers those rows only.
+        assert_allclose(result[column], expected, rtol=RTOL, atol=1e-12, err_msg=column)
+
+
+def test_fe_leave_one_out_has_zero_tau2():
+    case = CASES["leave1out_FE_raudenbush1985"]
+    result = leave_one_out(**case["input"], method="FE")
+    assert (result["tau2"] == 0).all()
+
+
+def test_leave_one_out_row_equals_pool_without_that_study():
+    case = CASES["leave1out_REML_raudenbush1985"]["input"]
+    y, v = np.asarray(case["yi"]), np.asarray(case["vi"])
+    result = leave_one_out(y, v)
+    direct = pool(np.delete(y, 4), np.delete(v, 4))
+    assert_allclose(result.loc[4, "estimate"], direct.estimate, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(INFLUENCE))
+def test_influence_matches_metafor(name):
+    case = CASES[name]
+    result = influence(**case["input"], **INFLUENCE[name])
+    expected = dict(case["output"])
+    flags = expected.pop("influential")
+    assert list(result["influential"]) == flags
+    for column, values in expected.items():
+        assert_allclose(result[column], values, rtol=RTOL, err_msg=column)
+
+
+def test_influence_weights_sum_to_100_and_hat_to_1():
+    case = CASES["influence_REML_raudenbush1985"]["input"]
+    result = influence(**case)
+    assert_allclose(result["weight"].sum(), 100.0, rtol=1e-12)
+    assert_allclose(result["hat"].sum(), 1.0, rtol=1e-12)
+
+
+def test_two_studies_work():
+    result = leave_one_out([0.1, 0.5], [0.02, 0.03])
+    assert_allclose(result["estimate"], [0.5, 0.1])
+    diagnostics = influence([0.1, 0.5], [0.02, 0.03])
+    assert_allclose(diagnostics["qe_del"], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("function", [leave_one_out, influence])
+def test_bad_input_raises(function):
+    with pytest.raises(ValueError, match="at least 2 studies"):
+        function([0.1], [0.02])
+    with pytest.raises(ValueError, match="study 1"):
+        function([0.1, 0.2], [0.02, -0.01])
