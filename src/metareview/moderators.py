@@ -1,0 +1,591 @@
+"""Moderators: meta-regression, subgroup analysis and the permutation test of QM.
+
+- `meta_regression`: mixed-effects meta-regression y = Xβ + u + e (metafor's rma.uni with
+  `mods`), with the omnibus test QM of all moderators (Wald chi², or F under knha) and the
+  pseudo-R² of Raudenbush (2009) as metafor computes it.
+- `subgroup`: differences between subgroups, either with one tau² common to all subgroups
+  (a meta-regression on subgroup dummies; QM test) or with a separate tau² in each subgroup
+  (Q-between: a fixed-effect test of the subgroup estimates, as RevMan and R's meta report it;
+  Borenstein et al. 2009, ch. 19).
+- `permutation_test`: the permutation p value of QM (Higgins & Thompson 2004), computed as
+  metafor's permutest: exact over all distinct re-arrangements of the moderator rows when there
+  are few enough, otherwise Monte Carlo with the observed arrangement counted once.
+  All permuted models are fitted at once (batched numpy arrays), not one by one.
+
+Moderators may be a 1-D array, a 2-D array or a pandas DataFrame. Columns of object, string,
+bool or category dtype are dummy-coded with the first level as the reference (the first
+category of a categorical; otherwise the sorted order of the values, as R's `factor`). An
+intercept is always added. Terms are named as in metafor: "intrcpt", the column name for a
+numeric moderator, column name + level for a dummy (e.g. "allocrandom").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from metareview.heterogeneity import (
+    FISHER_MAXITER,
+    FISHER_THRESHOLD,
+    check_method,
+    cochran_q,
+    estimate_tau2,
+)
+from metareview.pooling import PoolResult, check_study_data, check_test, fit_model, pool
+from metareview.results import ResultMixin, result_class
+
+INTERCEPT = "intrcpt"
+# metafor's permutest counts a permuted QM as "at least as large" within this absolute margin.
+PERMUTATION_TOLERANCE = math.sqrt(np.finfo(float).eps)
+# Largest number of distinct arrangements enumerated when exact=True is forced.
+MAX_EXACT_PERMUTATIONS = 2_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# Design matrix
+# --------------------------------------------------------------------------------------------
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return (isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == object
+            or pd.api.types.is_string_dtype(series.dtype) or pd.api.types.is_bool_dtype(series))
+
+
+def _levels(series: pd.Series) -> list:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = set(series.dropna())
+        return [level for level in series.cat.categories if level in present]
+    return sorted(series.dropna().unique(), key=lambda value: (str(type(value)), value))
+
+
+def _as_frame(moderators: Any, k: int) -> pd.DataFrame:
+    if isinstance(moderators, pd.DataFrame):
+        frame = moderators.reset_index(drop=True)
+    elif isinstance(moderators, pd.Series):
+        frame = moderators.reset_index(drop=True).to_frame(name=moderators.name or "x")
+    else:
+        values = np.asarray(moderators)
+        if values.ndim == 1:
+            frame = pd.DataFrame({"x": values})
+        elif values.ndim == 2:
+            frame = pd.DataFrame(values, columns=[f"x{j + 1}" for j in range(values.shape[1])])
+        else:
+            raise ValueError("moderators must be a 1-D array, a 2-D array or a DataFrame")
+    if len(frame) != k:
+        raise ValueError(f"moderators have {len(frame)} rows but there are {k} studies: "
+                         f"study {min(len(frame), k)} has no moderator row")
+    if frame.shape[1] == 0:
+        raise ValueError("no moderator columns given")
+    return frame
+
+
+def design_matrix(moderators: Any, k: int) -> tuple[np.ndarray, tuple[str, ...], list[int]]:
+    """Model matrix X (intercept first), term names, and the index of the source column of each
+    term (-1 for the intercept). Raises ValueError naming the study of a missing value."""
+    frame = _as_frame(moderators, k)
+    columns: list[np.ndarray] = [np.ones(k)]
+    terms: list[str] = [INTERCEPT]
+    sources: list[int] = [-1]
+    for position, name in enumerate(frame.columns):
+        series = frame[name]
+        missing = np.flatnonzero(pd.isna(series).to_numpy())
+        if missing.size:
+            raise ValueError(f"study {missing[0]}: moderator {name!r} is missing; every study "
+                             "needs a value for every moderator")
+        if _is_categorical(series):
+            levels = _levels(series)
+            for level in levels[1:]:
+                columns.append((series == level).to_numpy(dtype=float))
+                terms.append(f"{name}{level}")
+                sources.append(position)
+        else:
+            numeric = pd.to_numeric(series, errors="raise").to_numpy(dtype=float)
+            bad = np.flatnonzero(~np.isfinite(numeric))
+            if bad.size:
+                raise ValueError(f"study {bad[0]}: moderator {name!r} is {numeric[bad[0]]}")
+            columns.append(numeric)
+            terms.append(str(name))
+            sources.append(position)
+    return np.column_stack(columns), tuple(terms), sources
+
+
+# --------------------------------------------------------------------------------------------
+# Meta-regression
+# --------------------------------------------------------------------------------------------
+
+
+@result_class
+class MetaRegressionResult(ResultMixin):
+    """A fitted meta-regression (metafor: rma(yi, vi, mods=..., method, test)).
+
+    coefs, se, statistic (z, or t with k − p df under knha), pval, ci_low, ci_high: Series
+    indexed by term. qm: omnibus Wald test of all terms except the intercept (chi² with qm_df
+    df; under knha F with (qm_df, qm_df2) df). qe: residual heterogeneity test (chi², k − p df).
+    r2: pseudo-R² in % (Raudenbush 2009): max(0, 100 (tau²_RE − tau²_ME)/tau²_RE) with tau²_RE
+    from the intercept-only model by the same method, 0 when tau²_RE = 0; for FE models the
+    adjusted R² of the weighted least-squares fit, as metafor.
+    """
+
+    terms: tuple[str, ...]
+    coefs: pd.Series
+    se: pd.Series
+    statistic: pd.Series
+    pval: pd.Series
+    ci_low: pd.Series
+    ci_high: pd.Series
+    qm: float
+    qm_df: int
+    qm_df2: float
+    qm_pval: float
+    tau2: float
+    tau2_se: float
+    qe: float
+    qe_df: int
+    qe_pval: float
+    r2: float
+    k: int
+    p: int
+    method: str
+    test: str
+    level: float
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: one row per term (estimate, se, statistic, pval, ci_low, ci_high)."""
+        return pd.DataFrame({
+            "term": list(self.terms),
+            "estimate": self.coefs.to_numpy(),
+            "se": self.se.to_numpy(),
+            "statistic": self.statistic.to_numpy(),
+            "pval": self.pval.to_numpy(),
+            "ci_low": self.ci_low.to_numpy(),
+            "ci_high": self.ci_high.to_numpy(),
+        })
+
+
+def _fe_r2(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:
+    """Adjusted R² (%) of the weighted least-squares fit of y on X, weights 1/v (as R's lm)."""
+    if np.all(y == y[0]):
+        return 0.0
+    k, p = X.shape
+    w = 1.0 / v
+    WX = X * w[:, None]
+    beta = np.linalg.solve(X.T @ WX, WX.T @ y)
+    rss = float(np.sum(w * (y - X @ beta) ** 2))
+    tss = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
+    adjusted = 1.0 - (rss / tss) * (k - 1) / (k - p)
+    return max(0.0, 100.0 * adjusted)
+
+
+def pseudo_r2(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float, method: str) -> float:
+    """Proportion of tau² accounted for by the moderators, in % (see MetaRegressionResult)."""
+    if method == "FE":
+        return _fe_r2(y, v, X)
+    tau2_re = fit_model(y, v, np.ones((len(y), 1)), method, "z").tau2
+    if tau2_re == 0.0:
+        return 0.0
+    return max(0.0, 100.0 * (tau2_re - tau2) / tau2_re)
+
+
+def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
+                    method: str = "REML", test: str = "z",
+                    level: float = 0.95) -> MetaRegressionResult:
+    """Mixed-effects meta-regression of `yi` on `moderators` (an intercept is added).
+
+    tau² by `method` as in `pool` (Viechtbauer 2005 for REML/ML, etc.); test="knha" uses the
+    Knapp & Hartung (2003) adjustment: covariance scaled by the weighted residual mean square,
+    t tests with k − p df and F(m, k − p) for QM. Requires k > p.
+    """
+    method = check_method(method)
+    test = check_test(test)
+    y, v = check_study_data(yi, vi)
+    X, terms, _ = design_matrix(moderators, y.size)
+    k, p = X.shape
+    if k <= p:
+        raise ValueError(f"{k} studies cannot support {p} coefficients ({', '.join(terms)}); "
+                         "a meta-regression needs more studies than coefficients")
+    fit = fit_model(y, v, X, method, test, level)
+    qm, qm_df, qm_pval = fit.wald_test(range(1, p))
+    qe, qe_df, qe_pval = cochran_q(y, v, X)
+    index = pd.Index(terms, name="term")
+
+    def series(values: np.ndarray, name: str) -> pd.Series:
+        return pd.Series(np.asarray(values, dtype=float), index=index, name=name)
+
+    return MetaRegressionResult(
+        terms=terms,
+        coefs=series(fit.beta, "estimate"),
+        se=series(fit.se, "se"),
+        statistic=series(fit.statistics(), "statistic"),
+        pval=series(fit.pvalues(), "pval"),
+        ci_low=series(fit.beta - fit.crit * fit.se, "ci_low"),
+        ci_high=series(fit.beta + fit.crit * fit.se, "ci_high"),
+        qm=qm,
+        qm_df=int(qm_df),
+        qm_df2=fit.df,
+        qm_pval=qm_pval,
+        tau2=fit.tau2,
+        tau2_se=fit.tau2_se,
+        qe=qe,
+        qe_df=qe_df,
+        qe_pval=qe_pval,
+        r2=pseudo_r2(y, v, X, fit.tau2, method),
+        k=k,
+        p=p,
+        method=method,
+        test=test,
+        level=level,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Subgroups
+# --------------------------------------------------------------------------------------------
+
+
+@result_class
+class SubgroupResult(ResultMixin):
+    """Test of subgroup differences.
+
+    q_between: QM of the dummy-coded subgroups (tau2_mode="common"; F value under knha, then
+    df2 = k − G) or the fixed-effect Q of the subgroup estimates (tau2_mode="separate").
+    groups: each subgroup pooled on its own by `pool` (same method and test), in level order.
+    tau2: the common tau² (common mode) or nan (separate mode: see each group's tau2).
+    """
+
+    q_between: float
+    df: int
+    df2: float
+    pval: float
+    groups: dict[Any, PoolResult]
+    tau2_mode: str
+    tau2: float
+    method: str
+    test: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per subgroup: its pooled result, with the test of differences repeated."""
+        rows = []
+        for name, result in self.groups.items():
+            row = {"group": name, **result.scalar_items()}
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        frame["q_between"] = self.q_between
+        frame["q_between_df"] = self.df
+        frame["q_between_pval"] = self.pval
+        frame["tau2_mode"] = self.tau2_mode
+        return frame
+
+
+def subgroup(yi: Sequence[float], vi: Sequence[float], groups: Sequence, method: str = "REML",
+             tau2: str = "common", test: str = "z", level: float = 0.95) -> SubgroupResult:
+    """Compare subgroups with a common tau² (QM test) or separate tau² (Q-between).
+
+    common: meta-regression on G − 1 subgroup dummies; Q-between = QM, chi² with G − 1 df
+    (F(G − 1, k − G) under knha). separate: each subgroup pooled alone; Q-between =
+    Σ_g (μ̂_g − μ̂_FE)² / SE_g², chi² with G − 1 df, μ̂_FE the inverse-variance mean of the μ̂_g
+    (Borenstein et al. 2009; RevMan; meta's `subgroup`).
+    """
+    method = check_method(method)
+    test = check_test(test)
+    mode = str(tau2).lower()
+    if mode not in ("common", "separate"):
+        raise ValueError(f"tau2 must be 'common' or 'separate', not {tau2!r}")
+    y, v = check_study_data(yi, vi)
+    labels = pd.Series(list(groups) if not isinstance(groups, pd.Series) else groups.to_numpy(),
+                       dtype=groups.dtype if isinstance(groups, pd.Series) else None)
+    if len(labels) != y.size:
+        raise ValueError(f"groups has {len(labels)} labels but there are {y.size} studies: "
+                         f"study {min(len(labels), y.size)} has no group")
+    missing = np.flatnonzero(pd.isna(labels).to_numpy())
+    if missing.size:
+        raise ValueError(f"study {missing[0]}: group label is missing")
+    if not isinstance(labels.dtype, pd.CategoricalDtype):
+        labels = labels.astype(object)
+    levels = _levels(labels)
+    if len(levels) < 2:
+        raise ValueError("subgroup analysis needs at least two groups")
+    label_values = labels.to_numpy()
+    pooled = {name: pool(y[label_values == name], v[label_values == name], method, test, level)
+              for name in levels}
+    if mode == "common":
+        model = meta_regression(y, v, pd.DataFrame({"group": labels}), method, test, level)
+        return SubgroupResult(q_between=model.qm, df=model.qm_df, df2=model.qm_df2,
+                              pval=model.qm_pval, groups=pooled, tau2_mode=mode,
+                              tau2=model.tau2, method=method, test=test)
+    estimates = np.array([result.estimate for result in pooled.values()])
+    weights = 1.0 / np.array([result.se for result in pooled.values()]) ** 2
+    mean = np.sum(weights * estimates) / np.sum(weights)
+    q_between = float(np.sum(weights * (estimates - mean) ** 2))
+    df = len(levels) - 1
+    return SubgroupResult(q_between=q_between, df=df, df2=math.nan,
+                          pval=float(stats.chi2.sf(q_between, df)), groups=pooled,
+                          tau2_mode=mode, tau2=math.nan, method=method, test=test)
+
+
+# --------------------------------------------------------------------------------------------
+# Batched model fitting (many model matrices, same y and v) for the permutation test
+# --------------------------------------------------------------------------------------------
+
+
+def _batched_pieces(X: np.ndarray, y: np.ndarray, v: np.ndarray, tau2: np.ndarray,
+                    traces: bool = True) -> dict:
+    """For each model matrix X[b] (B × k × p) at tau2[b]: (XᵀWX)⁻¹, β̂ and the traces and
+    quadratic forms of P that the estimators need, without forming the k × k matrix P.
+
+    With A = (XᵀWX)⁻¹, r = y − Xβ̂ and h_i = x_iᵀA x_i: yᵀPy = Σ w r², yᵀPPy = Σ (w r)²,
+    tr P = Σw − Σ w² h, tr PP = Σw² − 2 Σ w³ h + tr((A XᵀW²X)²).
+    """
+    w = 1.0 / (v[None, :] + tau2[:, None])
+    Xt = X.transpose(0, 2, 1)
+    Xw = X * w[:, :, None]
+    XtWX = Xt @ Xw
+    A = np.linalg.inv(XtWX)
+    beta = (A @ (Xt @ (w * y[None, :])[:, :, None]))[:, :, 0]
+    resid = y[None, :] - (X @ beta[:, :, None])[:, :, 0]
+    pieces = {
+        "w": w,
+        "A": A,
+        "XtWX": XtWX,
+        "beta": beta,
+        "rss": np.sum(w * resid**2, axis=1),
+        "ypp": np.sum((w * resid) ** 2, axis=1),
+    }
+    if traces:
+        leverage = np.sum((X @ A) * X, axis=2)
+        AW2 = A @ (Xt @ (Xw * w[:, :, None]))
+        pieces["tr_p"] = np.sum(w, axis=1) - np.sum(w**2 * leverage, axis=1)
+        pieces["tr_pp"] = (np.sum(w**2, axis=1) - 2.0 * np.sum(w**3 * leverage, axis=1)
+                           + np.sum(AW2 * AW2.transpose(0, 2, 1), axis=(1, 2)))
+    return pieces
+
+
+def _batched_hedges(X: np.ndarray, y: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Untruncated Hedges estimator for each model matrix (start of ML/REML/EB)."""
+    k, p = X.shape[1:]
+    inv_xtx = np.linalg.inv(np.einsum("bki,bkj->bij", X, X))
+    fitted = np.einsum("bki,bi->bk", X, np.einsum("bij,bkj,k->bi", inv_xtx, X, y))
+    rss = np.sum((y[None, :] - fitted) ** 2, axis=1)
+    tr_pv = np.sum(v) - np.einsum("bij,bji->b", inv_xtx, np.einsum("bki,k,bkj->bij", X, v, X))
+    return (rss - tr_pv) / (k - p)
+
+
+def _batched_loglik(X: np.ndarray, y: np.ndarray, v: np.ndarray, tau2: np.ndarray,
+                    reml: bool) -> np.ndarray:
+    k, p = X.shape[1:]
+    pieces = _batched_pieces(X, y, v, tau2)
+    ll = -0.5 * np.sum(np.log(v[None, :] + tau2[:, None]), axis=1) - 0.5 * pieces["rss"]
+    if reml:
+        return ll - 0.5 * (k - p) * math.log(2 * math.pi) - 0.5 * np.linalg.slogdet(
+            pieces["XtWX"])[1]
+    return ll - 0.5 * k * math.log(2 * math.pi)
+
+
+def batched_tau2(X: np.ndarray, y: np.ndarray, v: np.ndarray, method: str) -> np.ndarray:
+    """tau² for each model matrix X[b], by the same rules as `heterogeneity.estimate_tau2`.
+
+    y must be centred. PM is solved by Newton's method from tau² = 0, which converges
+    monotonically because Q(tau²) is convex and decreasing.
+    """
+    B, k, p = X.shape
+    zero = np.zeros(B)
+    if method == "FE":
+        return zero
+    if method == "HE":
+        return np.maximum(0.0, _batched_hedges(X, y, v))
+    if method in ("DL", "HS"):
+        at_zero = _batched_pieces(X, y, v, zero)
+        if method == "DL":
+            return np.maximum(0.0, (at_zero["rss"] - (k - p)) / at_zero["tr_p"])
+        return np.maximum(0.0, (at_zero["rss"] - k) / np.sum(1.0 / v))
+    if method == "SJ":
+        start = np.full(B, float(np.mean(y**2)))
+        return np.maximum(0.0, start * _batched_pieces(X, y, v, start)["rss"] / (k - p))
+    if method in ("PM", "EB"):
+        # EB's scoring update is zero exactly where yᵀPy = k − p, the Paule-Mandel equation,
+        # so both share this solver (metafor's EB iteration reaches the same root).
+        tau2 = zero.copy()
+        active = _batched_pieces(X, y, v, tau2)["rss"] > (k - p)
+        for _ in range(FISHER_MAXITER):
+            if not active.any():
+                break
+            pieces = _batched_pieces(X[active], y, v, tau2[active])
+            step = (pieces["rss"] - (k - p)) / pieces["ypp"]
+            tau2[active] += step
+            still = np.abs(step) > FISHER_THRESHOLD * np.maximum(1.0, tau2[active])
+            active[np.flatnonzero(active)[~still]] = False
+        return tau2
+    # ML, REML: scoring iterations from the truncated Hedges estimate, as in heterogeneity.
+    tau2 = np.maximum(0.0, _batched_hedges(X, y, v))
+    active = np.ones(B, dtype=bool)
+    for _ in range(FISHER_MAXITER):
+        if not active.any():
+            break
+        pieces = _batched_pieces(X[active], y, v, tau2[active], traces=method == "REML")
+        current = tau2[active]
+        if method == "ML":
+            step = (pieces["ypp"] - np.sum(pieces["w"], axis=1)) / np.sum(pieces["w"] ** 2, axis=1)
+        else:
+            step = (pieces["ypp"] - pieces["tr_p"]) / pieces["tr_pp"]
+        step = np.where(np.isfinite(step), step, 0.0)
+        # A step below zero is halved until it is not; from tau² = 0 that ends at a zero step.
+        step = np.where((current == 0.0) & (step < 0.0), 0.0, step)
+        while np.any(current + step < 0.0):
+            step = np.where(current + step < 0.0, step / 2.0, step)
+        updated = current + step
+        tau2[active] = updated
+        still = np.abs(step) > FISHER_THRESHOLD * np.maximum(1.0, updated)
+        active[np.flatnonzero(active)[~still]] = False
+    for index in np.flatnonzero(active):
+        # Not converged in FISHER_MAXITER steps (rare): use the single-model estimator, which
+        # has a robust fallback.
+        tau2[index] = estimate_tau2(y, v, X[index], method)[0]
+    if method in ("ML", "REML"):
+        positive = tau2 > 0
+        if positive.any():
+            reml = method == "REML"
+            ll_zero = _batched_loglik(X[positive], y, v, np.zeros(positive.sum()), reml)
+            ll_hat = _batched_loglik(X[positive], y, v, tau2[positive], reml)
+            tau2[np.flatnonzero(positive)[ll_zero > ll_hat + 1e-12]] = 0.0
+    return np.maximum(0.0, tau2)
+
+
+def batched_qm(X: np.ndarray, y: np.ndarray, v: np.ndarray, method: str, test: str,
+               columns: Sequence[int]) -> np.ndarray:
+    """QM of the coefficients `columns` for each model matrix X[b] (B × k × p).
+
+    Same definition as `ModelFit.wald_test`: β̂_Sᵀ [s² (XᵀWX)⁻¹]_SS⁻¹ β̂_S, divided by m under
+    knha, where s² is the Knapp-Hartung factor (1 under test="z").
+    """
+    k, p = X.shape[1:]
+    tau2 = batched_tau2(X, y - y.mean(), v, method)
+    pieces = _batched_pieces(X, y, v, tau2)
+    cols = np.asarray(list(columns))
+    b = pieces["beta"][:, cols]
+    cov = pieces["A"][:, cols[:, None], cols[None, :]]
+    qm = np.einsum("bi,bi->b", b, np.linalg.solve(cov, b[:, :, None])[:, :, 0])
+    if test == "knha":
+        rss = pieces["rss"]
+        s2w = np.where(rss > np.finfo(float).eps, rss / (k - p), 0.0)
+        # A zero factor makes the covariance singular; metafor then reports QM as NA.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            qm = np.where(s2w > 0, qm / s2w / len(cols), np.nan)
+    return qm
+
+
+# --------------------------------------------------------------------------------------------
+# Permutation test
+# --------------------------------------------------------------------------------------------
+
+
+@result_class
+class PermutationResult(ResultMixin):
+    """Permutation test of QM (Higgins & Thompson 2004; metafor's permutest).
+
+    pval = share of the reference distribution with QM_perm ≥ QM_obs (within 1.5e-8, as
+    metafor). The reference distribution holds `n_perm` values: all distinct arrangements of
+    the moderator rows when `exact` (the observed one among them), otherwise the observed
+    arrangement plus n_perm − 1 random ones, so pval = (1 + #{random QM ≥ QM_obs}) / n_perm.
+    """
+
+    qm: float
+    qm_df: int
+    pval: float
+    n_perm: int
+    exact: bool
+    seed: int | None
+    method: str
+    test: str
+    distribution: np.ndarray
+
+
+def count_distinct_arrangements(X: np.ndarray) -> int:
+    """Number of distinct orderings of the rows of X: k! / Π n_j! over groups of equal rows."""
+    _, counts = np.unique(X, axis=0, return_counts=True)
+    total = math.factorial(int(counts.sum()))
+    for count in counts:
+        total //= math.factorial(int(count))
+    return total
+
+
+def _distinct_arrangements(codes: np.ndarray) -> np.ndarray:
+    """All distinct orderings of the multiset `codes`, one per row, in lexicographic order
+    (the classic next-permutation algorithm started from the sorted sequence)."""
+    current = np.sort(codes).tolist()
+    k = len(current)
+    rows = [current.copy()]
+    while True:
+        i = k - 2
+        while i >= 0 and current[i] >= current[i + 1]:
+            i -= 1
+        if i < 0:
+            break
+        j = k - 1
+        while current[j] <= current[i]:
+            j -= 1
+        current[i], current[j] = current[j], current[i]
+        current[i + 1:] = reversed(current[i + 1:])
+        rows.append(current.copy())
+    return np.asarray(rows, dtype=int)
+
+
+def _chunked_qm(X_batches: np.ndarray, y, v, method, test, columns, chunk: int) -> np.ndarray:
+    return np.concatenate([batched_qm(X_batches[start:start + chunk], y, v, method, test, columns)
+                           for start in range(0, len(X_batches), chunk)])
+
+
+def permutation_test(yi: Sequence[float], vi: Sequence[float], moderators: Any,
+                     n_perm: int = 10_000, seed: int | None = 1, method: str = "REML",
+                     test: str = "z", exact: bool | str = "auto") -> PermutationResult:
+    """Permutation p value of the omnibus moderator test QM (metafor's permutest.rma.uni).
+
+    The rows of the model matrix are permuted across studies while yi and vi stay put, and QM
+    is recomputed for each arrangement. exact="auto" enumerates all distinct arrangements when
+    there are no more than `n_perm` of them (metafor's rule), True always enumerates, False
+    never does. Random arrangements come from numpy's default generator seeded with `seed`.
+    """
+    method = check_method(method)
+    test = check_test(test)
+    y, v = check_study_data(yi, vi)
+    X, terms, _ = design_matrix(moderators, y.size)
+    k, p = X.shape
+    if p < 2:
+        raise ValueError("a permutation test of QM needs at least one moderator")
+    if k <= p:
+        raise ValueError(f"{k} studies cannot support {p} coefficients")
+    if n_perm < 2:
+        raise ValueError("n_perm must be at least 2")
+    columns = list(range(1, p))
+    observed = fit_model(y, v, X, method, test).wald_test(columns)[0]
+
+    n_distinct = count_distinct_arrangements(X)
+    use_exact = (n_distinct <= n_perm) if exact == "auto" else bool(exact)
+    if use_exact and n_distinct > MAX_EXACT_PERMUTATIONS:
+        raise ValueError(f"{n_distinct} distinct arrangements are too many to enumerate; "
+                         "use exact=False")
+    if use_exact:
+        _, codes = np.unique(X, axis=0, return_inverse=True)
+        order = _distinct_arrangements(codes.ravel())
+        rows_of_code = np.unique(X, axis=0)
+        X_batches = rows_of_code[order]
+    else:
+        rng = np.random.default_rng(seed)
+        order = rng.permuted(np.tile(np.arange(k), (n_perm - 1, 1)), axis=1)
+        X_batches = X[order]
+    # Keep each batch near a few million numbers so memory stays small for large k.
+    chunk = max(1, 4_000_000 // (k * p * p + k))
+    permuted = _chunked_qm(X_batches, y, v, method, test, columns, chunk)
+    if not use_exact:
+        permuted = np.concatenate([[observed], permuted])
+    # Arrangements whose QM is undefined are left out, as metafor does (na.rm = TRUE).
+    valid = permuted[~np.isnan(permuted)]
+    if math.isnan(observed) or valid.size == 0:
+        pval = math.nan
+    else:
+        pval = float(np.mean(valid >= observed - PERMUTATION_TOLERANCE))
+    return PermutationResult(qm=observed, qm_df=p - 1, pval=pval, n_perm=int(permuted.size),
+                             exact=use_exact, seed=None if use_exact else seed, method=method,
+                             test=test, distribution=permuted)

@@ -1,0 +1,297 @@
+"""Inverse-variance pooling: fixed-effect and random-effects models (metafor's rma.uni).
+
+`pool(yi, vi)` fits the intercept-only model; `fit_model(yi, vi, X)` is the engine shared with
+meta-regression, subgroups and the sensitivity analyses. Conventions follow metafor 3.8-1:
+
+- weights w_i = 1/(v_i + tau²); β̂ = (XᵀWX)⁻¹XᵀWy; Var(β̂) = (XᵀWX)⁻¹;
+- test="z": Wald z tests and normal-based intervals;
+- test="knha": Hartung & Knapp (2001) / Sidik & Jonkman (2002): Var(β̂) multiplied by
+  s² = Σw_i(y_i − x_iᵀβ̂)²/(k − p) (not truncated at 1, as in metafor), t tests with k − p df;
+- prediction interval (Riley et al. 2011, as metafor's predict.rma): μ̂ ± c·sqrt(SE² + tau²),
+  c the same z or t critical value as the confidence interval; for FE it equals the CI;
+- Q, I², H² and the Q-profile tau² interval: see `metareview.heterogeneity`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from metareview.heterogeneity import (
+    check_method,
+    cochran_q,
+    estimate_tau2,
+    i2_h2,
+    i2_h2_from_q,
+    q_profile_ci,
+    typical_within_variance,
+)
+from metareview.results import ResultMixin, result_class
+
+TESTS = ("z", "knha")
+
+K1_NOTE = ("only one study: heterogeneity (tau², Q, I², H²) is not estimable; the estimate is "
+           "that study's own value with its own standard error")
+K1_KNHA_NOTE = ("the Knapp-Hartung t test needs at least two studies; with one study the z-based "
+                "interval of that study is reported")
+KNHA_ZERO_NOTE = ("all weighted residuals are zero, so the Knapp-Hartung scale factor is 0 and "
+                  "the interval has zero width (as in metafor)")
+
+
+def check_study_data(yi: Sequence[float], vi: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Return yi, vi as float arrays, or raise ValueError naming the first bad study.
+
+    Studies are named by their 0-based position. Rules: same length, at least one study,
+    every yi finite, every vi finite and > 0.
+    """
+    y = np.atleast_1d(np.asarray(yi, dtype=float)).ravel()
+    v = np.atleast_1d(np.asarray(vi, dtype=float)).ravel()
+    if y.size != v.size:
+        first = min(y.size, v.size)
+        missing = "vi" if v.size < y.size else "yi"
+        raise ValueError(f"yi has {y.size} values but vi has {v.size}: study {first} has no "
+                         f"{missing}; give one effect and one variance per study")
+    if y.size == 0:
+        raise ValueError("no studies: yi and vi are empty")
+    for index, (effect, variance) in enumerate(zip(y, v)):
+        if not math.isfinite(effect):
+            raise ValueError(f"study {index}: yi is {effect}; every effect size must be a "
+                             "finite number (drop the study or supply its value)")
+        if not math.isfinite(variance):
+            raise ValueError(f"study {index}: vi is {variance}; every sampling variance must be "
+                             "a finite number")
+        if variance <= 0:
+            raise ValueError(f"study {index}: vi is {variance}; sampling variances must be > 0")
+    return y, v
+
+
+def check_test(test: str) -> str:
+    name = str(test).lower()
+    if name not in TESTS:
+        raise ValueError(f"unknown test {test!r}; use 'z' or 'knha'")
+    return name
+
+
+@result_class
+class ModelFit(ResultMixin):
+    """The pieces of a fitted (mixed-effects) meta-regression model y = Xβ + u + e.
+
+    `vcov` already includes the Knapp-Hartung factor `s2w` when test="knha". `weights` are the
+    raw inverse-variance weights 1/(v_i + tau²) (not percentages). `df` is k − p under
+    test="knha" and nan under test="z"; `crit` is the two-sided critical value at `level`.
+    """
+
+    yi: np.ndarray
+    vi: np.ndarray
+    X: np.ndarray
+    method: str
+    test: str
+    level: float
+    k: int
+    p: int
+    tau2: float
+    tau2_se: float
+    beta: np.ndarray
+    vcov: np.ndarray
+    se: np.ndarray
+    weights: np.ndarray
+    s2w: float
+    df: float
+    crit: float
+
+    def statistics(self) -> np.ndarray:
+        """Wald statistics β̂/SE (z, or t under knha)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.beta / self.se
+
+    def pvalues(self) -> np.ndarray:
+        stat = np.abs(self.statistics())
+        if self.test == "knha":
+            return 2.0 * stats.t.sf(stat, self.df)
+        return 2.0 * stats.norm.sf(stat)
+
+    def wald_test(self, columns: Sequence[int]) -> tuple[float, float, float]:
+        """QM = β̂_Sᵀ Var(β̂_S)⁻¹ β̂_S for the coefficients S = `columns`; returns (QM, df1, p).
+
+        Under knha QM is divided by m = |S| and referred to F(m, k − p); otherwise chi²(m).
+        """
+        cols = list(columns)
+        m = len(cols)
+        b = self.beta[cols]
+        try:
+            qm = float(b @ np.linalg.solve(self.vcov[np.ix_(cols, cols)], b))
+        except np.linalg.LinAlgError:
+            qm = math.nan
+        if self.test == "knha":
+            qm /= m
+            pval = float(stats.f.sf(qm, m, self.df)) if self.df > 0 else math.nan
+        else:
+            pval = float(stats.chi2.sf(qm, m))
+        return qm, float(m), pval
+
+
+def fit_model(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str = "REML",
+              test: str = "z", level: float = 0.95) -> ModelFit:
+    """Fit y = Xβ + u + e, u ~ N(0, tau²), e_i ~ N(0, v_i) as metafor's rma.uni.
+
+    Inputs must already be checked (`check_study_data`); X must have full column rank. tau² is
+    estimated by `method` (see `metareview.heterogeneity.estimate_tau2`) when k > p, else 0.
+    """
+    method = check_method(method)
+    test = check_test(test)
+    y = np.asarray(yi, dtype=float)
+    v = np.asarray(vi, dtype=float)
+    X = np.asarray(X, dtype=float).reshape(len(y), -1)
+    k, p = X.shape
+    if np.linalg.matrix_rank(X) < p:
+        raise ValueError("the model matrix is not of full rank (a moderator is constant or "
+                         "collinear with others); cannot fit the model")
+    if k > p:
+        tau2, tau2_se = estimate_tau2(y, v, X, method)
+    else:
+        tau2, tau2_se = 0.0, math.nan
+    w = 1.0 / (v + tau2)
+    WX = X * w[:, None]
+    vcov = np.linalg.inv(X.T @ WX)
+    beta = vcov @ (WX.T @ y)
+    s2w = 1.0
+    df = math.nan
+    if test == "knha":
+        df = float(k - p)
+        rss = float(np.sum(w * (y - X @ beta) ** 2))
+        # metafor: a residual sum of squares at machine zero gives a factor of exactly 0.
+        s2w = rss / (k - p) if (rss > np.finfo(float).eps and k > p) else 0.0
+        vcov = s2w * vcov
+    alpha = 1.0 - level
+    if test == "knha":
+        crit = float(stats.t.isf(alpha / 2, df)) if df > 0 else math.nan
+    else:
+        crit = float(stats.norm.isf(alpha / 2))
+    se = np.sqrt(np.diag(vcov))
+    return ModelFit(yi=y, vi=v, X=X, method=method, test=test, level=level, k=k, p=p,
+                    tau2=tau2, tau2_se=tau2_se, beta=beta, vcov=vcov, se=se, weights=w,
+                    s2w=s2w, df=df, crit=crit)
+
+
+@result_class
+class PoolResult(ResultMixin):
+    """A pooled estimate with its heterogeneity statistics (metafor rma.uni, intercept only).
+
+    statistic is z (test="z") or t with `df` = k − 1 degrees of freedom (test="knha").
+    tau2_ci, i2_ci, h2_ci: Q-profile intervals (nan for FE, which has no tau²).
+    i2, h2: for random-effects methods from tau² and the typical within-study variance;
+    for FE from Q. weights: percentages summing to 100. `note` explains any special case.
+    """
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    pval: float
+    k: int
+    tau2: float
+    tau2_ci: tuple[float, float]
+    i2: float
+    h2: float
+    q: float
+    q_pval: float
+    pi_low: float
+    pi_high: float
+    weights: np.ndarray
+    method: str
+    test: str
+    level: float
+    statistic: float
+    df: float
+    q_df: int
+    tau2_se: float
+    i2_ci: tuple[float, float]
+    h2_ci: tuple[float, float]
+    knha_factor: float
+    note: str = ""
+
+
+def pool(yi: Sequence[float], vi: Sequence[float], method: str = "REML", test: str = "z",
+         level: float = 0.95) -> PoolResult:
+    """Pool effect sizes `yi` with sampling variances `vi` (metafor: rma(yi, vi, method, test)).
+
+    method: "FE" (inverse variance) or tau² by "DL" (DerSimonian & Laird 1986), "REML" / "ML"
+    (Viechtbauer 2005), "PM" (Paule & Mandel 1982), "HE" (Hedges 1983), "SJ" (Sidik & Jonkman
+    2005), "HS" (Hunter & Schmidt 2004), "EB" (Morris 1983).
+    test: "z" or "knha" (Hartung & Knapp 2001; Sidik & Jonkman 2002: t with k − 1 df).
+    Returns a `PoolResult`; see its docstring and the module docstring for definitions.
+
+    Edge cases: with k = 1 the result is the study itself, tau² = 0, and Q, I², H², their
+    intervals and the prediction interval are nan (`note` says why); test="knha" then falls back
+    to the z interval of that study, since t with 0 df is undefined. Invalid input (NaN yi,
+    non-positive or NaN vi, different lengths) raises ValueError naming the study.
+    """
+    method = check_method(method)
+    test = check_test(test)
+    y, v = check_study_data(yi, vi)
+    k = y.size
+    notes = []
+    if k == 1:
+        notes.append(K1_NOTE)
+        if test == "knha":
+            notes.append(K1_KNHA_NOTE)
+        fit = fit_model(y, v, np.ones((1, 1)), method, "z", level)
+    else:
+        fit = fit_model(y, v, np.ones((k, 1)), method, test, level)
+    if fit.test == "knha" and fit.s2w == 0.0:
+        notes.append(KNHA_ZERO_NOTE)
+
+    estimate = float(fit.beta[0])
+    se = float(fit.se[0])
+    statistic = float(fit.statistics()[0])
+    pval = float(fit.pvalues()[0])
+    nan_pair = (math.nan, math.nan)
+    if k == 1:
+        q = q_pval = i2 = h2 = pi_low = pi_high = tau2_se = math.nan
+        q_df = 0
+        tau2_ci = i2_ci = h2_ci = nan_pair
+    else:
+        q, q_df, q_pval = cochran_q(y, v, fit.X)
+        tau2_se = fit.tau2_se
+        if method == "FE":
+            i2, h2 = i2_h2_from_q(q, q_df)
+            tau2_ci = i2_ci = h2_ci = nan_pair
+        else:
+            s2 = typical_within_variance(v, fit.X)
+            i2, h2 = i2_h2(fit.tau2, s2)
+            tau2_ci = q_profile_ci(y, v, fit.X, fit.tau2, level)
+            i2_ci = tuple(i2_h2(bound, s2)[0] for bound in tau2_ci)
+            h2_ci = tuple(i2_h2(bound, s2)[1] for bound in tau2_ci)
+        half_width = fit.crit * math.sqrt(se**2 + fit.tau2)
+        pi_low, pi_high = estimate - half_width, estimate + half_width
+    return PoolResult(
+        estimate=estimate,
+        se=se,
+        ci_low=estimate - fit.crit * se,
+        ci_high=estimate + fit.crit * se,
+        pval=pval,
+        k=k,
+        tau2=float(fit.tau2),
+        tau2_ci=tuple(float(b) for b in tau2_ci),
+        i2=float(i2),
+        h2=float(h2),
+        q=float(q),
+        q_pval=float(q_pval),
+        pi_low=float(pi_low),
+        pi_high=float(pi_high),
+        weights=100.0 * fit.weights / fit.weights.sum(),
+        method=method,
+        test=fit.test,
+        level=level,
+        statistic=statistic,
+        df=fit.df,
+        q_df=int(q_df),
+        tau2_se=float(tau2_se),
+        i2_ci=tuple(float(b) for b in i2_ci),
+        h2_ci=tuple(float(b) for b in h2_ci),
+        knha_factor=float(fit.s2w),
+        note="; ".join(notes),
+    )

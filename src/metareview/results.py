@@ -1,0 +1,119 @@
+"""Immutable result objects shared by every analysis in the package.
+
+A result is a frozen dataclass that mixes in `ResultMixin`, which gives it
+
+- a readable `repr` (numbers rounded for the eye, long arrays abbreviated),
+- `to_dict()`: plain Python values (floats, lists, nested dicts), ready for JSON,
+- `to_frame()`: a one-row pandas DataFrame of the scalar fields; results that hold one value
+  per term or per study override it to return a tidy table instead.
+
+Arrays stored in a result are made read-only, so that a result cannot change after it is made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+_REPR_ARRAY_ITEMS = 6
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy and pandas values (and nested results) into plain Python values."""
+    if isinstance(value, ResultMixin):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (pd.Series, pd.Index)):
+        return [_plain(item) for item in value.tolist()]
+    if isinstance(value, pd.DataFrame):
+        return {column: _plain(value[column]) for column in value.columns}
+    if isinstance(value, np.ndarray):
+        return [_plain(item) for item in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(item) for item in value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def _short(value: Any) -> str:
+    """A compact text form of one field for `repr`."""
+    if isinstance(value, ResultMixin):
+        return f"{type(value).__name__}(...)"
+    if isinstance(value, (float, np.floating)):
+        return "nan" if math.isnan(value) else f"{float(value):.6g}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_short(item) for item in value) + ")"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key!r}: {_short(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, (np.ndarray, pd.Series, list)):
+        items = list(np.asarray(value, dtype=object).ravel())
+        shown = ", ".join(_short(item) for item in items[:_REPR_ARRAY_ITEMS])
+        more = f", ... ({len(items)} values)" if len(items) > _REPR_ARRAY_ITEMS else ""
+        return f"[{shown}{more}]"
+    if isinstance(value, pd.DataFrame):
+        return f"<DataFrame {value.shape[0]}x{value.shape[1]}>"
+    return repr(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str, np.generic))
+
+
+class ResultMixin:
+    """to_dict / to_frame / repr for a frozen dataclass (see the module docstring)."""
+
+    def __post_init__(self) -> None:
+        # Freeze array contents too: a frozen dataclass only stops re-assignment of fields.
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as plain Python values (numpy arrays become lists)."""
+        return {
+            field.name: _plain(getattr(self, field.name)) for field in dataclasses.fields(self)
+        }
+
+    def scalar_items(self) -> dict[str, Any]:
+        """Scalar fields, with (low, high) pairs split into `<name>_low` and `<name>_high`."""
+        items: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if _is_scalar(value):
+                items[field.name] = _plain(value)
+            elif isinstance(value, tuple) and len(value) == 2 and all(map(_is_scalar, value)):
+                items[f"{field.name}_low"] = _plain(value[0])
+                items[f"{field.name}_high"] = _plain(value[1])
+        return items
+
+    def to_frame(self) -> pd.DataFrame:
+        """A one-row DataFrame of the scalar fields (arrays and nested results left out)."""
+        return pd.DataFrame([self.scalar_items()])
+
+    def __repr__(self) -> str:
+        parts = [
+            f"    {field.name}={_short(getattr(self, field.name))}"
+            for field in dataclasses.fields(self)
+            if field.repr
+        ]
+        return f"{type(self).__name__}(\n" + ",\n".join(parts) + "\n)"
+
+
+def result_class(cls: type) -> type:
+    """Decorator: turn a class into a frozen result dataclass with `ResultMixin` behaviour.
+
+    Equality is by identity (`eq=False`) because fields may hold numpy arrays, whose `==` is
+    element-wise. The mixin's `__repr__` is kept (`repr=False` for the dataclass).
+    """
+    return dataclasses.dataclass(frozen=True, eq=False, repr=False)(cls)

@@ -1,0 +1,133 @@
+"""Invariants of the model engine, checked on generated data (hypothesis).
+
+- permuting the studies changes nothing (weights move with their study);
+- shifting every yi by c shifts the estimate, CI and PI by c and leaves tau² alone;
+- scaling yi by s and vi by s² scales the estimate, SE and intervals by s and tau² by s²;
+- when every yi is equal, FE and REML give the same estimate, SE and CI;
+- the vectorised fits of the permutation test equal one-at-a-time fits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metareview import meta_regression, pool
+from metareview.heterogeneity import METHODS
+from metareview.moderators import batched_qm, design_matrix
+from metareview.pooling import fit_model
+
+# Iterative estimators stop at a change of 1e-14 and the Q-profile roots at ~1e-15, and a
+# different summation order moves the last bits; 1e-7 leaves a wide margin above that noise
+# while staying far below any reported digit.
+RTOL = 1e-7
+ATOL = 1e-9
+
+PROPERTY_SETTINGS = settings(max_examples=30, deadline=None)
+
+
+@st.composite
+def studies(draw, min_k=2, max_k=10):
+    k = draw(st.integers(min_k, max_k))
+    y = draw(st.lists(st.floats(-3, 3, allow_nan=False), min_size=k, max_size=k))
+    v = draw(st.lists(st.floats(0.01, 2.0, allow_nan=False), min_size=k, max_size=k))
+    return np.asarray(y), np.asarray(v)
+
+
+def same(a, b):
+    np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=RTOL, atol=ATOL)
+
+
+INVARIANT_FIELDS = ("estimate", "se", "ci_low", "ci_high", "pval", "tau2", "q", "i2", "h2",
+                    "pi_low", "pi_high", "tau2_ci")
+
+
+@PROPERTY_SETTINGS
+@given(data=studies(), method=st.sampled_from(METHODS), test=st.sampled_from(["z", "knha"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_permuting_studies_changes_nothing(data, method, test, seed):
+    y, v = data
+    order = np.random.default_rng(seed).permutation(len(y))
+    original = pool(y, v, method, test)
+    permuted = pool(y[order], v[order], method, test)
+    for field in INVARIANT_FIELDS:
+        same(getattr(permuted, field), getattr(original, field))
+    same(permuted.weights, original.weights[order])
+
+
+@PROPERTY_SETTINGS
+@given(data=studies(), shift=st.floats(-50, 50), method=st.sampled_from(METHODS),
+       test=st.sampled_from(["z", "knha"]))
+def test_shifting_all_estimates_shifts_the_result(data, shift, method, test):
+    y, v = data
+    original = pool(y, v, method, test)
+    shifted = pool(y + shift, v, method, test)
+    for field in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
+        assert getattr(shifted, field) == pytest.approx(getattr(original, field) + shift,
+                                                        rel=RTOL, abs=1e-8)
+    for field in ("se", "tau2", "q", "i2", "tau2_ci"):
+        same(getattr(shifted, field), getattr(original, field))
+
+
+@PROPERTY_SETTINGS
+@given(data=studies(), scale=st.floats(0.2, 5.0), method=st.sampled_from(METHODS),
+       test=st.sampled_from(["z", "knha"]))
+def test_scaling_estimates_and_standard_errors(data, scale, method, test):
+    y, v = data
+    original = pool(y, v, method, test)
+    scaled = pool(y * scale, v * scale**2, method, test)
+    for field in ("estimate", "se", "ci_low", "ci_high", "pi_low", "pi_high"):
+        same(getattr(scaled, field), scale * getattr(original, field))
+    same(scaled.tau2, scale**2 * original.tau2)
+    for field in ("q", "i2", "h2", "pval", "weights"):
+        same(getattr(scaled, field), getattr(original, field))
+    # The Q-profile search stops at max(100, 10 tau²) (metafor's range); compare the interval
+    # only when neither bound was cut off there.
+    if method != "FE" and max(original.tau2_ci[1], scaled.tau2_ci[1]) < 100 * min(1, scale**2):
+        same(scaled.tau2_ci, np.asarray(original.tau2_ci) * scale**2)
+
+
+@PROPERTY_SETTINGS
+@given(value=st.floats(-3, 3), v=st.lists(st.floats(0.01, 2.0), min_size=2, max_size=10),
+       test=st.sampled_from(["z", "knha"]))
+def test_fixed_effect_equals_reml_when_all_estimates_are_equal(value, v, test):
+    y = np.full(len(v), value)
+    fixed = pool(y, v, "FE", test)
+    reml = pool(y, v, "REML", test)
+    assert reml.tau2 == 0.0
+    for field in ("estimate", "se", "ci_low", "ci_high"):
+        same(getattr(reml, field), getattr(fixed, field))
+
+
+@PROPERTY_SETTINGS
+@given(data=studies(min_k=4), shift=st.floats(-20, 20), seed=st.integers(0, 2**32 - 1))
+def test_meta_regression_slope_ignores_shift_and_order(data, shift, seed):
+    y, v = data
+    x = np.random.default_rng(seed).normal(size=len(y))
+    order = np.random.default_rng(seed + 1).permutation(len(y))
+    original = meta_regression(y, v, x)
+    moved = meta_regression(y[order] + shift, v[order], x[order])
+    same(moved.coefs.iloc[1], original.coefs.iloc[1])
+    same(moved.coefs.iloc[0], original.coefs.iloc[0] + shift)
+    same(moved.qm, original.qm)
+    same(moved.tau2, original.tau2)
+
+
+@PROPERTY_SETTINGS
+@given(data=studies(min_k=5, max_k=12), method=st.sampled_from(METHODS),
+       test=st.sampled_from(["z", "knha"]), seed=st.integers(0, 2**32 - 1))
+def test_vectorised_permutation_fits_equal_single_fits(data, method, test, seed):
+    """The batched engine behind permutation_test agrees with fitting each model alone."""
+    y, v = data
+    rng = np.random.default_rng(seed)
+    arm = np.where(rng.random(len(y)) < 0.5, "a", "b").astype(object)
+    arm[:2] = ["a", "b"]  # both levels present
+    moderators = pd.DataFrame({"dose": rng.normal(size=len(y)), "arm": arm})
+    X, _, _ = design_matrix(moderators, len(y))
+    orders = np.stack([rng.permutation(len(y)) for _ in range(4)])
+    batched = batched_qm(X[orders], y, v, method, test, [1, 2])
+    single = [fit_model(y, v, X[order], method, test).wald_test([1, 2])[0] for order in orders]
+    np.testing.assert_allclose(batched, single, rtol=1e-7, atol=1e-9)
