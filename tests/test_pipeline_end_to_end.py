@@ -1,0 +1,133 @@
+"""The five notebooks run end to end through the pipeline runner on the fixture review.
+
+The fixture (tests/fixtures/review_fixture, metadat's dat.normand1999 and dat.bcg laid out as
+extraction sheets) is copied with the notebooks into a temporary repository root, and
+`python -m metareview.pipeline run` executes it there (METAREVIEW_ROOT points at it). The test
+then checks the reports, the figures, the processed tables and the numeric record, including a
+pooled estimate against metafor 3.8-1:
+
+    dat <- escalc("RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
+    rma(yi, vi, data = dat, method = "REML", test = "knha")
+    # estimate -0.7145323422, 95% CI [-1.108443714, -0.3206209706]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from metareview import pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO / "tests" / "fixtures" / "review_fixture"
+REVIEW = "fixture"
+NOTEBOOKS = ("01_data_cleaning", "02_effect_sizes", "03_pooled_models", "04_subgroups",
+             "05_safety")
+
+
+def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "METAREVIEW_ROOT": str(root)}
+    return subprocess.run([sys.executable, "-m", *args], cwd=root, env=env, text=True,
+                          capture_output=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def run_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("bundle")
+    shutil.copytree(REPO / "notebooks", root / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(FIXTURE, root / "data" / "raw" / REVIEW)
+    (root / "params").mkdir()
+    (root / "params" / f"{REVIEW}.yaml").write_text(f"review: {REVIEW}\nn_perm: 1000\n")
+    done = _run(root, "metareview.pipeline", "run", "--review", REVIEW)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root
+
+
+@pytest.mark.slow
+def test_every_notebook_reports(run_root):
+    reports = run_root / "reports" / REVIEW
+    for stem in NOTEBOOKS:
+        html = (reports / f"{stem}.html").read_text(encoding="utf-8")
+        assert pipeline.remote_references(html) == [], stem
+        assert "Traceback" not in html, stem
+        assert (reports / f"{stem}.ipynb").is_file()
+    assert not list(reports.glob("*.FAILED.ipynb"))
+
+
+@pytest.mark.slow
+def test_figures_written_as_png_and_svg(run_root):
+    figures = run_root / "reports" / REVIEW / "figures"
+    stems = {p.stem for p in figures.glob("*.png")}
+    assert stems == {p.stem for p in figures.glob("*.svg")}
+    # one forest plot per outcome (k = 9, 2, 1 and 13), a funnel plot only where k >= 10
+    assert {"forest_los", "forest_los_contrast", "forest_los_p", "forest_tb"} <= stems
+    assert "funnel_tb" in stems and "funnel_los" not in stems
+    assert {"prisma_flow", "rob_traffic_light", "subgroup_tb_design"} <= stems
+
+
+@pytest.mark.slow
+def test_processed_tables(run_root):
+    processed = run_root / "data" / "processed" / REVIEW
+    expected = ["validation_log.txt", "conversions.csv", "not_pooled.csv", "prisma.csv",
+                "effects.csv", "pooled.csv", "sensitivity.csv", "leave_one_out.csv",
+                "small_study.csv", "subgroups.csv", "meta_regression.csv", "safety.csv",
+                "published_comparison.csv"]
+    expected += [f"clean_{s}.csv" for s in ("studies", "arms", "contrasts", "adverse_events",
+                                             "risk_of_bias", "outcomes", "search_log",
+                                             "screening", "published")]
+    for name in expected:
+        assert (processed / name).is_file(), name
+    pooled = pd.read_csv(processed / "pooled.csv").set_index("outcome")
+    assert pooled.loc["tb", "estimate"] == pytest.approx(-0.7145323422, rel=1e-6)
+    assert pooled.loc["tb", "ci_low"] == pytest.approx(-1.108443714, rel=1e-6)
+    assert pooled.loc["los_p", "status"] == "not pooled (k=1)"
+    assert pooled.loc["los_contrast", "status"] == "pooled"
+    assert isinstance(pooled.loc["los_contrast", "warning"], str)
+    effects = pd.read_csv(processed / "effects.csv")
+    assert len(effects) == 9 + 2 + 1 + 13
+    assert effects.loc[effects["outcome"] == "los_contrast", "converted"].all()
+    comparison = pd.read_csv(processed / "published_comparison.csv")
+    assert comparison["bundle_k"].tolist() == [13]
+
+
+@pytest.mark.slow
+def test_results_record_and_check(run_root):
+    written = _run(run_root, "metareview.record", "write", "--review", REVIEW)
+    assert written.returncode == 0, written.stdout + written.stderr
+    record = json.loads((run_root / "results" / f"{REVIEW}.json").read_text())
+    assert {"pooled", "sensitivity", "subgroups", "safety"} <= set(record["tables"])
+    pooled_tb = [v for k, v in record["tables"]["pooled"].items() if "outcome=tb" in k]
+    assert len(pooled_tb) == 1 and pooled_tb[0]["k"] == 13
+    assert "figures/forest_tb.png" in record["figures"]
+    checked = _run(run_root, "metareview.record", "check", "--review", REVIEW)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_notebooks_are_committed_clean():
+    """Each notebook: no outputs, one `parameters` cell of literals naming every parameter."""
+    import ast
+
+    import nbformat
+
+    from metareview import params
+
+    for stem in NOTEBOOKS:
+        nb = nbformat.read(REPO / "notebooks" / f"{stem}.ipynb", as_version=4)
+        assert nb.metadata["kernelspec"]["name"] == "metareview", stem
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), stem
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, stem
+        names = {}
+        for statement in ast.parse(tagged[0].source).body:
+            assert isinstance(statement, ast.Assign), (stem, ast.unparse(statement))
+            names[statement.targets[0].id] = ast.literal_eval(statement.value)
+        assert names == {**params.DEFAULTS, "review": "acne-scars"}, stem

@@ -1,0 +1,165 @@
+"""Tests of the figures (metareview.plots): content, files, resolution and determinism."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.patches import Polygon
+from PIL import Image
+
+import metareview as mr
+from metareview import plots, synthesis
+
+FIXTURE = Path(__file__).parent / "fixtures" / "review_fixture"
+
+
+@pytest.fixture(scope="module")
+def bcg():
+    """log RR, variance and label of the 13 BCG trials (metadat dat.bcg), from the fixture."""
+    arms = pd.read_csv(FIXTURE / "arms.csv")
+    arms = arms[arms["outcome"] == "tb"]
+    t = arms[arms["role"] == "treatment"].set_index("study_id").sort_index()
+    c = arms[arms["role"] == "control"].set_index("study_id").sort_index()
+    es = mr.effect_sizes("RR", ai=t["events"], bi=t["total"] - t["events"], ci=c["events"],
+                         di=c["total"] - c["events"])
+    return pd.DataFrame({"study_id": t.index, "yi": np.asarray(es["yi"], float),
+                         "vi": np.asarray(es["vi"], float)})
+
+
+def _gids(fig, prefix):
+    return [a.get_gid() for a in fig.findobj() if (a.get_gid() or "").startswith(prefix)]
+
+
+def _texts(fig):
+    return [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+
+
+def test_forest_plot_rows_and_pooled_parts(bcg):
+    result = mr.pool(bcg["yi"], bcg["vi"], method="REML", test="knha")
+    fig = plots.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], result, measure="RR")
+    assert len(_gids(fig, "study-ci-")) == 13
+    assert len([g for g in _gids(fig, "study-") if not g.startswith("study-ci-")]) == 13
+    assert len(_gids(fig, "pooled-")) == 1
+    assert len(_gids(fig, "prediction-")) == 1
+    texts = _texts(fig)
+    assert "Estimate [95% CI]" in texts and "Weight %" in texts
+    assert any(t.startswith("← Favours cell therapy") for t in texts)
+    assert any(t.startswith("Heterogeneity: τ² = 0.313") and "I² = 92.2%" in t for t in texts)
+    # estimates printed as ratios: the pooled row shows exp(estimate) [exp(ci)]
+    pooled_text = f"{math.exp(result.estimate):.2f} [{math.exp(result.ci_low):.2f}, " \
+                  f"{math.exp(result.ci_high):.2f}]"
+    assert pooled_text in texts
+    # the diamond spans the pooled CI on the log axis
+    diamond = [p for p in fig.findobj(Polygon) if (p.get_gid() or "").startswith("pooled")][0]
+    xs = diamond.get_xy()[:, 0]
+    assert xs.min() == pytest.approx(result.ci_low) and xs.max() == pytest.approx(result.ci_high)
+    # square area grows with weight
+    markers = {a.get_gid(): a.get_markersize() for a in fig.findobj()
+               if (a.get_gid() or "").startswith("study-")
+               and not a.get_gid().startswith("study-ci")}
+    sizes = np.array([markers[f"study-{i}"] for i in range(13)])
+    order = np.argsort(result.weights)
+    assert np.all(np.diff(sizes[order]) >= -1e-12)
+
+
+def test_forest_plot_without_model_and_common_effect(bcg):
+    one = plots.forest_plot(["only"], [0.3], [0.04], None, measure="MD")
+    assert len(_gids(one, "pooled-")) == 0 and len(_gids(one, "study-ci-")) == 1
+    fe = mr.pool(bcg["yi"], bcg["vi"], method="FE")
+    fig = plots.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], fe, measure="RR")
+    assert len(_gids(fig, "prediction-")) == 0  # a common-effect model has no prediction interval
+
+
+def test_favours_labels_follow_direction():
+    assert plots.favours_labels("SMD") == ("Favours cell therapy", "Favours control")
+    assert plots.favours_labels("RR", "lower_is_better")[0] == "Favours cell therapy"
+    assert plots.favours_labels("RR", "higher_is_better")[0] == "Favours control"
+
+
+def test_subgroup_forest_plot_counts(bcg):
+    groups = np.where(np.arange(13) < 6, "a", "b")
+    effects = bcg.assign(group=groups)
+    group_results = {g: mr.pool(p["yi"], p["vi"]) for g, p in effects.groupby("group")}
+    overall = mr.pool(bcg["yi"], bcg["vi"])
+    fig = plots.subgroup_forest_plot(effects, "group", group_results, overall, measure="RR",
+                                     test_text="Q-between = 1")
+    assert len(_gids(fig, "study-ci-")) == 13
+    assert len(_gids(fig, "pooled-")) == 3  # two subgroups and the overall estimate
+    texts = _texts(fig)
+    assert "a (k = 6)" in texts and "b (k = 7)" in texts and "Q-between = 1" in texts
+
+
+def test_funnel_plot_with_filled_studies(bcg):
+    tf = mr.trim_and_fill(bcg["yi"], bcg["vi"])
+    fig = plots.funnel_plot(bcg["yi"], bcg["vi"], -0.71, filled_yi=tf.filled["yi"],
+                            filled_vi=tf.filled["vi"], measure="RR")
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert low > high == 0  # standard error axis runs downwards from 0
+    studies = [a for a in fig.findobj() if a.get_gid() == "funnel-studies"][0]
+    assert len(studies.get_offsets()) == 13
+    filled = [a for a in fig.findobj() if a.get_gid() == "funnel-filled"]
+    assert len(filled) == (1 if tf.k0 > 0 else 0)
+    if tf.k0:
+        assert len(filled[0].get_offsets()) == tf.k0
+
+
+def test_rob_traffic_light_one_circle_per_judgement():
+    rob = pd.read_csv(FIXTURE / "risk_of_bias.csv")
+    fig = plots.rob_traffic_light(rob)
+    assert len(_gids(fig, "rob-")) == len(rob)
+    assert len([a for a in fig.axes if a.get_title(loc="left")]) == rob["tool"].nunique()
+    empty = plots.rob_traffic_light(rob.iloc[0:0])
+    assert "No risk-of-bias judgements recorded" in _texts(empty)
+
+
+def test_prisma_flow_has_a_box_per_step():
+    log = pd.DataFrame({"records_seen": [30], "records_kept": [10]})
+    screening = pd.DataFrame({"stage": ["full_text"] * 3, "decision": ["included", "excluded",
+                              "duplicate"], "reason": [None, "no control", None],
+                              "study_id": ["S1", None, None]})
+    counts = synthesis.prisma_counts(log, screening)
+    fig = plots.prisma_flow(counts)
+    assert len(_gids(fig, "prisma-main-")) == (counts["side"] == "main").sum()
+    assert len(_gids(fig, "prisma-excluded-")) == (counts["side"] == "excluded").sum()
+
+
+def test_save_figure_png_300_dpi_and_deterministic_svg(tmp_path, bcg):
+    def draw():
+        result = mr.pool(bcg["yi"], bcg["vi"])
+        return plots.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], result, measure="RR")
+
+    png, svg = plots.save_figure(draw(), tmp_path / "first" / "forest")
+    png2, svg2 = plots.save_figure(draw(), tmp_path / "second" / "forest")
+    assert png.name == "forest.png" and svg.name == "forest.svg"
+    with Image.open(png) as image:
+        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.1)
+        assert "Software" not in image.info
+    first, second = svg.read_bytes(), svg2.read_bytes()
+    assert first == second
+    assert png.read_bytes() == png2.read_bytes()
+    assert b"<dc:date>" not in first and b"Matplotlib v" not in first
+    assert not list(tmp_path.rglob(".*.tmp"))  # no temporary files left behind
+
+
+def test_prisma_flow_keeps_long_reasons_out_of_the_boxes():
+    log = pd.DataFrame({"records_seen": [30], "records_kept": [12]})
+    reasons = [f"a long and very specific reason number {i} that would never fit" for i in range(6)]
+    screening = pd.DataFrame({"stage": ["full_text"] * 7,
+                              "decision": ["excluded"] * 6 + ["included"],
+                              "reason": reasons + [None], "study_id": [None] * 6 + ["S1"]})
+    fig = plots.prisma_flow(synthesis.prisma_counts(log, screening))
+    texts = _texts(fig)
+    assert "Excluded after assessment\n(n = 6)\n6 reasons: see the table" in texts
+    assert not any("never fit" in t for t in texts)
+
+
+def test_forest_plot_warns_with_two_studies(bcg):
+    two = bcg.iloc[:2]
+    fig = plots.forest_plot(two["study_id"], two["yi"], two["vi"],
+                            mr.pool(two["yi"], two["vi"]), measure="RR")
+    assert any(t.startswith("Caution: two studies only") for t in _texts(fig))

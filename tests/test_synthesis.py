@@ -1,0 +1,503 @@
+"""Tests of the synthesis tables (metareview.synthesis).
+
+Reference values come from metafor 3.8-1 on the metadat datasets of the test fixture, fitted with
+tight convergence (control = list(threshold = 1e-10, maxiter = 1000)):
+
+    dat <- escalc(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
+    rma(yi, vi, data = dat, method = "REML", test = "knha")            # pooled, knha
+    rma(yi, vi, data = dat, method = "REML", test = "z")               # pooled, z
+    leave1out(rma(yi, vi, data = dat))                                 # first row
+    rma(yi, vi, mods = ~ factor(alloc == "random"), data = dat, test = "knha")   # QM, F
+    rma(yi, vi, mods = ~ ablat, data = dat)                            # meta-regression
+    rma.mh(..., measure = "RR"), rma.mh(..., measure = "OR"), rma.peto(...)
+        # on the first six randomised trials (1, 2, 3, 4, 7, 8)
+    escalc("MD", ..., data = dat.normand1999); rma(yi, vi, test = "knha")
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import metareview as mr
+from metareview import outputs, synthesis
+
+FIXTURE = Path(__file__).parent / "fixtures" / "review_fixture"
+
+
+# --- effects built straight from the fixture's arm data (independent of metareview.derive) ----
+
+
+def _arms() -> pd.DataFrame:
+    return pd.read_csv(FIXTURE / "arms.csv")
+
+
+def _studies() -> pd.DataFrame:
+    return pd.read_csv(FIXTURE / "studies.csv")
+
+
+def _effects_for(outcome: str) -> pd.DataFrame:
+    arms = _arms()
+    arms = arms[arms["outcome"] == outcome]
+    t = arms[arms["role"] == "treatment"].set_index("study_id").sort_index()
+    c = arms[arms["role"] == "control"].set_index("study_id").sort_index()
+    if outcome == "tb":
+        es = mr.effect_sizes("RR", ai=t["events"], bi=t["total"] - t["events"],
+                             ci=c["events"], di=c["total"] - c["events"])
+        measure = "RR"
+    else:
+        es = mr.effect_sizes("MD", m1i=t["mean"], sd1i=t["sd"], n1i=t["n"], m2i=c["mean"],
+                             sd2i=c["sd"], n2i=c["n"])
+        measure = "MD"
+    studies = _studies().set_index("study_id").loc[t.index]
+    return pd.DataFrame({
+        "study_id": t.index.to_list(), "comparison": t["comparison"].to_list(),
+        "outcome": outcome, "timepoint_weeks": 0.0, "measure": measure,
+        "yi": np.asarray(es["yi"], float), "vi": np.asarray(es["vi"], float),
+        "design": studies["design"].to_list(),
+        "randomised": studies["randomised"].astype(bool).to_list(),
+        "intervention_class": studies["intervention_class"].to_list(),
+        "co_intervention": studies["co_intervention"].to_list(),
+        "converted": False, "paired": False,
+    })
+
+
+@pytest.fixture(scope="module")
+def bcg() -> pd.DataFrame:
+    return _effects_for("tb")
+
+
+@pytest.fixture(scope="module")
+def normand() -> pd.DataFrame:
+    return _effects_for("los")
+
+
+@pytest.fixture(scope="module")
+def mixed(bcg, normand) -> pd.DataFrame:
+    """bcg (k = 13), normand (k = 9), two studies of normand as 'pair' (k = 2) and one 'single'."""
+    pair = normand.iloc[:2].assign(outcome="pair")
+    single = normand.iloc[[4]].assign(outcome="single")
+    return pd.concat([bcg, normand, pair, single], ignore_index=True)
+
+
+# --- pooled_table ------------------------------------------------------------------------------
+
+
+def test_pooled_table_matches_metafor_knha_and_z(bcg, normand):
+    table = synthesis.pooled_table(pd.concat([bcg, normand]), "REML", "knha", 2, 0.05)
+    tb = table.set_index("outcome").loc["tb"]
+    assert tb["k"] == 13 and tb["status"] == "pooled"
+    assert tb["estimate"] == pytest.approx(-0.7145323422, rel=1e-6)
+    assert tb["ci_low"] == pytest.approx(-1.108443714, rel=1e-6)
+    assert tb["ci_high"] == pytest.approx(-0.3206209706, rel=1e-6)
+    assert tb["tau2"] == pytest.approx(0.3132432581, rel=1e-5)
+    assert tb["i2"] == pytest.approx(92.22138452, rel=1e-6)
+    assert tb["pi_low"] == pytest.approx(-1.996016834, rel=1e-5)
+    assert tb["pi_high"] == pytest.approx(0.5669521499, rel=1e-5)
+    # Q-profile interval of tau² (looser: it is found by root search)
+    assert tb["tau2_ci_low"] == pytest.approx(0.1196953128, rel=1e-3)
+    assert tb["tau2_ci_high"] == pytest.approx(1.111486262, rel=1e-3)
+    # back-transformed ratios for presentation, log scale kept in the stored numbers
+    assert tb["estimate_exp"] == pytest.approx(math.exp(tb["estimate"]))
+    assert tb["ci_low_exp"] == pytest.approx(math.exp(tb["ci_low"]))
+    los = table.set_index("outcome").loc["los"]
+    assert los["estimate"] == pytest.approx(-15.10602747, rel=1e-6)
+    assert los["ci_low"] == pytest.approx(-36.31874908, rel=1e-6)
+    assert los["pi_high"] == pytest.approx(48.85248752, rel=1e-5)
+    assert math.isnan(los["estimate_exp"])
+    z = synthesis.pooled_table(bcg, "REML", "z").iloc[0]
+    assert z["ci_low"] == pytest.approx(-1.066897639, rel=1e-6)
+    assert z["q"] == pytest.approx(152.2330081, rel=1e-8)
+
+
+def test_pooled_table_small_k(mixed):
+    table = synthesis.pooled_table(mixed, "REML", "knha", min_k=2).set_index("outcome")
+    single = table.loc["single"]
+    assert single["status"] == "not pooled (k=1)"
+    row = mixed[mixed["outcome"] == "single"].iloc[0]
+    se = math.sqrt(row["vi"])
+    assert single["estimate"] == pytest.approx(row["yi"])
+    assert single["ci_low"] == pytest.approx(row["yi"] - 1.959963985 * se)
+    assert single["studies"] == row["study_id"]
+    pair = table.loc["pair"]
+    assert pair["status"] == "pooled" and "2 studies" in pair["warning"]
+    assert table.loc["tb", "warning"] == ""
+    strict = synthesis.pooled_table(mixed, min_k=3).set_index("outcome")
+    assert strict.loc["pair", "status"] == "not pooled (k=2)"
+    assert math.isnan(strict.loc["pair", "estimate"])
+
+
+def test_pooled_table_ignores_row_order(mixed):
+    shuffled = mixed.sample(frac=1.0, random_state=3)
+    pd.testing.assert_frame_equal(synthesis.pooled_table(mixed), synthesis.pooled_table(shuffled))
+
+
+def test_pooled_table_empty_effects():
+    empty = pd.DataFrame(columns=["study_id", "comparison", "outcome", "measure", "yi", "vi"])
+    assert synthesis.pooled_table(empty).empty
+
+
+# --- sensitivity --------------------------------------------------------------------------------
+
+
+def test_sensitivity_grid_has_every_estimator_and_test(normand):
+    grid = synthesis.sensitivity_grid(normand)
+    assert len(grid) == len(synthesis.ESTIMATORS) * len(synthesis.TESTS)
+    fe = grid[(grid["method"] == "FE") & (grid["test"] == "z")].iloc[0]
+    w = 1 / normand["vi"]
+    assert fe["estimate"] == pytest.approx(float((w * normand["yi"]).sum() / w.sum()))
+    assert fe["ci_high"] - fe["estimate"] == pytest.approx(1.959963985 / math.sqrt(w.sum()))
+
+
+def test_exclusion_sensitivity_drops_converted_and_non_randomised(bcg):
+    effects = bcg.copy()
+    effects.loc[effects.index[:3], "converted"] = True
+    table = synthesis.exclusion_sensitivity(effects).set_index("setting")
+    assert table.loc["all results", "k"] == 13
+    assert table.loc["excluding converted results", "k"] == 10
+    assert table.loc["randomised studies only", "k"] == int(bcg["randomised"].sum()) == 7
+    everything_converted = bcg.assign(converted=True)
+    row = synthesis.exclusion_sensitivity(everything_converted).set_index("setting").loc[
+        "excluding converted results"]
+    assert row["k"] == 0 and row["status"] == "not pooled (k=0)"
+
+
+def test_paired_r_sensitivity_without_paired_effects_is_flat():
+    from metareview.sheets import load_review
+
+    review = load_review(FIXTURE)
+    table = synthesis.paired_r_sensitivity(review, [0.2, 0.8])
+    los = table[table["outcome"] == "los"]
+    assert list(los["setting"]) == ["r = 0.2", "r = 0.8"]
+    assert los["estimate"].iloc[0] == pytest.approx(los["estimate"].iloc[1], rel=1e-12)
+
+
+def test_leave_one_out_matches_metafor(bcg, mixed):
+    table = synthesis.leave_one_out_table(bcg, "REML", "z")
+    assert len(table) == 13 and (table["k"] == 12).all()
+    first = table[table["omitted"] == "Aronson1948"].iloc[0]
+    assert first["estimate"] == pytest.approx(-0.7070837847, rel=1e-6)
+    assert first["ci_low"] == pytest.approx(-1.079400532, rel=1e-6)
+    assert first["tau2"] == pytest.approx(0.3361567018, rel=1e-5)
+    # outcomes with fewer than three studies are skipped
+    assert set(synthesis.leave_one_out_table(mixed)["outcome"]) == {"los", "tb"}
+
+
+# --- small-study effects ----------------------------------------------------------------------
+
+
+def test_small_study_table_runs_only_from_ten_studies(mixed):
+    table = synthesis.small_study_table(mixed)
+    los = table[table["outcome"] == "los"]
+    assert len(los) == 1 and los["status"].iloc[0] == "not run"
+    assert "k = 9 < 10" in los["reason"].iloc[0]
+    tb = table[table["outcome"] == "tb"].set_index("test")
+    assert set(tb.index) == {"Egger regression", "Begg rank correlation", "trim-and-fill"}
+    assert 0 < tb.loc["Egger regression", "pval"] < 1
+    fill = tb.loc["trim-and-fill"]
+    assert fill["k_filled"] >= 0
+    assert fill["estimate_adjusted_exp"] == pytest.approx(math.exp(fill["estimate_adjusted"]))
+
+
+# --- subgroups and meta-regression ----------------------------------------------------------------
+
+
+def test_subgroup_table_common_tau2_matches_metafor(bcg):
+    table = synthesis.subgroup_table(bcg, n_perm=200, seed=1)
+    design = table[table["moderator"] == "design"]
+    common = design[(design["row"] == "between") & (design["tau2_mode"] == "common")].iloc[0]
+    assert common["q_between"] == pytest.approx(1.984493374, rel=1e-5)
+    assert common["q_between_pval"] == pytest.approx(0.1865518575, rel=1e-5)
+    assert 0 < common["p_permutation"] <= 1
+    groups = design[design["row"] == "group"].set_index("level")
+    assert groups.loc["parallel", "k"] == 7 and groups.loc["non_randomised", "k"] == 6
+    # one level only: nothing to test, and the table says why
+    one = table[table["moderator"] == "intervention_class"].iloc[0]
+    assert one["status"].startswith("not tested: one level only")
+
+
+def test_subgroup_table_separate_tau2_q_between(bcg):
+    table = synthesis.subgroup_table(bcg, moderators=["design"], n_perm=100)
+    groups = table[table["row"] == "group"]
+    est, se = groups["estimate"].to_numpy(), groups["se"].to_numpy()
+    w = 1 / se**2
+    expected = float(np.sum(w * (est - np.sum(w * est) / w.sum()) ** 2))
+    separate = table[(table["row"] == "between") & (table["tau2_mode"] == "separate")].iloc[0]
+    assert separate["q_between"] == pytest.approx(expected, rel=1e-10)
+
+
+def test_subgroup_table_too_few_studies(mixed):
+    table = synthesis.subgroup_table(mixed[mixed["outcome"] == "pair"], n_perm=100)
+    assert (table["status"].str.contains("too few studies")).all()
+
+
+def test_meta_regression_table(bcg):
+    ablat = pd.read_csv(FIXTURE / "studies.csv").set_index("study_id")["note"].str.extract(
+        r"latitude (\d+)")[0].astype(float)
+    effects = bcg.assign(timepoint_weeks=bcg["study_id"].map(ablat))
+    table = synthesis.meta_regression_table(effects, test="z", n_perm=200).set_index("term")
+    assert table.loc["intrcpt", "estimate"] == pytest.approx(0.25146821, rel=1e-5)
+    assert table.loc["timepoint_weeks", "estimate"] == pytest.approx(-0.02910172501, rel=1e-5)
+    assert table.loc["timepoint_weeks", "qm"] == pytest.approx(16.35823214, rel=1e-5)
+    assert (table["status"] == "fitted").all()
+    constant = synthesis.meta_regression_table(bcg)
+    assert constant["status"].iloc[0] == "not fitted: timepoint_weeks takes one value only"
+    few = synthesis.meta_regression_table(effects.iloc[:6])
+    assert few["status"].iloc[0].startswith("not fitted: k = 6 < 10")
+
+
+# --- safety ----------------------------------------------------------------------------------
+
+
+def _adverse_events() -> pd.DataFrame:
+    ae = pd.read_csv(FIXTURE / "adverse_events.csv")
+    ae["events"] = ae["events"].astype("Int64")
+    ae["total"] = ae["total"].astype("Int64")
+    return ae
+
+
+def test_safety_table_matches_metafor():
+    table = synthesis.safety_table(_adverse_events())
+    tb = table[table["event"] == "tuberculosis"].set_index(["method", "measure"])
+    assert tb.loc[("Mantel-Haenszel", "RR"), "estimate"] == pytest.approx(-0.3442849638, rel=1e-8)
+    assert tb.loc[("Mantel-Haenszel", "RR"), "ci_low"] == pytest.approx(-0.4496339937, rel=1e-8)
+    assert tb.loc[("Mantel-Haenszel", "OR"), "estimate"] == pytest.approx(-0.3468670155, rel=1e-8)
+    assert tb.loc[("Peto", "OR"), "estimate"] == pytest.approx(-0.3472700495, rel=1e-8)
+    assert tb.loc[("Peto", "OR"), "ci_high"] == pytest.approx(-0.2416189687, rel=1e-8)
+    assert (tb["k_studies"] == 6).all()
+    narrative = table[table["event"] == "any adverse event"].iloc[0]
+    assert narrative["method"] == "none" and "no comparative counts" in narrative["status"]
+
+
+def test_safety_table_leaves_out_double_zero_studies():
+    ae = _adverse_events()
+    zero = pd.DataFrame({
+        "study_id": ["Zero", "Zero"], "event": ["tuberculosis"] * 2, "arm": ["a", "b"],
+        "role": ["treatment", "control"], "events": [0, 0], "total": [50, 50],
+    }).astype({"events": "Int64", "total": "Int64"})
+    with_zero = synthesis.safety_table(pd.concat([ae, zero], ignore_index=True))
+    without = synthesis.safety_table(ae)
+    peto_rows = (with_zero["event"] == "tuberculosis") & (with_zero["method"] == "Peto")
+    row = with_zero[peto_rows].iloc[0]
+    assert row["k_studies"] == 7 and row["k_double_zero"] == 1
+    base = without[(without["event"] == "tuberculosis") & (without["method"] == "Peto")].iloc[0]
+    assert row["estimate"] == pytest.approx(base["estimate"], rel=1e-12)
+    assert "no events in either arm" in row["note"]
+
+
+def test_safety_table_no_events_at_all_and_no_rows():
+    zero = pd.DataFrame({
+        "study_id": ["A", "A"], "event": ["infection"] * 2, "arm": ["a", "b"],
+        "role": ["treatment", "control"], "events": [0, 0], "total": [10, 12],
+        "narrative": [None, None],
+    }).astype({"events": "Int64", "total": "Int64"})
+    table = synthesis.safety_table(zero)
+    assert len(table) == 1 and table["status"].iloc[0].startswith("no events in any arm")
+    empty = pd.DataFrame(columns=["study_id", "event", "arm", "role", "events", "total",
+                                  "narrative"])
+    assert synthesis.safety_table(empty).empty
+    assert synthesis.adverse_events_by_arm(empty).empty
+    assert synthesis.narrative_safety_table(empty).empty
+
+
+def test_adverse_events_by_arm_and_narrative():
+    ae = _adverse_events()
+    by_arm = synthesis.adverse_events_by_arm(ae).set_index(["event", "role"])
+    counted = ae[ae["events"].notna()]
+    treated = counted[counted["role"] == "treatment"]
+    assert by_arm.loc[("tuberculosis", "treatment"), "events"] == treated["events"].sum()
+    assert by_arm.loc[("tuberculosis", "treatment"), "studies"] == 6
+    narrative = synthesis.narrative_safety_table(ae)
+    assert list(narrative["study_id"]) == ["Edinburgh"]
+
+
+# --- notebook 01 tables -----------------------------------------------------------------------
+
+
+def test_prisma_counts_on_fixture():
+    from metareview.sheets import load_review
+
+    review = load_review(FIXTURE)
+    counts = synthesis.prisma_counts(review.search_log, review.screening).set_index("step")["count"]
+    assert counts["Records identified by the searches"] == 35
+    assert counts["Duplicates removed"] == 13
+    assert counts["Records screened (title/abstract)"] == 22
+    assert counts["Reports included"] == 22
+
+
+def test_prisma_counts_add_up():
+    log = pd.DataFrame({"records_seen": [40, 10], "records_kept": [8, 4]})
+    screening = pd.DataFrame({
+        "record_id": [f"R{i}" for i in range(10)],
+        "stage": ["title_abstract"] * 4 + ["full_text"] * 6,
+        "decision": ["duplicate", "excluded", "excluded", "included",
+                     "excluded", "excluded", "included", "included", "included", "included"],
+        "reason": [None, "review", "no control", None, "not acne", "not acne", None, None,
+                   None, None],
+        "study_id": [None, None, None, "S1", None, None, "S2", "S3", "S3", "S4"],
+    })
+    counts = synthesis.prisma_counts(log, screening).set_index("step")
+    n = counts["count"]
+    assert n["Records identified by the searches"] == 50
+    assert n["Not kept on a title glance"] == 38
+    assert n["Repeat hits of the same record"] == 2
+    assert n["Records assessed"] == 10
+    assert n["Records screened (title/abstract)"] == 9
+    assert n["Records screened (title/abstract)"] == (n["Excluded on title/abstract"]
+                                                       + n["Reports assessed for eligibility"])
+    assert n["Reports assessed for eligibility"] == (n["Excluded after assessment"]
+                                                      + n["Reports included"])
+    assert counts.loc["Reports included", "detail"] == "4 studies"
+    assert counts.loc["Excluded after assessment", "detail"] == "not acne: 2"
+
+
+def test_rob_table_and_conversions():
+    rob = pd.read_csv(FIXTURE / "risk_of_bias.csv")
+    wide = synthesis.rob_table(rob)
+    assert len(wide) == rob["study_id"].nunique()
+    assert list(wide.columns[-1:]) == ["overall"]
+    assert synthesis.rob_table(rob.iloc[0:0]).empty
+
+
+# --- published comparison -------------------------------------------------------------------
+
+
+def test_published_comparison(bcg, normand):
+    pooled = synthesis.pooled_table(pd.concat([bcg, normand]), "REML", "z")
+    published = pd.DataFrame({
+        "review_id": ["A", "A", "B"], "outcome": ["tb", "los", "missing"],
+        "subgroup": [None, None, None], "measure": ["RR", "SMD", "MD"], "k": [13, 9, 3],
+        "estimate": [0.4894, -0.5, 1.0], "ci_low": [0.3441, -0.9, 0.0],
+        "ci_high": [0.6962, -0.1, 2.0], "i2_percent": [92.22, 50.0, None],
+        "p_value_text": [None, "p < 0.001", None],
+    })
+    table = synthesis.published_comparison(pooled, published).set_index("outcome")
+    # metafor's worked example prints RR 0.4894 [0.3441, 0.6962]
+    assert table.loc["tb", "bundle_estimate"] == pytest.approx(0.4894, abs=5e-5)
+    assert table.loc["tb", "bundle_ci_low"] == pytest.approx(0.3441, abs=5e-5)
+    assert table.loc["tb", "bundle_ci_high"] == pytest.approx(0.6962, abs=5e-5)
+    assert table.loc["tb", "comment"] == ""
+    assert "measures differ" in table.loc["los", "comment"]
+    assert table.loc["missing", "comment"] == "no result in this bundle for this outcome"
+    assert synthesis.published_comparison(pooled, published.iloc[0:0]).empty
+
+
+def test_published_comparison_matches_subgroups(bcg):
+    pooled = synthesis.pooled_table(bcg)
+    subgroups = synthesis.subgroup_table(bcg, moderators=["design"], n_perm=100)
+    published = pd.DataFrame({"review_id": ["A"], "outcome": ["tb"], "subgroup": ["Parallel"],
+                              "measure": ["RR"], "k": [7], "estimate": [0.4],
+                              "ci_low": [0.2], "ci_high": [0.7]})
+    row = synthesis.published_comparison(pooled, published, subgroups).iloc[0]
+    group = subgroups[(subgroups["row"] == "group") & (subgroups["level"] == "parallel")].iloc[0]
+    assert row["bundle_k"] == 7
+    assert row["bundle_estimate"] == pytest.approx(math.exp(group["estimate"]))
+
+
+# --- reading back and presenting ---------------------------------------------------------------
+
+
+def test_read_effects_round_trip(tmp_path, bcg):
+    effects = bcg.assign(study_id=["001"] + bcg["study_id"].iloc[1:].tolist())
+    outputs.write_csv(effects, tmp_path / "effects.csv")
+    back = synthesis.read_effects(tmp_path / "effects.csv")
+    assert back["study_id"].iloc[0] == "001"
+    assert back["randomised"].dtype == bool
+    assert back["randomised"].tolist() == effects["randomised"].tolist()
+    np.testing.assert_allclose(back["yi"], effects["yi"], rtol=1e-9)
+
+
+def test_present_pooled_back_transforms_ratios(bcg):
+    pooled = synthesis.pooled_table(bcg, "REML", "z")
+    shown = synthesis.present_pooled(pooled).iloc[0]
+    assert shown["estimate [CI]"] == "0.49 [0.34, 0.70]"
+    assert shown["p"] == "< 0.001"
+
+
+def test_paired_r_sensitivity_changes_split_face_variances():
+    """Two fixture studies re-labelled split-face (test-only change): a larger r, a smaller vi."""
+    import dataclasses
+
+    from metareview.derive import derive_effects
+    from metareview.sheets import load_review
+
+    review = load_review(FIXTURE)
+    paired_ids = ["Edinburgh", "Umea"]
+    studies = review.studies.copy()
+    studies.loc[studies["study_id"].isin(paired_ids), "design"] = "split_face"
+    arms = review.arms.copy()
+    for study in paired_ids:
+        rows = arms["study_id"] == study
+        arms.loc[rows, "n"] = arms.loc[rows & (arms["role"] == "treatment"), "n"].iloc[0]
+    split = dataclasses.replace(review, studies=studies, arms=arms)
+    low = derive_effects(split, paired_r=0.2).effects
+    high = derive_effects(split, paired_r=0.8).effects
+    paired = low["paired"].astype(bool)
+    assert sorted(low.loc[paired & (low["outcome"] == "los"), "study_id"]) == paired_ids
+    assert (high.loc[paired, "vi"].to_numpy() < low.loc[paired, "vi"].to_numpy()).all()
+    table = synthesis.paired_r_sensitivity(split, [0.2, 0.8], method="REML", test="knha")
+    los = table[table["outcome"] == "los"].set_index("setting")
+    expected = synthesis.pooled_table(high, "REML", "knha").set_index("outcome").loc["los"]
+    assert los.loc["r = 0.8", "estimate"] == pytest.approx(expected["estimate"], rel=1e-12)
+    assert los.loc["r = 0.2", "estimate"] != pytest.approx(los.loc["r = 0.8", "estimate"],
+                                                           rel=1e-9)
+
+
+def test_builders_accept_no_effects_at_all():
+    """A review whose results are all narrative still gets every table (empty, with columns)."""
+    from metareview.derive import EFFECT_COLUMNS
+
+    empty = pd.DataFrame(columns=EFFECT_COLUMNS)
+    assert list(synthesis.pooled_table(empty).columns) == synthesis.POOLED_COLUMNS
+    assert synthesis.sensitivity_table(empty).empty
+    assert synthesis.leave_one_out_table(empty).empty
+    assert synthesis.small_study_table(empty).empty
+    assert synthesis.subgroup_table(empty).empty
+    assert synthesis.meta_regression_table(empty).empty
+    assert synthesis.outcome_fits(empty) == []
+    assert synthesis.conversions_table(empty).empty
+    pooled = synthesis.pooled_table(empty)
+    published = pd.DataFrame({"review_id": ["A"], "outcome": ["x"], "subgroup": [None],
+                              "measure": ["SMD"], "k": [3], "estimate": [-1.0],
+                              "ci_low": [-2.0], "ci_high": [0.0]})
+    row = synthesis.published_comparison(pooled, published).iloc[0]
+    assert row["comment"] == "no result in this bundle for this outcome"
+
+
+def test_pooled_sentences(mixed):
+    pooled = synthesis.pooled_table(mixed, "REML", "z")
+    outcomes = pd.DataFrame({"outcome": ["tb"], "label": ["Tuberculosis"]})
+    sentences = dict(zip(pooled["outcome"], synthesis.pooled_sentences(pooled, outcomes)))
+    assert sentences["tb"].startswith("**Tuberculosis**: 13 studies, pooled RR 0.49 [0.34, 0.70]")
+    assert "which excludes no effect" in sentences["tb"]
+    # z-based prediction interval: exp(-0.7145 ± 1.96 · sqrt(0.1798² + 0.3132))
+    assert "prediction interval 0.15 to 1.55, which includes no effect" in sentences["tb"]
+    assert sentences["single"].startswith("**single**: not pooled (k=1); the single study")
+    assert "Caution: only 2 studies" in sentences["pair"]
+
+
+def test_subgroup_and_safety_sentences(bcg):
+    subgroups = synthesis.subgroup_table(bcg, moderators=["design", "co_intervention"], n_perm=100)
+    (sentence,) = synthesis.subgroup_sentences(subgroups)  # co_intervention has one level
+    assert sentence.startswith("**tb** by design (RR): non_randomised ")
+    assert "(k = 6)" in sentence and "(k = 7)" in sentence
+    assert "common tau² p = 0.187" in sentence and "permutation p" in sentence
+    safety = synthesis.safety_table(_adverse_events())
+    sentences = synthesis.safety_sentences(safety)
+    assert sentences[0].startswith("**any adverse event**: no comparative counts")
+    assert sentences[1].startswith("**tuberculosis**: 6 studies, 588/105194 events with "
+                                   "treatment and 808/102549 with control; Mantel-Haenszel "
+                                   "RR 0.71 [0.64, 0.79]")
+    assert synthesis.subgroup_sentences(subgroups.iloc[0:0]) == []
+    assert synthesis.safety_sentences(safety.iloc[0:0]) == []
+
+
+def test_p_value_text():
+    assert synthesis.p_text(0.04234) == "p = 0.042"
+    assert synthesis.p_text(0.0002) == "p < 0.001"
+    assert synthesis.p_text(float("nan")) == "p not available"
+    assert synthesis.format_interval(-1.254, -1.8, -0.7) == "-1.25 [-1.80, -0.70]"
