@@ -1,0 +1,127 @@
+# The review bundle: `make reproduce` runs everything from the raw sheets to checked reports,
+# `make test` runs the tests. `make` alone lists the targets.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+.SUFFIXES:
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+# --- environment -------------------------------------------------------------------------------
+
+# The interpreter that builds .venv: python3.11 if present, else python3.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SETUP_STAMP := $(VENV)/.metareview-setup
+UV_VERSION := 0.13.9
+# uv from PATH if there, else a private copy installed from PyPI into .make/uv.
+UV_ON_PATH := $(shell command -v uv 2>/dev/null)
+UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),.make/uv/bin/uv)
+# Number of reviews run at the same time by `make reports` / `make reproduce`.
+JOBS ?= 2
+
+# --- what there is to run ----------------------------------------------------------------------
+
+# Reviews: the folders of data/raw that have a params/<review>.yaml.
+RAW_DIRS := $(patsubst %/,%,$(wildcard data/raw/*/))
+REVIEWS := $(sort $(foreach d,$(RAW_DIRS),$(if $(wildcard params/$(notdir $(d)).yaml),$(notdir $(d)))))
+# Notebooks: notebooks/NN_name.ipynb, run in the order of NN.
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NB_STEMS := $(basename $(notdir $(NOTEBOOKS)))
+# The package code the notebooks call: a change reruns every notebook.
+SRC := $(sort $(wildcard src/metareview/*.py src/metareview/templates/*/*))
+
+# PREV_<stem> = the notebook before <stem> (its report is a prerequisite: a notebook reads what
+# the previous ones wrote, so an edit upstream reruns everything downstream).
+$(foreach pair,$(join $(NB_STEMS),$(addprefix :,$(wordlist 1,$(words $(NB_STEMS)),- $(NB_STEMS)))),\
+  $(eval PREV_$(firstword $(subst :, ,$(pair))) := $(filter-out -,$(word 2,$(subst :, ,$(pair))))))
+
+REPORTS := $(foreach r,$(REVIEWS),$(foreach n,$(NB_STEMS),reports/$(r)/$(n).html))
+
+# helpers for the pattern rule below; $(1) is the stem "<review>/<NN_name>"
+review_of = $(firstword $(subst /, ,$(1)))
+number_of = $(firstword $(subst _, ,$(notdir $(1))))
+upstream_of = $(if $(PREV_$(notdir $(1))),reports/$(call review_of,$(1))/$(PREV_$(notdir $(1))).html)
+inputs_of = $(wildcard data/raw/$(1)/*) params/$(1).yaml
+
+# --- targets -----------------------------------------------------------------------------------
+
+.PHONY: help setup reproduce reports check record test lab share clean checksums fixtures
+
+help: ## list the targets
+	@echo "Targets (reviews: $(or $(REVIEWS),none); notebooks: $(words $(NB_STEMS))):"
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(SETUP_STAMP) ## build .venv from requirements.lock (reruns only when the lock changes)
+
+$(SETUP_STAMP): requirements.lock pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: python3.11 (or python3) is needed to build .venv"; exit 1; }
+	@if [ ! -x "$(UV)" ]; then \
+	  echo "uv not found on PATH: installing uv $(UV_VERSION) from PyPI into .make/uv"; \
+	  $(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .make/uv uv==$(UV_VERSION); \
+	fi
+	test -x $(PY) || $(UV) venv --python $(PYTHON) $(VENV)
+	$(UV) pip sync --python $(PY) requirements.lock
+	$(UV) pip install --python $(PY) --no-deps -e .
+	$(PY) -m ipykernel install --prefix $(VENV) --name metareview \
+	  --display-name "Python 3 (metareview)" >/dev/null
+	touch $@
+
+reproduce: setup ## from raw data to checked reports: delete outputs, run everything, check
+	mkdir -p data/processed reports
+	find data/processed reports -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
+	$(MAKE) --jobs=$(JOBS) reports
+	$(MAKE) check
+
+reports: $(REPORTS) reports/index.html ## run what changed since the last run and rebuild reports
+
+# One report per review x notebook. The recipe runs the notebook and every later one in one
+# process; the later reports then see fresh prerequisites and skip (the `find` guard), so a
+# change costs one runner start per review, not one per notebook.
+.SECONDEXPANSION:
+reports/%.html: notebooks/$$(notdir $$*).ipynb $$(call inputs_of,$$(call review_of,$$*)) \
+                $$(call upstream_of,$$*) $(SRC) $(SETUP_STAMP)
+	@if [ -e $@ ] && [ -z "$$(find $^ -newer $@ -print -quit)" ]; then exit 0; fi; \
+	$(PY) -m metareview.pipeline run --review $(call review_of,$*) --from $(call number_of,$*)
+
+reports/index.html: $(REPORTS) $(wildcard results/*.json) $(SRC) $(SETUP_STAMP)
+	$(PY) -m metareview.record index
+
+check: setup ## fail, listing what is wrong, unless the run matches results/*.json
+	$(PY) -m metareview.record check
+
+record: reports ## rewrite results/*.json from the current run (review the git diff!)
+	$(PY) -m metareview.record write
+
+checksums: setup ## accept intentional raw-data edits: rewrite data/raw/*/SHA256SUMS
+	@for review in $(REVIEWS); do \
+	  $(PY) -c 'import sys; from metareview import checksums; print("wrote", checksums.write(sys.argv[1]))' \
+	    data/raw/$$review; \
+	done
+
+test: setup ## run the test suite (fails when no test ran)
+	$(PY) -m pytest -q
+
+lab: setup ## open JupyterLab with the project kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/
+
+share: reports ## zip reports/ into dist/reports.zip for coauthors
+	@$(PY) -c 'import sys, zipfile, pathlib; \
+	  files = sorted(p for p in pathlib.Path("reports").rglob("*") \
+	                 if p.is_file() and not any(s.startswith(".") for s in p.parts)); \
+	  pathlib.Path("dist").mkdir(exist_ok=True); \
+	  z = zipfile.ZipFile("dist/.reports.zip.tmp", "w", zipfile.ZIP_DEFLATED); \
+	  [z.write(p) for p in files]; z.close(); \
+	  pathlib.Path("dist/.reports.zip.tmp").replace("dist/reports.zip"); \
+	  print("wrote dist/reports.zip with", len(files), "files")'
+
+fixtures: ## recompute the metafor reference values (needs R with metafor)
+	@for script in tests/fixtures/metafor/*.R; do echo "Rscript $$script"; Rscript "$$script"; done
+
+clean: ## delete generated data and reports (not .venv, not results/)
+	mkdir -p data/processed reports
+	find data/processed reports -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
+	rm -rf dist .make

@@ -1,0 +1,204 @@
+"""Where generated files live, and how they are written.
+
+Every file the pipeline or a notebook generates goes through the writers here, for two reasons:
+
+- Atomic: the content is written to a hidden temporary file in the same folder and then moved
+  over the target with `os.replace`, which is atomic on one file system. A run that is killed
+  half-way leaves the previous version or nothing, never a truncated file that looks finished.
+- Deterministic: the same data always gives the same bytes (fixed float format, "\\n" line ends,
+  sorted JSON keys, no timestamps), so that two runs can be compared byte for byte.
+
+Paths are relative to the repository root. The environment variable `METAREVIEW_ROOT`
+overrides the root, which lets tests run the whole pipeline inside a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+# One fixed format for floats in CSV files: 10 significant digits keeps far more precision than
+# any reported estimate needs while making tiny floating-point noise (last-bit differences
+# between machines) invisible.
+CSV_FLOAT_FORMAT = "%.10g"
+# Significant digits of floats in JSON records.
+JSON_SIGNIFICANT_DIGITS = 12
+
+ROOT_ENV = "METAREVIEW_ROOT"
+
+
+# --- paths -------------------------------------------------------------------------------------
+
+
+def repo_root() -> Path:
+    """The repository root: `$METAREVIEW_ROOT` if set, else the folder holding `src/`."""
+    override = os.environ.get(ROOT_ENV)
+    if override:
+        return Path(override).resolve()
+    # src/metareview/outputs.py -> repository root two levels above the package
+    return Path(__file__).resolve().parents[2]
+
+
+def raw_dir(review: str) -> Path:
+    """`data/raw/<review>/`: the extraction sheets (read-only for code)."""
+    return repo_root() / "data" / "raw" / review
+
+
+def processed_dir(review: str) -> Path:
+    """`data/processed/<review>/`: tables the notebooks derive from the sheets."""
+    return repo_root() / "data" / "processed" / review
+
+
+def reports_dir(review: str | None = None) -> Path:
+    """`reports/` or `reports/<review>/`: HTML reports, executed notebooks, figures, tables."""
+    base = repo_root() / "reports"
+    return base / review if review else base
+
+
+def figures_dir(review: str) -> Path:
+    """`reports/<review>/figures/`: PNG and SVG figures."""
+    return reports_dir(review) / "figures"
+
+
+def tables_dir(review: str) -> Path:
+    """`reports/<review>/tables/`: CSV tables meant for coauthors."""
+    return reports_dir(review) / "tables"
+
+
+def params_path(review: str) -> Path:
+    """`params/<review>.yaml`: the review's notebook parameters."""
+    return repo_root() / "params" / f"{review}.yaml"
+
+
+def results_path(review: str) -> Path:
+    """`results/<review>.json`: the committed numeric record of the review."""
+    return repo_root() / "results" / f"{review}.json"
+
+
+def notebooks_dir() -> Path:
+    """`notebooks/`: the ordered analysis notebooks."""
+    return repo_root() / "notebooks"
+
+
+# --- atomic writers ----------------------------------------------------------------------------
+
+
+def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    """Write `data` to `path` atomically (hidden temporary file, then `os.replace`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # os.open with mode 0o666 lets the umask decide the permissions, as for any ordinary file
+    # (tempfile would create it readable by the owner only).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write UTF-8 text atomically; line ends are written exactly as given ("\\n")."""
+    return write_bytes(text.encode("utf-8"), path)
+
+
+def write_csv(df, path: str | os.PathLike) -> Path:
+    """Write a DataFrame as CSV atomically and deterministically.
+
+    No index, "\\n" line ends, floats with `CSV_FLOAT_FORMAT`, missing values as empty cells,
+    negative zero written as 0 (it is the same number, and "-0" would differ from run to run
+    depending on rounding paths).
+    """
+    import pandas as pd  # local import: importing this module stays cheap
+
+    frame = pd.DataFrame(df).copy()
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column].dtype):
+            frame[column] = frame[column].where(frame[column] != 0, 0.0)
+    text = frame.to_csv(
+        index=False, lineterminator="\n", float_format=CSV_FLOAT_FORMAT, na_rep=""
+    )
+    return write_text(text, path)
+
+
+def format_float(value: float) -> str:
+    """A float as JSON text with `JSON_SIGNIFICANT_DIGITS` significant digits.
+
+    The text always reads back as a float ("2.0", not "2"); NaN and infinities, which JSON
+    cannot hold, must be handled by the caller.
+    """
+    if value == 0:
+        return "0.0"
+    text = format(value, f".{JSON_SIGNIFICANT_DIGITS}g")
+    if not any(ch in text for ch in ".en"):
+        text += ".0"
+    return text
+
+
+def _plain(obj: Any) -> Any:
+    """numpy/pandas scalars and containers -> plain Python values."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy is a hard dependency
+        np = None
+    if np is not None:
+        if isinstance(obj, np.bool_):
+            return bool(obj)
+        if isinstance(obj, np.integer):
+            return int(obj)
+        if isinstance(obj, np.floating):
+            return float(obj)
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+    if isinstance(obj, tuple):
+        return list(obj)
+    return obj
+
+
+def dumps_json(obj: Any, indent: int = 2) -> str:
+    """Deterministic JSON text: sorted keys, fixed float format, NaN as null, trailing newline."""
+
+    def encode(value: Any, level: int) -> str:
+        value = _plain(value)
+        pad = " " * (indent * (level + 1))
+        end = " " * (indent * level)
+        if value is None:
+            return "null"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float):
+            return "null" if not math.isfinite(value) else format_float(value)
+        if isinstance(value, str):
+            return json.dumps(value, ensure_ascii=False)
+        if isinstance(value, dict):
+            if not value:
+                return "{}"
+            items = sorted((str(k), v) for k, v in value.items())
+            body = ",\n".join(
+                f"{pad}{json.dumps(k, ensure_ascii=False)}: {encode(v, level + 1)}"
+                for k, v in items
+            )
+            return "{\n" + body + "\n" + end + "}"
+        if isinstance(value, (list, set, frozenset)):
+            seq = sorted(value) if isinstance(value, (set, frozenset)) else value
+            if not seq:
+                return "[]"
+            body = ",\n".join(f"{pad}{encode(v, level + 1)}" for v in seq)
+            return "[\n" + body + "\n" + end + "]"
+        raise TypeError(f"cannot write {type(value).__name__} to JSON: {value!r}")
+
+    return encode(obj, 0) + "\n"
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Write `obj` as deterministic JSON (see `dumps_json`) atomically."""
+    return write_text(dumps_json(obj), path)

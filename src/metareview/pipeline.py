@@ -1,0 +1,656 @@
+"""Run the review notebooks and turn them into offline HTML reports.
+
+    python -m metareview.pipeline run --review acne-scars [--review other] \\
+        [--notebooks 03 04 | --from 03] [-p paired_r=0.8 ...]
+
+What one run does, in this order:
+
+1. Checks the inputs of every requested review before anything is written: the parameters
+   (`metareview.params.load_params`: params/<review>.yaml plus `-p` overrides), the raw-data
+   checksums (`metareview.checksums.verify`) and the extraction sheets
+   (`metareview.sheets.load_review`). Any problem stops the run with exit code 2.
+2. Invalidates what the run is about to replace: the reports of the selected notebooks and of
+   every notebook after them (a later notebook reads what an earlier one writes, so it is stale
+   too), their executed notebooks, earlier failure notebooks, and the files those notebooks wrote
+   last time (listed in reports/<review>/.outputs/). A run that is interrupted therefore leaves
+   missing reports, never stale ones that look current, and `make reports` reruns them.
+3. Executes the notebooks of a review one after another with papermill (parameters injected after
+   the cell tagged `parameters`, working directory = repository root), exports each to
+   reports/<review>/NN_name.html with the code hidden and keeps the executed notebook beside it
+   as NN_name.ipynb. Every notebook gets a fresh kernel of its own; the kernels of the next
+   notebooks start (and load the modules their code imports) while the current one runs, so
+   that start-up time overlaps with work. Independent reviews run in parallel, one process per
+   review (at most two). Each finished notebook prints one progress line with its wall time.
+4. On a failing cell: the executed notebook is kept as NN_name.FAILED.ipynb, the files it wrote
+   before failing are removed, nothing after it runs, and the run exits with code 1 and a
+   message naming the review, notebook, cell and exception.
+
+Notebooks are `notebooks/NN_name.ipynb` (two digits, underscore, name), run in the order of NN.
+Every file is written atomically (see `metareview.outputs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import functools
+import multiprocessing
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from metareview import outputs
+
+NOTEBOOK_NAME = re.compile(r"^(?P<number>\d{2})_[A-Za-z0-9_-]+\.ipynb$")
+PROJECT_KERNEL = "metareview"
+FALLBACK_KERNEL = "python3"
+MAX_PARALLEL_REVIEWS = 2
+# Kernels started ahead of the running notebook (each costs a few seconds of start-up and
+# imports, which then overlap with the running notebook).
+KERNEL_LOOKAHEAD = 2
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+OFFLINE_TEMPLATE = "offline"
+OUTPUTS_MANIFEST_DIR = ".outputs"
+PARTIAL_DIR = ".partial"
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+# --- notebooks and reviews ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """One analysis notebook: `number` "03", `stem` "03_pooled_models", its `path`."""
+
+    number: str
+    stem: str
+    path: Path
+
+
+def discover_notebooks(directory: Path | None = None) -> list[Notebook]:
+    """The notebooks `NN_name.ipynb` of `notebooks/`, in the order of their numbers."""
+    directory = directory or outputs.notebooks_dir()
+    found = []
+    for path in sorted(directory.glob("*.ipynb")):
+        match = NOTEBOOK_NAME.match(path.name)
+        if match:
+            found.append(Notebook(match["number"], path.stem, path))
+    numbers = [nb.number for nb in found]
+    duplicated = sorted({n for n in numbers if numbers.count(n) > 1})
+    if duplicated:
+        raise InputError(f"two notebooks share the number(s) {', '.join(duplicated)} in {directory}")
+    return found
+
+
+def discover_reviews() -> list[str]:
+    """Reviews = folders of data/raw that have a params/<review>.yaml (the Makefile's rule)."""
+    raw = outputs.repo_root() / "data" / "raw"
+    if not raw.is_dir():
+        return []
+    return sorted(
+        p.name for p in raw.iterdir() if p.is_dir() and outputs.params_path(p.name).is_file()
+    )
+
+
+def select_notebooks(
+    notebooks: list[Notebook], numbers: list[str] | None = None, start: str | None = None
+) -> list[Notebook]:
+    """The notebooks to run: all, those with the given numbers, or `start` and every later one."""
+    known = {nb.number: nb for nb in notebooks}
+    wanted = [n.zfill(2) for n in (numbers or [])] + ([start.zfill(2)] if start else [])
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise InputError(
+            f"no notebook numbered {', '.join(unknown)}; "
+            f"notebooks: {', '.join(nb.stem for nb in notebooks) or 'none'}"
+        )
+    if start:
+        return [nb for nb in notebooks if nb.number >= start.zfill(2)]
+    if numbers:
+        chosen = {n.zfill(2) for n in numbers}
+        return [nb for nb in notebooks if nb.number in chosen]
+    return list(notebooks)
+
+
+def project_kernel() -> str:
+    """The project's kernel ("metareview", installed into .venv by `make setup`) or python3."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return PROJECT_KERNEL if PROJECT_KERNEL in KernelSpecManager().find_kernel_specs() else (
+        FALLBACK_KERNEL
+    )
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+class InputError(Exception):
+    """Bad parameters, raw data or sheets: found before anything is written."""
+
+
+class NotebookFailed(Exception):
+    """A notebook raised (or its kernel died): names review, notebook and cell."""
+
+    def __init__(
+        self,
+        review: str,
+        notebook: str,
+        cell: int | None,
+        first_line: str,
+        error: str,
+        kept: Path | None,
+        skipped: list[str],
+    ):
+        self.review = review
+        self.notebook = notebook
+        self.cell = cell
+        self.first_line = first_line
+        self.error = error
+        self.kept = kept
+        self.skipped = skipped
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        where = f"cell {self.cell}" if self.cell is not None else "an unknown cell"
+        lines = [f"{self.review}: notebook {self.notebook} failed in {where}"]
+        if self.first_line:
+            lines[0] += f" (first line: {self.first_line})"
+        lines.append(f"  {self.error}")
+        if self.kept is not None:
+            lines.append(f"  executed notebook with the error kept as {_relative(self.kept)}")
+        after = f"; not run: {', '.join(self.skipped)}" if self.skipped else ""
+        lines.append(f"  no report written for {self.notebook}{after}")
+        return "\n".join(lines)
+
+    def __reduce__(self):  # lets the exception cross the process boundary of the pool
+        return (
+            NotebookFailed,
+            (self.review, self.notebook, self.cell, self.first_line, self.error, self.kept,
+             self.skipped),
+        )
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(outputs.repo_root()))
+    except ValueError:
+        return str(path)
+
+
+# --- input checks ------------------------------------------------------------------------------
+
+
+def parse_overrides(pairs: list[str] | None) -> dict:
+    """`-p name=value` pairs -> {name: "value"}; `load_params` reads and checks the values."""
+    overrides = {}
+    for pair in pairs or []:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"parameter {pair!r} is not of the form name=value")
+        overrides[name.strip()] = text.strip()
+    return overrides
+
+
+def check_inputs(review: str, overrides: dict | None = None) -> dict:
+    """Validate parameters, checksums and sheets of `review`; return the notebook parameters.
+
+    Raises InputError with the message of the first failing check (each check lists all of
+    its own problems).
+    """
+    from metareview import checksums, params, sheets
+
+    raw = outputs.raw_dir(review)
+    if not raw.is_dir():
+        known = ", ".join(discover_reviews()) or "none"
+        raise InputError(f"{review}: no review folder {_relative(raw)} (reviews: {known})")
+    path = outputs.params_path(review)
+    if not path.is_file():
+        raise InputError(f"{review}: no parameter file {_relative(path)}")
+    checks = (
+        ("parameters", lambda: params.load_params(review, path=path, overrides=overrides)),
+        ("checksums", lambda: checksums.verify(raw)),
+        ("sheets", lambda: sheets.load_review(raw)),
+    )
+    values = None
+    for label, check in checks:
+        try:
+            result = check()
+        except (ValueError, OSError, KeyError, TypeError) as exc:
+            raise InputError(f"{review}: {label}: {exc}") from None
+        if label == "parameters":
+            values = dict(result)
+    if values.get("review", review) != review:
+        raise InputError(
+            f"{review}: parameter review is {values['review']!r} in {_relative(path)}; "
+            f"it must name its own review ({review!r})"
+        )
+    values["review"] = review
+    return values
+
+
+# --- what a notebook wrote ---------------------------------------------------------------------
+
+
+RUNNER_FILE = re.compile(r"^\d{2}_[A-Za-z0-9_-]+(\.FAILED)?\.(ipynb|html)$")
+
+
+def _managed_by_runner(path: Path, review_reports: Path) -> bool:
+    """Reports and executed notebooks belong to the runner, not to a notebook's outputs."""
+    return path.parent == review_reports and bool(RUNNER_FILE.match(path.name))
+
+
+def snapshot(review: str) -> dict[Path, tuple[int, int]]:
+    """Every file under processed/<review> and reports/<review> a notebook may have written."""
+    state = {}
+    review_reports = outputs.reports_dir(review)
+    for base in (outputs.processed_dir(review), review_reports):
+        if not base.is_dir():
+            continue
+        for path in base.rglob("*"):
+            if any(part.startswith(".") for part in path.relative_to(base).parts):
+                continue
+            if path.is_file() and not _managed_by_runner(path, review_reports):
+                stat = path.stat()
+                state[path] = (stat.st_mtime_ns, stat.st_size)
+    return state
+
+
+def _manifest_path(review: str, notebook: Notebook) -> Path:
+    return outputs.reports_dir(review) / OUTPUTS_MANIFEST_DIR / f"{notebook.stem}.txt"
+
+
+def _write_manifest(review: str, notebook: Notebook, written: list[Path]) -> None:
+    root = outputs.repo_root()
+    lines = sorted(str(p.relative_to(root)) for p in written)
+    outputs.write_text("".join(f"{line}\n" for line in lines), _manifest_path(review, notebook))
+
+
+def invalidate(review: str, notebooks: list[Notebook]) -> None:
+    """Remove the reports and last outputs of `notebooks`, so that nothing stale looks current."""
+    root = outputs.repo_root()
+    reports = outputs.reports_dir(review)
+    for nb in notebooks:
+        for suffix in (".html", ".ipynb", ".FAILED.ipynb"):
+            (reports / f"{nb.stem}{suffix}").unlink(missing_ok=True)
+        manifest = _manifest_path(review, nb)
+        if manifest.is_file():
+            for line in manifest.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    (root / line).unlink(missing_ok=True)
+            manifest.unlink()
+
+
+# --- executing one notebook --------------------------------------------------------------------
+
+REMOTE_PATTERNS = (
+    re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']?\s*(?:https?:)?//", re.I),
+    re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?\s*(?:https?:)?//", re.I),
+    re.compile(r"<(?:img|iframe|source|video|audio|embed)\b[^>]*\bsrc\s*=\s*[\"']?\s*(?:https?:)?//",
+               re.I),
+    re.compile(r"@import\s+(?:url\()?\s*[\"']?\s*(?:https?:)?//", re.I),
+    re.compile(r"url\(\s*[\"']?\s*(?:https?:)?//", re.I),
+    re.compile(r"\bimport\(\s*[\"'](?:https?:)?//", re.I),
+)
+
+
+def remote_references(html: str) -> list[str]:
+    """Scripts, style sheets, fonts or images that `html` would fetch from the network.
+
+    Ordinary links (`<a href="https://doi.org/...">`) are fine: they load nothing by themselves.
+    """
+    found = []
+    for pattern in REMOTE_PATTERNS:
+        for match in pattern.finditer(html):
+            found.append(html[match.start() : match.end() + 60].split("\n")[0])
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def _html_exporter():
+    """One exporter per process: loading the templates once saves time on every notebook."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(
+        template_name=OFFLINE_TEMPLATE,
+        extra_template_basedirs=[str(TEMPLATES_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,  # markdown images become data URIs too
+    )
+
+
+def export_html(nb, title: str) -> str:
+    """The executed notebook as an offline HTML page with the code hidden.
+
+    Built on nbconvert's lab template (its CSS is inlined) with the blocks that load require.js,
+    MathJax, mermaid and the widget manager from CDNs removed; figures are embedded as base64.
+    """
+    resources = {"metadata": {"name": title, "path": str(outputs.notebooks_dir())}}
+    body, _ = _html_exporter().from_notebook_node(nb, resources=resources)
+    remote = remote_references(body)
+    if remote:
+        raise RuntimeError(
+            f"the report {title} would load resources from the network: " + "; ".join(remote[:5])
+        )
+    return body
+
+
+def _failing_cell(notebook: Notebook, source: str) -> int | None:
+    """1-based position, in the notebook as authored, of the cell whose source is `source`."""
+    import nbformat
+
+    original = nbformat.read(notebook.path, as_version=4)
+    for position, cell in enumerate(original.cells, start=1):
+        if cell.cell_type == "code" and cell.source == source:
+            return position
+    return None
+
+
+def _first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip():
+            return line.strip()[:100]
+    return ""
+
+
+def _exception_line(error) -> str:
+    """The last line of the traceback, e.g. 'ZeroDivisionError: division by zero'."""
+    if getattr(error, "ename", None):
+        evalue = str(error.evalue).strip().splitlines()
+        return f"{error.ename}: {evalue[-1] if evalue else ''}".rstrip(": ")
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[-1] if text else ''}".rstrip(": ")
+
+
+IMPORT_LINE = re.compile(
+    r"^\s*(?:import\s+(?P<modules>[\w., ]+?)|from\s+(?P<package>[\w.]+)\s+import\s+(?P<names>[\w, ]+))"
+    r"\s*(?:#.*)?$",
+    re.M,
+)
+
+
+def imported_modules(notebook: Notebook) -> list[str]:
+    """Modules the notebook's code cells import (`import a.b`, `from a import b` -> a, a.b)."""
+    import nbformat
+
+    found: list[str] = []
+    for cell in nbformat.read(notebook.path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for match in IMPORT_LINE.finditer(cell.source):
+            if match["modules"]:
+                found += [part.split(" as ")[0].strip() for part in match["modules"].split(",")]
+            else:
+                found.append(match["package"])
+                # `from pkg import name` may name a submodule: try it too (failures are ignored)
+                found += [
+                    f"{match['package']}.{name.strip()}"
+                    for name in match["names"].split(",") if name.strip()
+                ]
+    return list(dict.fromkeys(m for m in found if m and not m.startswith(".")))
+
+
+class WarmKernel:
+    """A kernel started ahead of its notebook, with the notebook's imports already loaded.
+
+    Starting a kernel and importing pandas, SciPy and matplotlib takes seconds; the runner
+    starts the next notebook's kernel while the current notebook runs, so that this time
+    overlaps with useful work. The preloading only fills Python's module cache, in a throwaway
+    namespace: the notebook's own variables are exactly those of a fresh kernel, and each
+    notebook still gets a kernel of its own (no state is shared between notebooks).
+    """
+
+    def __init__(self, kernel: str, modules: list[str]):
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+        from traitlets.config import Config
+
+        loader = (
+            "import importlib\n"
+            f"for _name in {modules!r}:\n"
+            "    try:\n"
+            "        importlib.import_module(_name)\n"
+            "    except Exception:\n"
+            "        pass\n"
+        )
+        # run in a throwaway namespace: nothing is defined in the notebook's namespace
+        preload = f"exec({loader!r}, {{}})"
+        self.km = AsyncKernelManager(
+            kernel_name=kernel,
+            # encrypt the kernel's local sockets when the kernel supports it (this also keeps
+            # the kernel from warning about plain-text TCP on every start)
+            config=Config({"KernelManager": {"transport_encryption": "auto"}}),
+        )
+        # exec_lines run before the kernel answers its first request, so nbclient's
+        # wait-for-ready returns once the imports are done
+        run_sync(self.km.start_kernel)(
+            cwd=str(outputs.repo_root()),
+            extra_arguments=[f"--IPKernelApp.exec_lines={preload}"],
+        )
+
+    def shutdown(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        try:
+            if self.km.has_kernel:
+                run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:  # a kernel that is already gone needs no shutdown
+            pass
+
+
+def execute(
+    review: str, notebook: Notebook, params: dict, kernel: str, later: list[str],
+    warm: WarmKernel | None = None,
+) -> None:
+    """Execute one notebook and write its report; raise NotebookFailed on an error."""
+    import logging
+
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    # papermill warns about parameters a notebook does not declare; the runner deliberately
+    # passes the review's full, validated parameter set to every notebook.
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    reports = outputs.reports_dir(review)
+    partial = reports / PARTIAL_DIR / notebook.path.name
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    partial.unlink(missing_ok=True)
+    owned = warm is None
+    warm = warm or WarmKernel(kernel, imported_modules(notebook))
+    try:
+        papermill.execute_notebook(
+            str(notebook.path),
+            str(partial),
+            parameters=params,
+            kernel_name=kernel,
+            language="python",  # the project's kernels are Python, whatever the metadata says
+            cwd=str(outputs.repo_root()),
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+            km=warm.km,
+        )
+    except Exception as exc:
+        if owned:
+            warm.shutdown()
+        kept = None
+        if partial.is_file():
+            kept = reports / f"{notebook.stem}.FAILED.ipynb"
+            os.replace(partial, kept)
+        source = getattr(exc, "source", "") if isinstance(exc, PapermillExecutionError) else ""
+        cell = _failing_cell(notebook, source) if source else None
+        raise NotebookFailed(
+            review, notebook.stem, cell, _first_line(source), _exception_line(exc), kept, later
+        ) from None
+    if owned:
+        warm.shutdown()
+    executed = nbformat.read(partial, as_version=4)
+    try:
+        html = export_html(executed, notebook.stem)
+    except Exception as exc:
+        kept = reports / f"{notebook.stem}.FAILED.ipynb"
+        os.replace(partial, kept)
+        raise NotebookFailed(
+            review, notebook.stem, None, "", f"HTML export: {_exception_line(exc)}", kept, later
+        ) from None
+    # the executed notebook first, the HTML (Make's target) last: the HTML marks completion
+    os.replace(partial, reports / notebook.path.name)
+    outputs.write_text(html, reports / f"{notebook.stem}.html")
+
+
+def run_review(
+    review: str,
+    params: dict,
+    notebooks: list[Notebook],
+    downstream: list[Notebook],
+    kernel: str,
+    first_kernel: WarmKernel | None = None,
+) -> list[tuple[str, float]]:
+    """Run `notebooks` of one review in order; return (notebook, seconds) per notebook.
+
+    `downstream` are all notebooks from the first selected one to the last: they are
+    invalidated first, because they depend on what the selected ones write. Kernels for the
+    next `KERNEL_LOOKAHEAD` notebooks start while a notebook runs; `first_kernel`, if given,
+    is an already started kernel for the first notebook.
+    """
+    outputs.reports_dir(review).mkdir(parents=True, exist_ok=True)
+    outputs.processed_dir(review).mkdir(parents=True, exist_ok=True)
+    invalidate(review, downstream)
+    timings = []
+    kernels: dict[int, WarmKernel] = {0: first_kernel} if first_kernel else {}
+    try:
+        for position, notebook in enumerate(notebooks):
+            later = [nb.stem for nb in notebooks[position + 1 :]]
+            # this notebook's kernel and the next ones' start now (if not already running)
+            for ahead in range(position, min(position + 1 + KERNEL_LOOKAHEAD, len(notebooks))):
+                if ahead not in kernels:
+                    kernels[ahead] = WarmKernel(kernel, imported_modules(notebooks[ahead]))
+            current = kernels.pop(position)
+            before = snapshot(review)
+            start = time.perf_counter()
+            try:
+                execute(review, notebook, params, kernel, later, current)
+            except NotebookFailed:
+                # what the notebook wrote before failing is incomplete: remove it
+                for path, state in snapshot(review).items():
+                    if before.get(path) != state:
+                        path.unlink(missing_ok=True)
+                raise
+            finally:
+                current.shutdown()
+            seconds = time.perf_counter() - start
+            after = snapshot(review)
+            _write_manifest(review, notebook, [p for p, s in after.items() if before.get(p) != s])
+            print(f"{review} {notebook.stem}  {seconds:.1f} s", flush=True)
+            timings.append((notebook.stem, seconds))
+    finally:
+        for unused in kernels.values():
+            unused.shutdown()
+    return timings
+
+
+def _run_review_job(args) -> tuple[str, list[tuple[str, float]] | NotebookFailed]:
+    review, params, notebooks, downstream, kernel, first_kernel = args
+    try:
+        return review, run_review(review, params, notebooks, downstream, kernel, first_kernel)
+    except NotebookFailed as failure:
+        return review, failure
+
+
+def run(
+    reviews: list[str],
+    numbers: list[str] | None = None,
+    start: str | None = None,
+    overrides: dict | None = None,
+    err=None,
+) -> int:
+    """Check inputs, then run the selected notebooks of every review; return the exit code."""
+    err = err or sys.stderr
+    early = None
+    try:
+        all_notebooks = discover_notebooks()
+        if not all_notebooks:
+            raise InputError(f"no notebooks NN_name.ipynb in {_relative(outputs.notebooks_dir())}")
+        chosen = select_notebooks(all_notebooks, numbers, start)
+        first = chosen[0].number
+        downstream = [nb for nb in all_notebooks if nb.number >= first]
+        kernel = project_kernel()
+        if len(reviews) == 1:
+            # one review (how Make calls the runner): its first kernel starts up while the
+            # inputs are checked; it is discarded if they are bad
+            early = WarmKernel(kernel, imported_modules(chosen[0]))
+        problems = []
+        params_by_review = {}
+        for review in reviews:
+            try:
+                params_by_review[review] = check_inputs(review, overrides)
+            except InputError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise InputError("\n".join(problems))
+    except InputError as exc:
+        if early is not None:
+            early.shutdown()
+        print(f"error: {exc}\nNothing was run or written.", file=err, flush=True)
+        return EXIT_BAD_INPUT
+
+    jobs = [(r, params_by_review[r], chosen, downstream, kernel, early) for r in reviews]
+    if len(jobs) == 1:
+        results = [_run_review_job(jobs[0])]
+    else:
+        # fork: the children inherit the imported modules instead of importing them again
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else None)
+        workers = min(MAX_PARALLEL_REVIEWS, len(jobs))
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = list(pool.map(_run_review_job, jobs))
+    failures = [outcome for _, outcome in results if isinstance(outcome, NotebookFailed)]
+    for failure in failures:
+        print(f"error: {failure.message()}", file=err, flush=True)
+    return EXIT_FAILED if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m metareview.pipeline",
+        description="Run the review notebooks and write their HTML reports.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser("run", help="execute notebooks of one or more reviews")
+    run_cmd.add_argument("--review", action="append", required=True,
+                         help="review name (a folder of data/raw); repeat for several")
+    which = run_cmd.add_mutually_exclusive_group()
+    which.add_argument("--notebooks", nargs="+", metavar="NN",
+                       help="run only these notebooks (by number)")
+    which.add_argument("--from", dest="start", metavar="NN",
+                       help="run this notebook and every later one")
+    run_cmd.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE",
+                         help="override a parameter of params/<review>.yaml")
+    commands.add_parser("reviews", help="list the reviews (data/raw folders with params)")
+    commands.add_parser("notebooks", help="list the notebooks in run order")
+    args = parser.parse_args(argv)
+
+    if args.command == "reviews":
+        print("\n".join(discover_reviews()))
+        return 0
+    if args.command == "notebooks":
+        print("\n".join(nb.stem for nb in discover_notebooks()))
+        return 0
+    try:
+        overrides = parse_overrides(args.parameter)
+    except InputError as exc:
+        print(f"error: {exc}\nNothing was run or written.", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    reviews = list(dict.fromkeys(args.review))  # keep order, drop repeats
+    return run(reviews, args.notebooks, args.start, overrides)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

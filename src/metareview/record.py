@@ -1,0 +1,540 @@
+"""The committed numeric record of a review, the check against it, and the reports' index page.
+
+    python -m metareview.record write [--review X ...]   # results/<review>.json from this run
+    python -m metareview.record check [--review X ...]   # exit 1 and list what is wrong
+    python -m metareview.record index                    # reports/index.html
+
+`results/<review>.json` holds every number of the result tables the notebooks write to
+data/processed/<review>/ (pooled, sensitivity, leave-one-out, small-study, subgroups,
+meta-regression, safety), one entry per table row, keyed by the row's text columns (outcome,
+comparison, method, ...) with its numeric columns (k, estimate, CI, tau², I², p, ...) as values,
+plus the list of figures the run drew. It is written deterministically (sorted keys, floats with
+12 significant digits, no dates), so that `git diff results/` shows exactly which results moved.
+
+`check` holds the current run against that record: numbers must agree to a relative 1e-9;
+every report, executed notebook and recorded figure must exist; no executed notebook may hold an
+error; no report may load anything from the network; the raw data must match SHA256SUMS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import html
+import json
+import math
+import platform
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+from metareview import outputs
+
+# Result tables in the order they are recorded; whichever exist are used.
+RESULT_TABLES = (
+    "pooled",
+    "sensitivity",
+    "leave_one_out",
+    "small_study",
+    "subgroups",
+    "meta_regression",
+    "safety",
+)
+RELATIVE_TOLERANCE = 1e-9
+# Below this, numbers are zero for the comparison (a tau² of 1e-17 and one of 0 are the same fit).
+ABSOLUTE_TOLERANCE = 1e-12
+FIGURE_SUFFIXES = (".png", ".svg")
+# Text columns that describe a result rather than identify it: recorded as values, so that a
+# changed warning shows as a change of that result, not as one result removed and another added.
+TEXT_VALUE_COLUMNS = frozenset(
+    {"status", "warning", "warnings", "note", "notes", "reason", "message", "interpretation"}
+)
+# Packages whose versions the index lists as provenance.
+PROVENANCE_PACKAGES = (
+    "metareview",
+    "numpy",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "seaborn",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "nbformat",
+    "ipykernel",
+    "pyyaml",
+)
+
+
+# --- building the record -----------------------------------------------------------------------
+
+
+def _read_table(path: Path):
+    import pandas as pd
+
+    # keep_default_na=False: an outcome called "NA" stays text; only empty cells are missing
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def _cell(value):
+    """A CSV cell as a plain JSON value (NaN -> None)."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def table_entries(frame) -> dict[str, dict]:
+    """Rows of a result table as {row key: {numeric column: value}}.
+
+    The row key joins the text columns ("outcome=acne_severity; method=REML"); numeric and
+    true/false columns, and descriptive text such as `status` or `warning`, are the values. Rows with the same text are numbered in file order
+    ("... #2"), so that no row is lost.
+    """
+    import pandas as pd
+
+    key_columns = [
+        c for c in frame.columns
+        if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))
+        and c not in TEXT_VALUE_COLUMNS
+    ]
+    value_columns = [c for c in frame.columns if c not in key_columns]
+    entries: dict[str, dict] = {}
+    for position, row in enumerate(frame.itertuples(index=False), start=1):
+        cells = dict(zip(frame.columns, row))
+        parts = []
+        for column in key_columns:
+            value = _cell(cells[column])
+            parts.append(f"{column}={'' if value is None else value}")
+        key = "; ".join(parts) if parts else f"row {position}"
+        if key in entries:
+            copy = 2
+            while f"{key} #{copy}" in entries:
+                copy += 1
+            key = f"{key} #{copy}"
+        entries[key] = {column: _cell(cells[column]) for column in value_columns}
+    return entries
+
+
+def figure_files(review: str) -> list[str]:
+    """Figures of the review, relative to reports/<review>/ ("figures/forest_x.png")."""
+    folder = outputs.figures_dir(review)
+    if not folder.is_dir():
+        return []
+    base = outputs.reports_dir(review)
+    return sorted(
+        p.relative_to(base).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in FIGURE_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def build_record(review: str) -> dict:
+    """The numeric record of the current run of `review` (see the module docstring)."""
+    processed = outputs.processed_dir(review)
+    tables = {}
+    for name in RESULT_TABLES:
+        path = processed / f"{name}.csv"
+        if path.is_file() and path.stat().st_size > 0:
+            tables[name] = table_entries(_read_table(path))
+    return {"review": review, "tables": tables, "figures": figure_files(review)}
+
+
+def write(review: str) -> Path:
+    """Rewrite results/<review>.json from the current run."""
+    return outputs.write_json(build_record(review), outputs.results_path(review))
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+
+def _flatten(record: dict) -> dict[str, object]:
+    flat = {}
+    for table, rows in record.get("tables", {}).items():
+        for key, values in rows.items():
+            for column, value in values.items():
+                flat[f"{table}: {key}: {column}"] = value
+    return flat
+
+
+def _same(old, new) -> bool:
+    numeric = (int, float)
+    if isinstance(old, bool) or isinstance(new, bool) or not (
+        isinstance(old, numeric) and isinstance(new, numeric)
+    ):
+        return old == new
+    return math.isclose(old, new, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
+
+
+def compare(committed: dict, fresh: dict) -> list[str]:
+    """Differences between two records: added, removed and changed entries, one per line."""
+    old, new = _flatten(committed), _flatten(fresh)
+    problems = []
+    for key in sorted(old.keys() - new.keys()):
+        problems.append(f"result removed: {key} (recorded {old[key]!r})")
+    for key in sorted(new.keys() - old.keys()):
+        problems.append(f"result added: {key} = {new[key]!r}")
+    for key in sorted(old.keys() & new.keys()):
+        if not _same(old[key], new[key]):
+            problems.append(f"result changed: {key}: recorded {old[key]!r}, now {new[key]!r}")
+    return problems
+
+
+def _error_outputs(path: Path) -> list[str]:
+    """'cell N: Ename: value' for each error output in an executed notebook."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    found = []
+    for position, cell in enumerate(notebook.get("cells", []), start=1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                found.append(f"cell {position}: {output.get('ename')}: {output.get('evalue')}")
+    return found
+
+
+def check(review: str) -> list[str]:
+    """Everything wrong with the current run of `review`; an empty list means all is well."""
+    from metareview import checksums, pipeline
+
+    problems = []
+    raw = outputs.raw_dir(review)
+    try:
+        checksums.verify(raw)
+    except (ValueError, OSError) as exc:
+        problems.append(f"raw data: {exc}")
+
+    reports = outputs.reports_dir(review)
+    for nb in pipeline.discover_notebooks():
+        failed = reports / f"{nb.stem}.FAILED.ipynb"
+        if failed.is_file():
+            problems.append(f"notebook failed: {_shown(failed)} (fix the cause and run make reports)")
+        report = reports / f"{nb.stem}.html"
+        if not report.is_file():
+            problems.append(f"report missing: {_shown(report)}")
+        else:
+            remote = pipeline.remote_references(report.read_text(encoding="utf-8"))
+            if remote:
+                problems.append(f"report loads from the network: {_shown(report)}: {remote[0]}")
+        executed = reports / f"{nb.stem}.ipynb"
+        if not executed.is_file():
+            problems.append(f"executed notebook missing: {_shown(executed)}")
+        else:
+            for error in _error_outputs(executed):
+                problems.append(f"error in executed notebook {_shown(executed)}, {error}")
+
+    record_path = outputs.results_path(review)
+    if not record_path.is_file():
+        problems.append(
+            f"no committed record {_shown(record_path)}: run `make record` and commit it"
+        )
+        return problems
+    committed = json.loads(record_path.read_text(encoding="utf-8"))
+    fresh = build_record(review)
+    problems += compare(committed, fresh)
+    for figure in committed.get("figures", []):
+        if not (reports / figure).is_file():
+            problems.append(f"figure missing: {_shown(reports / figure)}")
+    for figure in sorted(set(fresh["figures"]) - set(committed.get("figures", []))):
+        problems.append(f"figure not in the record: {_shown(reports / figure)} (make record)")
+    for figure in fresh["figures"]:
+        path = reports / figure
+        if path.suffix == ".png" and not path.with_suffix(".svg").is_file():
+            problems.append(f"figure without its SVG: {_shown(path)}")
+    return problems
+
+
+def _shown(path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(outputs.repo_root()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# --- reports/index.html ------------------------------------------------------------------------
+
+KEY_RESULT_COLUMNS = (
+    "outcome", "comparison", "measure", "method", "test", "k", "estimate", "ci_low", "ci_high",
+    "pval", "tau2", "i2", "pi_low", "pi_high", "status", "warning",
+)
+
+INDEX_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
+       max-width: 72rem; padding: 0 1rem; color: #1d1d1f; line-height: 1.45; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2rem; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .9rem; }
+th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.failed { color: #a40000; font-weight: bold; } .missing { color: #8a5a00; }
+.figures { display: flex; flex-wrap: wrap; gap: 1rem; }
+.figures figure { margin: 0; max-width: 22rem; }
+.figures img { max-width: 100%; border: 1px solid #ddd; }
+code { font-size: .85rem; }
+"""
+
+
+def _e(value) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _href(path: str) -> str:
+    return html.escape(quote(path), quote=True)
+
+
+def _display_number(value) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def _key_results_table(review: str) -> str:
+    path = outputs.processed_dir(review) / "pooled.csv"
+    if not path.is_file():
+        return "<p class='missing'>No pooled results (data/processed/{}/pooled.csv).</p>".format(
+            _e(review)
+        )
+    frame = _read_table(path)
+    columns = [c for c in KEY_RESULT_COLUMNS if c in frame.columns] or list(frame.columns)
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    rows = []
+    for _, row in frame[columns].iterrows():
+        cells = []
+        for column in columns:
+            value = _cell(row[column])
+            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+            css = " class='num'" if numeric else ""
+            cells.append(f"<td{css}>{_e(_display_number(value) if value is not None else '')}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _review_section(review: str) -> str:
+    from metareview import pipeline
+
+    reports = outputs.reports_dir(review)
+    parts = [f"<h2 id='{_e(review)}'>{_e(review)}</h2>", "<h3>Reports</h3>", "<ul>"]
+    for nb in pipeline.discover_notebooks():
+        report, executed = reports / f"{nb.stem}.html", reports / f"{nb.stem}.ipynb"
+        failed = reports / f"{nb.stem}.FAILED.ipynb"
+        item = f"<li>{_e(nb.stem)}: "
+        if report.is_file():
+            item += f"<a href='{_href(f'{review}/{report.name}')}'>report</a>"
+            if executed.is_file():
+                item += f", <a href='{_href(f'{review}/{executed.name}')}'>executed notebook</a>"
+        elif failed.is_file():
+            item += (
+                "<span class='failed'>FAILED</span> "
+                f"(<a href='{_href(f'{review}/{failed.name}')}'>notebook with the error</a>)"
+            )
+        else:
+            item += "<span class='missing'>not run</span>"
+        parts.append(item + "</li>")
+    parts.append("</ul>")
+
+    parts += ["<h3>Key results</h3>", _key_results_table(review)]
+
+    figures = [f for f in figure_files(review) if f.endswith(".png")]
+    if figures:
+        parts += ["<h3>Figures</h3>", "<div class='figures'>"]
+        for figure in figures:
+            svg = figure[: -len(".png")] + ".svg"
+            svg_link = (
+                f" · <a href='{_href(f'{review}/{svg}')}'>SVG</a>"
+                if (reports / svg).is_file() else ""
+            )
+            parts.append(
+                f"<figure><a href='{_href(f'{review}/{figure}')}'>"
+                f"<img src='{_href(f'{review}/{figure}')}' alt='{_e(Path(figure).stem)}'></a>"
+                f"<figcaption>{_e(Path(figure).stem)}{svg_link}</figcaption></figure>"
+            )
+        parts.append("</div>")
+
+    tables_dir = outputs.tables_dir(review)
+    tables = sorted(p for p in tables_dir.rglob("*.csv")) if tables_dir.is_dir() else []
+    if tables:
+        parts += ["<h3>Tables</h3>", "<ul>"]
+        for table in tables:
+            rel = table.relative_to(reports).as_posix()
+            parts.append(f"<li><a href='{_href(f'{review}/{rel}')}'>{_e(table.name)}</a></li>")
+        parts.append("</ul>")
+    return "\n".join(parts)
+
+
+def _git_commit() -> str:
+    root = outputs.repo_root()
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+        if commit.returncode != 0:
+            return "not a git checkout"
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root, capture_output=True, text=True, timeout=10,
+        )
+        dirty = " (with uncommitted changes)" if status.stdout.strip() else ""
+        return commit.stdout.strip() + dirty
+    except (OSError, subprocess.SubprocessError):
+        return "git not available"
+
+
+def _package_versions() -> list[tuple[str, str]]:
+    from importlib import metadata
+
+    found = []
+    for name in PROVENANCE_PACKAGES:
+        try:
+            found.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            found.append((name, "not installed"))
+    return found
+
+
+def _provenance_section(reviews: list[str]) -> str:
+    from metareview import checksums
+
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rows = [
+        ("Commit", _git_commit()),
+        ("Run date", now),
+        ("Python", f"{platform.python_version()} ({platform.system()} {platform.machine()})"),
+    ]
+    parts = ["<h2 id='provenance'>Provenance</h2>", "<table><tbody>"]
+    parts += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows]
+    parts.append("</tbody></table>")
+    parts += ["<h3>Packages</h3>", "<table><tbody>"]
+    parts += [f"<tr><td>{_e(n)}</td><td>{_e(v)}</td></tr>" for n, v in _package_versions()]
+    parts.append("</tbody></table>")
+    for review in reviews:
+        raw = outputs.raw_dir(review)
+        try:
+            verified = checksums.verify(raw)
+            status = "match SHA256SUMS"
+        except (ValueError, OSError) as exc:
+            verified = {}
+            status = f"DO NOT match SHA256SUMS: {exc}"
+        parts.append(f"<h3>Raw data of {_e(review)}: {_e(status)}</h3>")
+        if verified:
+            parts.append("<table><thead><tr><th>file</th><th>SHA-256</th></tr></thead><tbody>")
+            parts += [
+                f"<tr><td>{_e(name)}</td><td><code>{_e(digest)}</code></td></tr>"
+                for name, digest in sorted(verified.items())
+            ]
+            parts.append("</tbody></table>")
+    return "\n".join(parts)
+
+
+def build_index(reviews: list[str]) -> str:
+    """reports/index.html as text: links to everything, key results and provenance.
+
+    Every text taken from data is HTML-escaped; the page loads nothing from the network.
+    """
+    nav = " · ".join(f"<a href='#{_e(r)}'>{_e(r)}</a>" for r in reviews)
+    body = [
+        "<!DOCTYPE html>",
+        "<html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<title>Review reports</title>",
+        f"<style>{INDEX_STYLE}</style></head><body>",
+        "<h1>Review reports</h1>",
+        f"<p>Reviews: {nav or 'none'} · <a href='#provenance'>provenance</a></p>",
+    ]
+    body += [_review_section(r) for r in reviews]
+    body.append(_provenance_section(reviews))
+    body.append("</body></html>")
+    return "\n".join(body) + "\n"
+
+
+def write_index(reviews: list[str]) -> Path:
+    return outputs.write_text(build_index(reviews), outputs.reports_dir() / "index.html")
+
+
+class _LinkCollector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.links.append(value)
+
+
+def broken_links(page: Path) -> list[str]:
+    """Links of an HTML page that do not resolve to a file (or an anchor of the page)."""
+    text = page.read_text(encoding="utf-8")
+    collector = _LinkCollector()
+    collector.feed(text)
+    broken = []
+    for link in collector.links:
+        parts = urlsplit(link)
+        if parts.scheme in ("http", "https", "mailto", "data"):
+            if parts.scheme in ("http", "https"):
+                broken.append(f"{link} (remote)")
+            continue
+        if not parts.path:
+            anchor = unquote(parts.fragment)
+            if anchor and f"id='{anchor}'" not in text and f'id="{anchor}"' not in text:
+                broken.append(link)
+            continue
+        if not (page.parent / unquote(parts.path)).exists():
+            broken.append(link)
+    return broken
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    from metareview import pipeline
+
+    parser = argparse.ArgumentParser(prog="python -m metareview.record", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("write", "check", "index"))
+    parser.add_argument("--review", action="append",
+                        help="review name; repeat for several (default: every review)")
+    args = parser.parse_args(argv)
+    reviews = list(dict.fromkeys(args.review or pipeline.discover_reviews()))
+    if not reviews:
+        print("error: no reviews (folders of data/raw with a params/<review>.yaml)",
+              file=sys.stderr)
+        return 1
+
+    if args.command == "write":
+        for review in reviews:
+            print(f"wrote {_shown(write(review))}")
+        return 0
+    if args.command == "index":
+        print(f"wrote {_shown(write_index(pipeline.discover_reviews()))}")
+        return 0
+
+    failed = False
+    for review in reviews:
+        problems = check(review)
+        if problems:
+            failed = True
+            print(f"{review}: {len(problems)} problem(s):", file=sys.stderr)
+            for problem in problems:
+                print(f"  - {problem}", file=sys.stderr)
+        else:
+            print(f"{review}: ok (results match {_shown(outputs.results_path(review))})")
+    index = outputs.reports_dir() / "index.html"
+    if args.review is None:
+        if not index.is_file():
+            failed = True
+            print(f"index: {_shown(index)} is missing (run make reports)", file=sys.stderr)
+        else:
+            broken = broken_links(index)
+            if broken:
+                failed = True
+                print(f"index: {len(broken)} link(s) do not resolve:", file=sys.stderr)
+                for link in broken:
+                    print(f"  - {link}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
