@@ -67,7 +67,7 @@ $(SETUP_STAMP): requirements.lock pyproject.toml
 	$(UV) pip sync --python $(PY) requirements.lock
 	$(UV) pip install --python $(PY) --no-deps -e .
 	$(PY) -m ipykernel install --prefix $(VENV) --name metareview \
-	  --display-name "Python 3 (metareview)" >/dev/null
+	  --display-name "Python (metareview)" >/dev/null
 	touch $@
 
 reproduce: setup ## from raw data to checked reports: delete outputs, run everything, check

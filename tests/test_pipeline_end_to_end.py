@@ -38,9 +38,7 @@ def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, timeout=900)
 
 
-@pytest.fixture(scope="module")
-def run_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("bundle")
+def _fresh_run(root: Path) -> Path:
     shutil.copytree(REPO / "notebooks", root / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copytree(FIXTURE, root / "data" / "raw" / REVIEW)
@@ -49,6 +47,32 @@ def run_root(tmp_path_factory) -> Path:
     done = _run(root, "metareview.pipeline", "run", "--review", REVIEW)
     assert done.returncode == 0, done.stdout + done.stderr
     return root
+
+
+@pytest.fixture(scope="module")
+def run_root(tmp_path_factory) -> Path:
+    return _fresh_run(tmp_path_factory.mktemp("bundle"))
+
+
+def _tree_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.slow
+def test_two_runs_give_byte_identical_processed_data_and_record(run_root, tmp_path):
+    """Same inputs, same outputs: no timestamps, unordered iteration or unseeded randomness."""
+    second = _fresh_run(tmp_path / "again")
+    for root in (run_root, second):
+        done = _run(root, "metareview.record", "write", "--review", REVIEW)
+        assert done.returncode == 0, done.stdout + done.stderr
+    first_tree = _tree_bytes(run_root / "data" / "processed")
+    second_tree = _tree_bytes(second / "data" / "processed")
+    assert first_tree.keys() == second_tree.keys()
+    differing = [name for name in first_tree if first_tree[name] != second_tree[name]]
+    assert not differing, f"processed files differ between two runs: {differing}"
+    record = f"results/{REVIEW}.json"
+    assert (run_root / record).read_bytes() == (second / record).read_bytes()
 
 
 @pytest.mark.slow

@@ -135,7 +135,7 @@ def pooled_table(effects: pd.DataFrame, method: str = "REML", test: str = "knha"
             row["status"] = f"not pooled (k={k})"
             if k == 1:
                 row.update(_single_study_row(part, level))
-                row["warning"] = "single study shown as reported (Wald interval)"
+                row["warning"] = "single study, not pooled: its effect with a normal (Wald) interval from the derived SE"
         else:
             try:
                 row.update(pool_row(part, method, test, level))
