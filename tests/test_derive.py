@@ -11,7 +11,7 @@ from scipy import stats
 
 from metareview import conversions, paired
 from metareview.derive import derive_effects
-from metareview.effect_sizes import effect_sizes
+from metareview.escalc import effect_sizes
 from metareview.schema import ARMS, CONTRASTS, OUTCOMES, STUDIES
 from metareview.sheets import load_review
 

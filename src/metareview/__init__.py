@@ -1,31 +1,43 @@
 """metareview: meta-analysis statistics validated against metafor, and the review pipeline.
 
-The public API (see the README's "Statistical methods"); every other module is imported by name,
-e.g. `from metareview import sheets, derive`.
+The public API (see the README's "Statistical methods") is imported on first use, so that the
+pipeline runner, which only needs `metareview.pipeline`, does not pay for pandas and SciPy at
+start-up. Every other module is imported by name, e.g. `from metareview import sheets, derive`.
 """
 
 from __future__ import annotations
 
-from metareview.binary import mantel_haenszel, peto
-from metareview.effect_sizes import effect_sizes
-from metareview.moderators import meta_regression, permutation_test, subgroup
-from metareview.pooling import pool
-from metareview.sensitivity import influence, leave_one_out
-from metareview.small_study import egger_test, rank_test, trim_and_fill
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "effect_sizes",
-    "egger_test",
-    "influence",
-    "leave_one_out",
-    "mantel_haenszel",
-    "meta_regression",
-    "peto",
-    "permutation_test",
-    "pool",
-    "rank_test",
-    "subgroup",
-    "trim_and_fill",
-]
+# public name -> module that defines it (no module shares its name with a public function,
+# since importing a submodule sets the package attribute of that name)
+_API = {
+    "effect_sizes": "escalc",
+    "pool": "pooling",
+    "subgroup": "moderators",
+    "meta_regression": "moderators",
+    "permutation_test": "moderators",
+    "mantel_haenszel": "binary",
+    "peto": "binary",
+    "egger_test": "small_study",
+    "rank_test": "small_study",
+    "trim_and_fill": "small_study",
+    "leave_one_out": "sensitivity",
+    "influence": "sensitivity",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    if name in _API:
+        value = getattr(importlib.import_module(f"metareview.{_API[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'metareview' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -31,7 +31,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from metareview.effect_sizes import effect_sizes, two_by_two
+from metareview.escalc import effect_sizes, two_by_two
 from metareview.results import ResultMixin, result_class
 
 MH_MEASURES = ("OR", "RR", "RD")

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from metareview import conversions, paired
-from metareview.effect_sizes import effect_sizes
+from metareview.escalc import effect_sizes
 
 EFFECT_COLUMNS = [
     "study_id",

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from metareview.conversions import se_from_ci, se_from_p, se_from_t
-from metareview.effect_sizes import hedges_correction
+from metareview.escalc import hedges_correction
 from metareview.results import ResultMixin, result_class
 
 
