@@ -24,7 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Polygon
 from matplotlib.transforms import blended_transform_factory
-from scipy import stats
+
+from metareview.conversions import critical_value
 
 RATIO_MEASURES = ("RR", "OR", "PETO_OR", "HR")
 PNG_DPI = 300
@@ -193,7 +194,7 @@ def model_label(result) -> str:
 
 def _study_ci(yi: np.ndarray, vi: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     # Per-study intervals are Wald intervals, as in metafor's forest plots.
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = critical_value(level)
     se = np.sqrt(vi)
     return yi - z * se, yi + z * se
 
@@ -425,7 +426,7 @@ def funnel_plot(yi: Sequence[float], vi: Sequence[float], estimate: float, *,
         fig = Figure(figsize=(7.5, 4.5))
         ax = fig.add_axes([0.1, 0.12, 0.62, 0.8])
         for lev, shade in ((0.99, "#f0f0f0"), (0.95, "#d9d9d9"), (0.90, "#bdbdbd")):
-            z = stats.norm.ppf(0.5 + lev / 2)
+            z = critical_value(lev)
             ax.fill_betweenx(grid, estimate - z * grid, estimate + z * grid, color=shade,
                              lw=0, label=f"{lev * 100:g}% pseudo-CI")
         ax.axvline(estimate, color="black", lw=0.8, label="Pooled estimate")

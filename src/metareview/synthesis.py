@@ -19,7 +19,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 import metareview as mr
 
@@ -95,11 +94,10 @@ def _sorted(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
 
 def _single_study_row(part: pd.DataFrame, level: float) -> dict:
     """The one study of an outcome shown as it is: estimate with its Wald interval."""
-    yi, vi = float(part["yi"].iloc[0]), float(part["vi"].iloc[0])
-    se = math.sqrt(vi)
-    z = stats.norm.ppf(0.5 + level / 2)
-    return {"estimate": yi, "se": se, "ci_low": yi - z * se, "ci_high": yi + z * se,
-            "pval": float(2 * stats.norm.sf(abs(yi / se)))}
+    single = mr.pool(part["yi"].to_numpy(float), part["vi"].to_numpy(float), method="FE",
+                     test="z", level=level)
+    return {"estimate": single.estimate, "se": single.se, "ci_low": single.ci_low,
+            "ci_high": single.ci_high, "pval": single.pval}
 
 
 def pool_row(part: pd.DataFrame, method: str, test: str, level: float) -> dict:
