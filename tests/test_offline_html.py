@@ -26,8 +26,6 @@ PNG = bytes.fromhex(
 @pytest.fixture()
 def tree(tmp_path, monkeypatch):
     """A finished run laid out by hand, with a hostile name in the results."""
-    if not FIXTURE_REVIEW.is_dir():
-        pytest.skip("the fixture review tests/fixtures/review_fixture is not there")
     root = tmp_path / "repo"
     (root / "notebooks").mkdir(parents=True)
     (root / "notebooks" / "01_only.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))

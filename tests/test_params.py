@@ -40,7 +40,10 @@ def test_default_path_is_params_review_yaml(tmp_path, monkeypatch):
     assert load_params("r1")["test"] == "z"
 
 
-@pytest.mark.skipif(not REPO_PARAMS.is_dir(), reason="no params/ folder in this checkout")
+def test_the_repository_has_parameter_files():
+    assert sorted(REPO_PARAMS.glob("*.yaml")), "params/ holds no <review>.yaml"
+
+
 @pytest.mark.parametrize("path", sorted(REPO_PARAMS.glob("*.yaml")), ids=lambda p: p.name)
 def test_committed_parameter_files_are_valid(path):
     params = load_params(path.stem, path)

@@ -197,8 +197,6 @@ def test_interrupted_run_leaves_nothing_that_looks_finished(finished, tmp_path):
 
 @pytest.fixture()
 def cli_root(tmp_path):
-    if not FIXTURE_REVIEW.is_dir():
-        pytest.skip("the fixture review tests/fixtures/review_fixture is not there")
     root = make_root(tmp_path / "cli")
     shutil.copytree(FIXTURE_REVIEW, root / "data" / "raw" / "fixture")
     (root / "params").mkdir()
@@ -254,11 +252,8 @@ def test_changed_raw_data_stops_the_run_naming_the_file(cli_root):
 def _fixture_is_valid(root: Path) -> None:
     from metareview import checksums, sheets
 
-    try:
-        checksums.verify(root / "data" / "raw" / "fixture")
-        sheets.load_review(root / "data" / "raw" / "fixture")
-    except ValueError as exc:  # the fixture belongs to the notebook tests; say why we skip
-        pytest.skip(f"the fixture review does not validate yet: {str(exc)[:200]}")
+    checksums.verify(root / "data" / "raw" / "fixture")
+    sheets.load_review(root / "data" / "raw" / "fixture")
 
 
 @pytest.mark.slow

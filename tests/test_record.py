@@ -48,8 +48,6 @@ def executed_notebook(error: bool = False) -> str:
 
 @pytest.fixture()
 def tree(tmp_path, monkeypatch):
-    if not FIXTURE_REVIEW.is_dir():
-        pytest.skip("the fixture review tests/fixtures/review_fixture is not there")
     root = tmp_path / "repo"
     (root / "notebooks").mkdir(parents=True)
     for stem in ("01_first", "02_second"):

@@ -684,7 +684,6 @@ def test_command_line_reports_problems(review, capsys):
 FIXTURE = ROOT / "tests" / "fixtures" / "review_fixture"
 
 
-@pytest.mark.skipif(not (FIXTURE / "studies.csv").is_file(), reason="fixture review not present")
 def test_fixture_review_is_valid():
     load_review(FIXTURE)
 
