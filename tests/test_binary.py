@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from metareview.binary import mantel_haenszel, peto
+from metareview.stats.binary import mantel_haenszel, peto
 
 CASES = json.loads((Path(__file__).parent / "fixtures/metafor/effects.json").read_text())["cases"]
 RTOL = 1e-6

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from metareview import checksums
-from metareview.checksums import ChecksumError, verify, write
+from metareview.review import checksums
+from metareview.review.checksums import ChecksumError, verify, write
 
 
 @pytest.fixture

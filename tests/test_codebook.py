@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metareview.schema import SHEETS
+from metareview.review.schema import SHEETS
 
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 REVIEWS = sorted(p for p in RAW.iterdir() if (p / "outcomes.csv").exists())

@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.stats import norm
 
-from metareview.conversions import (
+from metareview.stats.conversions import (
     combine_groups,
     mean_sd_from_five_numbers,
     mean_sd_from_median_iqr,

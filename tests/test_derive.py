@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from metareview import conversions, paired
-from metareview.derive import derive_effects
-from metareview.escalc import effect_sizes
-from metareview.schema import ARMS, CONTRASTS, OUTCOMES, STUDIES
-from metareview.sheets import load_review
+from metareview.stats import conversions, paired
+from metareview.review.derive import derive_effects
+from metareview.stats.escalc import effect_sizes
+from metareview.review.schema import ARMS, CONTRASTS, OUTCOMES, STUDIES
+from metareview.review.sheets import load_review
 
 SOURCE = {"source_url": "https://example.org/s", "source_location": "Table 2", "source_level": "full_text"}
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from metareview.escalc import (
+from metareview.stats.escalc import (
     back_transform,
     effect_sizes,
     freeman_tukey,

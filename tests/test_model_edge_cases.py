@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from metareview import meta_regression, pool
-from metareview.heterogeneity import METHODS
+from metareview.stats.vocabulary import TAU2_METHODS as METHODS
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metareview import meta_regression, pool
-from metareview.heterogeneity import METHODS
-from metareview.moderators import batched_qm, design_matrix
-from metareview.pooling import fit_model
+from metareview.stats.vocabulary import TAU2_METHODS as METHODS
+from metareview.stats.moderators import batched_qm, design_matrix
+from metareview.stats.pooling import fit_model
 
 # Iterative estimators stop at a change of 1e-14 and the Q-profile roots at ~1e-15, and a
 # different summation order moves the last bits; 1e-7 leaves a wide margin above that noise

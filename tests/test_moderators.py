@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from metareview import meta_regression, permutation_test, pool, subgroup
-from metareview.heterogeneity import METHODS
-from metareview.moderators import batched_qm, count_distinct_arrangements, design_matrix
-from metareview.pooling import fit_model
+from metareview.stats.vocabulary import TAU2_METHODS as METHODS
+from metareview.stats.moderators import batched_qm, count_distinct_arrangements, design_matrix
+from metareview.stats.pooling import fit_model
 
 FIXTURES = json.loads(
     (Path(__file__).parent / "fixtures" / "metafor" / "models.json").read_text()

@@ -10,7 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from metareview import outputs, pipeline, record
+from metareview import files
+from metareview.run import pipeline, record
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_REVIEW = REPO / "tests" / "fixtures" / "review_fixture"
@@ -45,7 +46,7 @@ def tree(tmp_path, monkeypatch):
     (reports / "figures" / "forest plot.png").write_bytes(PNG)  # a space must be URL-quoted
     (reports / "figures" / "forest plot.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
     (reports / "tables" / "studies.csv").write_text("study_id\nS1\n")
-    monkeypatch.setenv(outputs.ROOT_ENV, str(root))
+    monkeypatch.setenv(files.ROOT_ENV, str(root))
     return root
 
 

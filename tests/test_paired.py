@@ -11,8 +11,8 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.stats import t as t_dist
 
-from metareview.escalc import effect_sizes
-from metareview.paired import paired_from_reported, paired_md, paired_smd
+from metareview.stats.escalc import effect_sizes
+from metareview.stats.paired import paired_from_reported, paired_md, paired_smd
 
 CASES = json.loads((Path(__file__).parent / "fixtures/metafor/effects.json").read_text())["cases"]
 RTOL = 1e-6

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from metareview.params import DEFAULTS, ParameterError, load_params
+from metareview.review.params import DEFAULTS, ParameterError, load_params
 
 REPO_PARAMS = Path(__file__).resolve().parents[1] / "params"
 

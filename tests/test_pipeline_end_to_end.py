@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metareview import pipeline
+from metareview.run import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "review_fixture"
@@ -141,7 +141,7 @@ def test_notebooks_are_committed_clean():
 
     import nbformat
 
-    from metareview import params
+    from metareview.review import params
 
     for stem in NOTEBOOKS:
         nb = nbformat.read(REPO / "notebooks" / f"{stem}.ipynb", as_version=4)

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from metareview import outputs, pipeline
+from metareview import files
+from metareview.run import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 MINI = REPO / "tests" / "fixtures" / "mini_notebooks"
@@ -40,7 +41,7 @@ def make_root(path: Path) -> Path:
 
 def run_in(root: Path, monkeypatch, params=PARAMS, start="01") -> tuple[str, object]:
     """run_review in-process under `root`; returns (stdout, timings or the NotebookFailed)."""
-    monkeypatch.setenv(outputs.ROOT_ENV, str(root))
+    monkeypatch.setenv(files.ROOT_ENV, str(root))
     notebooks = pipeline.discover_notebooks()
     chosen = pipeline.select_notebooks(notebooks, start=start)
     out = io.StringIO()
@@ -167,7 +168,7 @@ def test_interrupted_run_leaves_nothing_that_looks_finished(finished, tmp_path):
         "nbs = p.discover_notebooks()\n"
         "p.run_review('mini', {'review': 'mini', 'sleep_seconds': 120}, nbs, nbs, 'python3')\n"
     )
-    env = {**os.environ, outputs.ROOT_ENV: str(root)}
+    env = {**os.environ, files.ROOT_ENV: str(root)}
     process = subprocess.Popen(
         [sys.executable, "-c", driver], env=env, cwd=root, start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -205,7 +206,7 @@ def cli_root(tmp_path):
 
 
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, outputs.ROOT_ENV: str(root)}
+    env = {**os.environ, files.ROOT_ENV: str(root)}
     return subprocess.run(
         [sys.executable, "-m", "metareview.pipeline", "run", *args],
         cwd=root, env=env, capture_output=True, text=True, timeout=600,
@@ -250,7 +251,7 @@ def test_changed_raw_data_stops_the_run_naming_the_file(cli_root):
 
 
 def _fixture_is_valid(root: Path) -> None:
-    from metareview import checksums, sheets
+    from metareview.review import checksums, sheets
 
     checksums.verify(root / "data" / "raw" / "fixture")
     sheets.load_review(root / "data" / "raw" / "fixture")
@@ -290,7 +291,7 @@ def test_notebooks_are_found_in_number_order_and_selected(tmp_path, monkeypatch)
     root = make_root(tmp_path)
     (root / "notebooks" / "README.ipynb").write_text("{}")  # not NN_name: ignored
     (root / "notebooks" / "10_later.ipynb").write_text("{}")
-    monkeypatch.setenv(outputs.ROOT_ENV, str(root))
+    monkeypatch.setenv(files.ROOT_ENV, str(root))
     found = pipeline.discover_notebooks()
     assert [nb.stem for nb in found] == [*STEMS, "10_later"]
     assert [nb.stem for nb in pipeline.select_notebooks(found, start="2")] == [
@@ -317,7 +318,7 @@ def test_reviews_are_raw_folders_with_parameters(tmp_path, monkeypatch):
     (tmp_path / "params").mkdir()
     for name in ("a", "b", "no-data"):
         (tmp_path / "params" / f"{name}.yaml").write_text("")
-    monkeypatch.setenv(outputs.ROOT_ENV, str(tmp_path))
+    monkeypatch.setenv(files.ROOT_ENV, str(tmp_path))
     assert pipeline.discover_reviews() == ["a", "b"]
 
 

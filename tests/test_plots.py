@@ -12,7 +12,7 @@ from matplotlib.patches import Polygon
 from PIL import Image
 
 import metareview as mr
-from metareview import plots, synthesis
+from metareview.report import plots, synthesis
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review_fixture"
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from metareview import pool
-from metareview.heterogeneity import METHODS
+from metareview.stats.vocabulary import TAU2_METHODS as METHODS
 
 FIXTURES = json.loads(
     (Path(__file__).parent / "fixtures" / "metafor" / "models.json").read_text()

@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from metareview import outputs, record
+from metareview import files
+from metareview.run import record
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE_REVIEW = REPO / "tests" / "fixtures" / "review_fixture"
@@ -68,7 +69,7 @@ def tree(tmp_path, monkeypatch):
         (reports / f"{stem}.ipynb").write_text(executed_notebook())
     for suffix in (".png", ".svg"):
         (reports / "figures" / f"forest_scar_score{suffix}").write_bytes(b"figure")
-    monkeypatch.setenv(outputs.ROOT_ENV, str(root))
+    monkeypatch.setenv(files.ROOT_ENV, str(root))
     record.write(REVIEW)
     return root
 
@@ -179,7 +180,7 @@ def test_missing_record_is_a_problem(tree):
 
 
 def test_command_line_exit_codes(tree):
-    env = {**os.environ, outputs.ROOT_ENV: str(tree)}
+    env = {**os.environ, files.ROOT_ENV: str(tree)}
 
     def run(*args):
         return subprocess.run([sys.executable, "-m", "metareview.record", *args], cwd=tree,
@@ -196,7 +197,7 @@ def test_command_line_exit_codes(tree):
 
 
 def test_json_writer_formats_floats_fixed_and_handles_nan():
-    text = outputs.dumps_json({"b": [1.0, float("nan"), 1 / 3, -0.0, 2], "a": True})
+    text = files.dumps_json({"b": [1.0, float("nan"), 1 / 3, -0.0, 2], "a": True})
     assert text == (
         '{\n  "a": true,\n  "b": [\n    1.0,\n    null,\n    0.333333333333,\n    0.0,\n'
         "    2\n  ]\n}\n"
@@ -208,7 +209,7 @@ def test_csv_writer_is_deterministic_and_atomic(tmp_path):
 
     frame = pd.DataFrame({"s": ["a", None], "x": [1 / 3, -0.0], "n": [1, 2]})
     path = tmp_path / "out" / "t.csv"
-    outputs.write_csv(frame, path)
+    files.write_csv(frame, path)
     assert path.read_bytes() == b"s,x,n\na,0.3333333333,1\n,0,2\n"
     assert [p.name for p in path.parent.iterdir()] == ["t.csv"]  # no temporary file left
     assert oct(path.stat().st_mode & 0o777) != oct(0o600)  # ordinary permissions

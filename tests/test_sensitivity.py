@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from metareview.pooling import pool
-from metareview.sensitivity import influence, leave_one_out
+from metareview.stats.pooling import pool
+from metareview.stats.sensitivity import influence, leave_one_out
 
 CASES = json.loads((Path(__file__).parent / "fixtures/metafor/effects.json").read_text())["cases"]
 RTOL = 1e-6

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from metareview import schema
-from metareview.sheets import Problem, Review, SheetValidationError, load_review
+from metareview.review import schema
+from metareview.review.sheets import Problem, Review, SheetValidationError, load_review
 
 REVIEW = "data/raw/test-review"
 SRC = "https://doi.org/10.0000/example"
@@ -673,7 +673,7 @@ def test_absolute_path_is_shown_relative_to_the_working_directory(review):
 
 
 def test_command_line_reports_problems(review, capsys):
-    from metareview.sheets import main
+    from metareview.review.sheets import main
 
     assert main([str(review)]) == 0
     set_cell(review, "arms.csv", 2, "sd", "-1")
@@ -699,7 +699,7 @@ def test_committed_review_folders_are_valid(folder):
 
 def test_every_reported_form_has_a_completeness_rule():
     """A form added to schema.py must be given its required cells here (or be text-only)."""
-    from metareview.sheets import _ARM_FORM_NEEDS, _CONTRAST_FORM_NEEDS
+    from metareview.review.sheets import _ARM_FORM_NEEDS, _CONTRAST_FORM_NEEDS
 
     assert set(schema.ARM_FORMS) == set(_ARM_FORM_NEEDS) | {"percent_only", "narrative"}
     assert set(schema.CONTRAST_FORMS) == set(_CONTRAST_FORM_NEEDS) | {"narrative"}

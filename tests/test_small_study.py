@@ -12,8 +12,8 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import stats
 
-from metareview.pooling import pool
-from metareview.small_study import egger_test, kendall_exact_cdf, rank_test, trim_and_fill
+from metareview.stats.pooling import pool
+from metareview.stats.small_study import egger_test, kendall_exact_cdf, rank_test, trim_and_fill
 
 CASES = json.loads((Path(__file__).parent / "fixtures/metafor/effects.json").read_text())["cases"]
 RTOL = 1e-6

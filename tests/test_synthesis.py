@@ -24,7 +24,8 @@ import pandas as pd
 import pytest
 
 import metareview as mr
-from metareview import outputs, synthesis
+from metareview import files
+from metareview.report import synthesis
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review_fixture"
 
@@ -167,7 +168,7 @@ def test_exclusion_sensitivity_drops_converted_and_non_randomised(bcg):
 
 
 def test_paired_r_sensitivity_without_paired_effects_is_flat():
-    from metareview.sheets import load_review
+    from metareview.review.sheets import load_review
 
     review = load_review(FIXTURE)
     table = synthesis.paired_r_sensitivity(review, [0.2, 0.8])
@@ -319,7 +320,7 @@ def test_adverse_events_by_arm_and_narrative():
 
 
 def test_prisma_counts_on_fixture():
-    from metareview.sheets import load_review
+    from metareview.review.sheets import load_review
 
     review = load_review(FIXTURE)
     counts = synthesis.prisma_counts(review.search_log, review.screening).set_index("step")["count"]
@@ -403,7 +404,7 @@ def test_published_comparison_matches_subgroups(bcg):
 
 def test_read_effects_round_trip(tmp_path, bcg):
     effects = bcg.assign(study_id=["001"] + bcg["study_id"].iloc[1:].tolist())
-    outputs.write_csv(effects, tmp_path / "effects.csv")
+    files.write_csv(effects, tmp_path / "effects.csv")
     back = synthesis.read_effects(tmp_path / "effects.csv")
     assert back["study_id"].iloc[0] == "001"
     assert back["randomised"].dtype == bool
@@ -422,8 +423,8 @@ def test_paired_r_sensitivity_changes_split_face_variances():
     """Two fixture studies re-labelled split-face (test-only change): a larger r, a smaller vi."""
     import dataclasses
 
-    from metareview.derive import derive_effects
-    from metareview.sheets import load_review
+    from metareview.review.derive import derive_effects
+    from metareview.review.sheets import load_review
 
     review = load_review(FIXTURE)
     paired_ids = ["Edinburgh", "Umea"]
@@ -449,7 +450,7 @@ def test_paired_r_sensitivity_changes_split_face_variances():
 
 def test_builders_accept_no_effects_at_all():
     """A review whose results are all narrative still gets every table (empty, with columns)."""
-    from metareview.derive import EFFECT_COLUMNS
+    from metareview.review.derive import EFFECT_COLUMNS
 
     empty = pd.DataFrame(columns=EFFECT_COLUMNS)
     assert list(synthesis.pooled_table(empty).columns) == synthesis.POOLED_COLUMNS

@@ -20,8 +20,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from metareview.heterogeneity import (
-    check_method,
+from metareview.stats.heterogeneity import (
     cochran_q,
     estimate_tau2,
     i2_h2,
@@ -29,9 +28,8 @@ from metareview.heterogeneity import (
     q_profile_ci,
     typical_within_variance,
 )
-from metareview.results import ResultMixin, result_class
-
-TESTS = ("z", "knha")
+from metareview.stats.results import ResultMixin, result_class
+from metareview.stats.vocabulary import check_method, check_test
 
 K1_NOTE = ("only one study: heterogeneity (tau², Q, I², H²) is not estimable; the estimate is "
            "that study's own value with its own standard error")
@@ -66,13 +64,6 @@ def check_study_data(yi: Sequence[float], vi: Sequence[float]) -> tuple[np.ndarr
         if variance <= 0:
             raise ValueError(f"study {index}: vi is {variance}; sampling variances must be > 0")
     return y, v
-
-
-def check_test(test: str) -> str:
-    name = str(test).lower()
-    if name not in TESTS:
-        raise ValueError(f"unknown test {test!r}; use 'z' or 'knha'")
-    return name
 
 
 @result_class

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from metareview.results import ResultMixin, result_class
+from metareview.stats.checks import reject_studies
+from metareview.stats.results import ResultMixin, result_class
 
 P_OPERATORS = ("=", "<")
 
@@ -30,12 +31,6 @@ def _float_array(name: str, value) -> np.ndarray:
     return array
 
 
-def _check(condition, message: str) -> None:
-    bad = np.flatnonzero(np.atleast_1d(condition))
-    if bad.size:
-        raise ValueError(f"index {bad[0]}: {message}")
-
-
 def critical_value(level: float = 0.95, df=None) -> np.ndarray:
     """Two-sided critical value: the t quantile on `df` degrees of freedom, or z when df is None."""
     if not 0 < level < 1:
@@ -44,7 +39,7 @@ def critical_value(level: float = 0.95, df=None) -> np.ndarray:
     if df is None:
         return np.asarray(stats.norm.ppf(upper))
     df = _float_array("df", df)
-    _check(df <= 0, "df must be > 0")
+    reject_studies(df <= 0, "df must be > 0")
     return np.asarray(stats.t.ppf(upper, df))
 
 
@@ -57,7 +52,7 @@ def se_from_ci(lower, upper, level: float = 0.95, df=None):
     """
     lower = _float_array("lower", lower)
     upper = _float_array("upper", upper)
-    _check(upper <= lower, "the upper confidence limit must exceed the lower one")
+    reject_studies(upper <= lower, "the upper confidence limit must exceed the lower one")
     return (upper - lower) / (2 * critical_value(level, df))
 
 
@@ -65,7 +60,7 @@ def se_from_t(estimate, t):
     """SE = |estimate / t| (Cochrane Handbook ch. 6.5.2.3)."""
     estimate = _float_array("estimate", estimate)
     t = _float_array("t", t)
-    _check(t == 0, "t must not be 0 (the SE is then not determined)")
+    reject_studies(t == 0, "t must not be 0 (the SE is then not determined)")
     return np.abs(estimate / t)
 
 
@@ -98,8 +93,8 @@ def se_from_p(estimate, p, df=None, operator: str = "=") -> SEFromP:
         )
     estimate = _float_array("estimate", estimate)
     p = _float_array("p", p)
-    _check((p <= 0) | (p >= 1), "p must be strictly between 0 and 1")
-    _check(estimate == 0, "the estimate is 0, so the p value carries no SE information")
+    reject_studies((p <= 0) | (p >= 1), "p must be strictly between 0 and 1")
+    reject_studies(estimate == 0, "the estimate is 0, so the p value carries no SE information")
     statistic = critical_value(1 - p, df)
     se = np.abs(estimate) / statistic
     as_scalar = se.ndim == 0
@@ -126,7 +121,7 @@ def _blom_quartile(n: np.ndarray) -> np.ndarray:
 
 def _check_n(n) -> np.ndarray:
     n = _float_array("n", n)
-    _check(n < 3, "n must be >= 3 to estimate an SD from quantiles")
+    reject_studies(n < 3, "n must be >= 3 to estimate an SD from quantiles")
     return n
 
 
@@ -140,7 +135,7 @@ def mean_sd_from_median_iqr(q1, median, q3, n) -> tuple[np.ndarray, np.ndarray]:
         _float_array(name, v) for name, v in (("q1", q1), ("median", median), ("q3", q3))
     )
     n = _check_n(n)
-    _check((q1 > median) | (median > q3), "quantiles must satisfy q1 <= median <= q3")
+    reject_studies((q1 > median) | (median > q3), "quantiles must satisfy q1 <= median <= q3")
     mean = (0.7 + 0.39 / n) * (q1 + q3) / 2 + (0.3 - 0.39 / n) * median
     sd = (q3 - q1) / (2 * _blom_quartile(n))
     return mean, sd
@@ -157,7 +152,7 @@ def mean_sd_from_median_range(minimum, median, maximum, n) -> tuple[np.ndarray, 
         for name, v in (("minimum", minimum), ("median", median), ("maximum", maximum))
     )
     n = _check_n(n)
-    _check((a > m) | (m > b), "values must satisfy minimum <= median <= maximum")
+    reject_studies((a > m) | (m > b), "values must satisfy minimum <= median <= maximum")
     weight = 4 / (4 + n**0.75)
     mean = weight * (a + b) / 2 + (1 - weight) * m
     sd = (b - a) / (2 * _blom_range_quantile(n))
@@ -183,7 +178,7 @@ def mean_sd_from_five_numbers(minimum, q1, median, q3, maximum, n) -> tuple[np.n
         )
     )
     n = _check_n(n)
-    _check(
+    reject_studies(
         (a > q1) | (q1 > m) | (m > q3) | (q3 > b),
         "values must satisfy min <= q1 <= median <= q3 <= max",
     )
@@ -212,8 +207,8 @@ def combine_groups(n1, mean1, sd1, n2, mean2, sd2) -> tuple[np.ndarray, np.ndarr
             ("sd2", sd2),
         )
     )
-    _check((n1 < 1) | (n2 < 1), "group sizes must be >= 1")
-    _check((s1 < 0) | (s2 < 0), "SDs must be >= 0")
+    reject_studies((n1 < 1) | (n2 < 1), "group sizes must be >= 1")
+    reject_studies((s1 < 0) | (s2 < 0), "SDs must be >= 0")
     total = n1 + n2
     mean = (n1 * m1 + n2 * m2) / total
     variance = ((n1 - 1) * s1**2 + (n2 - 1) * s2**2 + n1 * n2 / total * (m1 - m2) ** 2) / (

@@ -31,8 +31,8 @@ import math
 import numpy as np
 from scipy import stats
 
-from metareview.escalc import effect_sizes, two_by_two
-from metareview.results import ResultMixin, result_class
+from metareview.stats.escalc import effect_sizes, two_by_two
+from metareview.stats.results import ResultMixin, result_class
 
 MH_MEASURES = ("OR", "RR", "RD")
 

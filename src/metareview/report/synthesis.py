@@ -21,10 +21,9 @@ import numpy as np
 import pandas as pd
 
 import metareview as mr
+from metareview.stats.vocabulary import TESTS, is_ratio
 
-RATIO_MEASURES = ("RR", "OR")
 ESTIMATORS = ("FE", "DL", "REML", "PM", "SJ")
-TESTS = ("z", "knha")
 # Small-study tests need enough studies to have any power (Cochrane Handbook 13.3.5.4).
 MIN_K_SMALL_STUDY = 10
 # About ten studies per moderator before a meta-regression (Cochrane Handbook 10.11.5.1).
@@ -44,11 +43,6 @@ POOLED_COLUMNS = [
 
 
 # --- small helpers ----------------------------------------------------------------------------
-
-
-def is_ratio(measure: str) -> bool:
-    """True when the measure is analysed on the log scale."""
-    return str(measure).upper() in RATIO_MEASURES
 
 
 def _exp_if_ratio(measure: str, value: float) -> float:
@@ -226,7 +220,7 @@ def paired_r_sensitivity(review, rs: Sequence[float] = (0.2, 0.5, 0.8), method: 
     on the correlation between sides, which is rarely reported (Cochrane Handbook 23.2.7.2).
     Outcomes without paired effects give the same result at every r, as they should.
     """
-    from metareview.derive import derive_effects
+    from metareview.review.derive import derive_effects
 
     rows = []
     for r in rs:

@@ -18,7 +18,7 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB")
+from metareview.stats.vocabulary import check_method
 
 # Convergence of the iterative estimators: absolute change in tau² between iterations.
 # metafor's default is 1e-5; the fixtures are made with 1e-12, and this is tighter still.
@@ -294,7 +294,7 @@ def _solve_without_scoring(method: str, ymc: np.ndarray, vi: np.ndarray, X: np.n
 
 def estimate_tau2(yi: np.ndarray, vi: np.ndarray, X: np.ndarray,
                   method: str = "REML") -> tuple[float, float]:
-    """tau² and its standard error by `method` (one of METHODS) for the model y = Xβ + u + e.
+    """tau² and its standard error by `method` (one of vocabulary.TAU2_METHODS) for the model y = Xβ + u + e.
 
     Sources: DerSimonian & Laird 1986 (DL); Viechtbauer 2005 (REML, ML); Paule & Mandel 1982
     (PM); Hedges 1983 (HE); Sidik & Jonkman 2005 (SJ); Hunter & Schmidt 2004 (HS); Morris 1983
@@ -318,16 +318,6 @@ def estimate_tau2(yi: np.ndarray, vi: np.ndarray, X: np.ndarray,
     if method == "PM":
         return tau2_paule_mandel(ymc, vi, X)
     return tau2_iterative(method, ymc, vi, X)
-
-
-def check_method(method: str) -> str:
-    """Upper-case `method` and make sure it is one of METHODS ("EE"/"CE" are taken as "FE")."""
-    name = str(method).upper()
-    if name in ("EE", "CE"):
-        name = "FE"
-    if name not in METHODS:
-        raise ValueError(f"unknown tau² method {method!r}; use one of {', '.join(METHODS)}")
-    return name
 
 
 def q_profile_ci(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, tau2: float,

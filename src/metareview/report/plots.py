@@ -25,9 +25,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Polygon
 from matplotlib.transforms import blended_transform_factory
 
-from metareview.conversions import critical_value
+from metareview.stats.conversions import critical_value
+from metareview.stats.vocabulary import is_ratio
 
-RATIO_MEASURES = ("RR", "OR", "PETO_OR", "HR")
 PNG_DPI = 300
 SVG_HASH_SALT = "metareview"
 
@@ -106,11 +106,6 @@ def close_figure(fig: Figure) -> None:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def is_ratio(measure: str) -> bool:
-    """True for measures analysed on the log scale (RR, OR, Peto OR, HR)."""
-    return str(measure).upper() in RATIO_MEASURES
 
 
 def favours_labels(measure: str, direction: str = "lower_is_better",

@@ -38,8 +38,23 @@ def repo_root() -> Path:
     override = os.environ.get(ROOT_ENV)
     if override:
         return Path(override).resolve()
-    # src/metareview/outputs.py -> repository root two levels above the package
+    # src/metareview/files.py -> the repository root is two levels above the package
     return Path(__file__).resolve().parents[2]
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """`path` as the user knows it: relative to the repository root (or the working directory)
+    when it lies inside it, as given otherwise. Every message that names a file uses this."""
+    given = Path(path)
+    if not given.is_absolute():
+        return given.as_posix()
+    resolved = given.resolve()
+    for base in (repo_root(), Path.cwd()):
+        try:
+            return resolved.relative_to(base.resolve()).as_posix()
+        except ValueError:
+            pass
+    return given.as_posix()
 
 
 def raw_dir(review: str) -> Path:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from metareview.stats.vocabulary import P_OPERATORS
+
 SOURCE_LEVELS = ("abstract", "full_text", "registry")
 DESIGNS = ("parallel", "split_face", "non_randomised", "single_arm")
 INTERVENTION_CLASSES = (
@@ -40,7 +42,6 @@ ARM_FORMS = (
 CONTRAST_FORMS = ("estimate_ci", "estimate_p", "p_value", "t_stat", "estimate_only", "narrative")
 CONTRAST_MEASURES = ("MD", "SMD", "RR", "OR", "RD", "percent_difference", "none")
 CONTRAST_DIRECTIONS = ("treatment_minus_control", "control_minus_treatment", "unclear")
-P_OPERATORS = ("=", "<", ">")
 ROB_TOOLS = ("RoB2", "ROBINS-I")
 ROB_JUDGEMENTS = {
     "RoB2": ("low", "some_concerns", "high", "no_information"),

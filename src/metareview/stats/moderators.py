@@ -28,15 +28,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from metareview.heterogeneity import (
+from metareview.stats.heterogeneity import (
     FISHER_MAXITER,
     FISHER_THRESHOLD,
-    check_method,
     cochran_q,
     estimate_tau2,
 )
-from metareview.pooling import PoolResult, check_study_data, check_test, fit_model, pool
-from metareview.results import ResultMixin, result_class
+from metareview.stats.pooling import PoolResult, check_study_data, fit_model, pool
+from metareview.stats.results import ResultMixin, result_class
+from metareview.stats.vocabulary import check_method, check_test
 
 INTERCEPT = "intrcpt"
 # metafor's permutest counts a permuted QM as "at least as large" within this absolute margin.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from metareview.schema import SHEETS, Column
+from metareview.review.schema import SHEETS, Column
 
 
 def _kind(column: Column) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from metareview.stats.vocabulary import TAU2_METHODS, TESTS
+
 __all__ = ["DEFAULTS", "ParameterError", "load_params", "params_path"]
 
 DEFAULTS: dict[str, Any] = {
@@ -31,8 +33,6 @@ DEFAULTS: dict[str, Any] = {
     "sensitivity_r": [0.2, 0.5, 0.8],
 }
 
-TAU2_METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "SJ", "HS", "EB")
-TESTS = ("z", "knha")
 TIMEPOINTS = ("last", "first")
 
 
@@ -112,9 +112,9 @@ def _fail(name, value, allowed):
 
 def params_path(review: str) -> Path:
     """params/<review>.yaml under the repository root (see `metareview.outputs.repo_root`)."""
-    from metareview import outputs
+    from metareview import files
 
-    return outputs.params_path(review)
+    return files.params_path(review)
 
 
 def _read_yaml(path: Path) -> dict:

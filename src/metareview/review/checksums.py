@@ -17,6 +17,8 @@ import re
 import sys
 from pathlib import Path
 
+from metareview.files import display_path
+
 __all__ = ["ChecksumError", "SUMS_NAME", "verify", "write", "compute"]
 
 SUMS_NAME = "SHA256SUMS"
@@ -25,12 +27,6 @@ _LINE_RE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
 
 class ChecksumError(ValueError):
     """Raw data differ from SHA256SUMS; the message names every file concerned."""
-
-
-def _shown(folder: Path) -> str:
-    from metareview.sheets import display_path  # imported late: it brings in pandas
-
-    return display_path(folder)
 
 
 def _data_files(folder: Path) -> list[str]:
@@ -92,7 +88,7 @@ def verify(review_dir: str | os.PathLike) -> dict[str, str]:
     """
     folder = Path(review_dir)
     sums = folder / SUMS_NAME
-    shown = _shown(folder)
+    shown = display_path(folder)
     fix = (
         "If the change was intended, run `make checksums` (or `python -m metareview.checksums "
         f"write {shown}`) and commit {SUMS_NAME} with the data."

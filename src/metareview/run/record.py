@@ -30,7 +30,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from metareview import outputs
+from metareview import files
 
 # Result tables in the order they are recorded; whichever exist are used.
 RESULT_TABLES = (
@@ -123,10 +123,10 @@ def table_entries(frame) -> dict[str, dict]:
 
 def figure_files(review: str) -> list[str]:
     """Figures of the review, relative to reports/<review>/ ("figures/forest_x.png")."""
-    folder = outputs.figures_dir(review)
+    folder = files.figures_dir(review)
     if not folder.is_dir():
         return []
-    base = outputs.reports_dir(review)
+    base = files.reports_dir(review)
     return sorted(
         p.relative_to(base).as_posix()
         for p in folder.rglob("*")
@@ -136,7 +136,7 @@ def figure_files(review: str) -> list[str]:
 
 def build_record(review: str) -> dict:
     """The numeric record of the current run of `review` (see the module docstring)."""
-    processed = outputs.processed_dir(review)
+    processed = files.processed_dir(review)
     tables = {}
     for name in RESULT_TABLES:
         path = processed / f"{name}.csv"
@@ -147,7 +147,7 @@ def build_record(review: str) -> dict:
 
 def write(review: str) -> Path:
     """Rewrite results/<review>.json from the current run."""
-    return outputs.write_json(build_record(review), outputs.results_path(review))
+    return files.write_json(build_record(review), files.results_path(review))
 
 
 # --- comparing ---------------------------------------------------------------------------------
@@ -198,38 +198,39 @@ def _error_outputs(path: Path) -> list[str]:
 
 def check(review: str) -> list[str]:
     """Everything wrong with the current run of `review`; an empty list means all is well."""
-    from metareview import checksums, pipeline
+    from metareview.review import checksums
+    from metareview.run import pipeline
 
     problems = []
-    raw = outputs.raw_dir(review)
+    raw = files.raw_dir(review)
     try:
         checksums.verify(raw)
     except (ValueError, OSError) as exc:
         problems.append(f"raw data: {exc}")
 
-    reports = outputs.reports_dir(review)
+    reports = files.reports_dir(review)
     for nb in pipeline.discover_notebooks():
         failed = reports / f"{nb.stem}.FAILED.ipynb"
         if failed.is_file():
-            problems.append(f"notebook failed: {_shown(failed)} (fix the cause and run make reports)")
+            problems.append(f"notebook failed: {files.display_path(failed)} (fix the cause and run make reports)")
         report = reports / f"{nb.stem}.html"
         if not report.is_file():
-            problems.append(f"report missing: {_shown(report)}")
+            problems.append(f"report missing: {files.display_path(report)}")
         else:
             remote = pipeline.remote_references(report.read_text(encoding="utf-8"))
             if remote:
-                problems.append(f"report loads from the network: {_shown(report)}: {remote[0]}")
+                problems.append(f"report loads from the network: {files.display_path(report)}: {remote[0]}")
         executed = reports / f"{nb.stem}.ipynb"
         if not executed.is_file():
-            problems.append(f"executed notebook missing: {_shown(executed)}")
+            problems.append(f"executed notebook missing: {files.display_path(executed)}")
         else:
             for error in _error_outputs(executed):
-                problems.append(f"error in executed notebook {_shown(executed)}, {error}")
+                problems.append(f"error in executed notebook {files.display_path(executed)}, {error}")
 
-    record_path = outputs.results_path(review)
+    record_path = files.results_path(review)
     if not record_path.is_file():
         problems.append(
-            f"no committed record {_shown(record_path)}: run `make record` and commit it"
+            f"no committed record {files.display_path(record_path)}: run `make record` and commit it"
         )
         return problems
     committed = json.loads(record_path.read_text(encoding="utf-8"))
@@ -237,21 +238,14 @@ def check(review: str) -> list[str]:
     problems += compare(committed, fresh)
     for figure in committed.get("figures", []):
         if not (reports / figure).is_file():
-            problems.append(f"figure missing: {_shown(reports / figure)}")
+            problems.append(f"figure missing: {files.display_path(reports / figure)}")
     for figure in sorted(set(fresh["figures"]) - set(committed.get("figures", []))):
-        problems.append(f"figure not in the record: {_shown(reports / figure)} (make record)")
+        problems.append(f"figure not in the record: {files.display_path(reports / figure)} (make record)")
     for figure in fresh["figures"]:
         path = reports / figure
         if path.suffix == ".png" and not path.with_suffix(".svg").is_file():
-            problems.append(f"figure without its SVG: {_shown(path)}")
+            problems.append(f"figure without its SVG: {files.display_path(path)}")
     return problems
-
-
-def _shown(path: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(outputs.repo_root()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 # --- reports/index.html ------------------------------------------------------------------------
@@ -291,7 +285,7 @@ def _display_number(value) -> str:
 
 
 def _key_results_table(review: str) -> str:
-    path = outputs.processed_dir(review) / "pooled.csv"
+    path = files.processed_dir(review) / "pooled.csv"
     if not path.is_file():
         return "<p class='missing'>No pooled results (data/processed/{}/pooled.csv).</p>".format(
             _e(review)
@@ -312,9 +306,9 @@ def _key_results_table(review: str) -> str:
 
 
 def _review_section(review: str) -> str:
-    from metareview import pipeline
+    from metareview.run import pipeline
 
-    reports = outputs.reports_dir(review)
+    reports = files.reports_dir(review)
     parts = [f"<h2 id='{_e(review)}'>{_e(review)}</h2>", "<h3>Reports</h3>", "<ul>"]
     for nb in pipeline.discover_notebooks():
         report, executed = reports / f"{nb.stem}.html", reports / f"{nb.stem}.ipynb"
@@ -352,7 +346,7 @@ def _review_section(review: str) -> str:
             )
         parts.append("</div>")
 
-    tables_dir = outputs.tables_dir(review)
+    tables_dir = files.tables_dir(review)
     tables = sorted(p for p in tables_dir.rglob("*.csv")) if tables_dir.is_dir() else []
     if tables:
         parts += ["<h3>Tables</h3>", "<ul>"]
@@ -364,7 +358,7 @@ def _review_section(review: str) -> str:
 
 
 def _git_commit() -> str:
-    root = outputs.repo_root()
+    root = files.repo_root()
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
@@ -394,7 +388,7 @@ def _package_versions() -> list[tuple[str, str]]:
 
 
 def _provenance_section(reviews: list[str]) -> str:
-    from metareview import checksums
+    from metareview.review import checksums
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     rows = [
@@ -409,7 +403,7 @@ def _provenance_section(reviews: list[str]) -> str:
     parts += [f"<tr><td>{_e(n)}</td><td>{_e(v)}</td></tr>" for n, v in _package_versions()]
     parts.append("</tbody></table>")
     for review in reviews:
-        raw = outputs.raw_dir(review)
+        raw = files.raw_dir(review)
         try:
             verified = checksums.verify(raw)
             status = "match SHA256SUMS"
@@ -449,7 +443,7 @@ def build_index(reviews: list[str]) -> str:
 
 
 def write_index(reviews: list[str]) -> Path:
-    return outputs.write_text(build_index(reviews), outputs.reports_dir() / "index.html")
+    return files.write_text(build_index(reviews), files.reports_dir() / "index.html")
 
 
 class _LinkCollector(HTMLParser):
@@ -489,7 +483,7 @@ def broken_links(page: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from metareview import pipeline
+    from metareview.run import pipeline
 
     parser = argparse.ArgumentParser(prog="python -m metareview.record", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -505,10 +499,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "write":
         for review in reviews:
-            print(f"wrote {_shown(write(review))}")
+            print(f"wrote {files.display_path(write(review))}")
         return 0
     if args.command == "index":
-        print(f"wrote {_shown(write_index(pipeline.discover_reviews()))}")
+        print(f"wrote {files.display_path(write_index(pipeline.discover_reviews()))}")
         return 0
 
     failed = False
@@ -520,12 +514,12 @@ def main(argv: list[str] | None = None) -> int:
             for problem in problems:
                 print(f"  - {problem}", file=sys.stderr)
         else:
-            print(f"{review}: ok (results match {_shown(outputs.results_path(review))})")
-    index = outputs.reports_dir() / "index.html"
+            print(f"{review}: ok (results match {files.display_path(files.results_path(review))})")
+    index = files.reports_dir() / "index.html"
     if args.review is None:
         if not index.is_file():
             failed = True
-            print(f"index: {_shown(index)} is missing (run make reports)", file=sys.stderr)
+            print(f"index: {files.display_path(index)} is missing (run make reports)", file=sys.stderr)
         else:
             broken = broken_links(index)
             if broken:

@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, gammaln
 
+from metareview.stats.checks import reject_studies
+
 MEASURES = ("SMD", "MD", "RR", "OR", "RD", "PR", "PLO", "PFT")
 CONTINUITY_CORRECTION = 0.5
 
@@ -78,13 +80,6 @@ def _arrays(data: dict, names: Sequence[str]) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _check(condition: np.ndarray, message: str) -> None:
-    """Raise ValueError naming the first study index where `condition` holds."""
-    bad = np.flatnonzero(condition)
-    if bad.size:
-        raise ValueError(f"study index {bad[0]}: {message}")
-
-
 def _unexpected(data: dict, allowed: Sequence[str], measure: str) -> None:
     extra = sorted(set(data) - set(allowed))
     if extra:
@@ -95,15 +90,15 @@ def _continuous(measure: str, data: dict) -> tuple[np.ndarray, np.ndarray]:
     _unexpected(data, _CONTINUOUS_ARGS, measure)
     a = _arrays(data, _CONTINUOUS_ARGS)
     m1, sd1, n1, m2, sd2, n2 = (a[name] for name in _CONTINUOUS_ARGS)
-    _check(sd1 <= 0, "sd1i must be > 0")
-    _check(sd2 <= 0, "sd2i must be > 0")
+    reject_studies(sd1 <= 0, "sd1i must be > 0")
+    reject_studies(sd2 <= 0, "sd2i must be > 0")
     if measure == "MD":
-        _check(n1 < 1, "n1i must be >= 1")
-        _check(n2 < 1, "n2i must be >= 1")
+        reject_studies(n1 < 1, "n1i must be >= 1")
+        reject_studies(n2 < 1, "n2i must be >= 1")
         return m1 - m2, sd1**2 / n1 + sd2**2 / n2
     # SMD: the pooled SD and J need at least two participants per group.
-    _check(n1 < 2, "n1i must be >= 2 for the SMD")
-    _check(n2 < 2, "n2i must be >= 2 for the SMD")
+    reject_studies(n1 < 2, "n1i must be >= 2 for the SMD")
+    reject_studies(n2 < 2, "n2i must be >= 2 for the SMD")
     df = n1 + n2 - 2
     sd_pooled = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / df)
     g = hedges_correction(df) * (m1 - m2) / sd_pooled
@@ -119,19 +114,19 @@ def two_by_two(data: dict, measure: str = "table") -> tuple[np.ndarray, ...]:
         ai, bi, ci, di = a["ai"], a["bi"], a["ci"], a["di"]
         for name, other in (("n1i", ai + bi), ("n2i", ci + di)):
             if name in given:
-                _check(_as_array(name, data[name]) != other, f"{name} differs from the cell total")
+                reject_studies(_as_array(name, data[name]) != other, f"{name} differs from the cell total")
     elif {"n1i", "n2i"} <= given:
         a = _arrays(data, ("ai", "ci", "n1i", "n2i"))
         ai, ci = a["ai"], a["ci"]
-        _check(ai > a["n1i"], "events ai exceed the group size n1i")
-        _check(ci > a["n2i"], "events ci exceed the group size n2i")
+        reject_studies(ai > a["n1i"], "events ai exceed the group size n1i")
+        reject_studies(ci > a["n2i"], "events ci exceed the group size n2i")
         bi, di = a["n1i"] - ai, a["n2i"] - ci
     else:
         raise ValueError("give ai, ci and either bi, di (non-events) or n1i, n2i (group sizes)")
     for name, cell in (("ai", ai), ("bi", bi), ("ci", ci), ("di", di)):
-        _check(cell < 0, f"count {name} is negative")
-    _check(ai + bi <= 0, "group 1 has no participants")
-    _check(ci + di <= 0, "group 2 has no participants")
+        reject_studies(cell < 0, f"count {name} is negative")
+    reject_studies(ai + bi <= 0, "group 1 has no participants")
+    reject_studies(ci + di <= 0, "group 2 has no participants")
     return ai, bi, ci, di
 
 
@@ -162,9 +157,9 @@ def _proportion(measure: str, data: dict) -> tuple[np.ndarray, np.ndarray]:
     _unexpected(data, ("xi", "ni"), measure)
     a = _arrays(data, ("xi", "ni"))
     xi, ni = a["xi"], a["ni"]
-    _check(ni <= 0, "ni must be > 0")
-    _check(xi < 0, "count xi is negative")
-    _check(xi > ni, "events xi exceed the sample size ni")
+    reject_studies(ni <= 0, "ni must be > 0")
+    reject_studies(xi < 0, "count xi is negative")
+    reject_studies(xi > ni, "events xi exceed the sample size ni")
     if measure == "PFT":
         yi = 0.5 * (np.arcsin(np.sqrt(xi / (ni + 1))) + np.arcsin(np.sqrt((xi + 1) / (ni + 1))))
         return yi, 1 / (4 * ni + 2)

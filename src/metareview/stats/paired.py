@@ -24,9 +24,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metareview.conversions import se_from_ci, se_from_p, se_from_t
-from metareview.escalc import hedges_correction
-from metareview.results import ResultMixin, result_class
+from metareview.stats.checks import reject_studies
+from metareview.stats.conversions import se_from_ci, se_from_p, se_from_t
+from metareview.stats.escalc import hedges_correction
+from metareview.stats.results import ResultMixin, result_class
 
 
 def _arrays(**named) -> dict[str, np.ndarray]:
@@ -42,17 +43,11 @@ def _arrays(**named) -> dict[str, np.ndarray]:
     return {name: np.broadcast_to(a, (common,)).astype(float) for name, a in arrays.items()}
 
 
-def _check(condition: np.ndarray, message: str) -> None:
-    bad = np.flatnonzero(condition)
-    if bad.size:
-        raise ValueError(f"study index {bad[0]}: {message}")
-
-
 def _validate(a: dict[str, np.ndarray], minimum_n: int) -> None:
-    _check(a["sd1"] <= 0, "sd1 must be > 0")
-    _check(a["sd2"] <= 0, "sd2 must be > 0")
-    _check(a["n"] < minimum_n, f"n must be >= {minimum_n}")
-    _check(np.abs(a["r"]) > 1, "the within-person correlation r must lie in [-1, 1]")
+    reject_studies(a["sd1"] <= 0, "sd1 must be > 0")
+    reject_studies(a["sd2"] <= 0, "sd2 must be > 0")
+    reject_studies(a["n"] < minimum_n, f"n must be >= {minimum_n}")
+    reject_studies(np.abs(a["r"]) > 1, "the within-person correlation r must lie in [-1, 1]")
 
 
 def paired_md(m1, sd1, m2, sd2, n, r) -> pd.DataFrame:
@@ -65,7 +60,7 @@ def paired_md(m1, sd1, m2, sd2, n, r) -> pd.DataFrame:
     a = _arrays(m1=m1, sd1=sd1, m2=m2, sd2=sd2, n=n, r=r)
     _validate(a, minimum_n=2)
     vi = (a["sd1"] ** 2 + a["sd2"] ** 2 - 2 * a["r"] * a["sd1"] * a["sd2"]) / a["n"]
-    _check(
+    reject_studies(
         vi <= 0,
         "the SD of the differences is 0 (r = 1 with equal SDs); the variance is not positive",
     )

@@ -28,10 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metareview import schema
-from metareview.schema import Column, Sheet
+from metareview.files import display_path
+from metareview.review import schema
+from metareview.review.schema import Column, Sheet
+from metareview.stats.vocabulary import is_ratio
 
-__all__ = ["Problem", "Review", "SheetValidationError", "display_path", "load_review"]
+__all__ = ["Problem", "Review", "SheetValidationError", "load_review"]
 
 # pandas >= 3 has a dedicated string dtype with NaN for missing; older pandas uses object.
 _STR_DTYPE = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
@@ -70,7 +72,6 @@ _ROB_DOMAINS = {
     "RoB2": tuple(f"D{i}" for i in range(1, 6)) + ("overall",),
     "ROBINS-I": tuple(f"D{i}" for i in range(1, 8)) + ("overall",),
 }
-_RATIO_MEASURES = ("RR", "OR")
 _OUTCOME_MEASURES_BY_TYPE = {"continuous": ("SMD", "MD"), "binary": ("RR", "OR", "RD")}
 
 
@@ -189,24 +190,6 @@ def load_review(review_dir: str | os.PathLike) -> Review:
         for sheet in schema.SHEETS
     }
     return Review(name=folder.resolve().name, path=folder, **frames)
-
-
-def display_path(path: str | os.PathLike) -> str:
-    """`path` as the user knows it: relative to the repository root (or the working directory)
-    when it lies inside it, as given otherwise."""
-    given = Path(path)
-    if not given.is_absolute():
-        return given.as_posix()
-    resolved = given.resolve()
-    bases = [os.environ.get("METAREVIEW_ROOT"), Path(__file__).resolve().parents[2], os.getcwd()]
-    for base in bases:
-        if not base:
-            continue
-        try:
-            return resolved.relative_to(Path(base).resolve()).as_posix()
-        except ValueError:
-            pass
-    return given.as_posix()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -590,7 +573,7 @@ def _contrast_row(table, i, row, problems) -> None:
              "ci_low <= estimate <= ci_high",
              "check the interval and the estimate's sign against the source.")
     _needs(table, i, row, problems, "reported_form", _CONTRAST_FORM_NEEDS)
-    if table.get("measure", i) in _RATIO_MEASURES:
+    if is_ratio(table.get("measure", i)):
         for name in ("estimate", "ci_low", "ci_high"):
             value = table.get(name, i)
             if value is not None and value <= 0:

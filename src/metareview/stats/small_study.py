@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from metareview.pooling import PoolResult, check_study_data, fit_model, pool
-from metareview.results import ResultMixin, result_class
+from metareview.stats.pooling import PoolResult, check_study_data, fit_model, pool
+from metareview.stats.results import ResultMixin, result_class
 
 PREDICTORS = ("sei", "vi")
 

@@ -35,8 +35,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from metareview import conversions, paired
-from metareview.escalc import effect_sizes
+from metareview.stats import conversions, paired
+from metareview.stats.escalc import effect_sizes
 
 EFFECT_COLUMNS = [
     "study_id",

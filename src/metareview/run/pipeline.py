@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from metareview import outputs
+from metareview import files
 
 NOTEBOOK_NAME = re.compile(r"^(?P<number>\d{2})_[A-Za-z0-9_-]+\.ipynb$")
 PROJECT_KERNEL = "metareview"
@@ -74,7 +74,7 @@ class Notebook:
 
 def discover_notebooks(directory: Path | None = None) -> list[Notebook]:
     """The notebooks `NN_name.ipynb` of `notebooks/`, in the order of their numbers."""
-    directory = directory or outputs.notebooks_dir()
+    directory = directory or files.notebooks_dir()
     found = []
     for path in sorted(directory.glob("*.ipynb")):
         match = NOTEBOOK_NAME.match(path.name)
@@ -89,11 +89,11 @@ def discover_notebooks(directory: Path | None = None) -> list[Notebook]:
 
 def discover_reviews() -> list[str]:
     """Reviews = folders of data/raw that have a params/<review>.yaml (the Makefile's rule)."""
-    raw = outputs.repo_root() / "data" / "raw"
+    raw = files.repo_root() / "data" / "raw"
     if not raw.is_dir():
         return []
     return sorted(
-        p.name for p in raw.iterdir() if p.is_dir() and outputs.params_path(p.name).is_file()
+        p.name for p in raw.iterdir() if p.is_dir() and files.params_path(p.name).is_file()
     )
 
 
@@ -162,7 +162,7 @@ class NotebookFailed(Exception):
             lines[0] += f" (first line: {self.first_line})"
         lines.append(f"  {self.error}")
         if self.kept is not None:
-            lines.append(f"  executed notebook with the error kept as {_relative(self.kept)}")
+            lines.append(f"  executed notebook with the error kept as {files.display_path(self.kept)}")
         after = f"; not run: {', '.join(self.skipped)}" if self.skipped else ""
         lines.append(f"  no report written for {self.notebook}{after}")
         return "\n".join(lines)
@@ -173,13 +173,6 @@ class NotebookFailed(Exception):
             (self.review, self.notebook, self.cell, self.first_line, self.error, self.kept,
              self.skipped),
         )
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(outputs.repo_root()))
-    except ValueError:
-        return str(path)
 
 
 # --- input checks ------------------------------------------------------------------------------
@@ -202,15 +195,15 @@ def check_inputs(review: str, overrides: dict | None = None) -> dict:
     Raises InputError with the message of the first failing check (each check lists all of
     its own problems).
     """
-    from metareview import checksums, params, sheets
+    from metareview.review import checksums, params, sheets
 
-    raw = outputs.raw_dir(review)
+    raw = files.raw_dir(review)
     if not raw.is_dir():
         known = ", ".join(discover_reviews()) or "none"
-        raise InputError(f"{review}: no review folder {_relative(raw)} (reviews: {known})")
-    path = outputs.params_path(review)
+        raise InputError(f"{review}: no review folder {files.display_path(raw)} (reviews: {known})")
+    path = files.params_path(review)
     if not path.is_file():
-        raise InputError(f"{review}: no parameter file {_relative(path)}")
+        raise InputError(f"{review}: no parameter file {files.display_path(path)}")
     checks = (
         ("parameters", lambda: params.load_params(review, path=path, overrides=overrides)),
         ("checksums", lambda: checksums.verify(raw)),
@@ -226,7 +219,7 @@ def check_inputs(review: str, overrides: dict | None = None) -> dict:
             values = dict(result)
     if values.get("review", review) != review:
         raise InputError(
-            f"{review}: parameter review is {values['review']!r} in {_relative(path)}; "
+            f"{review}: parameter review is {values['review']!r} in {files.display_path(path)}; "
             f"it must name its own review ({review!r})"
         )
     values["review"] = review
@@ -247,8 +240,8 @@ def _managed_by_runner(path: Path, review_reports: Path) -> bool:
 def snapshot(review: str) -> dict[Path, tuple[int, int]]:
     """Every file under processed/<review> and reports/<review> a notebook may have written."""
     state = {}
-    review_reports = outputs.reports_dir(review)
-    for base in (outputs.processed_dir(review), review_reports):
+    review_reports = files.reports_dir(review)
+    for base in (files.processed_dir(review), review_reports):
         if not base.is_dir():
             continue
         for path in base.rglob("*"):
@@ -261,19 +254,19 @@ def snapshot(review: str) -> dict[Path, tuple[int, int]]:
 
 
 def _manifest_path(review: str, notebook: Notebook) -> Path:
-    return outputs.reports_dir(review) / OUTPUTS_MANIFEST_DIR / f"{notebook.stem}.txt"
+    return files.reports_dir(review) / OUTPUTS_MANIFEST_DIR / f"{notebook.stem}.txt"
 
 
 def _write_manifest(review: str, notebook: Notebook, written: list[Path]) -> None:
-    root = outputs.repo_root()
+    root = files.repo_root()
     lines = sorted(str(p.relative_to(root)) for p in written)
-    outputs.write_text("".join(f"{line}\n" for line in lines), _manifest_path(review, notebook))
+    files.write_text("".join(f"{line}\n" for line in lines), _manifest_path(review, notebook))
 
 
 def invalidate(review: str, notebooks: list[Notebook]) -> None:
     """Remove the reports and last outputs of `notebooks`, so that nothing stale looks current."""
-    root = outputs.repo_root()
-    reports = outputs.reports_dir(review)
+    root = files.repo_root()
+    reports = files.reports_dir(review)
     for nb in notebooks:
         for suffix in (".html", ".ipynb", ".FAILED.ipynb"):
             (reports / f"{nb.stem}{suffix}").unlink(missing_ok=True)
@@ -331,7 +324,7 @@ def export_html(nb, title: str) -> str:
     Built on nbconvert's lab template (its CSS is inlined) with the blocks that load require.js,
     MathJax, mermaid and the widget manager from CDNs removed; figures are embedded as base64.
     """
-    resources = {"metadata": {"name": title, "path": str(outputs.notebooks_dir())}}
+    resources = {"metadata": {"name": title, "path": str(files.notebooks_dir())}}
     body, _ = _html_exporter().from_notebook_node(nb, resources=resources)
     remote = remote_references(body)
     if remote:
@@ -430,7 +423,7 @@ class WarmKernel:
         # exec_lines run before the kernel answers its first request, so nbclient's
         # wait-for-ready returns once the imports are done
         run_sync(self.km.start_kernel)(
-            cwd=str(outputs.repo_root()),
+            cwd=str(files.repo_root()),
             extra_arguments=[f"--IPKernelApp.exec_lines={preload}"],
         )
 
@@ -458,7 +451,7 @@ def execute(
     # papermill warns about parameters a notebook does not declare; the runner deliberately
     # passes the review's full, validated parameter set to every notebook.
     logging.getLogger("papermill").setLevel(logging.ERROR)
-    reports = outputs.reports_dir(review)
+    reports = files.reports_dir(review)
     partial = reports / PARTIAL_DIR / notebook.path.name
     partial.parent.mkdir(parents=True, exist_ok=True)
     partial.unlink(missing_ok=True)
@@ -471,7 +464,7 @@ def execute(
             parameters=params,
             kernel_name=kernel,
             language="python",  # the project's kernels are Python, whatever the metadata says
-            cwd=str(outputs.repo_root()),
+            cwd=str(files.repo_root()),
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
@@ -502,7 +495,7 @@ def execute(
         ) from None
     # the executed notebook first, the HTML (Make's target) last: the HTML marks completion
     os.replace(partial, reports / notebook.path.name)
-    outputs.write_text(html, reports / f"{notebook.stem}.html")
+    files.write_text(html, reports / f"{notebook.stem}.html")
 
 
 def run_review(
@@ -520,8 +513,8 @@ def run_review(
     next `KERNEL_LOOKAHEAD` notebooks start while a notebook runs; `first_kernel`, if given,
     is an already started kernel for the first notebook.
     """
-    outputs.reports_dir(review).mkdir(parents=True, exist_ok=True)
-    outputs.processed_dir(review).mkdir(parents=True, exist_ok=True)
+    files.reports_dir(review).mkdir(parents=True, exist_ok=True)
+    files.processed_dir(review).mkdir(parents=True, exist_ok=True)
     invalidate(review, downstream)
     timings = []
     kernels: dict[int, WarmKernel] = {0: first_kernel} if first_kernel else {}
@@ -577,7 +570,7 @@ def run(
     try:
         all_notebooks = discover_notebooks()
         if not all_notebooks:
-            raise InputError(f"no notebooks NN_name.ipynb in {_relative(outputs.notebooks_dir())}")
+            raise InputError(f"no notebooks NN_name.ipynb in {files.display_path(files.notebooks_dir())}")
         chosen = select_notebooks(all_notebooks, numbers, start)
         first = chosen[0].number
         downstream = [nb for nb in all_notebooks if nb.number >= first]

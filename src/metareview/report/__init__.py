@@ -1,0 +1,1 @@
+"""What a reader sees: result tables, plots, text, GRADE and the notebook helper."""

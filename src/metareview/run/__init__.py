@@ -1,0 +1,1 @@
+"""Running reviews: the pipeline, the committed record and the index page."""
