@@ -26,6 +26,8 @@ _API = {
     "trim_and_fill": "small_study",
     "leave_one_out": "sensitivity",
     "influence": "sensitivity",
+    "vote_count": "stats.swim",
+    "combine_pvalues": "stats.swim",
 }
 
 __all__ = sorted(_API)
