@@ -12,7 +12,7 @@ from matplotlib.patches import Polygon
 from PIL import Image
 
 import metareview as mr
-from metareview.report import plots, synthesis
+from metareview.report import descriptive, figures
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review_fixture"
 
@@ -40,7 +40,7 @@ def _texts(fig):
 
 def test_forest_plot_rows_and_pooled_parts(bcg):
     result = mr.pool(bcg["yi"], bcg["vi"], method="REML", test="knha")
-    fig = plots.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], result, measure="RR")
+    fig = figures.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], result, measure="RR")
     assert len(_gids(fig, "study-ci-")) == 13
     assert len([g for g in _gids(fig, "study-") if not g.startswith("study-ci-")]) == 13
     assert len(_gids(fig, "pooled-")) == 1
@@ -67,17 +67,17 @@ def test_forest_plot_rows_and_pooled_parts(bcg):
 
 
 def test_forest_plot_without_model_and_common_effect(bcg):
-    one = plots.forest_plot(["only"], [0.3], [0.04], None, measure="MD")
+    one = figures.forest_plot(["only"], [0.3], [0.04], None, measure="MD")
     assert len(_gids(one, "pooled-")) == 0 and len(_gids(one, "study-ci-")) == 1
     fe = mr.pool(bcg["yi"], bcg["vi"], method="FE")
-    fig = plots.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], fe, measure="RR")
+    fig = figures.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], fe, measure="RR")
     assert len(_gids(fig, "prediction-")) == 0  # a common-effect model has no prediction interval
 
 
 def test_favours_labels_follow_direction():
-    assert plots.favours_labels("SMD") == ("Favours cell therapy", "Favours control")
-    assert plots.favours_labels("RR", "lower_is_better")[0] == "Favours cell therapy"
-    assert plots.favours_labels("RR", "higher_is_better")[0] == "Favours control"
+    assert figures.favours_labels("SMD") == ("Favours cell therapy", "Favours control")
+    assert figures.favours_labels("RR", "lower_is_better")[0] == "Favours cell therapy"
+    assert figures.favours_labels("RR", "higher_is_better")[0] == "Favours control"
 
 
 def test_subgroup_forest_plot_counts(bcg):
@@ -85,7 +85,7 @@ def test_subgroup_forest_plot_counts(bcg):
     effects = bcg.assign(group=groups)
     group_results = {g: mr.pool(p["yi"], p["vi"]) for g, p in effects.groupby("group")}
     overall = mr.pool(bcg["yi"], bcg["vi"])
-    fig = plots.subgroup_forest_plot(effects, "group", group_results, overall, measure="RR",
+    fig = figures.subgroup_forest_plot(effects, "group", group_results, overall, measure="RR",
                                      test_text="Q-between = 1")
     assert len(_gids(fig, "study-ci-")) == 13
     assert len(_gids(fig, "pooled-")) == 3  # two subgroups and the overall estimate
@@ -95,7 +95,7 @@ def test_subgroup_forest_plot_counts(bcg):
 
 def test_funnel_plot_with_filled_studies(bcg):
     tf = mr.trim_and_fill(bcg["yi"], bcg["vi"])
-    fig = plots.funnel_plot(bcg["yi"], bcg["vi"], -0.71, filled_yi=tf.filled["yi"],
+    fig = figures.funnel_plot(bcg["yi"], bcg["vi"], -0.71, filled_yi=tf.filled["yi"],
                             filled_vi=tf.filled["vi"], measure="RR")
     ax = fig.axes[0]
     low, high = ax.get_ylim()
@@ -110,10 +110,10 @@ def test_funnel_plot_with_filled_studies(bcg):
 
 def test_rob_traffic_light_one_circle_per_judgement():
     rob = pd.read_csv(FIXTURE / "risk_of_bias.csv")
-    fig = plots.rob_traffic_light(rob)
+    fig = figures.rob_traffic_light(rob)
     assert len(_gids(fig, "rob-")) == len(rob)
     assert len([a for a in fig.axes if a.get_title(loc="left")]) == rob["tool"].nunique()
-    empty = plots.rob_traffic_light(rob.iloc[0:0])
+    empty = figures.rob_traffic_light(rob.iloc[0:0])
     assert "No risk-of-bias judgements recorded" in _texts(empty)
 
 
@@ -122,8 +122,8 @@ def test_prisma_flow_has_a_box_per_step():
     screening = pd.DataFrame({"stage": ["full_text"] * 3, "decision": ["included", "excluded",
                               "duplicate"], "reason": [None, "no control", None],
                               "study_id": ["S1", None, None]})
-    counts = synthesis.prisma_counts(log, screening)
-    fig = plots.prisma_flow(counts)
+    counts = descriptive.prisma_counts(log, screening)
+    fig = figures.prisma_flow(counts)
     assert len(_gids(fig, "prisma-main-")) == (counts["side"] == "main").sum()
     assert len(_gids(fig, "prisma-excluded-")) == (counts["side"] == "excluded").sum()
 
@@ -131,10 +131,10 @@ def test_prisma_flow_has_a_box_per_step():
 def test_save_figure_png_300_dpi_and_deterministic_svg(tmp_path, bcg):
     def draw():
         result = mr.pool(bcg["yi"], bcg["vi"])
-        return plots.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], result, measure="RR")
+        return figures.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], result, measure="RR")
 
-    png, svg = plots.save_figure(draw(), tmp_path / "first" / "forest")
-    png2, svg2 = plots.save_figure(draw(), tmp_path / "second" / "forest")
+    png, svg = figures.save_figure(draw(), tmp_path / "first" / "forest")
+    png2, svg2 = figures.save_figure(draw(), tmp_path / "second" / "forest")
     assert png.name == "forest.png" and svg.name == "forest.svg"
     with Image.open(png) as image:
         assert image.info["dpi"] == pytest.approx((300, 300), abs=0.1)
@@ -152,7 +152,7 @@ def test_prisma_flow_keeps_long_reasons_out_of_the_boxes():
     screening = pd.DataFrame({"stage": ["full_text"] * 7,
                               "decision": ["excluded"] * 6 + ["included"],
                               "reason": reasons + [None], "study_id": [None] * 6 + ["S1"]})
-    fig = plots.prisma_flow(synthesis.prisma_counts(log, screening))
+    fig = figures.prisma_flow(descriptive.prisma_counts(log, screening))
     texts = _texts(fig)
     assert "Excluded after assessment\n(n = 6)\n6 reasons: see the table" in texts
     assert not any("never fit" in t for t in texts)
@@ -160,6 +160,6 @@ def test_prisma_flow_keeps_long_reasons_out_of_the_boxes():
 
 def test_forest_plot_warns_with_two_studies(bcg):
     two = bcg.iloc[:2]
-    fig = plots.forest_plot(two["study_id"], two["yi"], two["vi"],
+    fig = figures.forest_plot(two["study_id"], two["yi"], two["vi"],
                             mr.pool(two["yi"], two["vi"]), measure="RR")
     assert any(t.startswith("Caution: two studies only") for t in _texts(fig))

@@ -25,7 +25,10 @@ import pytest
 
 import metareview as mr
 from metareview import files
-from metareview.report import synthesis
+from metareview.report import descriptive, pooled, safety, subgroups, text
+from metareview.report.published import published_comparison
+from metareview.review import derive
+from metareview.stats import vocabulary
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review_fixture"
 
@@ -89,7 +92,7 @@ def mixed(bcg, normand) -> pd.DataFrame:
 
 
 def test_pooled_table_matches_metafor_knha_and_z(bcg, normand):
-    table = synthesis.pooled_table(pd.concat([bcg, normand]), "REML", "knha", 2, 0.05)
+    table = pooled.pooled_table(pd.concat([bcg, normand]), "REML", "knha", 2, 0.05)
     tb = table.set_index("outcome").loc["tb"]
     assert tb["k"] == 13 and tb["status"] == "pooled"
     assert tb["estimate"] == pytest.approx(-0.7145323422, rel=1e-6)
@@ -110,13 +113,13 @@ def test_pooled_table_matches_metafor_knha_and_z(bcg, normand):
     assert los["ci_low"] == pytest.approx(-36.31874908, rel=1e-6)
     assert los["pi_high"] == pytest.approx(48.85248752, rel=1e-5)
     assert math.isnan(los["estimate_exp"])
-    z = synthesis.pooled_table(bcg, "REML", "z").iloc[0]
+    z = pooled.pooled_table(bcg, "REML", "z").iloc[0]
     assert z["ci_low"] == pytest.approx(-1.066897639, rel=1e-6)
     assert z["q"] == pytest.approx(152.2330081, rel=1e-8)
 
 
 def test_pooled_table_small_k(mixed):
-    table = synthesis.pooled_table(mixed, "REML", "knha", min_k=2).set_index("outcome")
+    table = pooled.pooled_table(mixed, "REML", "knha", min_k=2).set_index("outcome")
     single = table.loc["single"]
     assert single["status"] == "not pooled (k=1)"
     row = mixed[mixed["outcome"] == "single"].iloc[0]
@@ -127,27 +130,27 @@ def test_pooled_table_small_k(mixed):
     pair = table.loc["pair"]
     assert pair["status"] == "pooled" and "2 studies" in pair["warning"]
     assert table.loc["tb", "warning"] == ""
-    strict = synthesis.pooled_table(mixed, min_k=3).set_index("outcome")
+    strict = pooled.pooled_table(mixed, min_k=3).set_index("outcome")
     assert strict.loc["pair", "status"] == "not pooled (k=2)"
     assert math.isnan(strict.loc["pair", "estimate"])
 
 
 def test_pooled_table_ignores_row_order(mixed):
     shuffled = mixed.sample(frac=1.0, random_state=3)
-    pd.testing.assert_frame_equal(synthesis.pooled_table(mixed), synthesis.pooled_table(shuffled))
+    pd.testing.assert_frame_equal(pooled.pooled_table(mixed), pooled.pooled_table(shuffled))
 
 
 def test_pooled_table_empty_effects():
     empty = pd.DataFrame(columns=["study_id", "comparison", "outcome", "measure", "yi", "vi"])
-    assert synthesis.pooled_table(empty).empty
+    assert pooled.pooled_table(empty).empty
 
 
 # --- sensitivity --------------------------------------------------------------------------------
 
 
 def test_sensitivity_grid_has_every_estimator_and_test(normand):
-    grid = synthesis.sensitivity_grid(normand)
-    assert len(grid) == len(synthesis.ESTIMATORS) * len(synthesis.TESTS)
+    grid = pooled.sensitivity_grid(normand)
+    assert len(grid) == len(pooled.ESTIMATORS) * len(vocabulary.TESTS)
     fe = grid[(grid["method"] == "FE") & (grid["test"] == "z")].iloc[0]
     w = 1 / normand["vi"]
     assert fe["estimate"] == pytest.approx(float((w * normand["yi"]).sum() / w.sum()))
@@ -157,12 +160,12 @@ def test_sensitivity_grid_has_every_estimator_and_test(normand):
 def test_exclusion_sensitivity_drops_converted_and_non_randomised(bcg):
     effects = bcg.copy()
     effects.loc[effects.index[:3], "converted"] = True
-    table = synthesis.exclusion_sensitivity(effects).set_index("setting")
+    table = pooled.exclusion_sensitivity(effects).set_index("setting")
     assert table.loc["all results", "k"] == 13
     assert table.loc["excluding converted results", "k"] == 10
     assert table.loc["randomised studies only", "k"] == int(bcg["randomised"].sum()) == 7
     everything_converted = bcg.assign(converted=True)
-    row = synthesis.exclusion_sensitivity(everything_converted).set_index("setting").loc[
+    row = pooled.exclusion_sensitivity(everything_converted).set_index("setting").loc[
         "excluding converted results"]
     assert row["k"] == 0 and row["status"] == "not pooled (k=0)"
 
@@ -171,28 +174,28 @@ def test_paired_r_sensitivity_without_paired_effects_is_flat():
     from metareview.review.sheets import load_review
 
     review = load_review(FIXTURE)
-    table = synthesis.paired_r_sensitivity(review, [0.2, 0.8])
+    table = pooled.paired_r_sensitivity(review, [0.2, 0.8])
     los = table[table["outcome"] == "los"]
     assert list(los["setting"]) == ["r = 0.2", "r = 0.8"]
     assert los["estimate"].iloc[0] == pytest.approx(los["estimate"].iloc[1], rel=1e-12)
 
 
 def test_leave_one_out_matches_metafor(bcg, mixed):
-    table = synthesis.leave_one_out_table(bcg, "REML", "z")
+    table = pooled.leave_one_out_table(bcg, "REML", "z")
     assert len(table) == 13 and (table["k"] == 12).all()
     first = table[table["omitted"] == "Aronson1948"].iloc[0]
     assert first["estimate"] == pytest.approx(-0.7070837847, rel=1e-6)
     assert first["ci_low"] == pytest.approx(-1.079400532, rel=1e-6)
     assert first["tau2"] == pytest.approx(0.3361567018, rel=1e-5)
     # outcomes with fewer than three studies are skipped
-    assert set(synthesis.leave_one_out_table(mixed)["outcome"]) == {"los", "tb"}
+    assert set(pooled.leave_one_out_table(mixed)["outcome"]) == {"los", "tb"}
 
 
 # --- small-study effects ----------------------------------------------------------------------
 
 
 def test_small_study_table_runs_only_from_ten_studies(mixed):
-    table = synthesis.small_study_table(mixed)
+    table = pooled.small_study_table(mixed)
     los = table[table["outcome"] == "los"]
     assert len(los) == 1 and los["status"].iloc[0] == "not run"
     assert "k = 9 < 10" in los["reason"].iloc[0]
@@ -208,7 +211,7 @@ def test_small_study_table_runs_only_from_ten_studies(mixed):
 
 
 def test_subgroup_table_common_tau2_matches_metafor(bcg):
-    table = synthesis.subgroup_table(bcg, n_perm=200, seed=1)
+    table = subgroups.subgroup_table(bcg, n_perm=200, seed=1)
     design = table[table["moderator"] == "design"]
     common = design[(design["row"] == "between") & (design["tau2_mode"] == "common")].iloc[0]
     assert common["q_between"] == pytest.approx(1.984493374, rel=1e-5)
@@ -222,7 +225,7 @@ def test_subgroup_table_common_tau2_matches_metafor(bcg):
 
 
 def test_subgroup_table_separate_tau2_q_between(bcg):
-    table = synthesis.subgroup_table(bcg, moderators=["design"], n_perm=100)
+    table = subgroups.subgroup_table(bcg, moderators=["design"], n_perm=100)
     groups = table[table["row"] == "group"]
     est, se = groups["estimate"].to_numpy(), groups["se"].to_numpy()
     w = 1 / se**2
@@ -232,7 +235,7 @@ def test_subgroup_table_separate_tau2_q_between(bcg):
 
 
 def test_subgroup_table_too_few_studies(mixed):
-    table = synthesis.subgroup_table(mixed[mixed["outcome"] == "pair"], n_perm=100)
+    table = subgroups.subgroup_table(mixed[mixed["outcome"] == "pair"], n_perm=100)
     assert (table["status"].str.contains("too few studies")).all()
 
 
@@ -240,14 +243,14 @@ def test_meta_regression_table(bcg):
     ablat = pd.read_csv(FIXTURE / "studies.csv").set_index("study_id")["note"].str.extract(
         r"latitude (\d+)")[0].astype(float)
     effects = bcg.assign(timepoint_weeks=bcg["study_id"].map(ablat))
-    table = synthesis.meta_regression_table(effects, test="z", n_perm=200).set_index("term")
+    table = subgroups.meta_regression_table(effects, test="z", n_perm=200).set_index("term")
     assert table.loc["intrcpt", "estimate"] == pytest.approx(0.25146821, rel=1e-5)
     assert table.loc["timepoint_weeks", "estimate"] == pytest.approx(-0.02910172501, rel=1e-5)
     assert table.loc["timepoint_weeks", "qm"] == pytest.approx(16.35823214, rel=1e-5)
     assert (table["status"] == "fitted").all()
-    constant = synthesis.meta_regression_table(bcg)
+    constant = subgroups.meta_regression_table(bcg)
     assert constant["status"].iloc[0] == "not fitted: timepoint_weeks takes one value only"
-    few = synthesis.meta_regression_table(effects.iloc[:6])
+    few = subgroups.meta_regression_table(effects.iloc[:6])
     assert few["status"].iloc[0].startswith("not fitted: k = 6 < 10")
 
 
@@ -262,7 +265,7 @@ def _adverse_events() -> pd.DataFrame:
 
 
 def test_safety_table_matches_metafor():
-    table = synthesis.safety_table(_adverse_events())
+    table = safety.safety_table(_adverse_events())
     tb = table[table["event"] == "tuberculosis"].set_index(["method", "measure"])
     assert tb.loc[("Mantel-Haenszel", "RR"), "estimate"] == pytest.approx(-0.3442849638, rel=1e-8)
     assert tb.loc[("Mantel-Haenszel", "RR"), "ci_low"] == pytest.approx(-0.4496339937, rel=1e-8)
@@ -280,8 +283,8 @@ def test_safety_table_leaves_out_double_zero_studies():
         "study_id": ["Zero", "Zero"], "event": ["tuberculosis"] * 2, "arm": ["a", "b"],
         "role": ["treatment", "control"], "events": [0, 0], "total": [50, 50],
     }).astype({"events": "Int64", "total": "Int64"})
-    with_zero = synthesis.safety_table(pd.concat([ae, zero], ignore_index=True))
-    without = synthesis.safety_table(ae)
+    with_zero = safety.safety_table(pd.concat([ae, zero], ignore_index=True))
+    without = safety.safety_table(ae)
     peto_rows = (with_zero["event"] == "tuberculosis") & (with_zero["method"] == "Peto")
     row = with_zero[peto_rows].iloc[0]
     assert row["k_studies"] == 7 and row["k_double_zero"] == 1
@@ -296,23 +299,23 @@ def test_safety_table_no_events_at_all_and_no_rows():
         "role": ["treatment", "control"], "events": [0, 0], "total": [10, 12],
         "narrative": [None, None],
     }).astype({"events": "Int64", "total": "Int64"})
-    table = synthesis.safety_table(zero)
+    table = safety.safety_table(zero)
     assert len(table) == 1 and table["status"].iloc[0].startswith("no events in any arm")
     empty = pd.DataFrame(columns=["study_id", "event", "arm", "role", "events", "total",
                                   "narrative"])
-    assert synthesis.safety_table(empty).empty
-    assert synthesis.adverse_events_by_arm(empty).empty
-    assert synthesis.narrative_safety_table(empty).empty
+    assert safety.safety_table(empty).empty
+    assert safety.adverse_events_by_arm(empty).empty
+    assert safety.narrative_safety_table(empty).empty
 
 
 def test_adverse_events_by_arm_and_narrative():
     ae = _adverse_events()
-    by_arm = synthesis.adverse_events_by_arm(ae).set_index(["event", "role"])
+    by_arm = safety.adverse_events_by_arm(ae).set_index(["event", "role"])
     counted = ae[ae["events"].notna()]
     treated = counted[counted["role"] == "treatment"]
     assert by_arm.loc[("tuberculosis", "treatment"), "events"] == treated["events"].sum()
     assert by_arm.loc[("tuberculosis", "treatment"), "studies"] == 6
-    narrative = synthesis.narrative_safety_table(ae)
+    narrative = safety.narrative_safety_table(ae)
     assert list(narrative["study_id"]) == ["Edinburgh"]
 
 
@@ -323,7 +326,7 @@ def test_prisma_counts_on_fixture():
     from metareview.review.sheets import load_review
 
     review = load_review(FIXTURE)
-    counts = synthesis.prisma_counts(review.search_log, review.screening).set_index("step")["count"]
+    counts = descriptive.prisma_counts(review.search_log, review.screening).set_index("step")["count"]
     assert counts["Records identified by the searches"] == 35
     assert counts["Duplicates removed"] == 13
     assert counts["Records screened (title/abstract)"] == 22
@@ -341,7 +344,7 @@ def test_prisma_counts_add_up():
                    None, None],
         "study_id": [None, None, None, "S1", None, None, "S2", "S3", "S3", "S4"],
     })
-    counts = synthesis.prisma_counts(log, screening).set_index("step")
+    counts = descriptive.prisma_counts(log, screening).set_index("step")
     n = counts["count"]
     assert n["Records identified by the searches"] == 50
     assert n["Not kept on a title glance"] == 38
@@ -358,17 +361,17 @@ def test_prisma_counts_add_up():
 
 def test_rob_table_and_conversions():
     rob = pd.read_csv(FIXTURE / "risk_of_bias.csv")
-    wide = synthesis.rob_table(rob)
+    wide = descriptive.rob_table(rob)
     assert len(wide) == rob["study_id"].nunique()
     assert list(wide.columns[-1:]) == ["overall"]
-    assert synthesis.rob_table(rob.iloc[0:0]).empty
+    assert descriptive.rob_table(rob.iloc[0:0]).empty
 
 
 # --- published comparison -------------------------------------------------------------------
 
 
 def test_published_comparison(bcg, normand):
-    pooled = synthesis.pooled_table(pd.concat([bcg, normand]), "REML", "z")
+    pooled_rows = pooled.pooled_table(pd.concat([bcg, normand]), "REML", "z")
     published = pd.DataFrame({
         "review_id": ["A", "A", "B"], "outcome": ["tb", "los", "missing"],
         "subgroup": [None, None, None], "measure": ["RR", "SMD", "MD"], "k": [13, 9, 3],
@@ -376,7 +379,7 @@ def test_published_comparison(bcg, normand):
         "ci_high": [0.6962, -0.1, 2.0], "i2_percent": [92.22, 50.0, None],
         "p_value_text": [None, "p < 0.001", None],
     })
-    table = synthesis.published_comparison(pooled, published).set_index("outcome")
+    table = published_comparison(pooled_rows, published).set_index("outcome")
     # metafor's worked example prints RR 0.4894 [0.3441, 0.6962]
     assert table.loc["tb", "bundle_estimate"] == pytest.approx(0.4894, abs=5e-5)
     assert table.loc["tb", "bundle_ci_low"] == pytest.approx(0.3441, abs=5e-5)
@@ -384,17 +387,17 @@ def test_published_comparison(bcg, normand):
     assert table.loc["tb", "comment"] == ""
     assert "measures differ" in table.loc["los", "comment"]
     assert table.loc["missing", "comment"] == "no result in this bundle for this outcome"
-    assert synthesis.published_comparison(pooled, published.iloc[0:0]).empty
+    assert published_comparison(pooled_rows, published.iloc[0:0]).empty
 
 
 def test_published_comparison_matches_subgroups(bcg):
-    pooled = synthesis.pooled_table(bcg)
-    subgroups = synthesis.subgroup_table(bcg, moderators=["design"], n_perm=100)
+    pooled_rows = pooled.pooled_table(bcg)
+    subgroup_rows = subgroups.subgroup_table(bcg, moderators=["design"], n_perm=100)
     published = pd.DataFrame({"review_id": ["A"], "outcome": ["tb"], "subgroup": ["Parallel"],
                               "measure": ["RR"], "k": [7], "estimate": [0.4],
                               "ci_low": [0.2], "ci_high": [0.7]})
-    row = synthesis.published_comparison(pooled, published, subgroups).iloc[0]
-    group = subgroups[(subgroups["row"] == "group") & (subgroups["level"] == "parallel")].iloc[0]
+    row = published_comparison(pooled_rows, published, subgroup_rows).iloc[0]
+    group = subgroup_rows[(subgroup_rows["row"] == "group") & (subgroup_rows["level"] == "parallel")].iloc[0]
     assert row["bundle_k"] == 7
     assert row["bundle_estimate"] == pytest.approx(math.exp(group["estimate"]))
 
@@ -405,7 +408,7 @@ def test_published_comparison_matches_subgroups(bcg):
 def test_read_effects_round_trip(tmp_path, bcg):
     effects = bcg.assign(study_id=["001"] + bcg["study_id"].iloc[1:].tolist())
     files.write_csv(effects, tmp_path / "effects.csv")
-    back = synthesis.read_effects(tmp_path / "effects.csv")
+    back = derive.read_effects(tmp_path / "effects.csv")
     assert back["study_id"].iloc[0] == "001"
     assert back["randomised"].dtype == bool
     assert back["randomised"].tolist() == effects["randomised"].tolist()
@@ -413,8 +416,8 @@ def test_read_effects_round_trip(tmp_path, bcg):
 
 
 def test_present_pooled_back_transforms_ratios(bcg):
-    pooled = synthesis.pooled_table(bcg, "REML", "z")
-    shown = synthesis.present_pooled(pooled).iloc[0]
+    pooled_rows = pooled.pooled_table(bcg, "REML", "z")
+    shown = text.present_pooled(pooled_rows).iloc[0]
     assert shown["estimate [CI]"] == "0.49 [0.34, 0.70]"
     assert shown["p"] == "< 0.001"
 
@@ -440,9 +443,9 @@ def test_paired_r_sensitivity_changes_split_face_variances():
     paired = low["paired"].astype(bool)
     assert sorted(low.loc[paired & (low["outcome"] == "los"), "study_id"]) == paired_ids
     assert (high.loc[paired, "vi"].to_numpy() < low.loc[paired, "vi"].to_numpy()).all()
-    table = synthesis.paired_r_sensitivity(split, [0.2, 0.8], method="REML", test="knha")
+    table = pooled.paired_r_sensitivity(split, [0.2, 0.8], method="REML", test="knha")
     los = table[table["outcome"] == "los"].set_index("setting")
-    expected = synthesis.pooled_table(high, "REML", "knha").set_index("outcome").loc["los"]
+    expected = pooled.pooled_table(high, "REML", "knha").set_index("outcome").loc["los"]
     assert los.loc["r = 0.8", "estimate"] == pytest.approx(expected["estimate"], rel=1e-12)
     assert los.loc["r = 0.2", "estimate"] != pytest.approx(los.loc["r = 0.8", "estimate"],
                                                            rel=1e-9)
@@ -453,26 +456,26 @@ def test_builders_accept_no_effects_at_all():
     from metareview.review.derive import EFFECT_COLUMNS
 
     empty = pd.DataFrame(columns=EFFECT_COLUMNS)
-    assert list(synthesis.pooled_table(empty).columns) == synthesis.POOLED_COLUMNS
-    assert synthesis.sensitivity_table(empty).empty
-    assert synthesis.leave_one_out_table(empty).empty
-    assert synthesis.small_study_table(empty).empty
-    assert synthesis.subgroup_table(empty).empty
-    assert synthesis.meta_regression_table(empty).empty
-    assert synthesis.outcome_fits(empty) == []
-    assert synthesis.conversions_table(empty).empty
-    pooled = synthesis.pooled_table(empty)
+    assert list(pooled.pooled_table(empty).columns) == pooled.POOLED_COLUMNS
+    assert pooled.sensitivity_table(empty).empty
+    assert pooled.leave_one_out_table(empty).empty
+    assert pooled.small_study_table(empty).empty
+    assert subgroups.subgroup_table(empty).empty
+    assert subgroups.meta_regression_table(empty).empty
+    assert pooled.pool_outcomes(empty).fits == []
+    assert descriptive.conversions_table(empty).empty
+    pooled_rows = pooled.pooled_table(empty)
     published = pd.DataFrame({"review_id": ["A"], "outcome": ["x"], "subgroup": [None],
                               "measure": ["SMD"], "k": [3], "estimate": [-1.0],
                               "ci_low": [-2.0], "ci_high": [0.0]})
-    row = synthesis.published_comparison(pooled, published).iloc[0]
+    row = published_comparison(pooled_rows, published).iloc[0]
     assert row["comment"] == "no result in this bundle for this outcome"
 
 
 def test_pooled_sentences(mixed):
-    pooled = synthesis.pooled_table(mixed, "REML", "z")
+    pooled_rows = pooled.pooled_table(mixed, "REML", "z")
     outcomes = pd.DataFrame({"outcome": ["tb"], "label": ["Tuberculosis"]})
-    sentences = dict(zip(pooled["outcome"], synthesis.pooled_sentences(pooled, outcomes)))
+    sentences = dict(zip(pooled_rows["outcome"], text.pooled_sentences(pooled_rows, outcomes)))
     assert sentences["tb"].startswith("**Tuberculosis**: 13 studies, pooled RR 0.49 [0.34, 0.70]")
     assert "which excludes no effect" in sentences["tb"]
     # z-based prediction interval: exp(-0.7145 ± 1.96 · sqrt(0.1798² + 0.3132))
@@ -482,23 +485,23 @@ def test_pooled_sentences(mixed):
 
 
 def test_subgroup_and_safety_sentences(bcg):
-    subgroups = synthesis.subgroup_table(bcg, moderators=["design", "co_intervention"], n_perm=100)
-    (sentence,) = synthesis.subgroup_sentences(subgroups)  # co_intervention has one level
+    subgroup_rows = subgroups.subgroup_table(bcg, moderators=["design", "co_intervention"], n_perm=100)
+    (sentence,) = text.subgroup_sentences(subgroup_rows)  # co_intervention has one level
     assert sentence.startswith("**tb** by design (RR): non_randomised ")
     assert "(k = 6)" in sentence and "(k = 7)" in sentence
     assert "common tau² p = 0.187" in sentence and "permutation p" in sentence
-    safety = synthesis.safety_table(_adverse_events())
-    sentences = synthesis.safety_sentences(safety)
+    safety_rows = safety.safety_table(_adverse_events())
+    sentences = text.safety_sentences(safety_rows)
     assert sentences[0].startswith("**any adverse event**: no comparative counts")
     assert sentences[1].startswith("**tuberculosis**: 6 studies, 588/105194 events with "
                                    "treatment and 808/102549 with control; Mantel-Haenszel "
                                    "RR 0.71 [0.64, 0.79]")
-    assert synthesis.subgroup_sentences(subgroups.iloc[0:0]) == []
-    assert synthesis.safety_sentences(safety.iloc[0:0]) == []
+    assert text.subgroup_sentences(subgroup_rows.iloc[0:0]) == []
+    assert text.safety_sentences(safety_rows.iloc[0:0]) == []
 
 
 def test_p_value_text():
-    assert synthesis.p_text(0.04234) == "p = 0.042"
-    assert synthesis.p_text(0.0002) == "p < 0.001"
-    assert synthesis.p_text(float("nan")) == "p not available"
-    assert synthesis.format_interval(-1.254, -1.8, -0.7) == "-1.25 [-1.80, -0.70]"
+    assert text.p_text(0.04234) == "p = 0.042"
+    assert text.p_text(0.0002) == "p < 0.001"
+    assert text.p_text(float("nan")) == "p not available"
+    assert text.format_interval(-1.254, -1.8, -0.7) == "-1.25 [-1.80, -0.70]"

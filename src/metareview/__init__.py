@@ -43,6 +43,8 @@ _API = {
     "trim_and_fill": "stats.small_study",
     "leave_one_out": "stats.sensitivity",
     "influence": "stats.sensitivity",
+    "vote_count": "stats.swim",
+    "combine_pvalues": "stats.swim",
 }
 
 # old module name -> its home in the layers
@@ -63,7 +65,7 @@ MOVED_MODULES = {
     "codebook": "review.codebook",
     "derive": "review.derive",
     "params": "review.params",
-    "plots": "report.plots",
+    "plots": "report.figures",
     "outputs": "files",
     "pipeline": "run.pipeline",
     "record": "run.record",

@@ -489,3 +489,21 @@ def _float_or_nan(value) -> float:
 
 def _week(value) -> str:
     return f"{float(value):g}"
+
+
+# --- reading effects.csv back ------------------------------------------------------------
+
+TEXT_COLUMNS = ("study_id", "comparison", "outcome", "measure", "design", "intervention_class",
+                "co_intervention", "condition", "value_type", "derivation", "source_url",
+                "source_location", "direction")
+
+
+def read_effects(path) -> pd.DataFrame:
+    """effects.csv as written by notebook 02, with ids kept as text and flags as booleans."""
+    effects = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
+                          na_values=[""])
+    for column in ("converted", "paired", "randomised"):
+        if column in effects.columns:
+            effects[column] = effects[column].map(
+                lambda v: str(v).strip().lower() == "true").astype(bool)
+    return effects

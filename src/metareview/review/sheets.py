@@ -33,7 +33,7 @@ from metareview.review import schema
 from metareview.review.schema import Column, Sheet
 from metareview.stats.vocabulary import is_ratio
 
-__all__ = ["Problem", "Review", "SheetValidationError", "load_review"]
+__all__ = ["Problem", "Review", "SHEET_NAMES", "SheetValidationError", "load_review"]
 
 # pandas >= 3 has a dedicated string dtype with NaN for missing; older pandas uses object.
 _STR_DTYPE = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
@@ -114,7 +114,8 @@ class SheetValidationError(ValueError):
 
 @dataclass(frozen=True, eq=False)  # DataFrames have no single truth value for ==
 class Review:
-    """The validated sheets of one review folder, as typed DataFrames."""
+    """The validated sheets of one review folder, as typed DataFrames (one per name of
+    `SHEET_NAMES`; an optional sheet that is absent is an empty frame with its columns)."""
 
     name: str
     path: Path
@@ -127,6 +128,9 @@ class Review:
     search_log: pd.DataFrame
     screening: pd.DataFrame
     published: pd.DataFrame
+
+
+SHEET_NAMES = tuple(sheet.filename[: -len(".csv")] for sheet in schema.SHEETS)
 
 
 @dataclass

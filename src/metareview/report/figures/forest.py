@@ -1,109 +1,20 @@
-"""Figures of the review: forest, subgroup forest, funnel, risk-of-bias traffic light, PRISMA flow.
-
-Every function returns a `matplotlib.figure.Figure` built without pyplot's global state, so a
-notebook can display it and `save_figure` can write it as PNG (300 dpi) and SVG that are
-byte-identical from run to run: SVG element ids come from a fixed hash salt, text is drawn as
-paths, and no date or software version is written into either file.
-
-Effects are drawn on the scale they are analysed on. Ratio measures (log RR, log OR) are
-back-transformed for the reader: the axis is logarithmic and labelled with ratios, as in
-metafor's `forest(..., atransf = exp)`.
-"""
+"""Forest plots: studies, the pooled diamond, the prediction interval, subgroups."""
 
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 from typing import Sequence
 
 import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import FancyBboxPatch, Polygon
+from matplotlib.patches import Polygon
 from matplotlib.transforms import blended_transform_factory
 
+from metareview.report.figures.style import PI_COLOUR, POOLED_COLOUR, STUDY_COLOUR, STYLE
 from metareview.stats.conversions import critical_value
 from metareview.stats.vocabulary import is_ratio
-
-PNG_DPI = 300
-SVG_HASH_SALT = "metareview"
-
-# Fixed look for every figure (colour-blind safe palette, plain sans-serif font).
-STYLE = {
-    "font.family": "DejaVu Sans",
-    "font.size": 9,
-    "axes.linewidth": 0.8,
-    "xtick.labelsize": 8,
-    "svg.fonttype": "path",
-    "svg.hashsalt": SVG_HASH_SALT,
-}
-STUDY_COLOUR = "#1f4e79"
-POOLED_COLOUR = "#000000"
-PI_COLOUR = "#b2182b"
-FILLED_COLOUR = "#d95f02"
-
-ROB_COLOURS = {
-    "low": "#1a9850",
-    "some_concerns": "#fee08b",
-    "moderate": "#fee08b",
-    "high": "#d73027",
-    "serious": "#d73027",
-    "critical": "#7f0000",
-    "no_information": "#bdbdbd",
-}
-ROB_SYMBOLS = {
-    "low": "+",
-    "some_concerns": "−",
-    "moderate": "−",
-    "high": "×",
-    "serious": "×",
-    "critical": "!",
-    "no_information": "?",
-}
-
-
-# --- saving ---------------------------------------------------------------------------------
-
-
-def save_figure(fig: Figure, path_stem: str | Path) -> tuple[Path, Path]:
-    """Write `fig` as `<path_stem>.png` (300 dpi) and `<path_stem>.svg`, then release it.
-
-    Both files are reproducible byte for byte: the SVG hash salt is fixed (stable element ids),
-    the SVG carries no date and no creator version, and the PNG no software tag. Parent folders
-    are created. Returns the two paths.
-    """
-    stem = Path(path_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    with matplotlib.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}):
-        _atomic_save(fig, png, dict(format="png", dpi=PNG_DPI, metadata={"Software": None}))
-        _atomic_save(
-            fig, svg, dict(format="svg", metadata={"Date": None, "Creator": None})
-        )
-    close_figure(fig)
-    return png, svg
-
-
-def _atomic_save(fig: Figure, path: Path, options: dict) -> None:
-    # Write beside the target and rename, so an interrupted run never leaves half a figure.
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, bbox_inches="tight", facecolor="white", **options)
-    tmp.replace(path)
-
-
-def close_figure(fig: Figure) -> None:
-    """Forget a figure made with pyplot so that its memory is freed.
-
-    Figures of this module are plain `Figure` objects that pyplot never tracks; closing them
-    is needed only for figures a caller made with pyplot.
-    """
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        pyplot.close(fig)
-
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -264,7 +175,7 @@ def _finish_forest_axes(ax, rows: list[dict], ratio: bool, favours: tuple[str, s
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     if ratio:
-        ticks = _ratio_ticks(lo - pad, hi + pad)
+        ticks = ratio_ticks(lo - pad, hi + pad)
         ax.set_xticks(np.log(ticks))
         ax.set_xticklabels([f"{t:g}" for t in ticks])
     ax.set_xlabel(xlabel)
@@ -282,7 +193,7 @@ def _finish_forest_axes(ax, rows: list[dict], ratio: bool, favours: tuple[str, s
                 xytext=(6, -36), textcoords="offset points", ha="left", va="top", fontsize=8)
 
 
-def _ratio_ticks(log_low: float, log_high: float) -> list[float]:
+def ratio_ticks(log_low: float, log_high: float) -> list[float]:
     candidates = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
     ticks = [t for t in candidates if log_low <= math.log(t) <= log_high]
     if len(ticks) >= 2:
@@ -395,186 +306,3 @@ def subgroup_forest_plot(effects: pd.DataFrame, group_column: str, group_results
     if test_text:
         rows.append({"kind": "text", "label": test_text})
     return _forest_figure(rows, measure, favours, xlabel, title, level)
-
-
-# --- funnel plot ----------------------------------------------------------------------------
-
-
-def funnel_plot(yi: Sequence[float], vi: Sequence[float], estimate: float, *,
-                filled_yi: Sequence[float] | None = None,
-                filled_vi: Sequence[float] | None = None, measure: str = "MD",
-                title: str | None = None, level: float = 0.95) -> Figure:
-    """Funnel plot: effect against standard error (inverted axis), as metafor's `funnel`.
-
-    The pseudo-confidence region is estimate ± z·SE for SE from 0 to the largest SE, drawn at
-    the 90%, 95% and 99% levels (darker = narrower). Studies imputed by trim-and-fill
-    (`filled_yi`, `filled_vi`) are drawn as open circles in another colour.
-    """
-    yi = np.asarray(yi, dtype=float)
-    se = np.sqrt(np.asarray(vi, dtype=float))
-    filled_yi = np.asarray([] if filled_yi is None else filled_yi, dtype=float)
-    filled_se = np.sqrt(np.asarray([] if filled_vi is None else filled_vi, dtype=float))
-    ratio = is_ratio(measure)
-    max_se = float(np.max(np.concatenate([se, filled_se]))) * 1.05 if se.size else 1.0
-    grid = np.linspace(0.0, max_se, 50)
-    with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(7.5, 4.5))
-        ax = fig.add_axes([0.1, 0.12, 0.62, 0.8])
-        for lev, shade in ((0.99, "#f0f0f0"), (0.95, "#d9d9d9"), (0.90, "#bdbdbd")):
-            z = critical_value(lev)
-            ax.fill_betweenx(grid, estimate - z * grid, estimate + z * grid, color=shade,
-                             lw=0, label=f"{lev * 100:g}% pseudo-CI")
-        ax.axvline(estimate, color="black", lw=0.8, label="Pooled estimate")
-        ax.scatter(yi, se, s=28, color=STUDY_COLOUR, edgecolor="white", lw=0.5, zorder=3,
-                   label="Studies", gid="funnel-studies")
-        if filled_yi.size:
-            ax.scatter(filled_yi, filled_se, s=28, facecolor="white", edgecolor=FILLED_COLOUR,
-                       lw=1.2, zorder=3, label="Filled (trim-and-fill)", gid="funnel-filled")
-        ax.set_ylim(max_se, 0)
-        ax.set_ylabel("Standard error")
-        ax.set_xlabel(f"{measure} (log scale)" if ratio else str(measure))
-        if ratio:
-            low, high = ax.get_xlim()
-            ticks = _ratio_ticks(low, high)
-            ax.set_xticks(np.log(ticks))
-            ax.set_xticklabels([f"{t:g}" for t in ticks])
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
-        for side in ("right", "top"):
-            ax.spines[side].set_visible(False)
-        if title:
-            ax.set_title(title, loc="left", fontweight="bold", fontsize=10)
-    return fig
-
-
-# --- risk of bias ---------------------------------------------------------------------------
-
-
-def _domain_order(domain: str) -> tuple[int, str]:
-    if domain == "overall":
-        return (10_000, domain)
-    digits = "".join(ch for ch in domain if ch.isdigit())
-    return (int(digits) if digits else 5_000, domain)
-
-
-def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
-    """Traffic-light plot: studies (rows) × domains (columns), one coloured circle per judgement.
-
-    `rob` has the columns of risk_of_bias.csv (study_id, tool, domain, judgement). One panel per
-    tool (RoB 2, ROBINS-I), since their domains differ. Symbols repeat the colour's meaning
-    (+ low, − some concerns / moderate, × high / serious, ! critical, ? no information) so the
-    figure reads in grey scale too.
-    """
-    present = set(rob["tool"].astype(str)) if len(rob) else set()
-    # RoB 2 (randomised trials) first, as reviews usually report them
-    tools = [t for t in ("RoB2", "ROBINS-I") if t in present] + sorted(
-        present - {"RoB2", "ROBINS-I"})
-    with matplotlib.rc_context(STYLE):
-        if not tools:
-            fig = Figure(figsize=(5, 1.2))
-            fig.text(0.5, 0.5, "No risk-of-bias judgements recorded", ha="center", va="center")
-            return fig
-        heights = [rob[rob["tool"] == t]["study_id"].nunique() + 1 for t in tools]
-        fig = Figure(figsize=(7.5, 0.32 * sum(heights) + 1.2))
-        axes = fig.subplots(len(tools), 1, squeeze=False,
-                            gridspec_kw={"height_ratios": heights})[:, 0]
-        for ax, tool in zip(axes, tools):
-            part = rob[rob["tool"] == tool]
-            studies = sorted(part["study_id"].astype(str).unique())
-            domains = sorted(part["domain"].astype(str).unique(), key=_domain_order)
-            for _, row in part.iterrows():
-                x = domains.index(str(row["domain"]))
-                y = studies.index(str(row["study_id"]))
-                judgement = str(row["judgement"])
-                ax.scatter([x], [y], s=190, color=ROB_COLOURS.get(judgement, "white"),
-                           edgecolor="#404040", lw=0.6, gid=f"rob-{tool}-{y}-{x}")
-                ax.text(x, y, ROB_SYMBOLS.get(judgement, "?"), ha="center", va="center",
-                        fontsize=9, fontweight="bold", color="black")
-            ax.set_xticks(range(len(domains)))
-            ax.set_xticklabels([d.capitalize() if d == "overall" else d for d in domains])
-            ax.xaxis.tick_top()
-            ax.set_yticks(range(len(studies)))
-            ax.set_yticklabels(studies)
-            ax.set_xlim(-0.6, len(domains) - 0.4)
-            ax.set_ylim(len(studies) - 0.5, -0.5)
-            ax.set_title("RoB 2" if tool == "RoB2" else tool, loc="left", fontweight="bold",
-                         fontsize=9, pad=18)
-            ax.tick_params(length=0)
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-        present = [j for j in ROB_COLOURS if j in set(rob["judgement"].astype(str))]
-        handles = [
-            Line2D([], [], marker="o", linestyle="none", markersize=9,
-                   markerfacecolor=ROB_COLOURS[j], markeredgecolor="#404040",
-                   label=f"{ROB_SYMBOLS[j]}  {j.replace('_', ' ')}")
-            for j in present
-        ]
-        fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4),
-                   frameon=False, fontsize=8)
-        height = fig.get_figheight()
-        fig.subplots_adjust(left=0.25, right=0.97, top=1 - 0.75 / height,
-                            bottom=0.8 / height + 0.02, hspace=0.35)
-        if title:
-            fig.suptitle(title, x=0.02, ha="left", fontweight="bold", fontsize=10)
-    return fig
-
-
-# --- PRISMA flow ----------------------------------------------------------------------------
-
-
-def prisma_flow(counts: pd.DataFrame, title: str | None = None) -> Figure:
-    """PRISMA-style flow diagram from a table of steps (`metareview.synthesis.prisma_counts`).
-
-    `counts` has columns step, count, detail and side ("main" for the central column of boxes,
-    "excluded" for the boxes on the right that leave the flow at the step above them).
-    """
-    main = counts[counts["side"] == "main"].reset_index(drop=True)
-    with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(8, 1.25 * len(main) + 1.0))
-        ax = fig.add_axes([0, 0, 1, 1])
-        ax.set_xlim(0, 10)
-        ax.set_ylim(-1.25 * len(main), 1.0)
-        ax.axis("off")
-        for i, row in main.iterrows():
-            y = -1.25 * i
-            _box(ax, 0.4, y, 4.6, _box_text(row), gid=f"prisma-main-{i}")
-            if i + 1 < len(main):
-                ax.annotate("", xy=(2.7, y - 0.78), xytext=(2.7, y - 0.42),
-                            arrowprops=dict(arrowstyle="-|>", color="black", lw=0.8))
-            side = counts[(counts["side"] == "excluded") & (counts["after"] == row["step"])]
-            for j, (_, excl) in enumerate(side.iterrows()):
-                ys = y - 0.62 - 0.0 * j
-                _box(ax, 5.6, ys, 4.0, _box_text(excl), gid=f"prisma-excluded-{i}-{j}")
-                ax.annotate("", xy=(5.6, ys), xytext=(2.7, ys),
-                            arrowprops=dict(arrowstyle="-|>", color="black", lw=0.8))
-        if title:
-            ax.text(0.4, 0.75, title, fontweight="bold", fontsize=10, va="center")
-    return fig
-
-
-PRISMA_DETAIL_LINES = 4
-PRISMA_DETAIL_WIDTH = 48
-
-
-def _box_text(row) -> str:
-    """Step, count and, when short enough to fit a box, the detail (e.g. exclusion reasons).
-
-    Long lists of reasons stay in the PRISMA table printed beside the figure; the box then
-    says so, because a diagram that overflows its boxes helps no one.
-    """
-    detail = row.get("detail", "")
-    detail = "" if detail is None or (isinstance(detail, float) and math.isnan(detail)) else detail
-    text = f"{row['step']}\n(n = {int(row['count'])})"
-    lines = [line for line in str(detail).split("\n") if line]
-    if not lines:
-        return text
-    if len(lines) > PRISMA_DETAIL_LINES or max(map(len, lines)) > PRISMA_DETAIL_WIDTH:
-        return f"{text}\n{len(lines)} reasons: see the table"
-    return text + "\n" + "\n".join(lines)
-
-
-def _box(ax, x: float, y: float, width: float, text: str, gid: str) -> None:
-    height = 0.55 + 0.14 * text.count("\n")
-    ax.add_patch(FancyBboxPatch((x, y - height / 2), width, height,
-                                boxstyle="round,pad=0.02,rounding_size=0.08",
-                                facecolor="#f7f7f7", edgecolor="#404040", lw=0.8, gid=gid))
-    ax.text(x + width / 2, y, text, ha="center", va="center", fontsize=8, wrap=True)

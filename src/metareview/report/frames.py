@@ -1,0 +1,53 @@
+"""Small helpers shared by the table builders: grouping effects by outcome, study labels,
+back-transformed ratio columns and deterministic sorting."""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from metareview.stats.vocabulary import is_ratio
+
+
+def exp_if_ratio(measure: str, value: float) -> float:
+    return float(np.exp(value)) if is_ratio(measure) and np.isfinite(value) else math.nan
+
+
+def with_exp(row: dict) -> dict:
+    for name in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "estimate_adjusted",
+                 "ci_low_adjusted", "ci_high_adjusted"):
+        if name in row:
+            row[f"{name}_exp"] = exp_if_ratio(row.get("measure", ""), row[name])
+    return row
+
+
+def outcome_groups(effects: pd.DataFrame) -> Iterable[tuple[str, str, pd.DataFrame]]:
+    """(outcome, measure, rows) in sorted order, rows sorted by study."""
+    if effects is None or len(effects) == 0:
+        return []
+    keys = effects[["outcome", "measure"]].drop_duplicates().sort_values(["outcome", "measure"])
+    out = []
+    for outcome, measure in keys.itertuples(index=False):
+        part = effects[(effects["outcome"] == outcome) & (effects["measure"] == measure)]
+        out.append((str(outcome), str(measure), part.sort_values(["study_id", "comparison"],
+                                                                   kind="stable")))
+    return out
+
+
+def study_labels(part: pd.DataFrame) -> list[str]:
+    """Study id, plus the comparison when a study contributes more than one row."""
+    counts = part["study_id"].value_counts()
+    return [
+        f"{s} ({c})" if counts[s] > 1 else str(s)
+        for s, c in zip(part["study_id"], part["comparison"])
+    ]
+
+
+def sorted_frame(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    keys = [k for k in keys if k in frame.columns]
+    if not keys or frame.empty:
+        return frame.reset_index(drop=True)
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)

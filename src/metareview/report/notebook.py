@@ -1,0 +1,141 @@
+"""The set-up every review notebook needs, in one call.
+
+A notebook's first code cell after its `parameters` cell is::
+
+    from metareview.report.notebook import start
+    nb = start(globals())
+
+`start` reads the parameter values from the notebook's namespace (the `parameters` cell, or
+what papermill injected), checks them with the same rules as `params/<review>.yaml`, sets up
+inline figures and table display, and returns a `Notebook` that knows the review's folders and
+shows, saves and narrates: `nb.say(text)`, `nb.figure(fig, name)`, `nb.table(frame, name)`,
+`nb.write(frame, name)` (a processed table) and `nb.read(name)`.
+
+Everything a test should check lives in the package; this module only wires it to a notebook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from metareview import files
+from metareview.report.display import display_frame, parameters_box
+from metareview.review import params as review_params
+from metareview.review.sheets import Review, load_review
+
+
+def _in_ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is part of the stack
+        return None
+    return get_ipython()
+
+
+def _display(obj) -> None:
+    if _in_ipython() is None:
+        print(obj if isinstance(obj, str) else repr(obj))
+        return
+    from IPython.display import display
+
+    display(obj)
+
+
+@dataclass
+class Notebook:
+    """One review notebook's settings and folders, and how it shows and saves results."""
+
+    review: str
+    settings: dict[str, Any]
+    raw: Path = field(init=False)
+    processed: Path = field(init=False)
+    figures: Path = field(init=False)
+    tables: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.raw = files.raw_dir(self.review)
+        self.processed = files.processed_dir(self.review)
+        self.figures = files.figures_dir(self.review)
+        self.tables = files.tables_dir(self.review)
+        self.processed.mkdir(parents=True, exist_ok=True)
+
+    # --- the review's data -----------------------------------------------------------------
+
+    @cached_property
+    def data(self) -> Review:
+        """The validated sheets of data/raw/<review>/ (read once per notebook)."""
+        return load_review(self.raw)
+
+    @property
+    def model(self) -> dict[str, Any]:
+        """The model settings as keyword arguments of the table builders."""
+        s = self.settings
+        return {"method": s["tau2_method"], "test": s["test"], "min_k": s["min_k_pool"],
+                "alpha": s["alpha"]}
+
+    # --- showing and saving ------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        """Show a sentence (Markdown) of the narrative."""
+        if _in_ipython() is None:
+            print(text)
+            return
+        from IPython.display import Markdown
+
+        _display(Markdown(text))
+
+    def figure(self, fig, name: str) -> None:
+        """Show a figure and write it to reports/<review>/figures/<name>.png and .svg."""
+        from metareview.report.figures import save_figure
+
+        _display(fig)
+        save_figure(fig, self.figures / name)
+
+    def table(self, frame: pd.DataFrame, name: str | None = None, *,
+              caption: str | None = None, key: list[str] | None = None) -> None:
+        """Show a table for readers (no index column, whole numbers as integers, no empty
+        columns; a wide table in blocks that each start with the `key` columns) and, when
+        named, write it as CSV to reports/<review>/tables/<name>.csv."""
+        if name:
+            files.write_csv(frame, self.tables / f"{name}.csv")
+        _display(display_frame(frame, caption=caption, key=key))
+
+    def write(self, frame: pd.DataFrame, name: str) -> Path:
+        """Write a processed table to data/processed/<review>/<name>.csv (atomically)."""
+        return files.write_csv(frame, self.processed / f"{name}.csv")
+
+    def read(self, name: str, **options) -> pd.DataFrame:
+        """Read a processed table an earlier notebook wrote."""
+        return pd.read_csv(self.processed / f"{name}.csv", keep_default_na=False,
+                           na_values=[""], **options)
+
+
+def start(namespace: dict[str, Any]) -> Notebook:
+    """Check the notebook's parameters and set up display; return its `Notebook`.
+
+    `namespace` is the notebook's `globals()`: the values of every parameter of
+    `metareview.review.params.DEFAULTS` found there are checked (a typo or a value outside the
+    rules raises `ParameterError`, naming the parameter). The checked values are shown in a
+    collapsed box, so a reader sees what was run without the dictionary filling the page.
+    """
+    review = namespace.get("review")
+    given = {name: namespace[name] for name in review_params.DEFAULTS if name in namespace}
+    settings = review_params.load_params(review, overrides=given)
+    shell = _in_ipython()
+    if shell is not None:
+        shell.run_line_magic("matplotlib", "inline")
+        from IPython.display import HTML
+
+        _display(HTML(parameters_box(settings)))
+    pd.set_option("display.precision", 3)
+    pd.set_option("display.max_colwidth", 120)
+    pd.set_option("display.max_rows", 200)
+    return Notebook(review=settings["review"], settings=settings)
+
+
+__all__ = ["Notebook", "start"]

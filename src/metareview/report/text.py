@@ -1,0 +1,195 @@
+"""Numbers and sentences for readers: intervals, p values and one plain sentence per result."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from metareview.stats.vocabulary import is_ratio
+
+
+def format_number(value: float) -> str:
+    """A number to the precision a reader needs: 1 decimal from 100 up, 2 from 1, 3 from 0.01,
+    two significant digits below; "0" for zero, "" when missing."""
+    if value is None or not np.isfinite(value):
+        return ""
+    size = abs(value)
+    if size == 0:
+        return "0"
+    if size >= 100:
+        text = f"{value:.1f}"
+    elif size >= 1:
+        text = f"{value:.2f}"
+    elif size >= 0.01:
+        text = f"{value:.3f}"
+    else:
+        text = f"{value:.2g}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """"1 study", "3 studies", "1 result", "0 results"."""
+    word = singular if count == 1 else (plural_form or _plural_of(singular))
+    return f"{count} {word}"
+
+
+def _plural_of(word: str) -> str:
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+def format_interval(estimate: float, low: float, high: float, digits: int = 2) -> str:
+    """"-1.25 [-1.80, -0.70]"; empty when the estimate is missing."""
+    if estimate is None or not np.isfinite(estimate):
+        return ""
+    if low is None or not np.isfinite(low):
+        return f"{estimate:.{digits}f}"
+    return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def format_p(p: float) -> str:
+    """p values as a reader expects them: "< 0.001" or three decimals."""
+    if p is None or not np.isfinite(p):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_text(p: float) -> str:
+    """"p = 0.042" or "p < 0.001", for sentences."""
+    shown = format_p(p)
+    if not shown:
+        return "p not available"
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+def present_pooled(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The pooled table for readers: ratios back-transformed, intervals as text."""
+    labels = {} if outcomes is None or outcomes.empty else dict(
+        zip(outcomes["outcome"], outcomes["label"]))
+    rows = []
+    for _, r in pooled.iterrows():
+        ratio = is_ratio(r["measure"])
+        pick = (lambda n: r[f"{n}_exp"]) if ratio else (lambda n: r[n])
+        rows.append({
+            "outcome": labels.get(r["outcome"], r["outcome"]),
+            "measure": r["measure"],
+            "k": int(r["k"]),
+            "status": r["status"],
+            "estimate [CI]": format_interval(pick("estimate"), pick("ci_low"), pick("ci_high")),
+            "p": format_p(r["pval"]),
+            "prediction interval": format_interval(pick("estimate"), pick("pi_low"),
+                                                   pick("pi_high")).split(" ", 1)[-1]
+            if np.isfinite(r["pi_low"]) else "",
+            "tau² [CI]": format_interval(r["tau2"], r["tau2_ci_low"], r["tau2_ci_high"], 3),
+            "I² % [CI]": format_interval(r["i2"], r["i2_ci_low"], r["i2_ci_high"], 1),
+            "Q (p)": "" if not np.isfinite(r["q"]) else f"{r['q']:.2f} ({format_p(r['q_pval'])})",
+            "warning": r["warning"] if isinstance(r["warning"], str) else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def pooled_sentences(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None) -> list[str]:
+    """One plain sentence per outcome of the pooled table, for the notebook's narrative.
+
+    Says k, the estimate with its CI (ratios back-transformed), whether the CI and the prediction
+    interval include no effect (0, or 1 for ratios), I², and any warning. Neutral wording: the
+    sentence reports, it does not judge.
+    """
+    labels = {} if outcomes is None or outcomes.empty else dict(
+        zip(outcomes["outcome"], outcomes["label"]))
+    sentences = []
+    for _, r in pooled.iterrows():
+        label = labels.get(r["outcome"], r["outcome"])
+        ratio = is_ratio(r["measure"])
+        pick = (lambda n: r[f"{n}_exp"]) if ratio else (lambda n: r[n])
+        pct = f"{100 * float(r['level']):g}%"
+        interval = format_interval(pick("estimate"), pick("ci_low"), pick("ci_high"))
+        if r["status"] != "pooled":
+            text = f"**{label}**: {r['status']}"
+            if int(r["k"]) == 1 and np.isfinite(r["estimate"]):
+                text += f"; the single study ({r['studies']}) gives {r['measure']} {interval}"
+            sentences.append(text + ".")
+            continue
+
+        def covers_null(low: float, high: float) -> bool:
+            return low <= 0.0 <= high
+
+        ci_text = ("includes no effect" if covers_null(r["ci_low"], r["ci_high"])
+                   else "excludes no effect")
+        text = (f"**{label}**: {int(r['k'])} studies, pooled {r['measure']} {interval} "
+                f"({pct} CI, which {ci_text}; {p_text(r['pval'])})")
+        if np.isfinite(r["pi_low"]):
+            pi_text = ("includes" if covers_null(r["pi_low"], r["pi_high"]) else "excludes")
+            text += (f"; prediction interval {pick('pi_low'):.2f} to {pick('pi_high'):.2f}, "
+                     f"which {pi_text} no effect")
+        if np.isfinite(r["i2"]):
+            text += f"; I² = {r['i2']:.0f}%"
+        text += "."
+        if isinstance(r["warning"], str) and r["warning"]:
+            text += f" Caution: {r['warning']}."
+        sentences.append(text)
+    return sentences
+
+
+def _ratio_or_plain(row, name: str) -> float:
+    return row[f"{name}_exp"] if is_ratio(row["measure"]) else row[name]
+
+
+def subgroup_sentences(subgroups: pd.DataFrame) -> list[str]:
+    """One sentence per tested outcome × moderator: each subgroup's estimate and the tests."""
+    sentences = []
+    if subgroups is None or subgroups.empty:
+        return sentences
+    tested = subgroups[(subgroups["row"] == "between") & (subgroups["status"] == "tested")]
+    for (outcome, moderator), tests in tested.groupby(["outcome", "moderator"], sort=True):
+        groups = subgroups[(subgroups["outcome"] == outcome)
+                           & (subgroups["moderator"] == moderator)
+                           & (subgroups["row"] == "group")]
+        parts = []
+        for _, g in groups.iterrows():
+            interval = format_interval(_ratio_or_plain(g, "estimate"), _ratio_or_plain(g, "ci_low"),
+                                       _ratio_or_plain(g, "ci_high"))
+            parts.append(f"{g['level']} {interval} (k = {int(g['k'])})")
+        common = tests[tests["tau2_mode"] == "common"]
+        separate = tests[tests["tau2_mode"] == "separate"]
+        test_parts = []
+        if len(common):
+            c = common.iloc[0]
+            text = f"common tau² {p_text(c['q_between_pval'])}"
+            if np.isfinite(c["p_permutation"]):
+                text += f" (permutation {p_text(c['p_permutation'])})"
+            test_parts.append(text)
+        if len(separate):
+            test_parts.append(f"separate tau² {p_text(separate.iloc[0]['q_between_pval'])}")
+        measure = groups["measure"].iloc[0] if len(groups) else ""
+        sentences.append(f"**{outcome}** by {moderator} ({measure}): " + "; ".join(parts)
+                         + ". Test for subgroup differences: " + ", ".join(test_parts) + ".")
+    return sentences
+
+
+def safety_sentences(safety: pd.DataFrame) -> list[str]:
+    """One sentence per event type: counts per arm and the Mantel-Haenszel risk ratio."""
+    sentences = []
+    if safety is None or safety.empty:
+        return sentences
+    for event, rows in safety.groupby("event", sort=True):
+        first = rows.iloc[0]
+        if first["method"] == "none":
+            sentences.append(f"**{event}**: {first['status']}.")
+            continue
+        text = (f"**{event}**: {int(first['k_studies'])} studies, "
+                f"{int(first['events_treatment'])}/{int(first['total_treatment'])} events with "
+                f"treatment and {int(first['events_control'])}/{int(first['total_control'])} "
+                "with control")
+        mh = rows[(rows["method"] == "Mantel-Haenszel") & (rows["measure"] == "RR")]
+        if len(mh) and np.isfinite(mh.iloc[0]["estimate"]):
+            r = mh.iloc[0]
+            interval = format_interval(r["estimate_exp"], r["ci_low_exp"], r["ci_high_exp"])
+            text += f"; Mantel-Haenszel RR {interval}, {p_text(r['pval'])}"
+        if int(first["k_double_zero"]):
+            text += f"; {int(first['k_double_zero'])} studies without events in either arm"
+        sentences.append(text + ".")
+    return sentences
