@@ -388,18 +388,24 @@ def test_missing_required_column(review):
     (review / "studies.csv").write_text(out.getvalue(), encoding="utf-8")
     problems = problems_of(review)
     assert any(p.file.endswith("studies.csv") and p.row == 1 and p.column == "design"
-               and "required column 'design' is missing" in p.rule for p in problems)
+               and "column 'design' is missing" in p.rule
+               and "may not be empty" in p.fix for p in problems)
 
 
-def test_missing_optional_column_is_filled_empty(review):
-    names = [n for n in schema.STUDIES.names if n != "note"]
+def test_missing_column_whose_cells_may_be_empty_is_an_error(review):
+    # `n` of arms.csv may be empty cell by cell, but the column itself must be there.
+    names = [n for n in schema.ARMS.names if n != "n"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(names)
-    for row in VALID["studies.csv"]:
+    for row in VALID["arms.csv"]:
         writer.writerow([row.get(n, "") for n in names])
-    (review / "studies.csv").write_text(out.getvalue(), encoding="utf-8")
-    assert load_review(review).studies["note"].isna().all()
+    (review / "arms.csv").write_text(out.getvalue(), encoding="utf-8")
+    problems = problems_of(review)
+    hits = [p for p in problems if p.file.endswith("arms.csv") and p.column == "n"]
+    assert len(hits) == 1 and hits[0].row == 1
+    assert "column 'n' is missing from the header" in hits[0].rule
+    assert "its cells may be empty" in hits[0].fix
 
 
 def test_duplicated_header_and_extra_cells(review):

@@ -336,12 +336,16 @@ def _check_header(file, sheet: Sheet, header, records, problems: _Problems) -> d
             file, 1, name, name, f"unknown column '{name}' for {sheet.filename}.",
             f"{hint}Columns of this sheet: {', '.join(sheet.names)}.",
         )
+    # Every column of the schema must be in the header, even one whose cells may all be
+    # empty: a missing column is more often a slip than a decision, and an empty column says
+    # "looked for, not reported".
     for name in missing:
-        if sheet.column(name).required:
-            problems.add(
-                file, 1, name, None, f"the required column '{name}' is missing from the header.",
-                f"add a column named '{name}' ({_describe(sheet.column(name))}).",
-            )
+        column = sheet.column(name)
+        cells = "its cells may not be empty" if column.required else "its cells may be empty"
+        problems.add(
+            file, 1, name, None, f"the column '{name}' is missing from the header.",
+            f"add a column named '{name}' ({_describe(column)}; {cells}).",
+        )
     return positions
 
 

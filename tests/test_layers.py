@@ -1,0 +1,102 @@
+"""The package's layers import one way: stats <- review <- report <- run.
+
+`metareview.files` (paths and atomic writes) imports nothing of the package and may be used by
+every layer but the engine, which never touches a file. Every import is checked, including those
+inside functions, by reading the modules' syntax trees.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "metareview"
+LAYERS = ("stats", "review", "report", "run")
+# What each part of the package may import from the package.
+ALLOWED = {
+    "stats": {"stats"},
+    "review": {"stats", "review", "files"},
+    "report": {"stats", "review", "report", "files", "api"},
+    "run": {"stats", "review", "report", "run", "files", "api"},
+    "files": set(),
+}
+# Modules that read or write files, or draw: the engine imports none of them.
+NOT_IN_ENGINE = ("os", "pathlib", "shutil", "glob", "io", "tempfile", "matplotlib", "yaml")
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or
+                  p.parent != PACKAGE)
+
+
+def _part_of(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, dotted name) of every import in the module, at any depth."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "metareview":
+                found += [(node.lineno, f"metareview.{alias.name}") for alias in node.names]
+            else:
+                found.append((node.lineno, node.module))
+    return found
+
+
+def _target(name: str) -> str | None:
+    """The part of the package an import reaches: a layer, "files", "api" (the lazy public
+    API of `import metareview`), or None outside the package."""
+    parts = name.split(".")
+    if parts[0] != "metareview":
+        return None
+    if len(parts) == 1:
+        return "api"
+    return parts[1] if parts[1] in LAYERS or parts[1] == "files" else "moved:" + parts[1]
+
+
+def test_every_module_belongs_to_a_layer():
+    parts = {_part_of(p) for p in _modules()}
+    assert parts <= set(ALLOWED), f"modules outside the layers: {sorted(parts - set(ALLOWED))}"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_run_with_the_grain(path):
+    part = _part_of(path)
+    wrong = []
+    for line, name in _imports(path):
+        target = _target(name)
+        if target is None:
+            if part == "stats" and name.split(".")[0] in NOT_IN_ENGINE:
+                wrong.append(f"line {line}: the engine imports {name}")
+            continue
+        if target not in ALLOWED[part]:
+            wrong.append(f"line {line}: {part} imports {name}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_check_fails_on_an_import_against_the_grain(tmp_path):
+    # The test above must be able to fail: an engine module importing the report layer.
+    module = PACKAGE / "stats" / "pooling.py"
+    source = module.read_text(encoding="utf-8") + "\nfrom metareview.report import text\n"
+    fake = tmp_path / "pooling.py"
+    fake.write_text(source, encoding="utf-8")
+    targets = {_target(name) for _, name in _imports(fake)}
+    assert "report" in targets and "report" not in ALLOWED["stats"]
+
+
+def test_old_module_names_are_the_moved_modules():
+    import importlib
+
+    import metareview
+
+    for old, new in metareview.MOVED_MODULES.items():
+        assert importlib.import_module(f"metareview.{old}") is \
+            importlib.import_module(f"metareview.{new}")
