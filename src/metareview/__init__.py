@@ -26,6 +26,7 @@ _API = {
     "trim_and_fill": "small_study",
     "leave_one_out": "sensitivity",
     "influence": "sensitivity",
+    "pool_glmm": "stats.glmm",
 }
 
 __all__ = sorted(_API)
