@@ -45,6 +45,7 @@ _API = {
     "influence": "stats.sensitivity",
     "vote_count": "stats.swim",
     "combine_pvalues": "stats.swim",
+    "pool_glmm": "stats.glmm",
 }
 
 # old module name -> its home in the layers
