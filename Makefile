@@ -48,7 +48,8 @@ inputs_of = $(wildcard data/raw/$(1)/*) params/$(1).yaml
 
 # --- targets -----------------------------------------------------------------------------------
 
-.PHONY: help setup reproduce reports check record test lab share clean checksums fixtures
+.PHONY: help setup reproduce reports report-files check record test lab share clean checksums \
+        codebook new-review fixtures
 
 help: ## list the targets
 	@echo "Targets (reviews: $(or $(REVIEWS),none); notebooks: $(words $(NB_STEMS))):"
@@ -73,10 +74,22 @@ $(SETUP_STAMP): requirements.lock pyproject.toml
 reproduce: setup ## from raw data to checked reports: delete outputs, run everything, check
 	mkdir -p data/processed reports
 	find data/processed reports -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
-	$(MAKE) --jobs=$(JOBS) reports
+	$(MAKE) reports
 	$(MAKE) check
 
-reports: $(REPORTS) reports/index.html ## run what changed since the last run and rebuild reports
+reports: $(SETUP_STAMP) ## run what changed (reviews in parallel) and rebuild the index page
+	@status=0; \
+	$(MAKE) --jobs=$(JOBS) --keep-going report-files || status=$$?; \
+	$(MAKE) reports/index.html || status=$$?; \
+	if [ $$status -ne 0 ]; then \
+	  echo; echo "Some reviews did not run to the end (the others did):"; \
+	  $(PY) -m metareview.pipeline failures || true; \
+	fi; \
+	exit $$status
+
+# Every report of every review (`reports` runs these with --keep-going, so that one failing
+# review does not stop the others).
+report-files: $(REPORTS)
 
 # One report per review x notebook. The recipe runs the notebook and every later one in one
 # process; the later reports then see fresh prerequisites and skip (the `find` guard), so a
@@ -87,7 +100,9 @@ reports/%.html: notebooks/$$(notdir $$*).ipynb $$(call inputs_of,$$(call review_
 	@if [ -e $@ ] && [ -z "$$(find $^ -newer $@ -print -quit)" ]; then exit 0; fi; \
 	$(PY) -m metareview.pipeline run --review $(call review_of,$*) --from $(call number_of,$*)
 
-reports/index.html: $(REPORTS) $(wildcard results/*.json) $(SRC) $(SETUP_STAMP)
+# The index shows what exists, failed reviews included (it marks them).
+reports/index.html: $(wildcard $(REPORTS)) $(wildcard .runs/*.failed) $(wildcard results/*.json) \
+                    $(SRC) $(SETUP_STAMP)
 	$(PY) -m metareview.record index
 
 check: setup ## fail, listing what is wrong, unless the run matches results/*.json
@@ -96,17 +111,25 @@ check: setup ## fail, listing what is wrong, unless the run matches results/*.js
 record: reports ## rewrite results/*.json from the current run (review the git diff!)
 	$(PY) -m metareview.record write
 
-checksums: setup ## accept intentional raw-data edits: rewrite data/raw/*/SHA256SUMS
-	@for review in $(REVIEWS); do \
-	  $(PY) -c 'import sys; from metareview import checksums; print("wrote", checksums.write(sys.argv[1]))' \
-	    data/raw/$$review; \
-	done
+checksums: setup ## accept an intended raw-data edit: valid sheets, changed reviews only [REVIEW=x]
+	$(PY) -m metareview.checksums accept $(addprefix data/raw/,$(or $(REVIEW),$(REVIEWS)))
+
+codebook: setup ## write the generated tables of a review's CODEBOOK.md [REVIEW=x]
+	@test -n "$(REVIEW)" || { echo "usage: make codebook REVIEW=<review>"; exit 2; }
+	$(PY) -m metareview.codebook --write data/raw/$(REVIEW)
+
+new-review: setup ## scaffold a new review: data/raw/<name>/ and params/<name>.yaml [NAME=x]
+	@test -n "$(NAME)" || { echo "usage: make new-review NAME=<review-name>"; exit 2; }
+	$(PY) -m metareview.review.scaffold $(NAME)
 
 test: setup ## run the test suite (fails when no test ran)
 	$(PY) -m pytest -q
 
-lab: setup ## open JupyterLab with the project kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/
+# As root (common in containers) JupyterLab needs --allow-root; LAB_ARGS adds any other option,
+# e.g. make lab LAB_ARGS="--no-browser --port 8890".
+LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+lab: setup ## open JupyterLab with the project kernel [LAB_ARGS="--port 8890 ..."]
+	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ROOT) $(LAB_ARGS) notebooks/
 
 share: reports ## zip reports/ into dist/reports.zip for coauthors
 	@$(PY) -c 'import sys, zipfile, pathlib; \

@@ -133,8 +133,17 @@ def sheet_text(filename: str, rows: list[dict], delimiter: str = ",", newline: s
     return out.getvalue()
 
 
+REVIEW_YAML = """\
+title: Test review
+years: [1990, 2030]
+conditions: [acne_scars]
+intervention_classes: {svf: SVF, fat_grafting: Fat grafting, stem_cells: Stem cells}
+"""
+
+
 def write_review(folder: Path, sheets: dict = VALID) -> None:
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "review.yaml").write_text(REVIEW_YAML, encoding="utf-8")
     for filename, rows in sheets.items():
         (folder / filename).write_text(sheet_text(filename, rows), encoding="utf-8")
     (folder / "CODEBOOK.md").write_text("# Codebook\n\necca, satisfied\n", encoding="utf-8")
@@ -220,7 +229,7 @@ CELL_CASES = [
     _cell("contrasts.csv", 3, "p_value", "<0.01", "must be a number"),
     # required cells
     _cell("studies.csv", 3, "citation", "", "must not be empty"),
-    _cell("arms.csv", 4, "timepoint_weeks", "", "must not be empty"),
+    _cell("arms.csv", 4, "timepoint_weeks", "-4", "must be >= 0"),
     _cell("outcomes.csv", 2, "direction", "", "must not be empty"),
     # ranges
     _cell("arms.csv", 2, "n", "0", "n must be >= 1"),
@@ -232,7 +241,7 @@ CELL_CASES = [
     _cell("contrasts.csv", 3, "p_value", "0", "p_value must be > 0"),
     _cell("contrasts.csv", 3, "p_value", "1.5", "p_value must be > 0 and <= 1"),
     _cell("contrasts.csv", 2, "ci_level", "95", "ci_level must be > 0 and <= 1"),
-    _cell("studies.csv", 2, "year", "1850", "year must be >= 1950"),
+    _cell("studies.csv", 2, "year", "1985", "year must be >= 1990"),
     _cell("published.csv", 2, "i2_percent", "160", "i2_percent must be >= 0 and <= 100"),
     _cell("search_log.csv", 2, "records_seen", "-1", "records_seen must be >= 0"),
     # cross-column rules
@@ -711,3 +720,76 @@ def test_every_reported_form_has_a_completeness_rule():
     assert set(schema.CONTRAST_FORMS) == set(_CONTRAST_FORM_NEEDS) | {"narrative"}
     for needs in (*_ARM_FORM_NEEDS.values(), *_CONTRAST_FORM_NEEDS.values()):
         assert all(name in schema.ARMS.names + schema.CONTRASTS.names for name in needs)
+
+
+# ---------------------------------------------------------------------------------------------
+# the review's own definitions (review.yaml)
+
+
+def test_the_review_sets_the_year_range(review):
+    (review / "review.yaml").write_text(REVIEW_YAML.replace("[1990, 2030]", "[1940, 2030]"),
+                                        encoding="utf-8")
+    set_cell(review, "studies.csv", 2, "year", "1948")
+    assert load_review(review).studies.loc[0, "year"] == 1948
+
+
+def test_intervention_classes_come_from_the_review(review):
+    set_cell(review, "studies.csv", 2, "intervention_class", "vaccine")
+    problems = [p for p in problems_of(review) if p.column == "intervention_class"]
+    assert problems and problems[0].row == 2 and "svf" in problems[0].fix
+    (review / "review.yaml").write_text(REVIEW_YAML.replace("svf: SVF", "vaccine: Vaccine"),
+                                        encoding="utf-8")
+    edit_rows(review, "studies.csv", lambda rows: rows[0].update(intervention_class="vaccine"))
+    assert load_review(review).studies.loc[0, "intervention_class"] == "vaccine"
+
+
+def test_timepoints_may_be_absent_unless_the_review_requires_them(review):
+    set_cell(review, "arms.csv", 2, "timepoint_weeks", "")
+    edit_rows(review, "arms.csv", lambda rows: [r.update(timepoint_weeks="")
+                                                for r in rows if r["study_id"] == "Alpha2020"
+                                                and r["outcome"] == "ecca"])
+    assert load_review(review).arms["timepoint_weeks"].isna().sum() == 2
+    (review / "review.yaml").write_text(REVIEW_YAML + "required: {arms: [timepoint_weeks]}\n",
+                                        encoding="utf-8")
+    problems = [p for p in problems_of(review) if p.column == "timepoint_weeks"]
+    assert [p.row for p in problems] == [2, 3] and "must not be empty" in problems[0].rule
+
+
+def test_extra_study_columns_are_declared_by_the_review(review):
+    (review / "review.yaml").write_text(
+        REVIEW_YAML + "study_columns: [{name: latitude, kind: float}]\n"
+                      "moderators: [{column: latitude, kind: continuous}]\n", encoding="utf-8")
+    problems = problems_of(review)
+    assert any(p.column == "latitude" and "missing from the header" in p.rule for p in problems)
+    rows = [dict(r, latitude=str(10 * i)) for i, r in enumerate(VALID["studies.csv"])]
+    names = list(schema.STUDIES.names) + ["latitude"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow([row.get(n, "") for n in names])
+    (review / "studies.csv").write_text(out.getvalue(), encoding="utf-8")
+    loaded = load_review(review)
+    assert loaded.studies["latitude"].tolist() == [0.0, 10.0, 20.0]
+    assert loaded.definitions.moderators[0].column == "latitude"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("", "must be a YAML mapping"),
+    ("title: x\n", "needs at least one class"),
+    ("title: x\nintervention_classes: [a]\nyears: [2020, 2000]\n", "two whole years in order"),
+    ("title: x\nintervention_classes: [a]\nsubgroups: [colour]\n", "studies.csv does not have"),
+    ("title: x\nintervention_classes: [a]\ncolour: red\n", "is not a key of review.yaml"),
+    ("title: [unclosed\n", "not readable as YAML"),
+])
+def test_bad_definitions_name_the_key_and_the_rule(review, text, fragment):
+    (review / "review.yaml").write_text(text, encoding="utf-8")
+    problems = problems_of(review)
+    assert len(problems) == 1 and problems[0].file == f"{REVIEW}/review.yaml"
+    assert fragment in problems[0].rule and problems[0].fix
+
+
+def test_missing_definitions_say_how_to_make_them(review):
+    (review / "review.yaml").unlink()
+    problems = problems_of(review)
+    assert "make new-review NAME=test-review" in problems[0].fix

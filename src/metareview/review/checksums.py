@@ -55,16 +55,63 @@ def compute(review_dir: str | os.PathLike) -> dict[str, str]:
 
 
 def write(review_dir: str | os.PathLike) -> Path:
-    """Rewrite SHA256SUMS from the folder's current files (atomically); return its path."""
+    """Rewrite SHA256SUMS from the folder's current files (atomically); return its path.
+
+    A SHA256SUMS whose content would not change is left untouched (its file time too), so that
+    Make does not see a change where there is none.
+    """
     folder = Path(review_dir)
     if not folder.is_dir():
-        raise ChecksumError(f"{folder}: no such review folder.")
+        raise ChecksumError(f"{display_path(folder)}: no such review folder.")
     text = "".join(f"{digest}  {name}\n" for name, digest in compute(folder).items())
     target = folder / SUMS_NAME
+    if target.is_file() and target.read_bytes() == text.encode("utf-8"):
+        return target
     temporary = folder / f".{SUMS_NAME}.tmp"
     temporary.write_text(text, encoding="utf-8", newline="\n")
     os.replace(temporary, target)
     return target
+
+
+def differences(review_dir: str | os.PathLike) -> list[str]:
+    """What differs between the folder and its SHA256SUMS, one line per file (empty if none)."""
+    folder = Path(review_dir)
+    sums = folder / SUMS_NAME
+    actual = compute(folder)
+    if not sums.is_file():
+        return [f"  new:      {n}" for n in actual]
+    try:
+        listed, malformed = _read_listed(sums)
+    except UnicodeDecodeError:
+        return [f"  unreadable {SUMS_NAME}"]
+    lines = [f"  changed:  {n}" for n in sorted(listed) if n in actual and actual[n] != listed[n]]
+    lines += [f"  missing:  {n} (listed in {SUMS_NAME} but not in the folder)"
+              for n in sorted(listed) if n not in actual]
+    lines += [f"  unlisted: {n} (in the folder but not in {SUMS_NAME})"
+              for n in actual if n not in listed]
+    lines += [f"  unreadable {SUMS_NAME} {m}" for m in malformed]
+    return lines
+
+
+def accept(review_dir: str | os.PathLike) -> tuple[str, list[str]]:
+    """Accept an intended edit of a review's raw data: `make checksums`.
+
+    Returns ("unchanged", []) when the folder matches its SHA256SUMS (nothing is written);
+    otherwise validates the sheets first (raising `SheetValidationError`: data are never
+    accepted before they are valid), rewrites SHA256SUMS and returns ("accepted", the list of
+    what changed).
+    """
+    from metareview.review.sheets import load_review
+
+    folder = Path(review_dir)
+    if not folder.is_dir():
+        raise ChecksumError(f"{display_path(folder)}: no such review folder.")
+    changes = differences(folder)
+    if not changes:
+        return "unchanged", []
+    load_review(folder)
+    write(folder)
+    return "accepted", changes
 
 
 def _read_listed(sums: Path) -> tuple[dict[str, str], list[str]]:
@@ -85,54 +132,57 @@ def verify(review_dir: str | os.PathLike) -> dict[str, str]:
     """Check the folder against its SHA256SUMS; return the verified {name: digest}.
 
     Raises ChecksumError naming each changed, missing (listed but absent) and unlisted file.
+    The runner checks the sheets first, so this message comes only for valid sheets.
     """
     folder = Path(review_dir)
-    sums = folder / SUMS_NAME
     shown = display_path(folder)
-    fix = (
-        "If the change was intended, run `make checksums` (or `python -m metareview.checksums "
-        f"write {shown}`) and commit {SUMS_NAME} with the data."
-    )
-    if not sums.is_file():
+    name = folder.resolve().name
+    if not (folder / SUMS_NAME).is_file():
         raise ChecksumError(
-            f"{shown}/{SUMS_NAME} is missing, so the raw data cannot be checked. "
-            f"Run `make checksums` to create it."
-        )
-    try:
-        listed, malformed = _read_listed(sums)
-    except UnicodeDecodeError:
-        raise ChecksumError(f"{shown}/{SUMS_NAME} is not a text file. {fix}") from None
-    actual = compute(folder)
-    changed = [n for n in sorted(listed) if n in actual and actual[n] != listed[n]]
-    missing = [n for n in sorted(listed) if n not in actual]
-    unlisted = [n for n in actual if n not in listed]
-    if changed or missing or unlisted or malformed:
-        lines = [f"The raw data in {shown} do not match {SUMS_NAME}:"]
-        lines += [f"  changed:  {n}" for n in changed]
-        lines += [f"  missing:  {n} (listed in {SUMS_NAME} but not in the folder)" for n in missing]
-        lines += [f"  unlisted: {n} (in the folder but not in {SUMS_NAME})" for n in unlisted]
-        lines += [f"  unreadable {SUMS_NAME} {m}" for m in malformed]
-        lines.append(fix)
-        raise ChecksumError("\n".join(lines))
-    return actual
+            f"{shown}/{SUMS_NAME} is missing, so the raw data cannot be checked. The sheets "
+            f"are valid: `make checksums REVIEW={name}` creates it.")
+    changes = differences(folder)
+    if changes:
+        raise ChecksumError("\n".join(
+            [f"The raw data in {shown} differ from {SUMS_NAME} (the sheets themselves are "
+             "valid):", *changes,
+             f"If the change was intended, `make checksums REVIEW={name}` accepts it; commit "
+             f"{SUMS_NAME} with the data. If not, restore the files (git checkout -- {shown})."]))
+    return compute(folder)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) < 2 or args[0] not in ("verify", "write"):
-        print("usage: python -m metareview.checksums verify|write REVIEW_DIR [REVIEW_DIR ...]",
-              file=sys.stderr)
-        return 2
+    """`python -m metareview.checksums verify|accept|write DIR ...`."""
+    import argparse
+
+    from metareview.review.sheets import SheetValidationError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m metareview.checksums",
+        description="Check or accept the raw data of review folders against SHA256SUMS.")
+    parser.add_argument("command", choices=("verify", "accept", "write"),
+                        help="verify: check; accept: validate the sheets, then rewrite "
+                             "SHA256SUMS of folders that changed; write: rewrite it as is")
+    parser.add_argument("folders", nargs="+", metavar="REVIEW_DIR")
+    args = parser.parse_args(argv)
     status = 0
-    for folder in args[1:]:
+    for folder in args.folders:
         try:
-            if args[0] == "write":
-                path = write(folder)
-                print(f"wrote {path.as_posix()}")
+            if args.command == "write":
+                print(f"wrote {display_path(write(folder))}")
+            elif args.command == "accept":
+                outcome, changes = accept(folder)
+                if outcome == "unchanged":
+                    print(f"{display_path(folder)}: unchanged")
+                else:
+                    print(f"{display_path(folder)}: accepted, {SUMS_NAME} rewritten:")
+                    print("\n".join(changes))
             else:
-                count = len(verify(folder))
-                print(f"{folder}: {count} files match {SUMS_NAME}")
-        except ChecksumError as err:
+                print(f"{display_path(folder)}: {len(verify(folder))} files match {SUMS_NAME}")
+        except (ChecksumError, SheetValidationError) as err:
+            if isinstance(err, SheetValidationError):
+                print(f"{display_path(folder)}: not accepted, the sheets are not valid:",
+                      file=sys.stderr)
             print(err, file=sys.stderr)
             status = 1
     return status

@@ -11,35 +11,30 @@ means "not reported", never zero.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from metareview.stats.vocabulary import P_OPERATORS
 
 SOURCE_LEVELS = ("abstract", "full_text", "registry")
-DESIGNS = ("parallel", "split_face", "non_randomised", "single_arm")
-INTERVENTION_CLASSES = (
-    "svf",  # stromal vascular fraction, SVF-gel, ECM/SVF-gel
-    "fat_grafting",  # autologous fat, microfat, nanofat
-    "epidermal_cell_suspension",  # non-cultured autologous cell suspension (ReCell)
-    "stem_cells",  # cultured MSCs of any source
-    "conditioned_medium",  # stem-cell conditioned medium / secretome
-    "extracellular_vesicles",  # exosomes and other EVs
-    "other",
-)
+DESIGNS = ("parallel", "split_face", "crossover", "cluster", "non_randomised", "single_arm")
 ROLES = ("treatment", "control")
 AE_ROLES = ("treatment", "control", "single")
+SEVERITIES = ("any", "mild", "moderate", "severe", "serious", "death")
 VALUE_TYPES = ("final", "change", "percent_change", "count")
 ARM_FORMS = (
     "mean_sd",
     "mean_se",
-    "mean_only",  # a mean printed without SD or SE (or with an unlabelled +/-: see the note)
+    "mean_unlabelled",  # "mean ± x" where the source does not say whether x is an SD or an SE
+    "mean_only",  # a mean printed without any dispersion
     "median_iqr",
     "median_range",
     "events_total",
     "percent_only",
     "narrative",
 )
-CONTRAST_FORMS = ("estimate_ci", "estimate_p", "p_value", "t_stat", "estimate_only", "narrative")
+CONTRAST_FORMS = ("estimate_ci", "estimate_p", "p_value", "t_stat", "estimate_only",
+                  "direction_only", "narrative")
+FAVOURS = ("treatment", "control", "none", "unclear")
 CONTRAST_MEASURES = ("MD", "SMD", "RR", "OR", "RD", "percent_difference", "none")
 CONTRAST_DIRECTIONS = ("treatment_minus_control", "control_minus_treatment", "unclear")
 ROB_TOOLS = ("RoB2", "ROBINS-I")
@@ -47,9 +42,13 @@ ROB_JUDGEMENTS = {
     "RoB2": ("low", "some_concerns", "high", "no_information"),
     "ROBINS-I": ("low", "moderate", "serious", "critical", "no_information"),
 }
-OUTCOME_TYPES = ("continuous", "binary")
+OUTCOME_TYPES = ("continuous", "binary", "proportion")
 OUTCOME_DIRECTIONS = ("lower_is_better", "higher_is_better")
-OUTCOME_MEASURES = ("SMD", "MD", "RR", "OR", "RD")
+OUTCOME_MEASURES = ("SMD", "MD", "RR", "OR", "RD", "PLO", "PFT")
+PROPORTION_FORMS = ("events_total", "percent_n", "narrative")
+GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
+                 "publication_bias")
+GRADE_JUDGEMENTS = ("not_serious", "serious", "very_serious")
 SCREENING_STAGES = ("title_abstract", "full_text")
 SCREENING_DECISIONS = ("included", "excluded", "duplicate")
 
@@ -108,17 +107,21 @@ STUDIES = Sheet(
     (
         Column("study_id", required=True, description="short key, e.g. Smith2020"),
         Column("citation", required=True),
-        Column("year", "int", True, minimum=1950, maximum=2100),
+        Column("year", "int", True, minimum=1800, maximum=2100,
+               description="year of publication; review.yaml narrows the range"),
         Column("doi"),
         Column("pmid"),
         Column("design", "category", True, DESIGNS),
         Column("randomised", "bool", True),
         Column("country"),
-        Column("condition", required=True, description="acne_scars, striae_distensae, ..."),
-        Column("intervention_class", "category", True, INTERVENTION_CLASSES),
+        Column("condition", required=True,
+               description="a condition of review.yaml (free text if it lists none)"),
+        Column("intervention_class", required=True,
+               description="an intervention class of review.yaml"),
         Column("intervention", required=True),
         Column("comparator", required=True, description='"none" for single-arm series'),
-        Column("co_intervention", required=True, description='base treatment in both arms, or "none"'),
+        Column("co_intervention", required=True,
+               description='base treatment in both arms, or "none"'),
         Column("n_randomised", "int", minimum=1),
         Column("n_analysed", "int", minimum=1),
         Column("follow_up_weeks", "float", minimum=0),
@@ -136,13 +139,16 @@ ARMS = Sheet(
         Column("study_id", required=True),
         Column("comparison", required=True, description="id of the treatment-vs-control pair"),
         Column("outcome", required=True, description="an outcome of outcomes.csv"),
-        Column("timepoint_weeks", "float", True, minimum=0),
+        Column("timepoint_weeks", "float", minimum=0,
+               description="weeks from baseline; empty when the source gives no timepoint"),
         Column("arm", required=True, description="arm or side as the source names it"),
         Column("role", "category", True, ROLES),
         Column("n", "int", minimum=1, description="analysed; patients for split-face"),
         Column("mean", "float"),
-        Column("sd", "float", minimum=0, exclusive_minimum=True),
-        Column("se", "float", minimum=0, exclusive_minimum=True),
+        Column("sd", "float", minimum=0, exclusive_minimum=True, description="labelled SD"),
+        Column("se", "float", minimum=0, exclusive_minimum=True, description="labelled SE"),
+        Column("dispersion_unlabelled", "float", minimum=0, exclusive_minimum=True,
+               description='the x of "mean ± x" when the source does not say SD or SE'),
         Column("median", "float"),
         Column("q1", "float"),
         Column("q3", "float"),
@@ -150,6 +156,8 @@ ARMS = Sheet(
         Column("max", "float"),
         Column("events", "int", minimum=0),
         Column("total", "int", minimum=1),
+        Column("percent", "float", minimum=0, maximum=100,
+               description="percentage of the arm with the outcome, when only that is printed"),
         Column("value_type", "category", True, VALUE_TYPES),
         Column("reported_form", "category", True, ARM_FORMS),
         *_source_columns(),
@@ -165,7 +173,8 @@ CONTRASTS = Sheet(
         Column("study_id", required=True),
         Column("comparison", required=True),
         Column("outcome", required=True),
-        Column("timepoint_weeks", "float", True, minimum=0),
+        Column("timepoint_weeks", "float", minimum=0,
+               description="weeks from baseline; empty when the source gives no timepoint"),
         Column("measure", "category", True, CONTRAST_MEASURES),
         Column("estimate", "float"),
         Column("ci_low", "float"),
@@ -178,6 +187,8 @@ CONTRASTS = Sheet(
         Column("n_treatment", "int", minimum=1),
         Column("n_control", "int", minimum=1),
         Column("contrast_direction", "category", allowed=CONTRAST_DIRECTIONS),
+        Column("favours", "category", allowed=FAVOURS,
+               description="the arm the source says or shows is better"),
         Column("value_type", "category", True, VALUE_TYPES),
         Column("reported_form", "category", True, CONTRAST_FORMS),
         *_source_columns(),
@@ -199,6 +210,8 @@ ADVERSE_EVENTS = Sheet(
         Column("events", "int", minimum=0),
         Column("total", "int", minimum=1),
         Column("narrative", description="what the source says when it gives no counts"),
+        Column("severity", "category", allowed=SEVERITIES,
+               description="empty when the source does not grade the event"),
         *_source_columns(),
         Column("note"),
     ),
@@ -295,6 +308,81 @@ PUBLISHED = Sheet(
     optional=True,
 )
 
+PROPORTIONS = Sheet(
+    "proportions.csv",
+    (
+        Column("study_id", required=True),
+        Column("outcome", required=True, description="an outcome of outcomes.csv"),
+        Column("definition", description="the study's own definition, e.g. PASI 75"),
+        Column("timepoint_weeks", "float", minimum=0,
+               description="weeks from baseline; empty when the source gives no timepoint"),
+        Column("arm", required=True, description='the group as the source names it, e.g. "MSC"'),
+        Column("events", "int", minimum=0),
+        Column("total", "int", minimum=1),
+        Column("percent", "float", minimum=0, maximum=100,
+               description="the printed percentage, when the count is not printed"),
+        Column("reported_form", "category", True, PROPORTION_FORMS),
+        *_source_columns(),
+        Column("note"),
+    ),
+    key=("study_id", "outcome", "definition", "timepoint_weeks", "arm"),
+    description="counts of people with an outcome in one group (single-arm series and arms "
+                "analysed as proportions)",
+    optional=True,
+)
+
+ORDINAL_COUNTS = Sheet(
+    "ordinal_counts.csv",
+    (
+        Column("study_id", required=True),
+        Column("comparison", required=True),
+        Column("outcome", required=True, description="an outcome of outcomes.csv"),
+        Column("timepoint_weeks", "float", minimum=0),
+        Column("arm", required=True),
+        Column("role", "category", True, ROLES),
+        Column("grade", required=True, description='as printed, e.g. "excellent", ">75%"'),
+        Column("grade_rank", "int", True, minimum=1, description="1 = the best grade"),
+        Column("count", "int", minimum=0),
+        Column("total", "int", minimum=1),
+        Column("percent", "float", minimum=0, maximum=100,
+               description="the printed percentage, when the count is not printed"),
+        *_source_columns(),
+        Column("note"),
+    ),
+    key=("study_id", "comparison", "outcome", "timepoint_weeks", "role", "grade"),
+    description="graded global assessments: people per grade per arm",
+    optional=True,
+)
+
+EXTRACTION_CHECKS = Sheet(
+    "extraction_checks.csv",
+    (
+        Column("study_id", required=True),
+        Column("sheet", required=True),
+        Column("field", required=True, description="row and column the two passes differ on"),
+        Column("first", description="value of the first extraction"),
+        Column("second", description="value of the second, independent extraction"),
+        Column("resolved", description="value kept, checked against the source"),
+        Column("why", required=True),
+    ),
+    key=("study_id", "sheet", "field"),
+    description="the double extraction: every disagreement and how it was settled",
+    optional=True,
+)
+
+GRADE_OVERRIDES = Sheet(
+    "grade.csv",
+    (
+        Column("outcome", required=True, description="an outcome of outcomes.csv"),
+        Column("domain", "category", True, GRADE_DOMAINS),
+        Column("judgement", "category", True, GRADE_JUDGEMENTS),
+        Column("reason", required=True, description="why the computed judgement is replaced"),
+    ),
+    key=("outcome", "domain"),
+    description="GRADE judgements that replace the computed ones, each with its reason",
+    optional=True,
+)
+
 SHEETS: tuple[Sheet, ...] = (
     STUDIES,
     ARMS,
@@ -305,5 +393,39 @@ SHEETS: tuple[Sheet, ...] = (
     SEARCH_LOG,
     SCREENING,
     PUBLISHED,
+    PROPORTIONS,
+    ORDINAL_COUNTS,
+    EXTRACTION_CHECKS,
+    GRADE_OVERRIDES,
 )
 SHEETS_BY_FILE = {s.filename: s for s in SHEETS}
+
+
+def sheets_for(definitions) -> tuple[Sheet, ...]:
+    """The sheets of one review: `SHEETS` with the review's vocabulary applied.
+
+    From `definitions` (a `metareview.review.definitions.Definitions`): the year range, the
+    allowed conditions and intervention classes, the extra columns of studies.csv (after
+    `note`), and the columns whose cells the review requires to be filled.
+    """
+    adapted = []
+    for sheet in SHEETS:
+        required = set(definitions.required.get(sheet.filename[: -len(".csv")], ()))
+        columns = []
+        for column in sheet.columns:
+            if sheet is STUDIES and column.name == "year":
+                column = replace(column, minimum=definitions.years[0],
+                                 maximum=definitions.years[1])
+            elif sheet is STUDIES and column.name == "intervention_class":
+                column = replace(column, kind="category",
+                                 allowed=tuple(definitions.intervention_classes))
+            elif sheet is STUDIES and column.name == "condition" and definitions.conditions:
+                column = replace(column, kind="category", allowed=tuple(definitions.conditions))
+            if column.name in required:
+                column = replace(column, required=True)
+            columns.append(column)
+        if sheet is STUDIES:
+            columns += [Column(c.name, c.kind, c.required or c.name in required, c.allowed,
+                               description=c.description) for c in definitions.study_columns]
+        adapted.append(replace(sheet, columns=tuple(columns)))
+    return tuple(adapted)

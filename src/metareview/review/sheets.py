@@ -1,6 +1,7 @@
 """Load and validate the extraction sheets of a review folder.
 
-`load_review(review_dir)` reads every sheet of `metareview.schema.SHEETS`, checks it cell by
+`load_review(review_dir)` reads the review's definitions (`review.yaml`), then every sheet of
+`metareview.review.schema.SHEETS` with the review's vocabulary applied, checks it cell by
 cell, row by row and across sheets, and returns typed DataFrames only when nothing is wrong.
 Otherwise it raises `SheetValidationError` listing every problem found (not just the first),
 each with the file, the row as a spreadsheet shows it (header = row 1), the column, the value,
@@ -30,6 +31,12 @@ import pandas as pd
 
 from metareview.files import display_path
 from metareview.review import schema
+from metareview.review.definitions import (
+    DEFINITIONS_FILE,
+    DefinitionError,
+    Definitions,
+    load_definitions,
+)
 from metareview.review.schema import Column, Sheet
 from metareview.stats.vocabulary import is_ratio
 
@@ -56,7 +63,9 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _ARM_FORM_NEEDS = {
     "mean_sd": ("mean", "sd"),
     "mean_se": ("mean", "se"),
+    "mean_unlabelled": ("mean", "dispersion_unlabelled"),
     "mean_only": ("mean",),
+    "percent_only": ("percent", "total"),
     "median_iqr": ("median", "q1", "q3"),
     "median_range": ("median", "min", "max"),
     "events_total": ("events", "total"),
@@ -67,12 +76,18 @@ _CONTRAST_FORM_NEEDS = {
     "p_value": ("p_value",),
     "t_stat": ("t_stat",),
     "estimate_only": ("estimate",),
+    "direction_only": ("favours",),
+}
+_PROPORTION_FORM_NEEDS = {
+    "events_total": ("events", "total"),
+    "percent_n": ("percent", "total"),
 }
 _ROB_DOMAINS = {
     "RoB2": tuple(f"D{i}" for i in range(1, 6)) + ("overall",),
     "ROBINS-I": tuple(f"D{i}" for i in range(1, 8)) + ("overall",),
 }
-_OUTCOME_MEASURES_BY_TYPE = {"continuous": ("SMD", "MD"), "binary": ("RR", "OR", "RD")}
+_OUTCOME_MEASURES_BY_TYPE = {"continuous": ("SMD", "MD"), "binary": ("RR", "OR", "RD"),
+                             "proportion": ("PLO", "PFT")}
 
 
 @dataclass(frozen=True)
@@ -128,6 +143,11 @@ class Review:
     search_log: pd.DataFrame
     screening: pd.DataFrame
     published: pd.DataFrame
+    proportions: pd.DataFrame
+    ordinal_counts: pd.DataFrame
+    extraction_checks: pd.DataFrame
+    grade: pd.DataFrame
+    definitions: Definitions
 
 
 SHEET_NAMES = tuple(sheet.filename[: -len(".csv")] for sheet in schema.SHEETS)
@@ -175,8 +195,22 @@ def load_review(review_dir: str | os.PathLike) -> Review:
         )
         raise SheetValidationError(problems)
 
+    try:
+        definitions = load_definitions(folder)
+    except DefinitionError as error:
+        value = None if error.value is None else str(error.value)
+        problems.add(f"{shown}/{DEFINITIONS_FILE}", None, error.key, value, error.rule,
+                     error.fix)
+        raise SheetValidationError(problems) from None
+    review_sheets = schema.sheets_for(definitions)
+    if not (folder / "CODEBOOK.md").is_file():
+        problems.add(f"{shown}/CODEBOOK.md", None, None, None,
+                     "the review's codebook is missing.",
+                     f"`make codebook REVIEW={folder.resolve().name}` writes one from the "
+                     "schema; add the review's conventions in its prose.")
+
     tables: dict[str, _Table | None] = {}
-    for sheet in schema.SHEETS:
+    for sheet in review_sheets:
         tables[sheet.filename] = _read_sheet(folder, shown, sheet, problems)
     for table in tables.values():
         if table is not None:
@@ -185,15 +219,15 @@ def load_review(review_dir: str | os.PathLike) -> Review:
     _check_across_sheets(tables, problems)
 
     if problems:
-        order = {s.filename: i for i, s in enumerate(schema.SHEETS)}
+        order = {s.filename: i for i, s in enumerate(review_sheets)}
         problems.sort(key=lambda p: (order.get(p.file.rsplit("/", 1)[-1], -1), p.row or 0))
         raise SheetValidationError(problems)
 
     frames = {
         sheet.filename[: -len(".csv")]: _to_frame(sheet, tables[sheet.filename])
-        for sheet in schema.SHEETS
+        for sheet in review_sheets
     }
-    return Review(name=folder.resolve().name, path=folder, **frames)
+    return Review(name=folder.resolve().name, path=folder, definitions=definitions, **frames)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -574,6 +608,42 @@ def _arm_row(table, i, row, problems) -> None:
     _ordered(table, i, row, problems, ("min", "median", "max"), "min <= median <= max",
              "check the range against the source (min is the lower one).")
     _needs(table, i, row, problems, "reported_form", _ARM_FORM_NEEDS)
+    _one_dispersion(table, i, row, problems)
+
+
+def _one_dispersion(table, i, row, problems) -> None:
+    """An unlabelled "±" value is neither an SD nor an SE: it cannot sit beside either."""
+    if table.raw("dispersion_unlabelled", i) is None:
+        return
+    for name in ("sd", "se"):
+        if table.raw(name, i) is not None:
+            problems.add(
+                table.file, row, "dispersion_unlabelled", table.raw("dispersion_unlabelled", i),
+                f"dispersion_unlabelled is for a '±' the source does not label, but {name} is "
+                "filled too.",
+                f"keep the value in {name} if the source labels it, else in "
+                "dispersion_unlabelled only.",
+            )
+
+
+def _proportion_row(table, i, row, problems) -> None:
+    _check_events(table, i, row, problems)
+    _needs(table, i, row, problems, "reported_form", _PROPORTION_FORM_NEEDS)
+
+
+def _ordinal_row(table, i, row, problems) -> None:
+    count, total = table.get("count", i), table.get("total", i)
+    if count is not None and total is not None and count > total:
+        problems.add(
+            table.file, row, "count", table.raw("count", i),
+            f"count ({count}) must not exceed total ({total}).",
+            "check both numbers against the source.",
+        )
+    if count is None and table.get("percent", i) is None:
+        problems.add(
+            table.file, row, "count", "", "the row has neither a count nor a percentage.",
+            "enter the number of people in this grade, or the printed percentage.",
+        )
 
 
 def _contrast_row(table, i, row, problems) -> None:
@@ -721,6 +791,8 @@ _ROW_RULES = {
     "search_log.csv": _search_row,
     "screening.csv": _screening_row,
     "published.csv": _published_row,
+    "proportions.csv": _proportion_row,
+    "ordinal_counts.csv": _ordinal_row,
 }
 
 
@@ -744,7 +816,7 @@ def _check_duplicate_keys(table: _Table, problems: _Problems) -> None:
             )
             rule = f"the same {' + '.join(key_columns)} as row {first_seen[key]} ({shown})."
             fix = "delete the duplicated row, or correct the cell that should differ."
-            if table.sheet is schema.ARMS:
+            if table.sheet.filename == "arms.csv":
                 rule = (
                     f"comparison {table.raw('comparison', i)!r} already has a "
                     f"{table.raw('role', i)} row for outcome {table.raw('outcome', i)!r} at "
@@ -785,11 +857,13 @@ def _check_across_sheets(tables: dict[str, _Table | None], problems: _Problems) 
                      "add one row per outcome (see CODEBOOK.md).")
 
     for name in ("arms.csv", "contrasts.csv", "adverse_events.csv", "risk_of_bias.csv",
-                 "screening.csv"):
+                 "screening.csv", "proportions.csv", "ordinal_counts.csv",
+                 "extraction_checks.csv"):
         table = tables.get(name)
         if table is not None and study_info is not None:
             _check_known(table, "study_id", set(study_info), "studies.csv", problems)
-    for name in ("arms.csv", "contrasts.csv", "published.csv"):
+    for name in ("arms.csv", "contrasts.csv", "published.csv", "proportions.csv",
+                 "ordinal_counts.csv", "grade.csv"):
         table = tables.get(name)
         if table is not None and outcome_ids is not None:
             extra = {"narrative"} if name == "published.csv" else set()
@@ -938,14 +1012,17 @@ def _typed(column: Column, cells: list) -> pd.Series:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m metareview.sheets DIR ...`: print every problem; exit 1 if there are any."""
+    import argparse
     import sys
 
-    folders = sys.argv[1:] if argv is None else argv
-    if not folders:
-        print("usage: python -m metareview.sheets REVIEW_DIR [REVIEW_DIR ...]", file=sys.stderr)
-        return 2
+    parser = argparse.ArgumentParser(
+        prog="python -m metareview.sheets",
+        description="Validate review folders: review.yaml, the codebook and every sheet, "
+                    "listing each problem with its file, row, column, value, rule and fix.")
+    parser.add_argument("folders", nargs="+", metavar="REVIEW_DIR", help="e.g. data/raw/acne-scars")
+    args = parser.parse_args(argv)
     status = 0
-    for folder in folders:
+    for folder in args.folders:
         try:
             review = load_review(folder)
         except SheetValidationError as err:
@@ -953,7 +1030,8 @@ def main(argv: list[str] | None = None) -> int:
             status = 1
         else:
             print(f"{folder}: valid ({len(review.studies)} studies, {len(review.arms)} arm rows, "
-                  f"{len(review.contrasts)} contrast rows)")
+                  f"{len(review.contrasts)} contrast rows, {len(review.proportions)} proportion "
+                  "rows)")
     return status
 
 

@@ -17,9 +17,10 @@ What one run does, in this order:
 3. Executes the notebooks of a review one after another with papermill (parameters injected after
    the cell tagged `parameters`, working directory = repository root), exports each to
    reports/<review>/NN_name.html with the code hidden and keeps the executed notebook beside it
-   as NN_name.ipynb. Every notebook gets a fresh kernel of its own; the kernels of the next
-   notebooks start (and load the modules their code imports) while the current one runs, so
-   that start-up time overlaps with work. Independent reviews run in parallel, one process per
+   as NN_name.ipynb. The notebooks of a review share one kernel, which starts (and imports
+   what the notebooks import) while the inputs are checked; its namespace is reset before each
+   notebook, so every notebook sees only its own variables, as in a fresh kernel, while the
+   stack is imported once per review. Independent reviews run in parallel, one process per
    review (at most two). Each finished notebook prints one progress line with its wall time.
 4. On a failing cell: the executed notebook is kept as NN_name.FAILED.ipynb, the files it wrote
    before failing are removed, nothing after it runs, and the run exits with code 1 and a
@@ -48,9 +49,6 @@ NOTEBOOK_NAME = re.compile(r"^(?P<number>\d{2})_[A-Za-z0-9_-]+\.ipynb$")
 PROJECT_KERNEL = "metareview"
 FALLBACK_KERNEL = "python3"
 MAX_PARALLEL_REVIEWS = 2
-# Kernels started ahead of the running notebook (each costs a few seconds of start-up and
-# imports, which then overlap with the running notebook).
-KERNEL_LOOKAHEAD = 2
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 OFFLINE_TEMPLATE = "offline"
 OUTPUTS_MANIFEST_DIR = ".outputs"
@@ -206,8 +204,10 @@ def check_inputs(review: str, overrides: dict | None = None) -> dict:
         raise InputError(f"{review}: no parameter file {files.display_path(path)}")
     checks = (
         ("parameters", lambda: params.load_params(review, path=path, overrides=overrides)),
-        ("checksums", lambda: checksums.verify(raw)),
+        # sheets before checksums: the checksum message (which says how to accept a change)
+        # must never come for sheets that are not valid
         ("sheets", lambda: sheets.load_review(raw)),
+        ("checksums", lambda: checksums.verify(raw)),
     )
     values = None
     for label, check in checks:
@@ -498,6 +498,36 @@ def execute(
     files.write_text(html, reports / f"{notebook.stem}.html")
 
 
+# Run before each notebook after the first in a review's kernel: a fresh namespace and
+# execution count, no figure left open, pandas' display options back to their defaults. The
+# module cache is kept: that is the point of sharing the kernel.
+RESET_KERNEL = (
+    "get_ipython().reset(new_session=True, aggressive=False)\n"
+    "import sys as _sys\n"
+    "if 'matplotlib.pyplot' in _sys.modules:\n"
+    "    _sys.modules['matplotlib.pyplot'].close('all')\n"
+    "if 'pandas' in _sys.modules:\n"
+    "    _sys.modules['pandas'].reset_option('all')\n"
+    "del _sys\n"
+)
+
+
+def reset_kernel(warm: WarmKernel) -> None:
+    """Give the next notebook a clean namespace in the review's kernel (see RESET_KERNEL)."""
+    from jupyter_core.utils import run_sync
+
+    client = warm.km.client()
+    client.start_channels()
+    try:
+        run_sync(client.wait_for_ready)(timeout=60)
+        reply = run_sync(client.execute_interactive)(RESET_KERNEL, store_history=False,
+                                                     timeout=60, output_hook=lambda msg: None)
+        if reply["content"].get("status") != "ok":
+            raise RuntimeError(f"could not reset the kernel: {reply['content']}")
+    finally:
+        client.stop_channels()
+
+
 def run_review(
     review: str,
     params: dict,
@@ -509,43 +539,40 @@ def run_review(
     """Run `notebooks` of one review in order; return (notebook, seconds) per notebook.
 
     `downstream` are all notebooks from the first selected one to the last: they are
-    invalidated first, because they depend on what the selected ones write. Kernels for the
-    next `KERNEL_LOOKAHEAD` notebooks start while a notebook runs; `first_kernel`, if given,
-    is an already started kernel for the first notebook.
+    invalidated first, because they depend on what the selected ones write. The notebooks of a
+    review share one kernel, started (with their imports) while the inputs are checked; before
+    each notebook after the first, the kernel's namespace is reset, so that every notebook
+    sees only its own variables, as in a fresh kernel, while the stack is imported once.
+    `first_kernel`, if given, is that already started kernel.
     """
     files.reports_dir(review).mkdir(parents=True, exist_ok=True)
     files.processed_dir(review).mkdir(parents=True, exist_ok=True)
     invalidate(review, downstream)
     timings = []
-    kernels: dict[int, WarmKernel] = {0: first_kernel} if first_kernel else {}
+    modules = list(dict.fromkeys(m for nb in notebooks for m in imported_modules(nb)))
+    warm = first_kernel or WarmKernel(kernel, modules)
     try:
         for position, notebook in enumerate(notebooks):
             later = [nb.stem for nb in notebooks[position + 1 :]]
-            # this notebook's kernel and the next ones' start now (if not already running)
-            for ahead in range(position, min(position + 1 + KERNEL_LOOKAHEAD, len(notebooks))):
-                if ahead not in kernels:
-                    kernels[ahead] = WarmKernel(kernel, imported_modules(notebooks[ahead]))
-            current = kernels.pop(position)
             before = snapshot(review)
             start = time.perf_counter()
             try:
-                execute(review, notebook, params, kernel, later, current)
+                if position:
+                    reset_kernel(warm)
+                execute(review, notebook, params, kernel, later, warm)
             except NotebookFailed:
                 # what the notebook wrote before failing is incomplete: remove it
                 for path, state in snapshot(review).items():
                     if before.get(path) != state:
                         path.unlink(missing_ok=True)
                 raise
-            finally:
-                current.shutdown()
             seconds = time.perf_counter() - start
             after = snapshot(review)
             _write_manifest(review, notebook, [p for p, s in after.items() if before.get(p) != s])
             print(f"{review} {notebook.stem}  {seconds:.1f} s", flush=True)
             timings.append((notebook.stem, seconds))
     finally:
-        for unused in kernels.values():
-            unused.shutdown()
+        warm.shutdown()
     return timings
 
 
@@ -557,6 +584,26 @@ def _run_review_job(args) -> tuple[str, list[tuple[str, float]] | NotebookFailed
         return review, failure
 
 
+def failure_path(review: str) -> Path:
+    """`.runs/<review>.failed`: the message of a review's last failed run (removed when a run
+    of it succeeds). `make reports` prints these at the end, and the index page marks the
+    review, so one broken review neither hides nor stops the others."""
+    return files.repo_root() / ".runs" / f"{review}.failed"
+
+
+def _record_failure(review: str, message: str) -> None:
+    files.write_text(message.rstrip("\n") + "\n", failure_path(review))
+
+
+def failed_reviews() -> dict[str, str]:
+    """{review: message} of the reviews whose last run failed."""
+    folder = files.repo_root() / ".runs"
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p.read_text(encoding="utf-8").strip()
+            for p in sorted(folder.glob("*.failed"))}
+
+
 def run(
     reviews: list[str],
     numbers: list[str] | None = None,
@@ -564,49 +611,69 @@ def run(
     overrides: dict | None = None,
     err=None,
 ) -> int:
-    """Check inputs, then run the selected notebooks of every review; return the exit code."""
+    """Check inputs, then run the selected notebooks of every review; return the exit code.
+
+    A review whose inputs are bad is not run (nothing of it is written) and the others still
+    run; the exit code is 2 when some review had bad inputs, else 1 when a notebook failed.
+    """
     err = err or sys.stderr
     early = None
     try:
         all_notebooks = discover_notebooks()
         if not all_notebooks:
-            raise InputError(f"no notebooks NN_name.ipynb in {files.display_path(files.notebooks_dir())}")
+            raise InputError(
+                f"no notebooks NN_name.ipynb in {files.display_path(files.notebooks_dir())}")
         chosen = select_notebooks(all_notebooks, numbers, start)
-        first = chosen[0].number
-        downstream = [nb for nb in all_notebooks if nb.number >= first]
-        kernel = project_kernel()
-        if len(reviews) == 1:
-            # one review (how Make calls the runner): its first kernel starts up while the
-            # inputs are checked; it is discarded if they are bad
-            early = WarmKernel(kernel, imported_modules(chosen[0]))
-        problems = []
-        params_by_review = {}
-        for review in reviews:
-            try:
-                params_by_review[review] = check_inputs(review, overrides)
-            except InputError as exc:
-                problems.append(str(exc))
-        if problems:
-            raise InputError("\n".join(problems))
     except InputError as exc:
-        if early is not None:
-            early.shutdown()
         print(f"error: {exc}\nNothing was run or written.", file=err, flush=True)
         return EXIT_BAD_INPUT
+    first = chosen[0].number
+    downstream = [nb for nb in all_notebooks if nb.number >= first]
+    kernel = project_kernel()
+    if len(reviews) == 1:
+        # one review (how Make calls the runner): its kernel starts up, and imports what the
+        # notebooks import, while the inputs are checked; it is discarded if they are bad
+        early = WarmKernel(kernel, list(dict.fromkeys(
+            m for nb in chosen for m in imported_modules(nb))))
+    bad_input = []
+    params_by_review = {}
+    for review in reviews:
+        try:
+            params_by_review[review] = check_inputs(review, overrides)
+        except InputError as exc:
+            bad_input.append(review)
+            print(f"error: {exc}\nNothing of {review} was run or written.", file=err,
+                  flush=True)
+            if files.raw_dir(review).is_dir():
+                _record_failure(review, str(exc))
+    if early is not None and reviews[0] in bad_input:
+        early.shutdown()
+        early = None
 
-    jobs = [(r, params_by_review[r], chosen, downstream, kernel, early) for r in reviews]
+    jobs = [(r, params_by_review[r], chosen, downstream, kernel, early)
+            for r in reviews if r in params_by_review]
     if len(jobs) == 1:
         results = [_run_review_job(jobs[0])]
-    else:
+    elif jobs:
         # fork: the children inherit the imported modules instead of importing them again
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else None)
         workers = min(MAX_PARALLEL_REVIEWS, len(jobs))
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
             results = list(pool.map(_run_review_job, jobs))
-    failures = [outcome for _, outcome in results if isinstance(outcome, NotebookFailed)]
+    else:
+        results = []
+    failures = []
+    for review, outcome in results:
+        if isinstance(outcome, NotebookFailed):
+            failures.append(outcome)
+            _record_failure(review, outcome.message())
+        else:
+            failure_path(review).unlink(missing_ok=True)
     for failure in failures:
         print(f"error: {failure.message()}", file=err, flush=True)
+    if bad_input:
+        return EXIT_BAD_INPUT
     return EXIT_FAILED if failures else 0
 
 
@@ -627,12 +694,19 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE",
                          help="override a parameter of params/<review>.yaml")
     commands.add_parser("reviews", help="list the reviews (data/raw folders with params)")
+    commands.add_parser("failures", help="print the message of every review whose last run "
+                                         "failed (exit 1 if there is one)")
     commands.add_parser("notebooks", help="list the notebooks in run order")
     args = parser.parse_args(argv)
 
     if args.command == "reviews":
         print("\n".join(discover_reviews()))
         return 0
+    if args.command == "failures":
+        failed = failed_reviews()
+        for review, message in failed.items():
+            print(f"{review} failed:\n{message}\n")
+        return 1 if failed else 0
     if args.command == "notebooks":
         print("\n".join(nb.stem for nb in discover_notebooks()))
         return 0

@@ -1,0 +1,261 @@
+"""A review's own definitions: `data/raw/<review>/review.yaml`.
+
+The package's schema (`metareview.review.schema`) holds the structural rules every review
+shares: columns, types, keys, provenance, facts of nature (SD > 0, events <= total). The
+review's file holds its vocabulary and analysis plan, so that a new review is a new folder and
+no code:
+
+```yaml
+title: Mesenchymal stem cells for immune-mediated skin diseases
+question: In people with ..., how often does MSC therapy ...?
+years: [2016, 2026]                 # the range of studies.csv `year`
+conditions:                         # allowed `condition` values and their labels
+  psoriasis: Psoriasis
+intervention_classes:               # allowed `intervention_class` values and their labels
+  msc: Mesenchymal stem cells
+main_analysis:                      # optional: the main analysis keeps only these classes
+  label: Autologous cell therapies
+  intervention_classes: [svf, fat_grafting]
+study_columns:                      # optional extra columns of studies.csv
+  - {name: route, kind: category, allowed: [intravenous, local], description: ...}
+  - {name: latitude, kind: float, description: absolute latitude of the trial site}
+subgroups: [condition, intervention_class, design]     # categorical columns of studies.csv
+moderators:                                           # meta-regression, one at a time
+  - {column: latitude, kind: continuous}
+favours: {treatment: MSC therapy, control: control}
+required:                            # columns whose cells this review requires to be filled
+  arms: [timepoint_weeks]
+```
+
+`load_definitions(folder)` reads and checks the file and raises `DefinitionError` naming the
+file, the key, the value and the rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from metareview.files import display_path
+
+DEFINITIONS_FILE = "review.yaml"
+COLUMN_KINDS = ("str", "int", "float", "bool", "category")
+MODERATOR_KINDS = ("continuous", "categorical")
+# Columns of studies.csv a review may analyse besides its own extra columns.
+STUDY_LEVEL_COLUMNS = ("year", "design", "randomised", "country", "condition",
+                       "intervention_class", "co_intervention", "n_randomised", "n_analysed",
+                       "follow_up_weeks")
+_KEYS = ("title", "question", "years", "conditions", "intervention_classes", "main_analysis",
+         "study_columns", "subgroups", "moderators", "favours", "required")
+
+
+class DefinitionError(ValueError):
+    """review.yaml is missing, unreadable, or breaks a rule: `file`, `key`, `value`, `rule` and
+    `fix` say where and how to mend it."""
+
+    def __init__(self, file: str, key: str | None, value: Any, rule: str, fix: str) -> None:
+        self.file, self.key, self.value, self.rule, self.fix = file, key, value, rule, fix
+        where = f"{key}" + ("" if value is None else f" = {value!r}") if key else ""
+        super().__init__(f"{file}: {where + ': ' if where else ''}{rule} Fix: {fix}")
+
+
+@dataclass(frozen=True)
+class StudyColumn:
+    """An extra column of studies.csv that a review declares (see `metareview.review.schema`)."""
+
+    name: str
+    kind: str = "str"
+    allowed: tuple[str, ...] = ()
+    description: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Moderator:
+    """A column of studies.csv used in meta-regression, continuous or categorical."""
+
+    column: str
+    kind: str = "continuous"
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """The parsed review.yaml; see the module docstring for every key."""
+
+    title: str
+    question: str = ""
+    years: tuple[int, int] = (1800, 2100)
+    conditions: dict[str, str] = field(default_factory=dict)
+    intervention_classes: dict[str, str] = field(default_factory=dict)
+    main_label: str = ""
+    main_classes: tuple[str, ...] = ()
+    study_columns: tuple[StudyColumn, ...] = ()
+    subgroups: tuple[str, ...] = ("intervention_class", "design")
+    moderators: tuple[Moderator, ...] = ()
+    favours_treatment: str = "treatment"
+    favours_control: str = "control"
+    required: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def has_main_analysis(self) -> bool:
+        """True when the main analysis keeps only some intervention classes."""
+        return bool(self.main_classes)
+
+    def label_of(self, column: str, value: str) -> str:
+        """The label of a condition or intervention class, else the value itself."""
+        table = {"condition": self.conditions,
+                 "intervention_class": self.intervention_classes}.get(column, {})
+        return table.get(value, str(value).replace("_", " "))
+
+
+def _fail(file: str, key: str, value: Any, rule: str, fix: str) -> DefinitionError:
+    return DefinitionError(file, key, value, rule, fix)
+
+
+def _labels(file, key, value) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return {v: v.replace("_", " ") for v in value}
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise _fail(file, key, value, "must map each allowed value to its label.",
+                    f"write e.g. `{key}: {{svf: Stromal vascular fraction}}`.")
+    return {k: str(v) for k, v in value.items()}
+
+
+def _string_list(file, key, value, known: set[str] | None = None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(file, key, value, "must be a list of names.", f"write e.g. `{key}: [a, b]`.")
+    if known is not None:
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            raise _fail(file, key, unknown, "names columns studies.csv does not have.",
+                        f"use columns of studies.csv: {', '.join(sorted(known))}.")
+    return tuple(value)
+
+
+def _study_columns(file, value) -> tuple[StudyColumn, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _fail(file, "study_columns", value, "must be a list of columns.",
+                    "write e.g. `study_columns: [{name: route, kind: str}]`.")
+    columns = []
+    for index, item in enumerate(value):
+        where = f"study_columns[{index}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise _fail(file, where, item, "needs a name.", "write `{name: route, kind: str}`.")
+        kind = item.get("kind", "str")
+        if kind not in COLUMN_KINDS:
+            raise _fail(file, f"{where}.kind", kind, "is not a column kind.",
+                        f"use one of {', '.join(COLUMN_KINDS)}.")
+        allowed = tuple(str(v) for v in item.get("allowed", []) or [])
+        if kind == "category" and not allowed:
+            raise _fail(file, f"{where}.allowed", None, "a category column needs its values.",
+                        "list them, e.g. `allowed: [intravenous, local]`.")
+        columns.append(StudyColumn(item["name"], kind, allowed, str(item.get("description", "")),
+                                   bool(item.get("required", False))))
+    return tuple(columns)
+
+
+def _moderators(file, value, known: set[str]) -> tuple[Moderator, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _fail(file, "moderators", value, "must be a list.",
+                    "write e.g. `moderators: [{column: latitude, kind: continuous}]`.")
+    found = []
+    for index, item in enumerate(value):
+        where = f"moderators[{index}]"
+        if isinstance(item, str):
+            item = {"column": item}
+        if not isinstance(item, dict) or item.get("column") not in known:
+            raise _fail(file, where, item, "must name a column of studies.csv.",
+                        f"use one of: {', '.join(sorted(known))}.")
+        kind = item.get("kind", "continuous")
+        if kind not in MODERATOR_KINDS:
+            raise _fail(file, f"{where}.kind", kind, "is not a moderator kind.",
+                        "use continuous or categorical.")
+        found.append(Moderator(item["column"], kind))
+    return tuple(found)
+
+
+def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
+    """Check the content of a review.yaml (already read as YAML) and return its Definitions."""
+    if not isinstance(data, dict):
+        raise _fail(file, "(file)", None, "must be a YAML mapping of keys to values.",
+                    "start from the template `make new-review` writes.")
+    unknown = sorted(set(data) - set(_KEYS))
+    if unknown:
+        raise _fail(file, unknown[0], None, "is not a key of review.yaml.",
+                    f"keys are: {', '.join(_KEYS)}.")
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise _fail(file, "title", title, "is required.", "give the review's title.")
+    years = data.get("years", [1800, 2100])
+    if (not isinstance(years, list) or len(years) != 2
+            or not all(isinstance(y, int) and not isinstance(y, bool) for y in years)
+            or years[0] > years[1]):
+        raise _fail(file, "years", years, "must be [first, last], two whole years in order.",
+                    "write e.g. `years: [1948, 2026]`.")
+    classes = _labels(file, "intervention_classes", data.get("intervention_classes"))
+    if not classes:
+        raise _fail(file, "intervention_classes", None, "needs at least one class.",
+                    "list the classes studies.csv may use, with their labels.")
+    conditions = _labels(file, "conditions", data.get("conditions"))
+    main = data.get("main_analysis") or {}
+    if not isinstance(main, dict):
+        raise _fail(file, "main_analysis", main, "must be a mapping.",
+                    "write `main_analysis: {label: ..., intervention_classes: [...]}`.")
+    main_classes = _string_list(file, "main_analysis.intervention_classes",
+                                main.get("intervention_classes"), set(classes))
+    extra = _study_columns(file, data.get("study_columns"))
+    known = set(STUDY_LEVEL_COLUMNS) | {c.name for c in extra}
+    subgroups = _string_list(file, "subgroups",
+                             data.get("subgroups", ["intervention_class", "design"]), known)
+    favours = data.get("favours") or {}
+    if not isinstance(favours, dict):
+        raise _fail(file, "favours", favours, "must be a mapping.",
+                    "write `favours: {treatment: cell therapy, control: control}`.")
+    required = data.get("required") or {}
+    if not isinstance(required, dict):
+        raise _fail(file, "required", required, "must map sheet names to columns.",
+                    "write e.g. `required: {arms: [timepoint_weeks]}`.")
+    return Definitions(
+        title=title.strip(),
+        question=str(data.get("question", "") or "").strip(),
+        years=(years[0], years[1]),
+        conditions=conditions,
+        intervention_classes=classes,
+        main_label=str(main.get("label", "") or ""),
+        main_classes=main_classes,
+        study_columns=extra,
+        subgroups=subgroups,
+        moderators=_moderators(file, data.get("moderators"), known),
+        favours_treatment=str(favours.get("treatment", "treatment")),
+        favours_control=str(favours.get("control", "control")),
+        required={str(k): _string_list(file, f"required.{k}", v) for k, v in required.items()},
+    )
+
+
+def load_definitions(folder: str | Path) -> Definitions:
+    """Read and check `<folder>/review.yaml`."""
+    path = Path(folder) / DEFINITIONS_FILE
+    shown = display_path(path)
+    if not path.is_file():
+        raise DefinitionError(
+            shown, None, None, "the review's definitions file is missing.",
+            f"`make new-review NAME={Path(folder).name}` writes a template for a new review; "
+            "for an existing folder, copy review.yaml from another review and edit it.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise DefinitionError(shown, None, None, f"not readable as YAML ({error}).",
+                              "check the indentation and quoting near the position named."
+                              ) from None
+    return parse_definitions(data, shown)
