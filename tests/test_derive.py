@@ -70,11 +70,16 @@ def _write(folder, sheet, rows):
     frame.to_csv(folder / sheet.filename, index=False)
 
 
-def _review(tmp_path, studies, arms=(), contrasts=()):
+REVIEW_YAML = "title: derive tests\nintervention_classes: [svf, fat_grafting]\n"
+
+
+def _review(tmp_path, studies, arms=(), contrasts=(), outcomes=OUTCOME_ROWS):
+    (tmp_path / "review.yaml").write_text(REVIEW_YAML, encoding="utf-8")
+    (tmp_path / "CODEBOOK.md").write_text("# codebook\n", encoding="utf-8")
     _write(tmp_path, STUDIES, studies)
     _write(tmp_path, ARMS, list(arms))
     _write(tmp_path, CONTRASTS, list(contrasts))
-    _write(tmp_path, OUTCOMES, OUTCOME_ROWS)
+    _write(tmp_path, OUTCOMES, outcomes)
     return load_review(tmp_path)
 
 
@@ -159,8 +164,8 @@ def test_p_below_threshold_is_read_as_equal_and_flagged(tmp_path):
 def test_unpoolable_forms_are_listed_with_reasons(tmp_path):
     studies = [_study("P"), _study("M"), _study("U"), _study("X"), _study("Q", design="single_arm")]
     arms = [
-        _arm("P", "treatment", 30.0, n=10, form="percent_only", value_type="percent_change"),
-        _arm("P", "control", 20.0, n=10, form="percent_only", value_type="percent_change"),
+        _arm("P", "treatment", 30.0, n=10, form="mean_only", value_type="percent_change"),
+        _arm("P", "control", 20.0, n=10, form="mean_only", value_type="percent_change"),
         _arm("X", "treatment", 40.0, 10.0), _arm("X", "control", 50.0, 12.0),
         _arm("Q", "treatment", 40.0, 10.0, comparison="single"),
     ]
@@ -170,10 +175,11 @@ def test_unpoolable_forms_are_listed_with_reasons(tmp_path):
     ]
     review = _review(tmp_path, studies, arms, contrasts)
     derived = derive_effects(review, exclude_studies=["X"])
-    assert derived.effects.empty
+    # an MD with its CI where the outcome is pooled as SMD is standardised (SD from the SE)
+    assert list(derived.effects["study_id"]) == ["M"]
+    assert "SD = SE/√(1/n1 + 1/n2)" in derived.effects.loc[0, "derivation"]
     reasons = dict(zip(derived.not_pooled["study_id"], derived.not_pooled["reason"]))
-    assert "percentage without dispersion" in reasons["P"]
-    assert "without a documented SD" in reasons["M"]
+    assert "means without SD and without a between-arm p value" in reasons["P"]
     assert "which arm was subtracted" in reasons["U"]
     assert "exclude_studies" in reasons["X"]
     assert "single-arm" in reasons["Q"]
@@ -185,8 +191,8 @@ def test_timepoint_choice(tmp_path, choice, week):
     for w, mean in ((4, 45.0), (12, 42.0), (24, 38.0)):
         arms += [_arm("A", "treatment", mean, 10.0, week=w), _arm("A", "control", 50.0, 10.0, week=w)]
     # the latest timepoint of a second study gives no dispersion: its week-12 result is used
-    arms += [_arm("B", "treatment", 30.0, n=20, week=24, form="percent_only", value_type="percent_change"),
-             _arm("B", "control", 20.0, n=20, week=24, form="percent_only", value_type="percent_change"),
+    arms += [_arm("B", "treatment", 30.0, n=20, week=24, form="mean_only", value_type="percent_change"),
+             _arm("B", "control", 20.0, n=20, week=24, form="mean_only", value_type="percent_change"),
              _arm("B", "treatment", 40.0, 9.0, week=12), _arm("B", "control", 48.0, 9.0, week=12)]
     review = _review(tmp_path, [_study("A"), _study("B")], arms)
     effects = derive_effects(review, timepoint=choice).effects

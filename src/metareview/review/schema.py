@@ -247,6 +247,9 @@ OUTCOMES = Sheet(
         Column("direction", "category", True, OUTCOME_DIRECTIONS),
         Column("range_min", "float"),
         Column("range_max", "float"),
+        Column("pooled_with", description="another outcome whose analysis this one joins "
+                                          "(same construct on another scale or sign "
+                                          "convention); empty for its own analysis"),
         Column("note"),
     ),
     key=("outcome",),

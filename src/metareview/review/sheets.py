@@ -862,6 +862,8 @@ def _check_across_sheets(tables: dict[str, _Table | None], problems: _Problems) 
         table = tables.get(name)
         if table is not None and study_info is not None:
             _check_known(table, "study_id", set(study_info), "studies.csv", problems)
+    if outcomes is not None and outcome_ids is not None:
+        _check_known(outcomes, "pooled_with", outcome_ids, "outcomes.csv", problems)
     for name in ("arms.csv", "contrasts.csv", "published.csv", "proportions.csv",
                  "ordinal_counts.csv", "grade.csv"):
         table = tables.get(name)

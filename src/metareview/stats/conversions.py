@@ -20,7 +20,8 @@ from scipy import stats
 from metareview.stats.checks import reject_studies
 from metareview.stats.results import ResultMixin, result_class
 
-P_OPERATORS = ("=", "<")
+# Operators of a printed p value that give an SE ("p > x" does not; see se_from_p).
+USABLE_P_OPERATORS = ("=", "<")
 
 
 def _float_array(name: str, value) -> np.ndarray:
@@ -86,7 +87,7 @@ def se_from_p(estimate, p, df=None, operator: str = "=") -> SEFromP:
     standard normal; SE = |estimate| / q. `operator` "<" (p reported as "p < x") is handled as
     p = x and flagged in the result; "p > x" gives no usable SE and raises ValueError.
     """
-    if operator not in P_OPERATORS:
+    if operator not in USABLE_P_OPERATORS:
         raise ValueError(
             f"operator {operator!r} gives no usable SE; "
             "only '=' and '<' (treated as '=') are allowed"
@@ -215,3 +216,46 @@ def combine_groups(n1, mean1, sd1, n2, mean2, sd2) -> tuple[np.ndarray, np.ndarr
         total - 1
     )
     return total, mean, np.sqrt(variance)
+
+
+@result_class
+class MDFromMeans(ResultMixin):
+    """A mean difference from two arm means with its SE from the between-arm test."""
+
+    estimate: float
+    se: float
+    df: float
+    p_is_bound: bool
+
+
+def md_from_means_and_p(mean_treatment: float, mean_control: float, p: float, df=None,
+                        operator: str = "=") -> MDFromMeans:
+    """MD = mean_treatment − mean_control with SE from the printed between-arm p value.
+
+    The test statistic behind a two-sided p is t = t_{df}(1 − p/2) (z when df is None), so
+    SE = |MD|/t (Cochrane Handbook 6.5.2.3). df is n − 1 for a paired (split-face) test and
+    n1 + n2 − 2 for parallel arms. "p < x" is used as p = x, which gives a smaller t and so
+    a larger SE than the truth: conservative, flagged in `p_is_bound`. The direction of the
+    difference comes from the means, not from the p value.
+    """
+    md = float(mean_treatment) - float(mean_control)
+    if md == 0:
+        raise ValueError("the two means are equal: a p value gives no SE for a zero difference")
+    converted = se_from_p(md, p, df=df, operator=operator)
+    return MDFromMeans(estimate=md, se=float(converted.se),
+                       df=float("nan") if df is None else float(df),
+                       p_is_bound=bool(converted.p_is_bound))
+
+
+def counts_from_percent(percent, n) -> np.ndarray:
+    """Whole counts from printed percentages of n people: round(percent/100 · n), halves up.
+
+    A printed percentage is itself rounded, so the count is the whole number nearest to
+    percent·n/100; `metareview.stats.consistency.percent_possible` checks that the percentage
+    can come from that n at all. Used only where the source prints no count (flagged).
+    """
+    pct = _float_array("percent", percent)
+    n_ = _float_array("n", n)
+    reject_studies((pct < 0) | (pct > 100), "percent must lie between 0 and 100")
+    reject_studies(n_ < 1, "n must be >= 1")
+    return np.floor(pct / 100 * n_ + 0.5).astype(int)

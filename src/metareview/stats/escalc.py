@@ -35,8 +35,8 @@ import pandas as pd
 from scipy.special import expit, gammaln
 
 from metareview.stats.checks import reject_studies
+from metareview.stats.vocabulary import MEASURES
 
-MEASURES = ("SMD", "MD", "RR", "OR", "RD", "PR", "PLO", "PFT")
 CONTINUITY_CORRECTION = 0.5
 
 _CONTINUOUS_ARGS = ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i")

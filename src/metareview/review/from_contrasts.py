@@ -1,0 +1,124 @@
+"""Effects from a between-arm result as the source reports it (route 2 of `derive_effects`):
+an MD, SMD, RR or OR with its CI, p value or t statistic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from metareview.review.effect import Effect, NotPoolable, missing, number, orient
+from metareview.review.from_arms import md_se_to_measure
+from metareview.stats import conversions
+from metareview.stats.vocabulary import is_ratio
+
+_UNUSABLE = {
+    "narrative": "narrative result only",
+    "estimate_only": "estimate without CI, p value or test statistic",
+    "direction_only": "direction of effect only (used in the synthesis without meta-analysis)",
+}
+
+
+def _direction(row: dict, arms: pd.DataFrame, estimate: float) -> tuple[str, str]:
+    """Which arm was subtracted: as stated, or from the arm means when the source is silent."""
+    stated = row["contrast_direction"]
+    if stated in ("treatment_minus_control", "control_minus_treatment"):
+        return stated, ""
+    means = {r["role"]: number(r["mean"]) for r in arms.to_dict("records")}
+    if {"treatment", "control"} <= set(means) and np.isfinite(means["treatment"] -
+                                                              means["control"]):
+        difference = means["treatment"] - means["control"]
+        if difference != 0 and estimate != 0:
+            same = np.sign(difference) == np.sign(estimate)
+            return (("treatment_minus_control" if same else "control_minus_treatment"),
+                    "direction taken from the arm means")
+    raise NotPoolable("the source does not say which arm was subtracted")
+
+
+def _df(row: dict, paired: bool) -> float | None:
+    """Degrees of freedom of the reported test: n − 1 if paired, n1 + n2 − 2 if not."""
+    n_t, n_c = row["n_treatment"], row["n_control"]
+    if paired:
+        n = n_t if not missing(n_t) else n_c
+        return None if missing(n) else float(n) - 1
+    if missing(n_t) or missing(n_c):
+        return None
+    return float(n_t) + float(n_c) - 2
+
+
+def effect_from_contrast(row: dict | None, arms: pd.DataFrame, study, analysis,
+                         paired_r: float) -> Effect:
+    """An effect from a reported between-arm estimate with its CI, p value or t statistic.
+
+    SE = (upper − lower)/(2 q), with q the t quantile on the test's df for a difference (z
+    for ratios); SE = |estimate|/q(1 − p/2); SE = |estimate/t| (Cochrane Handbook 6.5.2.3).
+    A difference reported where the outcome is pooled as SMD is standardised
+    (`md_se_to_measure`).
+    """
+    if row is None:
+        raise NotPoolable("")
+    form, measure = row["reported_form"], row["measure"]
+    if form in _UNUSABLE:
+        raise NotPoolable(_UNUSABLE[form])
+    if missing(row["estimate"]):
+        raise NotPoolable("") if form == "p_value" else NotPoolable("estimate missing")
+    wanted = analysis.measure
+    if measure != wanted and not (measure == "MD" and wanted == "SMD"):
+        raise NotPoolable(f"{measure} reported; the outcome is pooled as {wanted}")
+    ratio = is_ratio(measure)
+    estimate = float(row["estimate"])
+    lower, upper = number(row["ci_low"]), number(row["ci_high"])
+    if ratio:
+        estimate, lower, upper = np.log(estimate), np.log(lower), np.log(upper)
+    direction, direction_note = _direction(row, arms, estimate)
+    split_face = bool(row["paired"])
+    df = None if ratio else _df(row, split_face)
+    quantile = f"t, df = {df:g}" if df is not None else "z"
+    p_derived = bound = False
+    if form == "estimate_ci":
+        level = 0.95 if missing(row["ci_level"]) else float(row["ci_level"])
+        if not (np.isfinite(lower) and np.isfinite(upper)):
+            raise NotPoolable("confidence interval incomplete")
+        se = float(conversions.se_from_ci(lower, upper, level=level, df=df))
+        how = f"SE from the {level:.0%} CI ({quantile})"
+    elif form in ("estimate_p", "p_value"):
+        operator = row["p_operator"] if not missing(row["p_operator"]) else "="
+        if operator == ">":
+            raise NotPoolable("p value reported only as 'p >' a threshold")
+        converted = conversions.se_from_p(estimate, float(row["p_value"]), df=df,
+                                          operator=operator)
+        se, p_derived, bound = float(converted.se), True, bool(converted.p_is_bound)
+        how = f"SE from p {operator} {float(row['p_value']):g} ({quantile})"
+        if bound:
+            how += ", the bound used as p (conservative)"
+    elif form == "t_stat":
+        se = float(conversions.se_from_t(estimate, float(row["t_stat"])))
+        how = f"SE from t = {float(row['t_stat']):g}"
+    else:
+        raise NotPoolable(f"reported form {form} gives no standard error")
+    if not np.isfinite(se) or se <= 0:
+        raise NotPoolable("no positive standard error can be derived")
+    notes = [n for n in (direction_note,) if n]
+    if direction == "control_minus_treatment":
+        estimate = -estimate
+        notes.append("reversed to treatment minus control")
+    how = "; ".join([f"{'log ' if ratio else ''}{measure} as reported", how, *notes])
+    n_t, n_c = number(row["n_treatment"]), number(row["n_control"])
+    if ratio:
+        yi, vi, df_out = estimate, se**2, np.nan
+    elif measure == "SMD":
+        yi, flip = orient(estimate, analysis.direction)
+        vi, df_out = se**2, np.nan
+        how = "; ".join([how, *([flip] if flip else [])])
+    else:
+        yi, vi, how, df_out = md_se_to_measure(estimate, se, n_t, n_c, split_face, analysis,
+                                               paired_r, how, np.nan if df is None else df)
+    means = {r["role"]: r for r in arms.to_dict("records")}
+    return Effect(
+        yi=yi, vi=vi, derivation=how, value_type=row["value_type"],
+        source_url=str(row["source_url"]), source_location=str(row["source_location"]),
+        n_treatment=n_t, n_control=n_c, df=df_out,
+        mean_treatment=number(means.get("treatment", {}).get("mean")),
+        mean_control=number(means.get("control", {}).get("mean")),
+        converted=True, paired=split_face, paired_r=paired_r if split_face else np.nan,
+        p_derived=p_derived, p_bound=bound,
+    )
