@@ -247,6 +247,8 @@ OUTCOMES = Sheet(
         Column("direction", "category", True, OUTCOME_DIRECTIONS),
         Column("range_min", "float"),
         Column("range_max", "float"),
+        Column("integer_scale", "bool", description="true when every score is a whole "
+                                                   "number (the audit's GRIM test applies)"),
         Column("pooled_with", description="another outcome whose analysis this one joins "
                                           "(same construct on another scale or sign "
                                           "convention); empty for its own analysis"),
