@@ -13,9 +13,10 @@ conditions:                         # allowed `condition` values and their label
   psoriasis: Psoriasis
 intervention_classes:               # allowed `intervention_class` values and their labels
   msc: Mesenchymal stem cells
-main_analysis:                      # optional: the main analysis keeps only these classes
+main_analysis:                      # optional: what the main analysis keeps
   label: Autologous cell therapies
-  intervention_classes: [svf, fat_grafting]
+  intervention_classes: [svf, fat_grafting]   # only these classes
+  exclude_studies: [Smith2020]                # and not these studies
 study_columns:                      # optional extra columns of studies.csv
   - {name: route, kind: category, allowed: [intravenous, local], description: ...}
   - {name: latitude, kind: float, description: absolute latitude of the trial site}
@@ -92,6 +93,7 @@ class Definitions:
     intervention_classes: dict[str, str] = field(default_factory=dict)
     main_label: str = ""
     main_classes: tuple[str, ...] = ()
+    main_excluded: tuple[str, ...] = ()
     study_columns: tuple[StudyColumn, ...] = ()
     subgroups: tuple[str, ...] = ("intervention_class", "design")
     moderators: tuple[Moderator, ...] = ()
@@ -101,8 +103,14 @@ class Definitions:
 
     @property
     def has_main_analysis(self) -> bool:
-        """True when the main analysis keeps only some intervention classes."""
-        return bool(self.main_classes)
+        """True when the main analysis keeps only some studies (by class, or by name)."""
+        return bool(self.main_classes) or bool(self.main_excluded)
+
+    def in_main_analysis(self, study_id: str, intervention_class: str) -> bool:
+        """Does a study belong to the main analysis (every study when none is defined)?"""
+        if study_id in self.main_excluded:
+            return False
+        return not self.main_classes or intervention_class in self.main_classes
 
     def label_of(self, column: str, value: str) -> str:
         """The label of a condition or intervention class, else the value itself."""
@@ -214,6 +222,8 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
                     "write `main_analysis: {label: ..., intervention_classes: [...]}`.")
     main_classes = _string_list(file, "main_analysis.intervention_classes",
                                 main.get("intervention_classes"), set(classes))
+    main_excluded = _string_list(file, "main_analysis.exclude_studies",
+                                 main.get("exclude_studies"))
     extra = _study_columns(file, data.get("study_columns"))
     known = set(STUDY_LEVEL_COLUMNS) | {c.name for c in extra}
     subgroups = _string_list(file, "subgroups",
@@ -234,6 +244,7 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
         intervention_classes=classes,
         main_label=str(main.get("label", "") or ""),
         main_classes=main_classes,
+        main_excluded=main_excluded,
         study_columns=extra,
         subgroups=subgroups,
         moderators=_moderators(file, data.get("moderators"), known),

@@ -204,8 +204,7 @@ def _first_effect(weeks, arm_rows, contrast_rows, study, analysis, paired_r, dis
 
 
 def _effect_row(base: dict, effect: Effect, study, analysis: Analysis, definitions) -> dict:
-    main = (not definitions.has_main_analysis
-            or study["intervention_class"] in definitions.main_classes)
+    main = definitions.in_main_analysis(base["study_id"], study["intervention_class"])
     row = {
         **base,
         "outcome": analysis.outcome,

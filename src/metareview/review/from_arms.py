@@ -25,18 +25,25 @@ BINARY_MEASURES = ("RR", "OR", "RD")
 WITH_MEAN = ("mean_sd", "mean_se", "mean_unlabelled", "mean_only")
 
 
+# When a source prints both, changes from baseline are used before final values (either is
+# valid for an MD, Cochrane Handbook 10.5.2; a change removes baseline imbalance).
+VALUE_TYPE_PREFERENCE = ("change", "final", "percent_change", "count")
+
+
 def _two_arms(rows: pd.DataFrame) -> tuple[dict, dict]:
+    """The treatment and control rows of one kind of value (see VALUE_TYPE_PREFERENCE)."""
     if rows.empty:
         raise NotPoolable("")
-    roles = {}
+    pairs = {}
     for record in rows.to_dict("records"):
-        roles.setdefault(record["role"], record)
-    if set(roles) != {"treatment", "control"}:
-        raise NotPoolable("arm data for only one arm")
-    treat, ctrl = roles["treatment"], roles["control"]
-    if treat["value_type"] != ctrl["value_type"]:
+        pairs.setdefault(record["value_type"], {}).setdefault(record["role"], record)
+    for value_type in VALUE_TYPE_PREFERENCE:
+        roles = pairs.get(value_type, {})
+        if set(roles) == {"treatment", "control"}:
+            return roles["treatment"], roles["control"]
+    if len({r for roles in pairs.values() for r in roles}) == 2:
         raise NotPoolable("arms report different kinds of value (final vs change)")
-    return treat, ctrl
+    raise NotPoolable("arm data for only one arm")
 
 
 def _n(row: dict) -> float:

@@ -107,8 +107,8 @@ STUDIES = Sheet(
     (
         Column("study_id", required=True, description="short key, e.g. Smith2020"),
         Column("citation", required=True),
-        Column("year", "int", True, minimum=1800, maximum=2100,
-               description="year of publication; review.yaml narrows the range"),
+        Column("year", "int", minimum=1800, maximum=2100,
+               description="year of publication (empty when no page read shows it); review.yaml narrows the range"),
         Column("doi"),
         Column("pmid"),
         Column("design", "category", True, DESIGNS),
@@ -163,8 +163,9 @@ ARMS = Sheet(
         *_source_columns(),
         Column("note"),
     ),
-    key=("study_id", "comparison", "outcome", "timepoint_weeks", "role"),
-    description="per study x comparison x outcome x timepoint x arm",
+    key=("study_id", "comparison", "outcome", "timepoint_weeks", "value_type", "role"),
+    description="per study x comparison x outcome x timepoint x arm (a source may print both "
+                "final values and changes: one row each)",
 )
 
 CONTRASTS = Sheet(
@@ -189,7 +190,8 @@ CONTRASTS = Sheet(
         Column("contrast_direction", "category", allowed=CONTRAST_DIRECTIONS),
         Column("favours", "category", allowed=FAVOURS,
                description="the arm the source says or shows is better"),
-        Column("value_type", "category", True, VALUE_TYPES),
+        Column("value_type", "category", allowed=VALUE_TYPES,
+               description="empty when the source does not say"),
         Column("reported_form", "category", True, CONTRAST_FORMS),
         *_source_columns(),
         Column("note"),
@@ -322,6 +324,8 @@ PROPORTIONS = Sheet(
         Column("timepoint_weeks", "float", minimum=0,
                description="weeks from baseline; empty when the source gives no timepoint"),
         Column("arm", required=True, description='the group as the source names it, e.g. "MSC"'),
+        Column("role", "category", True, ROLES,
+               description="treatment (pooled as proportions) or control (a comparator arm)"),
         Column("events", "int", minimum=0),
         Column("total", "int", minimum=1),
         Column("percent", "float", minimum=0, maximum=100,

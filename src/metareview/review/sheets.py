@@ -639,10 +639,12 @@ def _ordinal_row(table, i, row, problems) -> None:
             f"count ({count}) must not exceed total ({total}).",
             "check both numbers against the source.",
         )
-    if count is None and table.get("percent", i) is None:
+    if count is None and table.get("percent", i) is None and table.raw("note", i) is None:
         problems.add(
-            table.file, row, "count", "", "the row has neither a count nor a percentage.",
-            "enter the number of people in this grade, or the printed percentage.",
+            table.file, row, "count", "",
+            "the row has neither a count, nor a percentage, nor a note saying what is printed.",
+            "enter the number of people in this grade or the printed percentage; when the "
+            "source gives only words (e.g. 'under 20%'), leave both empty and quote it in note.",
         )
 
 
@@ -675,10 +677,12 @@ def _contrast_row(table, i, row, problems) -> None:
 
 def _adverse_event_row(table, i, row, problems) -> None:
     _check_events(table, i, row, problems)
-    if table.raw("events", i) is not None and table.raw("total", i) is None:
+    if (table.raw("events", i) is not None and table.raw("total", i) is None
+            and table.raw("narrative", i) is None):
         problems.add(
             table.file, row, "total", "", "events are given without the arm's total.",
-            "enter the number of people in the arm, or move the information to narrative.",
+            "enter the number of people in the arm; for a count of events (not people) say so "
+            "in narrative.",
         )
     if table.raw("events", i) is None and table.raw("narrative", i) is None:
         problems.add(
@@ -820,9 +824,10 @@ def _check_duplicate_keys(table: _Table, problems: _Problems) -> None:
                 rule = (
                     f"comparison {table.raw('comparison', i)!r} already has a "
                     f"{table.raw('role', i)} row for outcome {table.raw('outcome', i)!r} at "
-                    f"week {table.raw('timepoint_weeks', i)} (row {first_seen[key]}); each "
-                    "comparison has at most one treatment and one control row per outcome and "
-                    "timepoint."
+                    f"week {table.raw('timepoint_weeks', i)} with value_type "
+                    f"{table.raw('value_type', i)!r} (row {first_seen[key]}); each comparison "
+                    "has at most one treatment and one control row per outcome, timepoint and "
+                    "kind of value."
                 )
                 fix = ("give the other pair of arms its own comparison id, or delete the "
                        "duplicated row.")
@@ -927,10 +932,14 @@ def _check_single_arm(tables, study_info, problems) -> None:
             if not info or info["design"] != "single_arm":
                 continue
             if role_column is None:
+                # a before-after comparison within the one group is allowed (paired = true)
+                if table.get("paired", i) is True:
+                    continue
                 problems.add(
                     table.file, row, "study_id", table.raw("study_id", i),
                     "a single_arm study has no between-arm contrasts.",
-                    "delete the row, or correct the study's design in studies.csv.",
+                    "set paired to true for a before-after comparison within the group, delete "
+                    "the row, or correct the study's design in studies.csv.",
                 )
             elif table.get(role_column, i) == "control":
                 problems.add(
