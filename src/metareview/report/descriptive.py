@@ -37,11 +37,12 @@ def studies_sentence(characteristics: pd.DataFrame) -> str:
             + ", ".join(f"{n} {d.replace('_', ' ')}" for d, n in designs.items()) + ".")
 
 
-def effects_sentence(effects: pd.DataFrame, not_pooled: pd.DataFrame) -> str:
-    """How many results became effects, how many of them after a conversion, and how many
-    could not be used."""
+def effects_sentence(effects: pd.DataFrame, not_pooled: pd.DataFrame,
+                     proportions: pd.DataFrame | None = None) -> str:
+    """How many results became effects (and single-group proportions), how many of them after
+    a conversion, and how many could not be used."""
     if effects.empty:
-        head = "No result could be turned into an effect size"
+        head = "No comparative result could be turned into an effect size"
     else:
         converted = int(effects["converted"].astype(bool).sum())
         paired = int(effects["paired"].astype(bool).sum())
@@ -49,7 +50,42 @@ def effects_sentence(effects: pd.DataFrame, not_pooled: pd.DataFrame) -> str:
                 f"{plural(effects['study_id'].nunique(), 'study')} on "
                 f"{plural(effects['outcome'].nunique(), 'outcome')}: "
                 f"{converted} after a conversion, {paired} from paired (split-face) data")
-    return f"{head}; {plural(len(not_pooled), 'result')} could not be used (listed below)."
+    if proportions is not None and len(proportions):
+        head += (f"; **{plural(len(proportions), 'single-group proportion')}** from "
+                 f"{plural(proportions['study_id'].nunique(), 'study')}")
+    return f"{head}; {plural(len(not_pooled), 'comparative result')} could not be used (below)."
+
+
+def not_pooled_counts(not_pooled: pd.DataFrame) -> pd.DataFrame:
+    """How many results could not be used, by reason (the timepoint prefix dropped)."""
+    reasons = not_pooled["reason"].str.replace(r"^(week [\d.]+|timepoint not stated): ", "",
+                                               regex=True).str.split("; ").str[0]
+    counts = reasons.value_counts().rename_axis("reason").reset_index(name="results")
+    return counts.sort_values(["results", "reason"], ascending=[False, True]).reset_index(
+        drop=True)
+
+
+def extraction_check_summary(checks: pd.DataFrame) -> pd.DataFrame:
+    """Disagreements between the two extractions, per sheet (summary rows left out)."""
+    disagreements = checks[checks["field"] != "all other fields"]
+    if disagreements.empty:
+        return pd.DataFrame(columns=["sheet", "disagreements", "studies"])
+    return (disagreements.groupby("sheet").agg(disagreements=("field", "size"),
+                                                studies=("study_id", "nunique"))
+            .reset_index().sort_values("disagreements", ascending=False)
+            .reset_index(drop=True))
+
+
+def extraction_sentence(checks: pd.DataFrame, studies: pd.DataFrame) -> str:
+    """One sentence on the double extraction."""
+    if checks.empty:
+        return ("This review has no record of a second extraction (extraction_checks.csv): "
+                "its numbers were extracted once.")
+    covered = checks["study_id"].nunique()
+    disagreements = int((checks["field"] != "all other fields").sum())
+    return (f"{plural(covered, 'study')} of {len(studies)} were extracted twice; the passes "
+            f"disagreed on {plural(disagreements, 'field')}, each settled against the source "
+            "(counted by sheet below; every one is listed in extraction_checks.csv).")
 
 
 def effects_per_outcome(effects: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:

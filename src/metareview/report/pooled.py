@@ -9,16 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 import metareview as mr
 from metareview.report.frames import outcome_groups, sorted_frame, study_labels, with_exp
+from metareview.stats.conversions import critical_value
 from metareview.stats.vocabulary import TESTS
 
 ESTIMATORS = ("FE", "DL", "REML", "PM", "SJ")
 # Small-study tests need enough studies to have any power (Cochrane Handbook 13.3.5.4).
 MIN_K_SMALL_STUDY = 10
 SINGLE_STUDY_WARNING = "single study, not pooled: its own estimate and interval"
+
 K2_WARNING = (
     "only 2 studies: tau² and its interval are very imprecise and the Hartung-Knapp interval "
     "is wide (t with 1 df)"
@@ -26,6 +30,7 @@ K2_WARNING = (
 
 POOLED_COLUMNS = [
     "outcome", "measure", "k", "status", "warning", "studies", "method", "test", "level",
+    "interval",
     "estimate", "se", "ci_low", "ci_high", "pval", "tau2", "tau2_ci_low", "tau2_ci_high",
     "i2", "i2_ci_low", "i2_ci_high", "h2", "q", "q_df", "q_pval", "pi_low", "pi_high",
     "estimate_exp", "ci_low_exp", "ci_high_exp", "pi_low_exp", "pi_high_exp",
@@ -33,11 +38,19 @@ POOLED_COLUMNS = [
 
 
 def single_study_row(part: pd.DataFrame, level: float) -> dict:
-    """The one study of an outcome shown as it is: estimate with its Wald interval."""
-    single = mr.pool(part["yi"].to_numpy(float), part["vi"].to_numpy(float), method="FE",
-                     test="z", level=level)
-    return {"estimate": single.estimate, "se": single.se, "ci_low": single.ci_low,
-            "ci_high": single.ci_high, "pval": single.pval}
+    """The one study of an outcome shown as it is: its estimate with the interval its source
+    printed. When the effect's SE came from a t-based interval or test (`df` of effects.csv),
+    the interval and p value use t on those df, so a printed "−17.00 (−24.56 to −9.44)" is
+    shown as printed; otherwise the Wald (z) interval."""
+    yi, se = float(part["yi"].iloc[0]), float(np.sqrt(part["vi"].iloc[0]))
+    df = float(part["df"].iloc[0]) if "df" in part and np.isfinite(part["df"].iloc[0]) else None
+    half = float(critical_value(level, df)) * se
+    if df is None:
+        pval = float(2 * stats.norm.sf(abs(yi / se)))
+    else:
+        pval = float(2 * stats.t.sf(abs(yi / se), df))
+    return {"estimate": yi, "se": se, "ci_low": yi - half, "ci_high": yi + half, "pval": pval,
+            "interval": f"t, df = {df:g}" if df is not None else "z"}
 
 
 def result_row(r) -> dict:
@@ -101,7 +114,8 @@ def pool_outcomes(effects: pd.DataFrame, *, method: str = "REML", test: str = "k
             try:
                 result = mr.pool(part["yi"].to_numpy(float), part["vi"].to_numpy(float),
                                  method=method, test=test, level=level)
-                row.update(result_row(result))
+                row.update(result_row(result), interval="t, df = k - 1" if test == "knha"
+                           else "z")
                 row["status"] = "pooled"
                 if k == 2:
                     row["warning"] = K2_WARNING
@@ -121,111 +135,92 @@ def pooled_table(effects: pd.DataFrame, method: str = "REML", test: str = "knha"
 
 # --- sensitivity ------------------------------------------------------------------------------
 
-
-def _scenario_rows(effects: pd.DataFrame, analysis: str, setting: str, method: str, test: str,
-                   min_k: int, alpha: float) -> list[dict]:
-    table = pooled_table(effects, method, test, min_k, alpha)
-    keep = ["outcome", "measure", "k", "status", "method", "test", "estimate", "ci_low",
-            "ci_high", "pval", "tau2", "i2", "pi_low", "pi_high", "estimate_exp", "ci_low_exp",
-            "ci_high_exp"]
-    rows = table[keep].to_dict("records")
-    for row in rows:
-        row.update(analysis=analysis, setting=setting)
-    return rows
-
-
 SENSITIVITY_COLUMNS = [
     "analysis", "setting", "outcome", "measure", "k", "status", "method", "test", "estimate",
     "ci_low", "ci_high", "pval", "tau2", "i2", "pi_low", "pi_high", "estimate_exp",
     "ci_low_exp", "ci_high_exp",
 ]
+_KEEP = [c for c in SENSITIVITY_COLUMNS if c not in ("analysis", "setting")]
+HIGH_RISK = ("high", "serious", "critical")
 
 
-def sensitivity_grid(effects: pd.DataFrame, methods: Sequence[str] = ESTIMATORS,
-                     tests: Sequence[str] = TESTS, min_k: int = 2,
-                     alpha: float = 0.05) -> pd.DataFrame:
-    """The pooled estimate of every outcome under each tau² estimator × test (z, Hartung-Knapp).
-
-    Shows how much the result depends on the choice of model (Veroniki et al. 2016 on tau²
-    estimators; IntHout et al. 2014 on the Hartung-Knapp adjustment).
-    """
-    rows = []
-    for method in methods:
-        for test in tests:
-            rows += _scenario_rows(effects, "estimator x test", f"{method} / {test}", method,
-                                   test, min_k, alpha)
-    return sorted_frame(pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS),
-                   ["analysis", "outcome", "measure", "method", "test"])
+def _scenario_rows(effects: pd.DataFrame, analysis: str, setting: str, method: str, test: str,
+                   min_k: int, alpha: float) -> list[dict]:
+    table = pooled_table(effects, method, test, min_k, alpha)
+    rows = table[_KEEP].to_dict("records")
+    for row in rows:
+        row.update(analysis=analysis, setting=setting)
+    return rows
 
 
-def exclusion_sensitivity(effects: pd.DataFrame, method: str = "REML", test: str = "knha",
-                          min_k: int = 2, alpha: float = 0.05) -> pd.DataFrame:
-    """Pooled results with all effects, without converted results, and randomised studies only.
-
-    "Converted" effects came from a CI, a p value, a median or an imputation (column
-    `converted` of effects.csv); leaving them out shows whether the conversions drive the result.
-    """
-    converted = effects["converted"].astype(bool) if len(effects) else pd.Series(dtype=bool)
-    randomised = effects["randomised"].astype(bool) if len(effects) else pd.Series(dtype=bool)
-    scenarios = [
-        ("all results", effects),
-        ("excluding converted results", effects[~converted]),
-        ("randomised studies only", effects[randomised]),
-    ]
-    rows = []
-    for setting, subset in scenarios:
-        rows += _scenario_rows(subset, "exclusion", setting, method, test, min_k, alpha)
-        seen = {(r["outcome"], r["measure"]) for r in rows if r["setting"] == setting}
-        # Outcomes that lose every study in this scenario still get a row saying so.
-        for outcome, measure, _ in outcome_groups(effects):
-            if (outcome, measure) not in seen:
-                rows.append({"analysis": "exclusion", "setting": setting, "outcome": outcome,
-                             "measure": measure, "k": 0, "status": "not pooled (k=0)",
-                             "method": method, "test": test})
-    order = {name: i for i, (name, _) in enumerate(scenarios)}
-    frame = pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
-    frame["_order"] = frame["setting"].map(order)
-    frame = sorted_frame(frame, ["outcome", "measure", "_order"])
-    return frame.drop(columns="_order")
+def _signature(effects: pd.DataFrame) -> dict:
+    """Per outcome, the effects that enter it (study, comparison, yi, vi), to see whether a
+    scenario changes anything."""
+    if effects.empty:
+        return {}
+    return {o: tuple(map(tuple, p[["study_id", "comparison", "yi", "vi"]].round(12)
+                         .to_numpy().tolist()))
+            for o, p in effects.sort_values(["study_id", "comparison"]).groupby("outcome")}
 
 
-def paired_r_sensitivity(review, rs: Sequence[float] = (0.2, 0.5, 0.8), method: str = "REML",
+@dataclass(frozen=True)
+class Sensitivity:
+    """`table`: the pooled result of every outcome under each scenario that changes it
+    (columns `SENSITIVITY_COLUMNS`); `unchanged`: one sentence per scenario that changes no
+    pooled outcome, so that no grid repeats the main result."""
+
+    table: pd.DataFrame
+    unchanged: list[str]
+
+
+def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML",
                          test: str = "knha", min_k: int = 2, alpha: float = 0.05,
-                         timepoint: str = "last",
-                         exclude_studies: Sequence[str] = ()) -> pd.DataFrame:
-    """Pooled results with the effects re-derived at each assumed within-person correlation.
+                         rs: Sequence[float] = (0.2, 0.5, 0.8), risk_of_bias=None,
+                         estimators: Sequence[str] = ESTIMATORS) -> Sensitivity:
+    """Every sensitivity analysis of the pooled outcomes, kept only where it differs.
 
-    Split-face trials report each side's mean and SD; the SE of their paired difference depends
-    on the correlation between sides, which is rarely reported (Cochrane Handbook 23.2.7.2).
-    Outcomes without paired effects give the same result at every r, as they should.
+    Scenarios (each against the main analysis, `effects`): without effects whose SE came from a
+    p value; without effects from a "p < x" bound (conservative); randomised studies only;
+    without studies at high (serious, critical) overall risk of bias; the other reading of
+    unlabelled "±" and each within-person correlation of `rs` (both re-derived by
+    `rederive(dispersion=..., paired_r=...)`, which returns effects); then each tau²
+    estimator × test. Only outcomes pooled (k ≥ `min_k`) in the main analysis are reported.
     """
-    from metareview.review.derive import derive_effects
-
-    rows = []
+    pooled = set(pooled_table(effects, method, test, min_k, alpha)
+                 .query("status == 'pooled'")["outcome"])
+    main = effects[effects["outcome"].isin(pooled)]
+    base = _signature(main)
+    high = set()
+    if risk_of_bias is not None and len(risk_of_bias):
+        overall = risk_of_bias[risk_of_bias["domain"] == "overall"]
+        high = set(overall.loc[overall["judgement"].isin(HIGH_RISK), "study_id"])
+    scenarios = [
+        ("exclusion", "without SEs derived from p values", main[~main["p_derived"]]),
+        ("exclusion", "without conservative 'p <' bounds", main[~main["p_bound"]]),
+        ("exclusion", "randomised studies only", main[main["randomised"]]),
+        ("exclusion", "without studies at high risk of bias",
+         main[~main["study_id"].isin(high)]),
+    ]
+    other = rederive(dispersion="other")
+    scenarios.append(("unlabelled ±", "the other reading (SE for SD, or SD for SE)",
+                      other[other["outcome"].isin(pooled)]))
     for r in rs:
-        derived = derive_effects(review, paired_r=float(r), timepoint=timepoint,
-                                 exclude_studies=tuple(exclude_studies))
-        rows += _scenario_rows(derived.effects, "paired_r", f"r = {float(r):g}", method, test,
-                               min_k, alpha)
-    frame = pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
-    frame["_r"] = [float(s.split("=")[1]) for s in frame["setting"]]
-    return sorted_frame(frame, ["outcome", "measure", "_r"]).drop(columns="_r")
-
-
-def sensitivity_table(effects: pd.DataFrame, review=None, method: str = "REML",
-                      test: str = "knha", min_k: int = 2, alpha: float = 0.05,
-                      rs: Sequence[float] = (0.2, 0.5, 0.8), timepoint: str = "last",
-                      exclude_studies: Sequence[str] = ()) -> pd.DataFrame:
-    """All sensitivity analyses in one tidy table (column `analysis` says which)."""
-    parts = [sensitivity_grid(effects, min_k=min_k, alpha=alpha),
-             exclusion_sensitivity(effects, method, test, min_k, alpha)]
-    if review is not None:
-        parts.append(paired_r_sensitivity(review, rs, method, test, min_k, alpha, timepoint,
-                                          exclude_studies))
-    frames = [p for p in parts if not p.empty]
-    if not frames:
-        return pd.DataFrame(columns=SENSITIVITY_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[SENSITIVITY_COLUMNS]
+        again = rederive(paired_r=float(r))
+        scenarios.append(("paired_r", f"r = {float(r):g}", again[again["outcome"].isin(pooled)]))
+    rows, unchanged = [], []
+    for analysis, setting, subset in scenarios:
+        if _signature(subset) == base:
+            unchanged.append(f"{analysis}, {setting}: the same effects as the main analysis")
+            continue
+        rows += _scenario_rows(subset, analysis, setting, method, test, min_k, alpha)
+    for estimator in estimators:
+        for each_test in TESTS:
+            if (estimator, each_test) == (method, test):
+                continue
+            rows += _scenario_rows(main, "estimator x test", f"{estimator} / {each_test}",
+                                   estimator, each_test, min_k, alpha)
+    table = pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
+    return Sensitivity(sorted_frame(table, ["outcome", "analysis", "setting"]), unchanged)
 
 
 LEAVE_ONE_OUT_COLUMNS = [
@@ -296,3 +291,59 @@ def small_study_table(effects: pd.DataFrame, method: str = "REML",
                                "ci_low_adjusted": tf.pooled.ci_low,
                                "ci_high_adjusted": tf.pooled.ci_high}))
     return pd.DataFrame(rows, columns=SMALL_STUDY_COLUMNS)
+
+
+# --- the main analysis and the analysis of all studies ------------------------------------------
+
+MAIN = "main"
+ALL_STUDIES = "all studies"
+
+
+@dataclass(frozen=True)
+class Analyses:
+    """Pooled outcomes of the main analysis and, where it leaves effects out, of all studies.
+
+    `table` is `POOLED_COLUMNS` with a first column `analysis` ("main" or "all studies");
+    `fits` are the models behind it, each named for its figure files.
+    """
+
+    table: pd.DataFrame
+    fits: list[tuple[str, OutcomeFit]]
+
+    def plotted(self) -> list["NamedFit"]:
+        """The fits worth a forest plot: every outcome with at least one effect."""
+        named = []
+        for analysis, fit in self.fits:
+            suffix = "" if analysis == MAIN else "_all_studies"
+            named.append(NamedFit(f"{fit.outcome}{suffix}", analysis, fit))
+        return named
+
+
+@dataclass(frozen=True)
+class NamedFit:
+    name: str
+    analysis: str
+    fit: OutcomeFit
+
+    def __getattr__(self, item):
+        return getattr(self.fit, item)
+
+
+def analyses(effects: pd.DataFrame, definitions=None, *, method: str = "REML",
+             test: str = "knha", min_k: int = 2, alpha: float = 0.05) -> Analyses:
+    """`pool_outcomes` on the main analysis (`effects.main_analysis`) and, for outcomes where
+    the main analysis leaves effects out, on all studies (the review's `main_analysis` in
+    review.yaml says which studies the main analysis keeps)."""
+    main_effects = effects[effects["main_analysis"]] if len(effects) else effects
+    main = pool_outcomes(main_effects, method=method, test=test, min_k=min_k, alpha=alpha)
+    tables = [main.table.assign(analysis=MAIN)]
+    fits = [(MAIN, fit) for fit in main.fits]
+    left_out = effects[~effects["main_analysis"]] if len(effects) else effects
+    if len(left_out):
+        wider = effects[effects["outcome"].isin(set(left_out["outcome"]))]
+        everything = pool_outcomes(wider, method=method, test=test, min_k=min_k, alpha=alpha)
+        tables.append(everything.table.assign(analysis=ALL_STUDIES))
+        fits += [(ALL_STUDIES, fit) for fit in everything.fits]
+    table = pd.concat(tables, ignore_index=True)
+    table = table[["analysis", *POOLED_COLUMNS]]
+    return Analyses(sorted_frame(table, ["outcome", "measure", "analysis"]), fits)

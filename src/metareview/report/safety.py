@@ -123,3 +123,47 @@ def narrative_safety_table(adverse_events: pd.DataFrame) -> pd.DataFrame:
     words = ae["narrative"].notna() & (ae["narrative"].astype(str).str.strip() != "")
     rows = ae[words & ae["events"].isna()][columns]
     return sorted_frame(rows, ["study_id", "event", "arm"])
+
+
+SAFETY_OUTCOMES = ("any_adverse_event", "moderate_severe_adverse_event",
+                   "serious_adverse_event", "death")
+
+
+def summary_sentence(estimates: pd.DataFrame) -> str:
+    """What the comparative safety analysis could do, in one sentence."""
+    if estimates.empty:
+        return "No adverse-event rows: nothing to pool."
+    counted = estimates[estimates["method"] != "none"]
+    if counted.empty:
+        return ("No event type is counted in both arms of a study, so no comparative safety "
+                "estimate is possible; the events are listed below as the sources give them.")
+    events = counted["event"].nunique()
+    return (f"{events} event type{'s' if events != 1 else ''} counted in both arms of at least "
+            "one study; Mantel-Haenszel and Peto estimates below.")
+
+
+def single_group_rates(processed) -> pd.DataFrame:
+    """Adverse-event and death rates of single-group series (pooled_proportions.csv of
+    notebook 3), for readers: outcome, group, studies, people, events, rate (95% CI)."""
+    from pathlib import Path
+
+    path = Path(processed) / "pooled_proportions.csv"
+    if not path.is_file():
+        return pd.DataFrame()
+    table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    table = table[table["outcome"].isin(SAFETY_OUTCOMES) & table["model"].str.startswith("GLMM")]
+    if table.empty:
+        return pd.DataFrame()
+
+    def pct(value):
+        return "" if pd.isna(value) else f"{100 * value:.1f}%"
+
+    return pd.DataFrame({
+        "outcome": table["outcome"].str.replace("_", " "),
+        "group": table["group"].str.replace("_", " "), "studies": table["k"],
+        "people": table["participants"], "events": table["events"],
+        "rate (95% CI)": [f"{pct(p)} ({pct(lo)} to {pct(hi)})" if not pd.isna(p) else ""
+                          for p, lo, hi in zip(table["proportion"], table["ci_low"],
+                                               table["ci_high"])],
+        "how": [s.split(":")[0] for s in table["status"]],
+    }).reset_index(drop=True)

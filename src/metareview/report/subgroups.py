@@ -136,20 +136,74 @@ META_REGRESSION_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True)
+class RegressionFit:
+    """One outcome regressed on one continuous moderator: its effects and the fitted model."""
+
+    outcome: str
+    measure: str
+    moderator: str
+    effects: pd.DataFrame
+    result: Any
+
+
+@dataclass(frozen=True)
+class MetaRegressions:
+    """`table` (columns `META_REGRESSION_COLUMNS`) and the `fits` for the bubble plots."""
+
+    table: pd.DataFrame
+    fits: list[RegressionFit]
+
+
 def meta_regression_table(effects: pd.DataFrame, moderator: str = "timepoint_weeks",
                           method: str = "REML", test: str = "knha", alpha: float = 0.05,
                           min_k: int = MIN_K_META_REGRESSION, n_perm: int = 5000,
                           seed: int = 20260101) -> pd.DataFrame:
-    """Meta-regression of each outcome on a numeric moderator (default: follow-up in weeks).
+    """The table of `meta_regressions` for one continuous moderator."""
+    return _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed)[0]
+
+
+def meta_regressions(effects: pd.DataFrame, moderators, *, method: str = "REML",
+                     test: str = "knha", alpha: float = 0.05,
+                     min_k: int = MIN_K_META_REGRESSION, n_perm: int = 5000,
+                     seed: int = 20260101) -> MetaRegressions:
+    """Meta-regression of each outcome on each continuous moderator of review.yaml.
 
     Fitted only where k ≥ `min_k` (about ten studies per moderator, Cochrane Handbook
     10.11.5.1) and the moderator takes at least two values; otherwise one row with the reason.
-    The permutation p of QM is added, since k is small in any case.
+    The permutation p of QM is added, since k is small in any case. Categorical moderators are
+    analysed as subgroups (`subgroup_analyses`, whose common-tau² test is the meta-regression
+    QM on the subgroup).
     """
-    rows = []
+    tables, fits = [], []
+    for moderator in moderators:
+        if moderator.kind != "continuous":
+            continue
+        table, found = _regress(effects, moderator.column, method, test, alpha, min_k, n_perm,
+                                seed)
+        tables.append(table)
+        fits += found
+    table = (pd.concat(tables, ignore_index=True) if tables
+             else pd.DataFrame(columns=META_REGRESSION_COLUMNS))
+    return MetaRegressions(table, fits)
+
+
+def meta_regression_sentence(table: pd.DataFrame) -> str:
+    """Why no meta-regression was fitted, in one sentence."""
+    if table.empty:
+        return "The review defines no continuous moderator for meta-regression."
+    reasons = sorted(set(table["status"].str.replace("not fitted: ", "", regex=False)))
+    return "No meta-regression could be fitted: " + "; ".join(reasons) + "."
+
+
+def _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed):
+    rows, fits = [], []
     for outcome, measure, part in outcome_groups(effects):
         k = len(part)
         base = {"outcome": outcome, "measure": measure, "moderator": moderator, "k": k}
+        if moderator not in part.columns:
+            rows.append({**base, "status": f"not fitted: {moderator} is not a study column"})
+            continue
         x = pd.to_numeric(part[moderator], errors="coerce")
         distinct = x.dropna().nunique()
         if k < min_k or distinct < 2 or x.isna().any():
@@ -166,10 +220,11 @@ def meta_regression_table(effects: pd.DataFrame, moderator: str = "timepoint_wee
         m = mr.meta_regression(yi, vi, mods, method=method, test=test, level=1 - alpha)
         perm = mr.permutation_test(yi, vi, mods, n_perm=n_perm, seed=seed, method=method,
                                    test=test)
+        fits.append(RegressionFit(outcome, measure, moderator, part.assign(**{moderator: x}), m))
         for term in m.terms:
             rows.append({**base, "term": term, "estimate": m.coefs[term], "se": m.se[term],
                          "ci_low": m.ci_low[term], "ci_high": m.ci_high[term],
                          "pval": m.pval[term], "qm": m.qm, "qm_df": m.qm_df,
                          "qm_pval": m.qm_pval, "p_permutation": perm.pval, "tau2": m.tau2,
                          "r2": m.r2, "status": "fitted"})
-    return pd.DataFrame(rows, columns=META_REGRESSION_COLUMNS)
+    return pd.DataFrame(rows, columns=META_REGRESSION_COLUMNS), fits

@@ -65,29 +65,106 @@ def p_text(p: float) -> str:
     return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
 
 
+def _natural(row, name: str) -> float:
+    """A pooled-table value on the scale a reader expects (ratios back-transformed)."""
+    return row[f"{name}_exp"] if is_ratio(row["measure"]) else row[name]
+
+
+def _scale(measure: str) -> str:
+    return {"RR": "risk ratio", "OR": "odds ratio", "MD": "mean difference",
+            "SMD": "standardised mean difference (Hedges' g)"}.get(measure, measure)
+
+
 def present_pooled(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The pooled table for readers: ratios back-transformed, intervals as text."""
+    """Pooled outcomes (k ≥ 2) for readers: ratios back-transformed, intervals as text.
+
+    Single studies are left to `pooled_summary`'s sentences, so that the table holds no row
+    of empty heterogeneity cells."""
     labels = {} if outcomes is None or outcomes.empty else dict(
         zip(outcomes["outcome"], outcomes["label"]))
     rows = []
-    for _, r in pooled.iterrows():
-        ratio = is_ratio(r["measure"])
-        pick = (lambda n: r[f"{n}_exp"]) if ratio else (lambda n: r[n])
+    for _, r in pooled[pooled["status"] == "pooled"].iterrows():
+        row = {"outcome": labels.get(r["outcome"], r["outcome"]), "measure": r["measure"],
+               "studies": int(r["k"]),
+               "estimate (95% CI)": format_interval(_natural(r, "estimate"), _natural(r, "ci_low"),
+                                                    _natural(r, "ci_high")),
+               "p": format_p(r["pval"]),
+               "prediction interval": format_interval(_natural(r, "estimate"),
+                                                      _natural(r, "pi_low"),
+                                                      _natural(r, "pi_high")).split(" ", 1)[-1],
+               "tau² [CI]": format_interval(r["tau2"], r["tau2_ci_low"], r["tau2_ci_high"], 3),
+               "I² % [CI]": format_interval(r["i2"], r["i2_ci_low"], r["i2_ci_high"], 1),
+               "caution": r["warning"] if isinstance(r["warning"], str) else ""}
+        if "analysis" in pooled.columns:
+            row = {"analysis": r["analysis"], **row}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pooled_summary(pooled: pd.DataFrame, outcomes: pd.DataFrame, definitions=None) -> str:
+    """What was pooled, in a few lines: the pooled outcomes, then each single study with the
+    interval its source printed, then the count of outcomes with no effect."""
+    if pooled.empty:
+        return "No outcome has an analysable effect, so nothing can be pooled."
+    lines = []
+    main_label = getattr(definitions, "main_label", "") or "main analysis"
+    for line in pooled_sentences(pooled, outcomes):
+        lines.append(f"- {line}")
+    text = "\n".join(lines)
+    if definitions is not None and definitions.has_main_analysis:
+        text = (f"Main analysis: {main_label}; studies it leaves out enter the rows marked "
+                "'all studies'.\n\n" + text)
+    return text
+
+
+def present_sensitivity(part: pd.DataFrame) -> pd.DataFrame:
+    """One sensitivity scenario for readers: outcome, setting, k, estimate (CI), I²."""
+    return pd.DataFrame({
+        "outcome": part["outcome"], "setting": part["setting"], "studies": part["k"],
+        "estimate (95% CI)": [format_interval(_natural(r, "estimate"), _natural(r, "ci_low"),
+                                              _natural(r, "ci_high")) or r["status"]
+                              for _, r in part.iterrows()],
+        "p": [format_p(v) for v in part["pval"]],
+        "I² %": [format_interval(v, None, None, 1) for v in part["i2"]],
+    }).reset_index(drop=True)
+
+
+def present_swim(synthesis: pd.DataFrame) -> pd.DataFrame:
+    """The synthesis without meta-analysis for readers."""
+    rows = []
+    for r in synthesis.to_dict("records"):
+        directed = r["n_favour"] + r["n_against"]
         rows.append({
-            "outcome": labels.get(r["outcome"], r["outcome"]),
-            "measure": r["measure"],
-            "k": int(r["k"]),
-            "status": r["status"],
-            "estimate [CI]": format_interval(pick("estimate"), pick("ci_low"), pick("ci_high")),
-            "p": format_p(r["pval"]),
-            "prediction interval": format_interval(pick("estimate"), pick("pi_low"),
-                                                   pick("pi_high")).split(" ", 1)[-1]
-            if np.isfinite(r["pi_low"]) else "",
-            "tau² [CI]": format_interval(r["tau2"], r["tau2_ci_low"], r["tau2_ci_high"], 3),
-            "I² % [CI]": format_interval(r["i2"], r["i2_ci_low"], r["i2_ci_high"], 1),
-            "Q (p)": "" if not np.isfinite(r["q"]) else f"{r['q']:.2f} ({format_p(r['q_pval'])})",
-            "warning": r["warning"] if isinstance(r["warning"], str) else "",
+            "outcome": r["outcome"], "synthesis": r["synthesis"],
+            "favour treatment": f"{r['n_favour']} of {directed}" if directed else "",
+            "no difference": r["n_unclear"],
+            "sign test p": format_p(r["sign_test_p"]),
+            "combined p (Stouffer)": format_p(r["stouffer_p"]),
+            "combined p (Fisher)": format_p(r["fisher_p"]),
+            "no direction given": r["not_oriented"],
         })
+    return pd.DataFrame(rows)
+
+
+def present_subgroups(subgroups: pd.DataFrame) -> pd.DataFrame:
+    """Subgroup estimates and the tests of differences, for readers."""
+    rows = []
+    for _, r in subgroups.iterrows():
+        if r["row"] == "group":
+            estimate = format_interval(_natural(r, "estimate"), _natural(r, "ci_low"),
+                                       _natural(r, "ci_high"))
+            rows.append({"outcome": r["outcome"], "moderator": r["moderator"],
+                         "subgroup": r["level"], "studies": r["k"],
+                         "estimate (95% CI) or test": estimate, "p": format_p(r["pval"]),
+                         "note": "" if r["status"] == "pooled" else r["status"]})
+        elif r["status"] == "tested":
+            test = f"Q = {r['q_between']:.2f}, df = {int(r['df'])}"
+            if np.isfinite(r.get("p_permutation", np.nan)):
+                test += f"; permutation {p_text(r['p_permutation'])}"
+            rows.append({"outcome": r["outcome"], "moderator": r["moderator"],
+                         "subgroup": r["level"], "studies": r["k"],
+                         "estimate (95% CI) or test": test, "p": format_p(r["q_between_pval"]),
+                         "note": ""})
     return pd.DataFrame(rows)
 
 
@@ -107,10 +184,12 @@ def pooled_sentences(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None)
         pick = (lambda n: r[f"{n}_exp"]) if ratio else (lambda n: r[n])
         pct = f"{100 * float(r['level']):g}%"
         interval = format_interval(pick("estimate"), pick("ci_low"), pick("ci_high"))
+        where = f" ({r['analysis']})" if "analysis" in r and r["analysis"] != "main" else ""
         if r["status"] != "pooled":
-            text = f"**{label}**: {r['status']}"
+            text = f"**{label}**{where}: {r['status']}"
             if int(r["k"]) == 1 and np.isfinite(r["estimate"]):
-                text += f"; the single study ({r['studies']}) gives {r['measure']} {interval}"
+                text += (f"; the single study ({r['studies']}) gives {r['measure']} {interval} "
+                         f"({pct} CI, {r.get('interval', 'z')}, as its source prints it)")
             sentences.append(text + ".")
             continue
 
@@ -119,7 +198,7 @@ def pooled_sentences(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None)
 
         ci_text = ("includes no effect" if covers_null(r["ci_low"], r["ci_high"])
                    else "excludes no effect")
-        text = (f"**{label}**: {int(r['k'])} studies, pooled {r['measure']} {interval} "
+        text = (f"**{label}**{where}: {int(r['k'])} studies, pooled {r['measure']} {interval} "
                 f"({pct} CI, which {ci_text}; {p_text(r['pval'])})")
         if np.isfinite(r["pi_low"]):
             pi_text = ("includes" if covers_null(r["pi_low"], r["pi_high"]) else "excludes")

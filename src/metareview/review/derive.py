@@ -171,7 +171,8 @@ def derive_effects(
                                "note)"})
 
     order = ["outcome", "study_id", "comparison"]
-    effects_frame = pd.DataFrame(effects, columns=EFFECT_COLUMNS)
+    extra = [c.name for c in review.definitions.study_columns if c.name not in EFFECT_COLUMNS]
+    effects_frame = pd.DataFrame(effects, columns=EFFECT_COLUMNS + extra)
     not_pooled_frame = pd.DataFrame(not_pooled, columns=NOT_POOLED_COLUMNS)
     return Derived(
         effects_frame.sort_values(order, kind="stable").reset_index(drop=True),
