@@ -103,6 +103,9 @@ STUDY_COLUMNS = [
     "intervention", "comparator", "co_intervention", "n_randomised", "n_analysed",
     "follow_up_weeks", "country", "source_level",
 ]
+# What a reader's table shows (the CSV keeps every column, citations included).
+SHOWN_STUDY_COLUMNS = ["study_id", "design", "randomised", "n_analysed", "condition",
+                       "intervention_class", "intervention", "comparator", "outcomes"]
 
 
 def study_characteristics(review) -> pd.DataFrame:

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from metareview.report.text import format_interval, format_p
+from metareview.report.text import format_interval, format_number, format_p
+from metareview.review.derive import analysis_of
 from metareview.stats.vocabulary import is_ratio
 
 COMPARISON_COLUMNS = [
@@ -77,9 +78,10 @@ def side_by_side(processed: Path, review) -> pd.DataFrame:
     swim_results = _read(processed, "swim_results")
     effects = _read(processed, "effects")
     not_pooled = _read(processed, "not_pooled")
+    analysis_outcome = {o: a.outcome for o, a in analysis_of(review.outcomes).items()}
     rows = []
     for pub in published.to_dict("records"):
-        outcome = str(pub["outcome"])
+        outcome = analysis_outcome.get(str(pub["outcome"]), str(pub["outcome"]))
         subgroup = "" if pd.isna(pub.get("subgroup")) else str(pub["subgroup"])
         row = {"review_id": pub["review_id"], "outcome": outcome, "subgroup": subgroup,
                "published_measure": pub["measure"], "published_k": pub.get("k"),
@@ -127,10 +129,17 @@ def _match(row, outcome, subgroup, pooled, subgroups, proportions, swim, swim_re
             return row
     mine = pooled[pooled["outcome"] == outcome] if len(pooled) else pooled
     if len(mine):
-        mine = mine.sort_values("analysis", key=lambda s: s != "main")
+        # the main analysis first; the analysis of all studies where only it pools the outcome
+        mine = mine.assign(_rank=[(a != "main") - 2 * (st == "pooled")
+                                  for a, st in zip(mine["analysis"], mine["status"])])
+        mine = mine.sort_values("_rank", kind="stable")
         m = mine.iloc[0].to_dict()
         pooled_here = m["status"] == "pooled"
         comment = [_measure_note(row, m["measure"])]
+        main = mine[mine["analysis"] == "main"]
+        if m["analysis"] != "main" and len(main):
+            comment.append(f"the main analysis has k = {int(main.iloc[0]['k'])} "
+                           f"({main.iloc[0]['studies']}); all studies pool k = {int(m['k'])}")
         if subgroup:
             comment.append(f"no '{subgroup}' subgroup with two or more studies; the whole "
                            "outcome is shown")
@@ -167,9 +176,13 @@ def present(comparison: pd.DataFrame) -> pd.DataFrame:
     """The side by side for readers: one line per published result."""
     rows = []
     for r in comparison.to_dict("records"):
-        label = r["outcome"] + (f" ({r['subgroup']})" if r["subgroup"] else "")
-        pub = format_interval(r["published_estimate"], r["published_ci_low"],
-                              r["published_ci_high"])
+        subgroup = r["subgroup"] if isinstance(r["subgroup"], str) else ""
+        label = r["outcome"].replace("_", " ") + (f" ({subgroup.replace('_', ' ')})"
+                                                  if subgroup else "")
+        pub = (format_interval(r["published_estimate"], r["published_ci_low"],
+                               r["published_ci_high"])
+               if np.isfinite(r.get("published_ci_low", np.nan))
+               else format_number(r["published_estimate"]))
         if isinstance(r["published_p"], str) and r["published_p"]:
             pub = f"{pub}, {r['published_p']}" if pub else r["published_p"]
         mine = format_interval(r["bundle_estimate"], r["bundle_ci_low"], r["bundle_ci_high"])

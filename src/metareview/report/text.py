@@ -93,8 +93,7 @@ def present_pooled(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None) -
                                                       _natural(r, "pi_low"),
                                                       _natural(r, "pi_high")).split(" ", 1)[-1],
                "tau² [CI]": format_interval(r["tau2"], r["tau2_ci_low"], r["tau2_ci_high"], 3),
-               "I² % [CI]": format_interval(r["i2"], r["i2_ci_low"], r["i2_ci_high"], 1),
-               "caution": r["warning"] if isinstance(r["warning"], str) else ""}
+               "I² % [CI]": format_interval(r["i2"], r["i2_ci_low"], r["i2_ci_high"], 1)}
         if "analysis" in pooled.columns:
             row = {"analysis": r["analysis"], **row}
         rows.append(row)
@@ -189,7 +188,7 @@ def pooled_sentences(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None)
             text = f"**{label}**{where}: {r['status']}"
             if int(r["k"]) == 1 and np.isfinite(r["estimate"]):
                 text += (f"; the single study ({r['studies']}) gives {r['measure']} {interval} "
-                         f"({pct} CI, {r.get('interval', 'z')}, as its source prints it)")
+                         f"({pct} CI, {r.get('interval', 'z')})")
             sentences.append(text + ".")
             continue
 

@@ -326,12 +326,30 @@ def export_html(nb, title: str) -> str:
     """
     resources = {"metadata": {"name": title, "path": str(files.notebooks_dir())}}
     body, _ = _html_exporter().from_notebook_node(nb, resources=resources)
+    body = add_table_of_contents(body)
     remote = remote_references(body)
     if remote:
         raise RuntimeError(
             f"the report {title} would load resources from the network: " + "; ".join(remote[:5])
         )
     return body
+
+
+_HEADING = re.compile(r'<h2 id="(?P<id>[^"]+)"[^>]*>(?P<text>.*?)(?:<a class="anchor-link".*?</a>)?</h2>',
+                      re.S)
+_FIRST_TITLE_END = re.compile(r"</h1>")
+
+
+def add_table_of_contents(html: str) -> str:
+    """Insert, after the report's title, a list of links to its sections (its h2 headings)."""
+    entries = [(m["id"], re.sub(r"<[^>]+>", "", m["text"]).strip())
+               for m in _HEADING.finditer(html)]
+    title = _FIRST_TITLE_END.search(html)
+    if len(entries) < 2 or title is None:
+        return html
+    items = "".join(f'<li><a href="#{anchor}">{text}</a></li>' for anchor, text in entries)
+    toc = f'<nav class="report-toc"><strong>Contents</strong><ol>{items}</ol></nav>'
+    return html[: title.end()] + toc + html[title.end():]
 
 
 def _failing_cell(notebook: Notebook, source: str) -> int | None:
