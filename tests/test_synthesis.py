@@ -26,7 +26,7 @@ import pytest
 import metareview as mr
 from metareview import files
 from metareview.report import descriptive, pooled, safety, subgroups, text
-from metareview.report.published import published_comparison
+from metareview.report.published import side_by_side
 from metareview.review import derive
 from metareview.stats import vocabulary
 
@@ -66,7 +66,10 @@ def _effects_for(outcome: str) -> pd.DataFrame:
         "randomised": studies["randomised"].astype(bool).to_list(),
         "intervention_class": studies["intervention_class"].to_list(),
         "co_intervention": studies["co_intervention"].to_list(),
-        "converted": False, "paired": False,
+        "converted": False, "paired": False, "main_analysis": True, "p_derived": False,
+        "p_bound": False, "df": np.nan, "reported_outcome": outcome,
+        "derivation": "from the dataset's arms", "n_treatment": t["n"].to_numpy(float)
+        if "n" in t else np.nan, "n_control": c["n"].to_numpy(float) if "n" in c else np.nan,
     })
 
 
@@ -148,36 +151,34 @@ def test_pooled_table_empty_effects():
 # --- sensitivity --------------------------------------------------------------------------------
 
 
-def test_sensitivity_grid_has_every_estimator_and_test(normand):
-    grid = pooled.sensitivity_grid(normand)
-    assert len(grid) == len(pooled.ESTIMATORS) * len(vocabulary.TESTS)
+def test_sensitivity_keeps_only_scenarios_that_change_the_effects(bcg):
+    effects = bcg.copy()
+    effects.loc[effects.index[:3], "p_derived"] = True
+    result = pooled.sensitivity_analyses(effects, rederive=lambda **_: effects, rs=(0.2, 0.8))
+    scenarios = set(zip(result.table["analysis"], result.table["setting"]))
+    assert ("exclusion", "without SEs derived from p values") in scenarios
+    k = result.table.set_index("setting").loc["without SEs derived from p values", "k"]
+    assert k == 10
+    # re-deriving gives the same effects: said in a sentence, not shown as a grid
+    assert any(line.startswith("paired_r, r = 0.2") for line in result.unchanged)
+    assert any(line.startswith("unlabelled ±") for line in result.unchanged)
+    assert any("without conservative" in line for line in result.unchanged)
+    assert ("randomised studies only" in set(result.table["setting"])) == (
+        not bcg["randomised"].all())
+    grid = result.table[result.table["analysis"] == "estimator x test"]
+    assert len(grid) == len(pooled.ESTIMATORS) * len(vocabulary.TESTS) - 1
     fe = grid[(grid["method"] == "FE") & (grid["test"] == "z")].iloc[0]
-    w = 1 / normand["vi"]
-    assert fe["estimate"] == pytest.approx(float((w * normand["yi"]).sum() / w.sum()))
+    w = 1 / bcg["vi"]
+    assert fe["estimate"] == pytest.approx(float((w * bcg["yi"]).sum() / w.sum()))
     assert fe["ci_high"] - fe["estimate"] == pytest.approx(1.959963985 / math.sqrt(w.sum()))
 
 
-def test_exclusion_sensitivity_drops_converted_and_non_randomised(bcg):
-    effects = bcg.copy()
-    effects.loc[effects.index[:3], "converted"] = True
-    table = pooled.exclusion_sensitivity(effects).set_index("setting")
-    assert table.loc["all results", "k"] == 13
-    assert table.loc["excluding converted results", "k"] == 10
-    assert table.loc["randomised studies only", "k"] == int(bcg["randomised"].sum()) == 7
-    everything_converted = bcg.assign(converted=True)
-    row = pooled.exclusion_sensitivity(everything_converted).set_index("setting").loc[
-        "excluding converted results"]
-    assert row["k"] == 0 and row["status"] == "not pooled (k=0)"
-
-
-def test_paired_r_sensitivity_without_paired_effects_is_flat():
-    from metareview.review.sheets import load_review
-
-    review = load_review(FIXTURE)
-    table = pooled.paired_r_sensitivity(review, [0.2, 0.8])
-    los = table[table["outcome"] == "los"]
-    assert list(los["setting"]) == ["r = 0.2", "r = 0.8"]
-    assert los["estimate"].iloc[0] == pytest.approx(los["estimate"].iloc[1], rel=1e-12)
+def test_sensitivity_drops_studies_at_high_risk_of_bias(bcg):
+    rob = pd.DataFrame({"study_id": bcg["study_id"].iloc[:2], "domain": "overall",
+                        "judgement": "high"})
+    result = pooled.sensitivity_analyses(bcg, rederive=lambda **_: bcg, risk_of_bias=rob)
+    row = result.table.set_index("setting").loc["without studies at high risk of bias"]
+    assert row["k"] == 11
 
 
 def test_leave_one_out_matches_metafor(bcg, mixed):
@@ -370,8 +371,17 @@ def test_rob_table_and_conversions():
 # --- published comparison -------------------------------------------------------------------
 
 
-def test_published_comparison(bcg, normand):
-    pooled_rows = pooled.pooled_table(pd.concat([bcg, normand]), "REML", "z")
+def _published_review(published: pd.DataFrame):
+    from types import SimpleNamespace
+
+    outcomes = pd.DataFrame({"outcome": ["tb", "los", "missing"], "measure": ["RR", "MD", "MD"],
+                             "direction": "lower_is_better", "pooled_with": np.nan})
+    return SimpleNamespace(published=published, outcomes=outcomes)
+
+
+def test_published_side_by_side(tmp_path, bcg, normand):
+    analyses = pooled.analyses(pd.concat([bcg, normand]), method="REML", test="z")
+    files.write_csv(analyses.table, tmp_path / "pooled.csv")
     published = pd.DataFrame({
         "review_id": ["A", "A", "B"], "outcome": ["tb", "los", "missing"],
         "subgroup": [None, None, None], "measure": ["RR", "SMD", "MD"], "k": [13, 9, 3],
@@ -379,26 +389,29 @@ def test_published_comparison(bcg, normand):
         "ci_high": [0.6962, -0.1, 2.0], "i2_percent": [92.22, 50.0, None],
         "p_value_text": [None, "p < 0.001", None],
     })
-    table = published_comparison(pooled_rows, published).set_index("outcome")
+    table = side_by_side(tmp_path, _published_review(published)).set_index("outcome")
     # metafor's worked example prints RR 0.4894 [0.3441, 0.6962]
     assert table.loc["tb", "bundle_estimate"] == pytest.approx(0.4894, abs=5e-5)
     assert table.loc["tb", "bundle_ci_low"] == pytest.approx(0.3441, abs=5e-5)
     assert table.loc["tb", "bundle_ci_high"] == pytest.approx(0.6962, abs=5e-5)
-    assert table.loc["tb", "comment"] == ""
+    assert table.loc["tb", "bundle_result"] == "pooled (main analysis)"
     assert "measures differ" in table.loc["los", "comment"]
-    assert table.loc["missing", "comment"] == "no result in this bundle for this outcome"
-    assert published_comparison(pooled_rows, published.iloc[0:0]).empty
+    assert table.loc["missing", "bundle_result"] == "no result"
+    assert "no included study reports this outcome" in table.loc["missing", "comment"]
+    assert side_by_side(tmp_path, _published_review(published.iloc[0:0])).empty
 
 
-def test_published_comparison_matches_subgroups(bcg):
-    pooled_rows = pooled.pooled_table(bcg)
+def test_published_side_by_side_matches_subgroups(tmp_path, bcg):
+    files.write_csv(pooled.analyses(bcg).table, tmp_path / "pooled.csv")
     subgroup_rows = subgroups.subgroup_table(bcg, moderators=["design"], n_perm=100)
+    files.write_csv(subgroup_rows, tmp_path / "subgroups.csv")
     published = pd.DataFrame({"review_id": ["A"], "outcome": ["tb"], "subgroup": ["Parallel"],
                               "measure": ["RR"], "k": [7], "estimate": [0.4],
                               "ci_low": [0.2], "ci_high": [0.7]})
-    row = published_comparison(pooled_rows, published, subgroup_rows).iloc[0]
-    group = subgroup_rows[(subgroup_rows["row"] == "group") & (subgroup_rows["level"] == "parallel")].iloc[0]
-    assert row["bundle_k"] == 7
+    row = side_by_side(tmp_path, _published_review(published)).iloc[0]
+    group = subgroup_rows[(subgroup_rows["row"] == "group")
+                          & (subgroup_rows["level"] == "parallel")].iloc[0]
+    assert row["bundle_k"] == 7 and row["bundle_result"] == "subgroup"
     assert row["bundle_estimate"] == pytest.approx(math.exp(group["estimate"]))
 
 
@@ -418,7 +431,7 @@ def test_read_effects_round_trip(tmp_path, bcg):
 def test_present_pooled_back_transforms_ratios(bcg):
     pooled_rows = pooled.pooled_table(bcg, "REML", "z")
     shown = text.present_pooled(pooled_rows).iloc[0]
-    assert shown["estimate [CI]"] == "0.49 [0.34, 0.70]"
+    assert shown["estimate (95% CI)"] == "0.49 [0.34, 0.70]"
     assert shown["p"] == "< 0.001"
 
 
@@ -443,8 +456,12 @@ def test_paired_r_sensitivity_changes_split_face_variances():
     paired = low["paired"].astype(bool)
     assert sorted(low.loc[paired & (low["outcome"] == "los"), "study_id"]) == paired_ids
     assert (high.loc[paired, "vi"].to_numpy() < low.loc[paired, "vi"].to_numpy()).all()
-    table = pooled.paired_r_sensitivity(split, [0.2, 0.8], method="REML", test="knha")
-    los = table[table["outcome"] == "los"].set_index("setting")
+    base = derive_effects(split, paired_r=0.5).effects
+    result = pooled.sensitivity_analyses(
+        base, rederive=lambda **options: derive_effects(split, **{"paired_r": 0.5, **options})
+        .effects, rs=(0.2, 0.8), method="REML", test="knha")
+    los = result.table[(result.table["outcome"] == "los")
+                       & (result.table["analysis"] == "paired_r")].set_index("setting")
     expected = pooled.pooled_table(high, "REML", "knha").set_index("outcome").loc["los"]
     assert los.loc["r = 0.8", "estimate"] == pytest.approx(expected["estimate"], rel=1e-12)
     assert los.loc["r = 0.2", "estimate"] != pytest.approx(los.loc["r = 0.8", "estimate"],
@@ -457,19 +474,12 @@ def test_builders_accept_no_effects_at_all():
 
     empty = pd.DataFrame(columns=EFFECT_COLUMNS)
     assert list(pooled.pooled_table(empty).columns) == pooled.POOLED_COLUMNS
-    assert pooled.sensitivity_table(empty).empty
     assert pooled.leave_one_out_table(empty).empty
     assert pooled.small_study_table(empty).empty
     assert subgroups.subgroup_table(empty).empty
     assert subgroups.meta_regression_table(empty).empty
     assert pooled.pool_outcomes(empty).fits == []
     assert descriptive.conversions_table(empty).empty
-    pooled_rows = pooled.pooled_table(empty)
-    published = pd.DataFrame({"review_id": ["A"], "outcome": ["x"], "subgroup": [None],
-                              "measure": ["SMD"], "k": [3], "estimate": [-1.0],
-                              "ci_low": [-2.0], "ci_high": [0.0]})
-    row = published_comparison(pooled_rows, published).iloc[0]
-    assert row["comment"] == "no result in this bundle for this outcome"
 
 
 def test_pooled_sentences(mixed):
