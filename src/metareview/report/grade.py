@@ -1,0 +1,801 @@
+"""GRADE certainty of the evidence for one outcome: computed from the data, overridable by hand.
+
+`assess` rates the body of evidence behind one outcome the GRADE way (GRADE Handbook,
+Schünemann et al. 2013; the J Clin Epidemiol series of Guyatt et al. 2011): it starts at high
+(randomised trials) or low (non-randomised studies), rates down 0, 1 or 2 levels in each of five
+domains, and ends at high, moderate, low or very low. Every domain's judgement comes with the
+rule that produced it in words, so that a reader can check it; a row of the review's
+`grade.csv` replaces the computed judgement of its domain, and the result keeps both.
+
+The rules are mechanical on purpose: they give a reproducible first judgement that a reviewer
+then confirms or overrides with a reason. They do not rate up (large effect, dose-response,
+plausible confounding): GRADE reserves that for non-randomised evidence and it needs judgement.
+
+Rules (numbers are the defaults of `Thresholds`)
+------------------------------------------------
+Start: high when every study is randomised, low when any is not (Balshem et al. 2011, GRADE 3).
+    GRADE 18 (Schünemann et al. 2019) allows bodies of non-randomised studies assessed with
+    ROBINS-I to start high and be rated down for risk of bias instead; this module does not,
+    because its weight-based risk-of-bias rule below rates down at most two levels and would
+    then rate such bodies higher than the classic approach. Consequence to keep in mind:
+    a ROBINS-I "moderate" study counts as "some concerns" below, so a non-randomised body at
+    moderate risk starts low and is rated down once more; a reviewer who judges that double
+    counting overrides `risk_of_bias` in grade.csv.
+
+Risk of bias (Guyatt et al. 2011, GRADE 4): each study's *overall* judgement of risk_of_bias.csv
+    falls in one of three classes: high (RoB 2 "high"; ROBINS-I "serious", "critical"), some
+    concerns (RoB 2 "some_concerns"; ROBINS-I "moderate"; "no_information" of either tool; and a
+    study with no overall row) or low ("low"). With the studies' shares of the pooled weight
+    (the model's weights; 100 % for a single study):
+    very serious if the share at high risk is >= 50 %;
+    serious if the share at high risk or some concerns is >= 50 %;
+    not serious otherwise.
+
+Inconsistency (Guyatt et al. 2011, GRADE 7):
+    very serious if I² >= 75 % and the study estimates point in different directions (at least
+    one above and one below no effect);
+    serious if I² >= 50 %, or the prediction interval includes no effect while the confidence
+    interval does not;
+    not serious otherwise; with a single study it cannot be assessed and is not serious
+    ("single study"). For single-group proportions there is no "no effect": only I² counts.
+
+Imprecision (Guyatt et al. 2011, GRADE 6). Two criteria:
+    (a) the confidence interval includes no effect (0; 1 for ratios, on the log scale 0),
+        unless it lies entirely inside the band of unimportant effects (GRADE 6: an interval
+        that excludes appreciable benefit and harm is precise even when it includes no effect):
+        ratios 0.75 to 1.25, SMD -0.2 to 0.2, MD -mid to +mid when a minimal important
+        difference `mid` is given (no band otherwise), RD no band;
+    (b) the total number of participants (sum of n_treatment and n_control) is below the
+        optimal information size (OIS), the size of one trial with two-sided alpha 0.05 and
+        power 0.8 (z = z_{1-alpha/2} + z_{1-beta}):
+        continuous (MD, SMD): a standardised difference delta = 0.2 (a small effect),
+            n per arm = ceil(2 z² / delta²), OIS = 2 n = 786 participants;
+        binary (RR, OR, RD, and the other ratios): a relative risk reduction of 25 % at the
+            control event rate p_c (the median of the studies' control-arm risks, from the
+            columns events_control and n_control), p_t = 0.75 p_c,
+            n per arm = ceil(z² [p_c(1 - p_c) + p_t(1 - p_t)] / (p_c - p_t)²), OIS = 2 n.
+    very serious if both (a) and (b) hold, or there is a single study with fewer than 100
+    participants; serious if one of them holds; not serious otherwise. A criterion that
+    cannot be checked (no sample sizes, no control events, a single-group proportion) is left
+    out and the reason says so.
+
+Indirectness (Guyatt et al. 2011, GRADE 8): no data tell it, so it is the reviewer's input
+    (`indirectness`: e.g. the population, intervention or comparator differs from the
+    question), and not serious when none is given.
+
+Publication bias (Guyatt et al. 2011, GRADE 5): with at least 10 studies, Egger's regression
+    test (Egger et al. 1997; metafor's regtest default, `egger_test`): serious if p < 0.10,
+    not serious otherwise. With fewer studies the test has too little power (Cochrane Handbook
+    13.3.5.4): not assessable, not serious. A reviewer's `publication_bias` input replaces the
+    test.
+
+Certainty: each serious judgement rates down one level, each very serious two; high, moderate,
+    low, very low, never below very low (GRADE Handbook section 5).
+
+Overrides: each row of grade.csv for the outcome (domain, judgement, reason) replaces the final
+    judgement of its domain; the computed one, its rule and the override's reason stay in the
+    `Judgement`.
+
+References
+----------
+Schünemann H, Brożek J, Guyatt G, Oxman A (eds). GRADE Handbook for grading quality of
+evidence and strength of recommendations. Updated October 2013. The GRADE Working Group.
+https://gdt.gradepro.org/app/handbook/handbook.html
+
+Balshem H, Helfand M, Schünemann HJ, et al. GRADE guidelines: 3. Rating the quality of
+evidence. J Clin Epidemiol 2011;64:401-406. doi:10.1016/j.jclinepi.2010.07.015
+
+Guyatt GH, Oxman AD, Vist G, et al. GRADE guidelines: 4. Rating the quality of evidence—study
+limitations (risk of bias). J Clin Epidemiol 2011;64:407-415. doi:10.1016/j.jclinepi.2010.07.017
+
+Guyatt GH, Oxman AD, Montori V, et al. GRADE guidelines: 5. Rating the quality of
+evidence—publication bias. J Clin Epidemiol 2011;64:1277-1282.
+doi:10.1016/j.jclinepi.2011.01.011
+
+Guyatt GH, Oxman AD, Kunz R, et al. GRADE guidelines 6. Rating the quality of
+evidence—imprecision. J Clin Epidemiol 2011;64:1283-1293. doi:10.1016/j.jclinepi.2011.01.012
+
+Guyatt GH, Oxman AD, Kunz R, et al. GRADE guidelines: 7. Rating the quality of
+evidence—inconsistency. J Clin Epidemiol 2011;64:1294-1302. doi:10.1016/j.jclinepi.2011.03.017
+
+Guyatt GH, Oxman AD, Kunz R, et al. GRADE guidelines: 8. Rating the quality of
+evidence—indirectness. J Clin Epidemiol 2011;64:1303-1310. doi:10.1016/j.jclinepi.2011.04.014
+
+Schünemann HJ, Cuello C, Akl EA, et al. GRADE guidelines: 18. How ROBINS-I and other tools to
+assess risk of bias in nonrandomized studies should be used to rate the certainty of a body of
+evidence. J Clin Epidemiol 2019;111:105-114. doi:10.1016/j.jclinepi.2018.01.012
+
+Egger M, Davey Smith G, Schneider M, Minder C. Bias in meta-analysis detected by a simple,
+graphical test. BMJ 1997;315:629-634. doi:10.1136/bmj.315.7109.629
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from metareview.review.schema import GRADE_DOMAINS, GRADE_JUDGEMENTS
+from metareview.stats.small_study import egger_test
+from metareview.stats.vocabulary import is_proportion, is_ratio
+
+__all__ = [
+    "LEVELS",
+    "SYMBOLS",
+    "Certainty",
+    "Judgement",
+    "Thresholds",
+    "appreciable_band",
+    "assess",
+    "median_control_risk",
+    "optimal_information_size",
+    "rate_imprecision",
+    "rate_inconsistency",
+    "rate_publication_bias",
+    "rate_risk_of_bias",
+    "total_participants",
+]
+
+# Certainty levels from the top; the index is the number of levels below high.
+LEVELS = ("high", "moderate", "low", "very low")
+SYMBOLS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
+# Levels rated down by each judgement.
+DOWNGRADES = {"not_serious": 0, "serious": 1, "very_serious": 2}
+DOMAIN_NAMES = {
+    "risk_of_bias": "risk of bias",
+    "inconsistency": "inconsistency",
+    "indirectness": "indirectness",
+    "imprecision": "imprecision",
+    "publication_bias": "publication bias",
+}
+# Overall risk-of-bias judgements of RoB 2 and ROBINS-I, in three classes.
+ROB_HIGH = ("high", "serious", "critical")
+ROB_CONCERNS = ("some_concerns", "moderate", "no_information")
+ROB_LOW = ("low",)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The numbers behind the rules (see the module docstring); pass a mapping of the fields to
+    change, e.g. ``thresholds={"ois_smd": 0.28}`` (about GRADE's rule-of-thumb 400
+    participants for a continuous outcome).
+
+    rob_share: share of the pooled weight (0-1) that triggers risk of bias.
+    i2_serious, i2_very_serious: I² (%) for inconsistency.
+    alpha, power: of the optimal information size.
+    ois_smd: standardised difference of the continuous OIS; ois_rrr: relative risk reduction
+        of the binary OIS.
+    single_study_min_n: a single study with fewer participants is very serious imprecision.
+    ratio_low, ratio_high: appreciable benefit and harm of a ratio (GRADE 6's 0.75 and 1.25);
+    smd_trivial: half-width of the band of unimportant SMDs; mid: the minimal important
+        difference of an MD outcome on its own scale (None: no band).
+    egger_p, egger_min_k: Egger's test threshold and the fewest studies it is run with.
+    level: confidence level of a single study's Wald interval.
+    """
+
+    rob_share: float = 0.5
+    i2_serious: float = 50.0
+    i2_very_serious: float = 75.0
+    alpha: float = 0.05
+    power: float = 0.8
+    ois_smd: float = 0.2
+    ois_rrr: float = 0.25
+    single_study_min_n: int = 100
+    ratio_low: float = 0.75
+    ratio_high: float = 1.25
+    smd_trivial: float = 0.2
+    mid: float | None = None
+    egger_p: float = 0.10
+    egger_min_k: int = 10
+    level: float = 0.95
+
+    @classmethod
+    def of(cls, value: Thresholds | Mapping[str, Any] | None) -> Thresholds:
+        """`value` as Thresholds: None gives the defaults, a mapping changes named fields."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        names = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(value) - names)
+        if unknown:
+            raise ValueError(f"unknown GRADE thresholds {unknown}; use some of {sorted(names)}")
+        return cls(**dict(value))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One domain of one outcome.
+
+    computed: the rule's judgement ("not_serious", "serious", "very_serious"); final: the one
+    that counts (the override's when there is one); reason: the rule in words, with the
+    numbers; overridden_by: the reason of the grade.csv row that replaced the computed
+    judgement, or None.
+    """
+
+    computed: str
+    final: str
+    reason: str
+    overridden_by: str | None = None
+
+    @property
+    def overridden(self) -> bool:
+        return self.overridden_by is not None
+
+    @property
+    def downgrade(self) -> int:
+        """Levels this domain rates the certainty down (0, 1 or 2)."""
+        return DOWNGRADES[self.final]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Certainty:
+    """The certainty of the evidence for one outcome.
+
+    outcome; start: "high" or "low" and start_reason (why); domains: domain -> `Judgement`, in
+    GRADE's order (read-only); level: "high", "moderate", "low" or "very low"; symbol: the
+    level as ⊕⊕⊕◯ symbols; explanation: the whole rating in sentences.
+    """
+
+    outcome: str
+    start: str
+    start_reason: str
+    domains: Mapping[str, Judgement]
+    level: str
+    symbol: str
+    explanation: str
+
+    @property
+    def downgrades(self) -> int:
+        """Levels rated down in total (before stopping at very low)."""
+        return sum(judgement.downgrade for judgement in self.domains.values())
+
+    @property
+    def label(self) -> str:
+        """"⊕⊕⊕◯ Moderate": symbol and word, as a summary-of-findings table shows it."""
+        return f"{self.symbol} {self.level.capitalize()}"
+
+    def footnotes(self) -> list[str]:
+        """One note per domain that rates down or was overridden, for a table's footnotes."""
+        notes = []
+        for domain, judgement in self.domains.items():
+            if judgement.final == "not_serious" and not judgement.overridden:
+                continue
+            name = DOMAIN_NAMES[domain].capitalize()
+            text = f"{name}: {_words(judgement.final)}"
+            if judgement.overridden:
+                text += (f" (reviewers' judgement, replacing the computed "
+                         f"{_words(judgement.computed)}: {judgement.overridden_by})")
+            else:
+                text += f" ({judgement.reason})"
+            notes.append(text + ".")
+        return notes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "start": self.start,
+            "start_reason": self.start_reason,
+            "domains": {name: j.to_dict() for name, j in self.domains.items()},
+            "level": self.level,
+            "symbol": self.symbol,
+            "explanation": self.explanation,
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per domain: computed, final, reason, overridden_by."""
+        return pd.DataFrame(
+            [{"outcome": self.outcome, "domain": name, **j.to_dict()}
+             for name, j in self.domains.items()],
+            columns=["outcome", "domain", "computed", "final", "reason", "overridden_by"],
+        )
+
+
+# --- the assessment ----------------------------------------------------------------------------
+
+
+def assess(
+    outcome: str,
+    *,
+    result: Any,
+    effects: pd.DataFrame,
+    rob: pd.DataFrame | None,
+    design_randomised: bool | None,
+    measure: str,
+    indirectness: Any = None,
+    publication_bias: Any = None,
+    overrides: pd.DataFrame | Iterable[Mapping[str, Any]] | None = None,
+    thresholds: Thresholds | Mapping[str, Any] | None = None,
+) -> Certainty:
+    """Rate the certainty of the evidence for `outcome` (rules in the module docstring).
+
+    Parameters
+    ----------
+    outcome : str
+        The outcome's name (as in outcomes.csv and grade.csv).
+    result : PoolResult or None
+        The pooled model of the outcome (`pool`; a `pool_glmm` result for proportions), or None
+        for a single study. Its `weights` (percent) follow the rows of `effects`.
+    effects : DataFrame
+        The outcome's rows: study_id, yi, vi, n_treatment, n_control, randomised; binary
+        outcomes may add events_control (for the optimal information size).
+    rob : DataFrame or None
+        risk_of_bias.csv rows (study_id, tool, domain, judgement); only domain "overall" is
+        read. None or missing studies count as "no information".
+    design_randomised : bool or None
+        True when every study is randomised; None reads the `randomised` column of `effects`.
+    measure : str
+        The effect measure ("MD", "SMD", "RR", "OR", "RD", "PLO", ...).
+    indirectness, publication_bias : optional
+        The reviewer's judgement of the domain: a judgement ("serious"), a (judgement, reason)
+        pair, or a mapping with "judgement" and "reason" (a grade.csv-like row).
+    overrides : DataFrame or rows, optional
+        grade.csv rows (outcome, domain, judgement, reason); rows of other outcomes are skipped.
+    thresholds : Thresholds or mapping, optional
+        Changes to the numbers of the rules.
+
+    Returns
+    -------
+    Certainty
+    """
+    limits = Thresholds.of(thresholds)
+    effects = _check_effects(effects, result)
+    measure = str(measure).upper()
+    start, start_reason = _start(effects, design_randomised)
+    computed = {
+        "risk_of_bias": rate_risk_of_bias(effects, result, rob, limits),
+        "inconsistency": rate_inconsistency(effects, result, measure, limits),
+        "indirectness": _reviewer_input(indirectness, "indirectness")
+        or ("not_serious", "no concern about indirectness was recorded"),
+        "imprecision": rate_imprecision(effects, result, measure, limits),
+        "publication_bias": _reviewer_input(publication_bias, "publication_bias")
+        or rate_publication_bias(effects, limits),
+    }
+    replaced = _overrides(outcome, overrides)
+    domains = {}
+    for domain in GRADE_DOMAINS:
+        judgement, reason = computed[domain]
+        if domain in replaced:
+            final, why = replaced[domain]
+            domains[domain] = Judgement(judgement, final, reason, why)
+        else:
+            domains[domain] = Judgement(judgement, judgement, reason)
+    down = sum(j.downgrade for j in domains.values())
+    position = min(LEVELS.index(start) + down, len(LEVELS) - 1)
+    level = LEVELS[position]
+    return Certainty(
+        outcome=outcome,
+        start=start,
+        start_reason=start_reason,
+        domains=MappingProxyType(domains),
+        level=level,
+        symbol=SYMBOLS[level],
+        explanation=_explain(start, start_reason, domains, level),
+    )
+
+
+# --- start -------------------------------------------------------------------------------------
+
+
+def _start(effects: pd.DataFrame, design_randomised: bool | None) -> tuple[str, str]:
+    k = len(effects)
+    if design_randomised is None:
+        if "randomised" not in effects:
+            raise ValueError("effects has no 'randomised' column: pass design_randomised")
+        flags = [_as_bool(value) for value in effects["randomised"]]
+        randomised = sum(flags)
+        if randomised == k:
+            return "high", f"{_studies(k)}, all randomised"
+        return "low", (f"{randomised} of {_studies(k)} randomised: non-randomised evidence "
+                       "starts low")
+    if design_randomised:
+        return "high", "randomised trials"
+    return "low", "non-randomised studies start low"
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no", ""):
+            return False
+        raise ValueError(f"randomised must be true or false, got {value!r}")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return bool(value)
+
+
+# --- risk of bias ------------------------------------------------------------------------------
+
+
+def rate_risk_of_bias(effects: pd.DataFrame, result: Any, rob: pd.DataFrame | None,
+                      limits: Thresholds) -> tuple[str, str]:
+    """Risk of bias from the weight of the studies at high risk or with some concerns."""
+    weights = _weights(effects, result)
+    overall = _overall_rob(rob)
+    classes = []
+    for study in effects["study_id"].astype(str):
+        judgement = overall.get(study, "no_information")
+        if judgement in ROB_HIGH:
+            classes.append("high")
+        elif judgement in ROB_LOW:
+            classes.append("low")
+        else:
+            classes.append("concerns")
+    classes = np.array(classes)
+    total = weights.sum()
+    share_high = float(weights[classes == "high"].sum() / total)
+    share_concerns = float(weights[classes != "low"].sum() / total)
+    missing = sorted(set(effects["study_id"].astype(str)) - set(overall))
+    counts = (f"{_pct(share_high)} of the weight from studies at high risk, "
+              f"{_pct(share_concerns)} at high risk or with some concerns")
+    if missing:
+        counts += f"; no overall judgement for {', '.join(missing)}, counted as some concerns"
+    cut = _pct(limits.rob_share)
+    if share_high >= limits.rob_share:
+        return "very_serious", f"{counts}; at least {cut} at high risk"
+    if share_concerns >= limits.rob_share:
+        return "serious", f"{counts}; at least {cut} at high risk or with some concerns"
+    return "not_serious", f"{counts}; under {cut}"
+
+
+def _overall_rob(rob: pd.DataFrame | None) -> dict[str, str]:
+    """study_id -> overall judgement (lower case) from risk_of_bias.csv rows."""
+    if rob is None or len(rob) == 0:
+        return {}
+    frame = pd.DataFrame(rob)
+    for column in ("study_id", "domain", "judgement"):
+        if column not in frame:
+            raise ValueError(f"risk-of-bias rows need a {column!r} column")
+    overall = frame[frame["domain"].astype(str).str.strip().str.lower() == "overall"]
+    known = ROB_HIGH + ROB_CONCERNS + ROB_LOW
+    found = {}
+    for study, judgement in zip(overall["study_id"].astype(str),
+                                overall["judgement"].astype(str).str.strip().str.lower()):
+        if judgement not in known:
+            raise ValueError(
+                f"risk of bias of {study}: overall judgement {judgement!r} is none of "
+                f"{', '.join(known)}"
+            )
+        found[study] = judgement
+    return found
+
+
+def _weights(effects: pd.DataFrame, result: Any) -> np.ndarray:
+    """Each row's weight in the pooled model (inverse variance when the model has none)."""
+    if result is None or len(effects) == 1:
+        return np.ones(len(effects))
+    weights = getattr(result, "weights", None)
+    if weights is None:
+        tau2 = getattr(result, "tau2", 0.0)
+        tau2 = 0.0 if tau2 is None or not np.isfinite(tau2) else float(tau2)
+        return 1.0 / (effects["vi"].to_numpy(float) + tau2)
+    weights = np.asarray(weights, dtype=float)
+    if weights.size != len(effects):
+        raise ValueError(f"the model has {weights.size} weights but effects has "
+                         f"{len(effects)} rows: pass the rows the model was fitted to, in order")
+    return weights
+
+
+# --- inconsistency -----------------------------------------------------------------------------
+
+
+def rate_inconsistency(effects: pd.DataFrame, result: Any, measure: str,
+                       limits: Thresholds) -> tuple[str, str]:
+    """Inconsistency from I², the directions of the studies and the prediction interval."""
+    k = len(effects)
+    if result is None or k == 1:
+        return "not_serious", "single study: inconsistency cannot be assessed"
+    i2 = float(result.i2)
+    text = f"I² = {i2:.0f}%"
+    proportion = is_proportion(measure)
+    yi = effects["yi"].to_numpy(float)
+    both_ways = bool((yi > 0).any() and (yi < 0).any()) and not proportion
+    if i2 >= limits.i2_very_serious and both_ways:
+        return "very_serious", (f"{text}, at least {limits.i2_very_serious:g}%, and the "
+                                "study estimates point in different directions")
+    if i2 >= limits.i2_serious:
+        return "serious", f"{text}, at least {limits.i2_serious:g}%"
+    if not proportion:
+        pi_low, pi_high = _analysis_scale_pi(result, measure)
+        ci_includes = result.ci_low <= 0 <= result.ci_high
+        if np.isfinite(pi_low) and pi_low <= 0 <= pi_high and not ci_includes:
+            return "serious", (f"{text}, but the prediction interval "
+                               f"{_show(pi_low, measure)} to {_show(pi_high, measure)} "
+                               "includes no effect while the confidence interval does not")
+    return "not_serious", (f"{text}, below {limits.i2_serious:g}%"
+                           + ("" if proportion else
+                              "; the prediction interval does not add doubt about the direction"))
+
+
+def _analysis_scale_pi(result: Any, measure: str) -> tuple[float, float]:
+    low = getattr(result, "pi_low", math.nan)
+    high = getattr(result, "pi_high", math.nan)
+    return float(low), float(high)
+
+
+# --- imprecision -------------------------------------------------------------------------------
+
+
+def appreciable_band(measure: str, thresholds: Thresholds | Mapping[str, Any] | None = None
+                     ) -> tuple[float, float] | None:
+    """The band of unimportant effects on the analysis scale (log for ratios), or None.
+
+    Ratios: log(ratio_low) to log(ratio_high); SMD: ±smd_trivial; MD: ±mid when given; other
+    measures (RD, proportions): None. A confidence interval inside the band excludes appreciable
+    benefit and harm (GRADE 6)."""
+    limits = Thresholds.of(thresholds)
+    measure = str(measure).upper()
+    if is_ratio(measure):
+        return math.log(limits.ratio_low), math.log(limits.ratio_high)
+    if measure == "SMD":
+        return -limits.smd_trivial, limits.smd_trivial
+    if measure == "MD" and limits.mid is not None:
+        return -abs(limits.mid), abs(limits.mid)
+    return None
+
+
+def optimal_information_size(measure: str, control_risk: float | None = None,
+                             thresholds: Thresholds | Mapping[str, Any] | None = None
+                             ) -> int | None:
+    """Total participants of one adequately powered two-arm trial (GRADE 6), or None.
+
+    Continuous (MD, SMD): n per arm = ceil(2 z² / δ²) with δ = ois_smd standard deviations.
+    Binary (ratios, RD): p_t = (1 − ois_rrr) p_c; n per arm =
+    ceil(z² [p_c(1 − p_c) + p_t(1 − p_t)] / (p_c − p_t)²). z = z_{1−α/2} + z_{power}.
+    None for proportions, or a binary outcome without a control risk strictly inside (0, 1).
+    """
+    limits = Thresholds.of(thresholds)
+    measure = str(measure).upper()
+    z = stats.norm.isf(limits.alpha / 2) + stats.norm.ppf(limits.power)
+    if measure in ("MD", "SMD"):
+        per_arm = 2 * z**2 / limits.ois_smd**2
+    elif is_ratio(measure) or measure == "RD":
+        if control_risk is None or not 0 < control_risk < 1:
+            return None
+        p_c = float(control_risk)
+        p_t = (1 - limits.ois_rrr) * p_c
+        per_arm = z**2 * (p_c * (1 - p_c) + p_t * (1 - p_t)) / (p_c - p_t) ** 2
+    else:
+        return None
+    # A hair below the next integer is floating-point noise, not a real fraction.
+    return 2 * math.ceil(per_arm - 1e-9)
+
+
+def median_control_risk(effects: pd.DataFrame) -> float | None:
+    """Median of the studies' control-arm risks events_control / n_control, or None."""
+    if "events_control" not in effects or "n_control" not in effects:
+        return None
+    events = pd.to_numeric(effects["events_control"], errors="coerce").to_numpy(float)
+    totals = pd.to_numeric(effects["n_control"], errors="coerce").to_numpy(float)
+    keep = np.isfinite(events) & np.isfinite(totals) & (totals > 0)
+    if not keep.any():
+        return None
+    return float(np.median(events[keep] / totals[keep]))
+
+
+def total_participants(effects: pd.DataFrame) -> float:
+    """Sum of n_treatment and n_control (single-group rows: n_treatment); nan when unknown."""
+    if "n_treatment" not in effects:
+        return math.nan
+    treated = pd.to_numeric(effects["n_treatment"], errors="coerce").to_numpy(float)
+    if "n_control" in effects:
+        control = pd.to_numeric(effects["n_control"], errors="coerce").to_numpy(float)
+    else:
+        control = np.full(treated.size, math.nan)
+    if not np.isfinite(treated).all():
+        return math.nan
+    return float(treated.sum() + np.nansum(control))
+
+
+def rate_imprecision(effects: pd.DataFrame, result: Any, measure: str,
+                     limits: Thresholds) -> tuple[str, str]:
+    """Imprecision from the confidence interval and the optimal information size."""
+    k = len(effects)
+    parts = []
+    crosses = False
+    if is_proportion(measure):
+        parts.append("single-group proportion: no 'no effect' to cross and no OIS; judge the "
+                     "width of the interval by hand (grade.csv)")
+    else:
+        low, high = _confidence_interval(effects, result, limits)
+        interval = f"the CI {_show(low, measure)} to {_show(high, measure)}"
+        null = "1" if is_ratio(measure) else "0"
+        band = appreciable_band(measure, limits)
+        if low <= 0 <= high:
+            if band is not None and band[0] < low and high < band[1]:
+                parts.append(f"{interval} includes {null} but lies inside the band of "
+                             f"unimportant effects {_show(band[0], measure)} to "
+                             f"{_show(band[1], measure)}")
+            else:
+                crosses = True
+                parts.append(f"{interval} includes the null value {null}")
+        else:
+            parts.append(f"{interval} excludes the null value {null}")
+
+    n = total_participants(effects)
+    small = False
+    ois = None
+    if is_proportion(measure):
+        pass
+    elif not np.isfinite(n):
+        parts.append("sample sizes not all known: OIS not checked")
+    else:
+        control_risk = median_control_risk(effects) if measure not in ("MD", "SMD") else None
+        ois = optimal_information_size(measure, control_risk, limits)
+        if ois is None:
+            parts.append(f"{n:.0f} participants; OIS not computed: no control-arm events")
+        else:
+            small = n < ois
+            basis = (f"a difference of {limits.ois_smd:g} SD" if measure in ("MD", "SMD") else
+                     f"a {limits.ois_rrr:.0%} relative risk reduction from a control risk of "
+                     f"{control_risk:.3g}")
+            relation = "below" if small else "at least"
+            parts.append(f"{n:.0f} participants, {relation} the OIS of {ois} for {basis}, "
+                         f"alpha {limits.alpha:g}, power {limits.power:g}")
+
+    single_small = k == 1 and np.isfinite(n) and n < limits.single_study_min_n
+    text = "; ".join(parts)
+    if crosses and small:
+        return "very_serious", text + ": both criteria met"
+    if single_small:
+        return "very_serious", (text + f"; a single study with fewer than "
+                                f"{limits.single_study_min_n} participants")
+    if crosses or small:
+        return "serious", text
+    return "not_serious", text
+
+
+def _confidence_interval(effects: pd.DataFrame, result: Any,
+                         limits: Thresholds) -> tuple[float, float]:
+    """The pooled CI, or a single study's Wald interval, on the analysis scale."""
+    if result is not None:
+        return float(result.ci_low), float(result.ci_high)
+    if len(effects) != 1:
+        raise ValueError(f"result is None but effects has {len(effects)} rows: pool them first")
+    yi = float(effects["yi"].iloc[0])
+    se = math.sqrt(float(effects["vi"].iloc[0]))
+    crit = stats.norm.isf((1 - limits.level) / 2)
+    return yi - crit * se, yi + crit * se
+
+
+# --- publication bias --------------------------------------------------------------------------
+
+
+def rate_publication_bias(effects: pd.DataFrame, limits: Thresholds) -> tuple[str, str]:
+    """Egger's test when there are enough studies, else not assessable."""
+    k = len(effects)
+    if k < limits.egger_min_k:
+        return "not_serious", (f"not assessable with {_studies(k)}: Egger's test needs at "
+                               f"least {limits.egger_min_k}")
+    try:
+        egger = egger_test(effects["yi"].to_numpy(float), effects["vi"].to_numpy(float))
+    except ValueError as error:
+        return "not_serious", f"not assessable: Egger's test could not be run: {error}"
+    text = f"Egger's test p = {egger.pval:.3f} with {_studies(k)}"
+    if egger.pval < limits.egger_p:
+        return "serious", f"{text}, below {limits.egger_p:g}: funnel-plot asymmetry"
+    return "not_serious", f"{text}, at least {limits.egger_p:g}"
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+def _check_effects(effects: pd.DataFrame, result: Any) -> pd.DataFrame:
+    frame = pd.DataFrame(effects).reset_index(drop=True)
+    for column in ("study_id", "yi", "vi"):
+        if column not in frame:
+            raise ValueError(f"effects needs a {column!r} column")
+    if frame.empty:
+        raise ValueError("effects is empty: an outcome needs at least one study")
+    if result is not None and getattr(result, "k", len(frame)) != len(frame):
+        raise ValueError(f"the model pooled {result.k} studies but effects has {len(frame)} "
+                         "rows: pass the rows the model was fitted to")
+    return frame
+
+
+def _check_judgement(value: Any, where: str) -> str:
+    judgement = str(value).strip().lower().replace(" ", "_")
+    if judgement not in GRADE_JUDGEMENTS:
+        raise ValueError(f"{where}: judgement {value!r} is none of {', '.join(GRADE_JUDGEMENTS)}")
+    return judgement
+
+
+def _reviewer_input(value: Any, domain: str) -> tuple[str, str] | None:
+    """A reviewer's judgement of a domain as (judgement, reason), or None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _check_judgement(value, domain), "reviewers' judgement"
+    if isinstance(value, Mapping):
+        judgement = _check_judgement(value.get("judgement"), domain)
+        return judgement, str(value.get("reason") or "reviewers' judgement")
+    if isinstance(value, tuple) and len(value) == 2:
+        return _check_judgement(value[0], domain), str(value[1])
+    raise ValueError(f"{domain}: give a judgement, a (judgement, reason) pair or a mapping "
+                     f"with 'judgement' and 'reason', not {value!r}")
+
+
+def _overrides(outcome: str, rows: Any) -> dict[str, tuple[str, str]]:
+    """domain -> (judgement, reason) from the grade.csv rows of `outcome`."""
+    if rows is None:
+        return {}
+    records = (rows.to_dict("records") if isinstance(rows, pd.DataFrame)
+               else [dict(row) for row in rows])
+    found: dict[str, tuple[str, str]] = {}
+    for number, row in enumerate(records, 1):
+        if "outcome" in row and str(row["outcome"]) != str(outcome):
+            continue
+        where = f"grade.csv row {number} ({outcome})"
+        domain = str(row.get("domain", "")).strip()
+        if domain not in GRADE_DOMAINS:
+            raise ValueError(f"{where}: domain {domain!r} is none of {', '.join(GRADE_DOMAINS)}")
+        if domain in found:
+            raise ValueError(f"{where}: a second override of {domain}; keep one row per domain")
+        reason = str(row.get("reason") or "").strip()
+        if not reason or reason.lower() == "nan":
+            raise ValueError(f"{where}: an override of {domain} needs a reason")
+        found[domain] = (_check_judgement(row.get("judgement"), where), reason)
+    return found
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def _explain(start: str, start_reason: str, domains: Mapping[str, Judgement], level: str) -> str:
+    sentences = [f"Started at {start} ({start_reason})."]
+    rated = []
+    for domain, judgement in domains.items():
+        name = DOMAIN_NAMES[domain]
+        if judgement.overridden:
+            sentences.append(
+                f"{name.capitalize()}: {_words(judgement.final)} by the reviewers' judgement "
+                f"({judgement.overridden_by}); computed {_words(judgement.computed)} "
+                f"({judgement.reason})."
+            )
+        else:
+            sentences.append(f"{name.capitalize()}: {_words(judgement.final)} "
+                             f"({judgement.reason}).")
+        if judgement.downgrade:
+            unit = "" if rated else (" level" if judgement.downgrade == 1 else " levels")
+            rated.append(f"{judgement.downgrade}{unit} for {name}")
+    if rated:
+        sentences.append(f"Rated down {_join(rated)}: {level} certainty.")
+    else:
+        sentences.append(f"Not rated down: {level} certainty.")
+    return " ".join(sentences)
+
+
+def _words(judgement: str) -> str:
+    return judgement.replace("_", " ")
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _studies(k: int) -> str:
+    return f"{k} stud{'y' if k == 1 else 'ies'}"
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.0f}%"
+
+
+def _show(value: float, measure: str) -> str:
+    """A value of the analysis scale as a reader knows it (ratios exponentiated)."""
+    text = f"{math.exp(value):.2f}" if is_ratio(measure) else f"{value:.2f}"
+    if float(text) == 0:
+        text = text.lstrip("-")
+    return text.replace("-", "\u2212")
