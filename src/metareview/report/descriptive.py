@@ -104,6 +104,8 @@ STUDY_COLUMNS = [
     "follow_up_weeks", "country", "source_level",
 ]
 # What a reader's table shows (the CSV keeps every column, citations included).
+WORD_STUDY_COLUMNS = ["study_id", "year", "country", "design", "n_analysed", "condition",
+                      "intervention", "comparator", "follow_up_weeks"]
 SHOWN_STUDY_COLUMNS = ["study_id", "design", "randomised", "n_analysed", "condition",
                        "intervention_class", "intervention", "comparator", "outcomes"]
 

@@ -207,9 +207,9 @@ def _synthesis_row(summary: OutcomeSummary, effects: pd.DataFrame, row: dict[str
     if vote is not None:
         with_direction = vote.n_favour + vote.n_against
         parts.append(f"{vote.n_favour} of {_count(with_direction, 'study', 'studies')} with a "
-                     f"direction favour {intervention} (sign test p = {_p(vote.pval)})")
+                     f"direction favour {intervention} (sign test {_p(vote.pval)})")
     if combined is not None:
-        parts.append(f"combined one-sided p = {_p(combined.pval)} ({combined.method.capitalize()})")
+        parts.append(f"combined one-sided {_p(combined.pval)} ({combined.method.capitalize()})")
     row["Effect (95% CI)"] = "; ".join(parts)
     row["95% prediction interval"] = "not applicable"
     sentence = "The studies could not be combined in a meta-analysis, so the size of the effect "
@@ -439,7 +439,8 @@ def _percent(value: float) -> str:
 
 
 def _p(p: float) -> str:
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    """"p < 0.001" or "p = 0.042"."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def _count(n: int, singular: str, plural: str) -> str:

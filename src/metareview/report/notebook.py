@@ -56,12 +56,14 @@ class Notebook:
     processed: Path = field(init=False)
     figures: Path = field(init=False)
     tables: Path = field(init=False)
+    reports: Path = field(init=False)
 
     def __post_init__(self) -> None:
         self.raw = files.raw_dir(self.review)
         self.processed = files.processed_dir(self.review)
         self.figures = files.figures_dir(self.review)
         self.tables = files.tables_dir(self.review)
+        self.reports = files.reports_dir(self.review)
         self.processed.mkdir(parents=True, exist_ok=True)
 
     # --- the review's data -----------------------------------------------------------------
@@ -104,6 +106,19 @@ class Notebook:
         if name:
             files.write_csv(frame, self.tables / f"{name}.csv")
         _display(display_frame(frame, caption=caption, key=key))
+
+    def image(self, name: str) -> bool:
+        """Show a figure an earlier notebook saved (figures/<name>.png); False if absent."""
+        path = self.figures / f"{name}.png"
+        if not path.is_file():
+            return False
+        if _in_ipython() is None:
+            print(f"[figure {files.display_path(path)}]")
+            return True
+        from IPython.display import Image
+
+        _display(Image(filename=str(path), width=760))
+        return True
 
     def write(self, frame: pd.DataFrame, name: str) -> Path:
         """Write a processed table to data/processed/<review>/<name>.csv (atomically)."""
