@@ -60,7 +60,10 @@ def effect_from_contrast(row: dict | None, arms: pd.DataFrame, study, analysis,
     if form in _UNUSABLE:
         raise NotPoolable(_UNUSABLE[form])
     if missing(row["estimate"]):
-        raise NotPoolable("") if form == "p_value" else NotPoolable("estimate missing")
+        if form == "p_value":
+            raise NotPoolable("p value without an estimate or arm means (used in the synthesis "
+                              "without meta-analysis)")
+        raise NotPoolable("estimate missing")
     wanted = analysis.measure
     if measure != wanted and not (measure == "MD" and wanted == "SMD"):
         raise NotPoolable(f"{measure} reported; the outcome is pooled as {wanted}")

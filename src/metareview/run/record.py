@@ -41,6 +41,9 @@ RESULT_TABLES = (
     "subgroups",
     "meta_regression",
     "safety",
+    "swim",
+    "pooled_proportions",
+    "proportion_differences",
 )
 RELATIVE_TOLERANCE = 1e-9
 # Below this, numbers are zero for the comparison (a tau² of 1e-17 and one of 0 are the same fit).
@@ -250,11 +253,6 @@ def check(review: str) -> list[str]:
 
 # --- reports/index.html ------------------------------------------------------------------------
 
-KEY_RESULT_COLUMNS = (
-    "outcome", "comparison", "measure", "method", "test", "k", "estimate", "ci_low", "ci_high",
-    "pval", "tau2", "i2", "pi_low", "pi_high", "status", "warning",
-)
-
 INDEX_STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
        max-width: 72rem; padding: 0 1rem; color: #1d1d1f; line-height: 1.45; }
@@ -264,7 +262,9 @@ th, td { border: 1px solid #ddd; padding: .25rem .5rem; text-align: left; vertic
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .failed { color: #a40000; font-weight: bold; } .missing { color: #8a5a00; }
 .figures { display: flex; flex-wrap: wrap; gap: 1rem; }
-.figures figure { margin: 0; max-width: 22rem; }
+.figures figure { margin: 0; max-width: 34rem; }
+.summary-link { font-size: 1.1rem; font-weight: bold; }
+pre.failure { background: #fff3f3; border: 1px solid #e0b4b4; padding: .5rem; white-space: pre-wrap; }
 .figures img { max-width: 100%; border: 1px solid #ddd; }
 code { font-size: .85rem; }
 """
@@ -284,32 +284,88 @@ def _display_number(value) -> str:
     return str(value)
 
 
-def _key_results_table(review: str) -> str:
-    path = files.processed_dir(review) / "pooled.csv"
-    if not path.is_file():
-        return "<p class='missing'>No pooled results (data/processed/{}/pooled.csv).</p>".format(
-            _e(review)
-        )
-    frame = _read_table(path)
-    columns = [c for c in KEY_RESULT_COLUMNS if c in frame.columns] or list(frame.columns)
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+def _headline_rows(review: str) -> list[tuple[str, str, str, str]]:
+    """(result, analysis, studies, estimate with its scale) of every pooled result."""
     rows = []
-    for _, row in frame[columns].iterrows():
-        cells = []
-        for column in columns:
-            value = _cell(row[column])
-            numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            css = " class='num'" if numeric else ""
-            cells.append(f"<td{css}>{_e(_display_number(value) if value is not None else '')}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    pooled = files.processed_dir(review) / "pooled.csv"
+    if pooled.is_file():
+        frame = _read_table(pooled)
+        for _, r in frame[frame["status"] == "pooled"].iterrows():
+            ratio = str(r["measure"]) in ("RR", "OR")
+            pick = (lambda n: r[f"{n}_exp"]) if ratio else (lambda n: r[n])
+            scale = {"RR": "risk ratio", "OR": "odds ratio", "MD": "mean difference",
+                     "SMD": "standardised mean difference"}.get(str(r["measure"]), r["measure"])
+            rows.append((str(r["outcome"]).replace("_", " "), str(r.get("analysis", "main")),
+                         str(int(r["k"])), f"{scale} {pick('estimate'):.2f} (95% CI "
+                         f"{pick('ci_low'):.2f} to {pick('ci_high'):.2f})"))
+    proportions = files.processed_dir(review) / "pooled_proportions.csv"
+    if proportions.is_file():
+        frame = _read_table(proportions)
+        frame = frame[frame["model"].str.startswith("GLMM") & (frame["status"] == "pooled")]
+        for _, r in frame.iterrows():
+            rows.append((f"{r['outcome']} ({r['group']})".replace("_", " "), "proportion",
+                         str(int(r["k"])), f"{100 * r['proportion']:.1f}% (95% CI "
+                         f"{100 * r['ci_low']:.1f}% to {100 * r['ci_high']:.1f}%)"))
+    return rows
+
+
+def _key_results_table(review: str) -> str:
+    """Headline numbers with their scale, and how much could not be pooled."""
+    rows = _headline_rows(review)
+    parts = []
+    if rows:
+        head = "<tr><th>result</th><th>analysis</th><th>studies</th><th>estimate</th></tr>"
+        body = "".join(f"<tr><td>{_e(a)}</td><td>{_e(b)}</td><td class='num'>{_e(c)}</td>"
+                       f"<td>{_e(d)}</td></tr>" for a, b, c, d in rows)
+        parts.append(f"<table><thead>{head}</thead><tbody>{body}</tbody></table>")
+    else:
+        parts.append("<p>No outcome has two or more effects to pool: see the summary's "
+                     "synthesis without meta-analysis.</p>")
+    not_pooled = files.processed_dir(review) / "not_pooled.csv"
+    if not_pooled.is_file():
+        count = len(_read_table(not_pooled))
+        parts.append(f"<p>{count} comparative result{'s' if count != 1 else ''} could not be "
+                     "turned into an effect (each listed with its reason in report 02).</p>")
+    return "\n".join(parts)
+
+
+def _published_table(review: str) -> str:
+    path = files.processed_dir(review) / "published_comparison.csv"
+    if not path.is_file():
+        return ""
+    from metareview.report.published import present
+
+    shown = present(_read_table(path))
+    if shown.empty:
+        return ""
+    columns = ("published result", "published", "this bundle", "how")
+    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_e(row[c])}</td>" for c in columns) + "</tr>"
+                   for _, row in shown.iterrows())
+    return ("<h3>Beside the published reviews</h3>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def _review_section(review: str) -> str:
     from metareview.run import pipeline
 
     reports = files.reports_dir(review)
-    parts = [f"<h2 id='{_e(review)}'>{_e(review)}</h2>", "<h3>Reports</h3>", "<ul>"]
+    title = _review_title(review)
+    parts = [f"<h2 id='{_e(review)}'>{_e(review)}: {_e(title)}</h2>"]
+    failure = pipeline.failed_reviews().get(review)
+    if failure:
+        parts.append("<p class='failed'>This review did not run to the end; the other reviews "
+                     f"are not affected.</p><pre class='failure'>{_e(failure)}</pre>")
+    summary = reports / "06_summary.html"
+    if summary.is_file():
+        parts.append(f"<p class='summary-link'><a href='{_href(f'{review}/{summary.name}')}'>"
+                     "Summary of the review: start here</a>")
+        word = reports / "summary.docx"
+        if word.is_file():
+            parts[-1] += f" · <a href='{_href(f'{review}/{word.name}')}'>Word document</a>"
+        parts[-1] += "</p>"
+    parts += ["<h3>Key results</h3>", _key_results_table(review), _published_table(review),
+              "<h3>Reports</h3>", "<ul>"]
     for nb in pipeline.discover_notebooks():
         report, executed = reports / f"{nb.stem}.html", reports / f"{nb.stem}.ipynb"
         failed = reports / f"{nb.stem}.FAILED.ipynb"
@@ -328,9 +384,10 @@ def _review_section(review: str) -> str:
         parts.append(item + "</li>")
     parts.append("</ul>")
 
-    parts += ["<h3>Key results</h3>", _key_results_table(review)]
-
-    figures = [f for f in figure_files(review) if f.endswith(".png")]
+    main_figures = ("forest_", "proportions_", "effect_direction", "prisma_flow",
+                    "rob_traffic_light", "rob_summary", "subgroup_", "bubble_")
+    figures = [f for f in figure_files(review) if f.endswith(".png")
+               and Path(f).stem.startswith(main_figures)]
     if figures:
         parts += ["<h3>Figures</h3>", "<div class='figures'>"]
         for figure in figures:
@@ -355,6 +412,15 @@ def _review_section(review: str) -> str:
             parts.append(f"<li><a href='{_href(f'{review}/{rel}')}'>{_e(table.name)}</a></li>")
         parts.append("</ul>")
     return "\n".join(parts)
+
+
+def _review_title(review: str) -> str:
+    from metareview.review.definitions import DefinitionError, load_definitions
+
+    try:
+        return load_definitions(files.raw_dir(review)).title
+    except DefinitionError:
+        return "(review.yaml missing or not valid)"
 
 
 def _git_commit() -> str:
