@@ -100,13 +100,15 @@ def test_figures_written_as_png_and_svg(run_root):
 @pytest.mark.slow
 def test_processed_tables(run_root):
     processed = run_root / "data" / "processed" / REVIEW
-    expected = ["validation_log.txt", "conversions.csv", "not_pooled.csv", "prisma.csv",
-                "effects.csv", "pooled.csv", "sensitivity.csv", "leave_one_out.csv",
-                "small_study.csv", "subgroups.csv", "meta_regression.csv", "safety.csv",
-                "published_comparison.csv"]
+    expected = ["validation_log.txt", "audit.csv", "extraction_checks.csv", "not_pooled.csv",
+                "prisma.csv", "study_characteristics.csv", "effects.csv", "proportions.csv",
+                "pooled.csv", "sensitivity.csv", "leave_one_out.csv", "small_study.csv",
+                "swim.csv", "swim_results.csv", "subgroups.csv", "meta_regression.csv",
+                "safety.csv", "published_comparison.csv"]
     expected += [f"clean_{s}.csv" for s in ("studies", "arms", "contrasts", "adverse_events",
                                              "risk_of_bias", "outcomes", "search_log",
-                                             "screening", "published")]
+                                             "screening", "published", "proportions",
+                                             "ordinal_counts", "extraction_checks", "grade")]
     for name in expected:
         assert (processed / name).is_file(), name
     pooled = pd.read_csv(processed / "pooled.csv").set_index("outcome")
