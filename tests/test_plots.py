@@ -40,15 +40,17 @@ def _texts(fig):
 
 def test_forest_plot_rows_and_pooled_parts(bcg):
     result = mr.pool(bcg["yi"], bcg["vi"], method="REML", test="knha")
-    fig = figures.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], result, measure="RR")
+    rows = bcg.rename(columns={"study_id": "label"})
+    fig = figures.forest_plot(rows, result, measure="RR",
+                              favours=figures.favours_labels("RR"))
     assert len(_gids(fig, "study-ci-")) == 13
     assert len([g for g in _gids(fig, "study-") if not g.startswith("study-ci-")]) == 13
     assert len(_gids(fig, "pooled-")) == 1
     assert len(_gids(fig, "prediction-")) == 1
     texts = _texts(fig)
-    assert "Estimate [95% CI]" in texts and "Weight %" in texts
-    assert any(t.startswith("← Favours cell therapy") for t in texts)
-    assert any(t.startswith("Heterogeneity: τ² = 0.313") and "I² = 92.2%" in t for t in texts)
+    assert "IV, Random, 95% CI" in texts and "Weight" in texts
+    assert any(t.startswith("Favours cell therapy") for t in texts)
+    assert any(t.startswith("Heterogeneity: Tau² = 0.31;") and "I² = 92%" in t for t in texts)
     # estimates printed as ratios: the pooled row shows exp(estimate) [exp(ci)]
     pooled_text = f"{math.exp(result.estimate):.2f} [{math.exp(result.ci_low):.2f}, " \
                   f"{math.exp(result.ci_high):.2f}]"

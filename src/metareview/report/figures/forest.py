@@ -1,22 +1,62 @@
-"""Forest plots: studies, the pooled diamond, the prediction interval, subgroups."""
+"""Forest plots as RevMan draws them: studies with their per-arm data, weights, estimates and
+intervals as text, the graph, the pooled diamond and prediction interval, the heterogeneity and
+overall-effect lines, risk-of-bias columns; and the subgroup version with subtotals.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Sequence
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
-from matplotlib.transforms import blended_transform_factory
+from scipy import stats
 
-from metareview.report.figures.style import PI_COLOUR, POOLED_COLOUR, STUDY_COLOUR, STYLE
+from metareview.report.figures.layout import (
+    ROW_HEIGHT,
+    Column,
+    Row,
+    TableFigure,
+    clip_interval,
+    symmetric_axis,
+    table_figure,
+)
+from metareview.report.figures.risk_of_bias import (
+    domain_key_text,
+    domain_order,
+    judgement_key_text,
+    long_rob,
+)
+from metareview.report.figures.style import (
+    PI_COLOUR,
+    POOLED_COLOUR,
+    ROB_COLOURS,
+    ROB_SYMBOLS,
+    STUDY_COLOUR,
+)
 from metareview.stats.conversions import critical_value
 from metareview.stats.vocabulary import is_ratio
 
-# --- helpers --------------------------------------------------------------------------------
+MEASURE_NAMES = {
+    "RR": "Risk Ratio",
+    "OR": "Odds Ratio",
+    "RD": "Risk Difference",
+    "MD": "Mean Difference",
+    "SMD": "Std. Mean Difference",
+    "PETO_OR": "Peto Odds Ratio",
+    "HR": "Hazard Ratio",
+}
+CONTINUOUS_ARMS = ("mean", "sd", "n")
+BINARY_ARMS = ("events", "total")
+ARM_HEADERS = {"mean": "Mean", "sd": "SD", "n": "Total", "events": "Events", "total": "Total"}
+SOURCE_INTERVAL_MARK = "†"
+DIAMOND_HALF_HEIGHT = 0.36  # in rows
+MAX_SQUARE = 0.62 * ROW_HEIGHT * 72  # points: the heaviest study's square
+MIN_SQUARE = 2.5  # points
+
+# --- text helpers ---------------------------------------------------------------------------
 
 
 def favours_labels(measure: str, direction: str = "lower_is_better",
@@ -46,6 +86,20 @@ def _fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
+def revman_p(p: float) -> str:
+    """A p value as RevMan prints it: "P < 0.00001", "P < 0.0001", "P = 0.0004", "P = 0.003",
+    "P = 0.44"."""
+    if p is None or not np.isfinite(p):
+        return "P = NA"
+    for bound in ("0.00001", "0.0001"):
+        if p < float(bound):
+            return f"P < {bound}"
+    for bound, digits in ((0.001, 4), (0.01, 3)):
+        if p < bound:
+            return f"P = {p:.{digits}f}"
+    return f"P = {p:.2f}"
+
+
 def _interval_text(est: float, low: float, high: float, ratio: bool, digits: int = 2) -> str:
     if ratio:
         est, low, high = np.exp(est), np.exp(low), np.exp(high)
@@ -71,7 +125,7 @@ def _tau2_ci(result) -> tuple[float, float]:
 
 
 def heterogeneity_text(result) -> str:
-    """One line: tau² [CI], I², Q (df), p, as printed under a pooled estimate."""
+    """One line: tau² [CI], I², Q (df), p, in the style of metafor's printout (for tables)."""
     k = int(_get(result, "k", 0))
     if k < 2:
         return "Heterogeneity: not estimable with one study"
@@ -87,6 +141,61 @@ def heterogeneity_text(result) -> str:
     )
 
 
+def _tau2_text(tau2: float) -> str:
+    if not np.isfinite(tau2):
+        return "NA"
+    if 0 < tau2 < 0.005:
+        return f"{tau2:.2g}"
+    return _fmt(tau2, 2)
+
+
+def revman_heterogeneity_text(result) -> str:
+    """The heterogeneity line under a RevMan forest plot.
+
+    "Heterogeneity: Tau² = 0.31; Chi² = 152.23, df = 12 (P < 0.00001); I² = 92%" (no Tau² for
+    a common-effect model). Chi² is Cochran's Q with its df and p. I² is the model's own I²
+    (`result.i2`: metafor's definition from tau² and the typical within-study variance for
+    random-effects models, (Q − df)/Q for the common-effect model), so the figure prints the
+    number of the tables; with DerSimonian-Laird tau² the two definitions agree.
+    """
+    k = int(_get(result, "k", 0))
+    if k < 2:
+        return "Heterogeneity: Not applicable"
+    q_df = int(_get(result, "q_df", k - 1))
+    parts = []
+    if str(_get(result, "method", "REML")) != "FE":
+        parts.append(f"Tau² = {_tau2_text(float(_get(result, 'tau2')))}; ")
+    i2 = float(_get(result, "i2"))
+    i2_text = f"{i2:.0f}%" if np.isfinite(i2) else "NA"
+    return (f"Heterogeneity: {''.join(parts)}Chi² = {_fmt(float(_get(result, 'q')), 2)}, "
+            f"df = {q_df} ({revman_p(float(_get(result, 'q_pval')))}); I² = {i2_text}")
+
+
+def overall_effect_text(result) -> str:
+    """"Test for overall effect: Z = 3.97 (P < 0.0001)", or with the Hartung-Knapp test
+    "t = 3.97, df = 12 (P = 0.002)". The statistic is printed without its sign, as RevMan."""
+    statistic = abs(float(_get(result, "statistic")))
+    if not np.isfinite(statistic):
+        se = float(_get(result, "se"))
+        statistic = abs(float(_get(result, "estimate")) / se) if se > 0 else math.nan
+    pval = float(_get(result, "pval"))
+    df = float(_get(result, "df"))
+    if str(_get(result, "test", "z")) == "knha" and np.isfinite(df):
+        return f"Test for overall effect: t = {_fmt(statistic)}, df = {df:g} ({revman_p(pval)})"
+    return f"Test for overall effect: Z = {_fmt(statistic)} ({revman_p(pval)})"
+
+
+def subgroup_difference_text(q: float, df: float, pval: float) -> str:
+    """"Test for subgroup differences: Chi² = 1.23, df = 2 (P = 0.54), I² = 0%".
+
+    I² of the subgroup differences as RevMan computes it: max(0, (Q − df)/Q), in % (Borenstein &
+    Higgins 2013, Prev Sci 14:134-143).
+    """
+    i2 = max(0.0, (q - df) / q) * 100 if q > 0 else 0.0
+    return (f"Test for subgroup differences: Chi² = {_fmt(q)}, df = {df:g} ({revman_p(pval)}), "
+            f"I² = {i2:.1f}%")
+
+
 def model_label(result) -> str:
     """E.g. "Random effects (REML, Hartung-Knapp)"."""
     method = str(_get(result, "method", "REML"))
@@ -98,102 +207,18 @@ def model_label(result) -> str:
     return f"{kind} ({inside})"
 
 
-def _study_ci(yi: np.ndarray, vi: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    # Per-study intervals are Wald intervals, as in metafor's forest plots.
-    z = critical_value(level)
-    se = np.sqrt(vi)
-    return yi - z * se, yi + z * se
-
-
-def _marker_sizes(weights: np.ndarray) -> np.ndarray:
-    # Marker side proportional to the square root of the weight: area ~ weight.
-    w = np.asarray(weights, dtype=float)
-    if w.size == 0 or not np.all(np.isfinite(w)) or w.max() <= 0:
-        return np.full(w.shape, 6.0)
-    return 3.0 + 9.0 * np.sqrt(w / w.max())
-
-
-# --- forest plot ----------------------------------------------------------------------------
-
-
-def _draw_rows(ax, rows: list[dict], ratio: bool, level: float) -> None:
-    """Draw study, pooled and prediction rows (dicts with `kind` and numbers) at y = -i."""
-    text_left = blended_transform_factory(ax.transAxes, ax.transData)
-    for i, row in enumerate(rows):
-        y = -i
-        kind = row["kind"]
-        label = row.get("label", "")
-        weight_text = row.get("weight_text", "")
-        if kind == "header":
-            ax.text(-0.03, y, label, transform=text_left, ha="right", va="center",
-                    fontweight="bold")
-            continue
-        if kind == "text":
-            ax.text(-0.03, y, label, transform=text_left, ha="right", va="center",
-                    fontsize=8, style="italic")
-            continue
-        if kind == "study":
-            ax.plot([row["low"], row["high"]], [y, y], color=STUDY_COLOUR, lw=1.0,
-                    solid_capstyle="butt", gid=f"study-ci-{i}")
-            ax.plot([row["est"]], [y], marker="s", color=STUDY_COLOUR, linestyle="none",
-                    markersize=row["size"], gid=f"study-{i}")
-            estimate_text = _interval_text(row["est"], row["low"], row["high"], ratio)
-        elif kind == "pooled":
-            est, low, high = row["est"], row["low"], row["high"]
-            diamond = Polygon([(low, y), (est, y + 0.35), (high, y), (est, y - 0.35)],
-                              closed=True, facecolor=POOLED_COLOUR, edgecolor=POOLED_COLOUR,
-                              gid=f"pooled-{i}")
-            ax.add_patch(diamond)
-            estimate_text = _interval_text(est, low, high, ratio)
-        elif kind == "prediction":
-            low, high = row["low"], row["high"]
-            ax.plot([low, high], [y, y], color=PI_COLOUR, lw=1.6, gid=f"prediction-{i}")
-            ax.plot([low, high], [y, y], color=PI_COLOUR, marker="|", markersize=7,
-                    linestyle="none")
-            estimate_text = (
-                f"[{_fmt(np.exp(low) if ratio else low)}, {_fmt(np.exp(high) if ratio else high)}]"
-            )
-        else:
-            raise ValueError(f"unknown forest row kind {kind!r}")
-        weight = {"fontweight": "bold"} if kind == "pooled" else {}
-        ax.text(-0.03, y, label, transform=text_left, ha="right", va="center", **weight)
-        ax.text(1.03, y, estimate_text, transform=text_left, ha="left", va="center", **weight)
-        ax.text(1.72, y, weight_text, transform=text_left, ha="right", va="center", **weight)
-
-
-def _finish_forest_axes(ax, rows: list[dict], ratio: bool, favours: tuple[str, str],
-                        xlabel: str, level: float, null: float) -> None:
-    values = [r[key] for r in rows for key in ("low", "high", "est")
-              if np.isfinite(r.get(key, np.nan))]
-    lo, hi = (min(values), max(values)) if values else (-1.0, 1.0)
-    lo, hi = min(lo, null), max(hi, null)
-    pad = 0.05 * (hi - lo if hi > lo else 1.0)
-    ax.set_xlim(lo - pad, hi + pad)
-    ax.set_ylim(-len(rows) + 0.4, 1.2)
-    ax.axvline(null, color="black", lw=0.8, zorder=0)
-    ax.set_yticks([])
-    for side in ("left", "right", "top"):
-        ax.spines[side].set_visible(False)
-    if ratio:
-        ticks = ratio_ticks(lo - pad, hi + pad)
-        ax.set_xticks(np.log(ticks))
-        ax.set_xticklabels([f"{t:g}" for t in ticks])
-    ax.set_xlabel(xlabel)
-    text_left = blended_transform_factory(ax.transAxes, ax.transData)
-    pct = f"{level * 100:g}% CI"
-    ax.text(-0.03, 1, "Study", transform=text_left, ha="right", va="center", fontweight="bold")
-    ax.text(1.03, 1, f"Estimate [{pct}]", transform=text_left, ha="left", va="center",
-            fontweight="bold")
-    ax.text(1.72, 1, "Weight %", transform=text_left, ha="right", va="center",
-            fontweight="bold")
-    # "Favours" labels under the axis, either side of the line of no effect.
-    ax.annotate(f"← {favours[0]}", xy=(null, 0), xycoords=("data", "axes fraction"),
-                xytext=(-6, -36), textcoords="offset points", ha="right", va="top", fontsize=8)
-    ax.annotate(f"{favours[1]} →", xy=(null, 0), xycoords=("data", "axes fraction"),
-                xytext=(6, -36), textcoords="offset points", ha="left", va="top", fontsize=8)
+def measure_header(measure: str, result, level: float) -> tuple[str, str]:
+    """The two header lines of the estimate column, e.g. ("Risk Ratio", "IV, Random, 95% CI");
+    without a pooled result only the interval ("Risk Ratio", "95% CI")."""
+    name = MEASURE_NAMES.get(str(measure).upper(), str(measure))
+    if result is None:
+        return name, f"{level * 100:g}% CI"
+    model = "Fixed" if str(_get(result, "method", "REML")) == "FE" else "Random"
+    return name, f"IV, {model}, {level * 100:g}% CI"
 
 
 def ratio_ticks(log_low: float, log_high: float) -> list[float]:
+    """Round ratio values (0.01 ... 100) inside a log-scale range, for a ratio axis."""
     candidates = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100]
     ticks = [t for t in candidates if log_low <= math.log(t) <= log_high]
     if len(ticks) >= 2:
@@ -201,108 +226,483 @@ def ratio_ticks(log_low: float, log_high: float) -> list[float]:
     return [round(math.exp(log_low), 2), 1, round(math.exp(log_high), 2)]
 
 
-def _pooled_rows(result, label: str | None = None, show_prediction: bool = True) -> list[dict]:
-    rows = [{
-        "kind": "pooled",
-        "label": label or model_label(result),
-        "est": float(_get(result, "estimate")),
-        "low": float(_get(result, "ci_low")),
-        "high": float(_get(result, "ci_high")),
-        "weight_text": "100.0",
-    }]
-    pi_low, pi_high = float(_get(result, "pi_low")), float(_get(result, "pi_high"))
-    if show_prediction and np.isfinite(pi_low) and np.isfinite(pi_high) and \
-            str(_get(result, "method", "")) != "FE":
-        rows.append({"kind": "prediction", "label": "Prediction interval", "low": pi_low,
-                     "high": pi_high})
-    rows.append({"kind": "text", "label": heterogeneity_text(result)})
+# --- study rows -----------------------------------------------------------------------------
+
+
+def _as_frame(rows) -> pd.DataFrame:
+    frame = pd.DataFrame(rows).reset_index(drop=True)
+    if "label" not in frame.columns:
+        if "study_id" not in frame.columns:
+            raise ValueError("forest plot rows need a 'label' column (the study names)")
+        frame = frame.assign(label=frame["study_id"])
+    missing = [c for c in ("yi", "vi") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"forest plot rows need the columns {missing}")
+    return frame
+
+
+def _arm_columns(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """(arm, quantity) pairs present with at least one value, treatment arm first."""
+    quantities = CONTINUOUS_ARMS if any(
+        f"{q}_{arm}" in frame.columns and frame[f"{q}_{arm}"].notna().any()
+        for q in ("mean", "sd") for arm in ("treatment", "control")) else BINARY_ARMS
+    if quantities == BINARY_ARMS and not any(
+            f"{q}_{arm}" in frame.columns and frame[f"{q}_{arm}"].notna().any()
+            for q in BINARY_ARMS for arm in ("treatment", "control")):
+        quantities = ("n",)
+    return [(arm, q) for arm in ("treatment", "control") for q in quantities
+            if f"{q}_{arm}" in frame.columns and frame[f"{q}_{arm}"].notna().any()]
+
+
+def _decimals(values: np.ndarray) -> int:
+    finite = values[np.isfinite(values)]
+    for digits in (0, 1, 2):
+        if np.all(np.abs(np.round(finite, digits) - finite) < 1e-9):
+            return digits
+    return 2
+
+
+def _arm_cells(frame: pd.DataFrame, arms: list[tuple[str, str]]) -> list[dict]:
+    cells = [dict() for _ in range(len(frame))]
+    for arm, quantity in arms:
+        values = pd.to_numeric(frame[f"{quantity}_{arm}"], errors="coerce").to_numpy(float)
+        digits = 0 if quantity in ("n", "events", "total") else _decimals(values)
+        for i, value in enumerate(values):
+            if np.isfinite(value):
+                cells[i][f"{quantity}_{arm}"] = f"{value:.{digits}f}"
+    return cells
+
+
+def _weights_pct(result, k: int) -> np.ndarray | None:
+    weights = _get(result, "weights", None)
+    if weights is None:
+        return None
+    weights = np.asarray(weights, dtype=float).ravel()
+    if weights.size != k:
+        raise ValueError(f"the pooled result has {weights.size} weights but there are {k} rows; "
+                         "give the rows in the order of the studies that were pooled")
+    return 100.0 * weights / weights.sum()
+
+
+def _study_intervals(frame: pd.DataFrame, level: float, single_interval) -> tuple:
+    yi = frame["yi"].to_numpy(float)
+    se = np.sqrt(frame["vi"].to_numpy(float))
+    z = float(critical_value(level))
+    low, high = yi - z * se, yi + z * se
+    from_source = np.zeros(len(frame), dtype=bool)
+    if single_interval is not None:
+        pairs = list(single_interval)
+        if len(pairs) != len(frame):
+            raise ValueError(f"single_interval has {len(pairs)} entries but there are "
+                             f"{len(frame)} rows; give one (low, high) or None per row")
+        for i, pair in enumerate(pairs):
+            if pair is None:
+                continue
+            a, b = (float(v) for v in pair)
+            if np.isfinite(a) and np.isfinite(b):
+                low[i], high[i] = min(a, b), max(a, b)
+                from_source[i] = True
+    return yi, low, high, from_source
+
+
+def _square_sizes(weights: np.ndarray | None, k: int, largest: float | None = None) -> np.ndarray:
+    """Side of each square in points; its area is proportional to the weight (RevMan). The
+    square of weight `largest` (default: the largest of `weights`) has the full size."""
+    if weights is None or not np.all(np.isfinite(weights)) or weights.max() <= 0:
+        return np.full(k, 5.0)
+    largest = weights.max() if largest is None else largest
+    return np.maximum(MAX_SQUARE * np.sqrt(weights / largest), MIN_SQUARE)
+
+
+def _study_rows(frame: pd.DataFrame, arms, weights, level, single_interval, ratio,
+                largest_weight: float | None = None) -> list[Row]:
+    yi, low, high, from_source = _study_intervals(frame, level, single_interval)
+    sizes = _square_sizes(weights, len(frame), largest_weight)
+    arm_cells = _arm_cells(frame, arms)
+    rows = []
+    for i in range(len(frame)):
+        cells = {"label": str(frame["label"].iloc[i]), **arm_cells[i],
+                 "estimate": _interval_text(yi[i], low[i], high[i], ratio)
+                 + (f" {SOURCE_INTERVAL_MARK}" if from_source[i] else "")}
+        if weights is not None:
+            cells["weight"] = f"{weights[i]:.1f}%"
+        rows.append(Row("study", cells, data={"est": yi[i], "low": low[i], "high": high[i],
+                                              "size": sizes[i], "index": i}))
     return rows
 
 
-def _study_rows(labels, yi, vi, weights, level) -> list[dict]:
-    yi = np.asarray(yi, dtype=float)
-    vi = np.asarray(vi, dtype=float)
-    low, high = _study_ci(yi, vi, level)
-    if weights is None:
-        weights = np.full(yi.shape, np.nan)
-    weights = np.asarray(weights, dtype=float)
-    sizes = _marker_sizes(weights)
-    return [
-        {"kind": "study", "label": str(lab), "est": e, "low": lo, "high": hi, "size": s,
-         "weight_text": _fmt(w, 1) if np.isfinite(w) else ""}
-        for lab, e, lo, hi, s, w in zip(labels, yi, low, high, sizes, weights)
-    ]
+def _total_cells(frame: pd.DataFrame, arms) -> tuple[dict, dict]:
+    """Cells of the total row (participants) and of the "Total events" row (binary data)."""
+    totals, events = {}, {}
+    for arm, quantity in arms:
+        values = pd.to_numeric(frame[f"{quantity}_{arm}"], errors="coerce")
+        if values.notna().any():
+            text = f"{values.sum():.0f}"
+            if quantity in ("n", "total"):
+                totals[f"{quantity}_{arm}"] = text
+            elif quantity == "events":
+                events[f"{quantity}_{arm}"] = text
+    return totals, events
 
 
-def _forest_figure(rows: list[dict], measure: str, favours, xlabel, title, level) -> Figure:
+def _pooled_rows(result, label: str, frame: pd.DataFrame, arms, ratio: bool, *, weight_text: str,
+                 show_prediction: bool = True, gid: str) -> list[Row]:
+    totals, events = _total_cells(frame, arms)
+    est, low, high = (float(_get(result, key)) for key in ("estimate", "ci_low", "ci_high"))
+    rows = [Row("pooled", {"label": label, **totals, "weight": weight_text,
+                           "estimate": _interval_text(est, low, high, ratio)}, bold=True,
+                data={"est": est, "low": low, "high": high, "gid": gid})]
+    if events:
+        rows.append(Row("text", {"label": "Total events", **events}))
+    pi_low, pi_high = float(_get(result, "pi_low")), float(_get(result, "pi_high"))
+    if (show_prediction and np.isfinite(pi_low) and np.isfinite(pi_high)
+            and str(_get(result, "method", "")) != "FE" and int(_get(result, "k", 0)) >= 2):
+        shown = (np.exp(pi_low), np.exp(pi_high)) if ratio else (pi_low, pi_high)
+        rows.append(Row("prediction", {"label": "Prediction interval",
+                                       "estimate": f"[{_fmt(shown[0])}, {_fmt(shown[1])}]"},
+                        italic=True, data={"low": pi_low, "high": pi_high}))
+    rows.append(Row("text", span=revman_heterogeneity_text(result)))
+    rows.append(Row("text", span=overall_effect_text(result)))
+    return rows
+
+
+# --- drawing --------------------------------------------------------------------------------
+
+
+def _left_columns(arms, arm_labels: tuple[str, str], header: tuple[str, str],
+                  with_weight: bool) -> list[Column]:
+    columns = [Column("label", "Study or Subgroup", align="left")]
+    for arm, quantity in arms:
+        group = arm_labels[0] if arm == "treatment" else arm_labels[1]
+        columns.append(Column(f"{quantity}_{arm}", ARM_HEADERS[quantity], group=group))
+    if with_weight:
+        columns.append(Column("weight", "Weight"))
+    columns.append(Column("estimate", header[1], group=header[0], align="center"))
+    return columns
+
+
+def _rob_columns(rob, labels: list[str]) -> tuple[list[Column], pd.DataFrame]:
+    if rob is None or len(rob) == 0:
+        return [], pd.DataFrame()
+    long = long_rob(rob)
+    long = long[long["study_id"].isin(set(labels))]
+    domains = sorted(long["domain"].unique(), key=domain_order)
+    columns = [Column(f"rob_{d}", "Overall" if d == "overall" else d, group="Risk of Bias",
+                      align="center") for d in domains]
+    return columns, long
+
+
+def _axis_values(rows: list[Row]) -> list[float]:
+    values = []
+    for row in rows:
+        values += [row.data.get(key, math.nan) for key in ("est", "low", "high")]
+    return values
+
+
+def _draw_marks(table: TableFigure, rows: list[Row]) -> None:
+    ax = table.ax
+    for i, row in enumerate(rows):
+        y = -i
+        if row.kind == "study":
+            d = row.data
+            clip_interval(ax, d["low"], d["high"], y, colour="black", lw=0.9,
+                          gid=f"study-ci-{d['index']}")
+            ax.plot([d["est"]], [y], marker="s", color=STUDY_COLOUR, markeredgecolor=STUDY_COLOUR,
+                    linestyle="none", markersize=d["size"], gid=f"study-{d['index']}", zorder=3)
+        elif row.kind == "pooled":
+            d = row.data
+            h = DIAMOND_HALF_HEIGHT
+            ax.add_patch(Polygon([(d["low"], y), (d["est"], y + h), (d["high"], y),
+                                  (d["est"], y - h)], closed=True, facecolor=POOLED_COLOUR,
+                                 edgecolor=POOLED_COLOUR, lw=0.5, gid=d["gid"], zorder=3))
+        elif row.kind == "prediction":
+            d = row.data
+            clip_interval(ax, d["low"], d["high"], y, colour=PI_COLOUR, lw=1.6,
+                          gid=f"prediction-{i}")
+            lo, hi = ax.get_xlim()
+            caps = [x for x in (d["low"], d["high"]) if lo <= x <= hi]
+            ax.plot(caps, [y] * len(caps), marker="|", color=PI_COLOUR, markersize=6,
+                    linestyle="none")
+
+
+def _draw_rob(table: TableFigure, columns: list[Column], long: pd.DataFrame,
+              labels_by_row: dict[int, str]) -> None:
+    judgements = {(r.study_id, r.domain): r.judgement for r in long.itertuples()}
+    for i, label in labels_by_row.items():
+        for column in columns:
+            domain = column.key[len("rob_"):]
+            judgement = judgements.get((label, domain))
+            if judgement is None:
+                continue
+            left, right = table.columns[column.key]
+            x = (left + right) / 2
+            table.ax.plot([x], [-i], marker="o", markersize=9.5, linestyle="none",
+                          markerfacecolor=ROB_COLOURS.get(judgement, "white"),
+                          markeredgecolor="#404040", markeredgewidth=0.5,
+                          transform=table.text_transform, clip_on=False,
+                          gid=f"rob-{i}-{domain}")
+            table.row_text(x, -i, ROB_SYMBOLS.get(judgement, "?"), ha="center", fontsize=7,
+                           fontweight="bold")
+
+
+def _rob_footer(long: pd.DataFrame) -> list[str]:
+    """The key of the risk-of-bias columns: symbols, then each tool's domains."""
+    lines = []
+    for tool in sorted(long["tool"].unique()) if not long.empty else []:
+        part = long[long["tool"] == tool]
+        lines.append(f"Risk of bias ({'RoB 2' if tool == 'RoB2' else tool}): "
+                     f"{judgement_key_text(part['judgement'])}")
+        key = domain_key_text(tool, sorted(part["domain"].unique(), key=domain_order))
+        if key:
+            lines.append(key)
+    return lines
+
+
+def _render(rows: list[Row], study_labels: dict[int, str], *, left: list[Column],
+            rob, measure: str, favours, header: tuple[str, str], footer: list[str],
+            title: str | None) -> Figure:
     ratio = is_ratio(measure)
-    null = 0.0
-    if xlabel is None:
-        xlabel = f"{measure} (log scale)" if ratio else str(measure)
+    rob_columns, rob_long = _rob_columns(rob, list(study_labels.values()))
+    axis = symmetric_axis(_axis_values(rows), ratio=ratio, favours=favours)
+    footer = footer + _rob_footer(rob_long)
+    table = table_figure(rows, left, rob_columns, axis=axis, graph_header=header,
+                         right_column_width=0.22, footer=footer, title=title)
+    _draw_marks(table, rows)
+    if rob_columns:
+        _draw_rob(table, rob_columns, rob_long, study_labels)
+    return table.fig
+
+
+def _legacy_rows(labels, yi, vi) -> pd.DataFrame:
+    return pd.DataFrame({"label": [str(lab) for lab in labels],
+                         "yi": np.asarray(yi, dtype=float), "vi": np.asarray(vi, dtype=float)})
+
+
+def forest_plot(rows, result=None, *legacy, measure: str = "MD",
+                favours: tuple[str, str] | None = ("Favours treatment", "Favours control"),
+                level: float = 0.95, rob: pd.DataFrame | None = None, title: str | None = None,
+                single_interval: Sequence | None = None,
+                arm_labels: tuple[str, str] = ("Experimental", "Control"),
+                show_prediction: bool = True) -> Figure:
+    """Forest plot of one comparison, laid out as RevMan draws it.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        One row per study, in the order of the pooled fit: ``label``, ``yi``, ``vi`` (the
+        effect on the analysis scale: log for ratio measures) and, when available, per-arm
+        data, ``mean_treatment, sd_treatment, n_treatment, mean_control, sd_control,
+        n_control`` (continuous) or ``events_treatment, total_treatment, events_control,
+        total_control`` (binary). A column that is all NaN (or absent) is not drawn.
+    result : PoolResult, mapping or None
+        The pooled fit (`metareview.pool`) of these rows. None: the studies are drawn alone
+        and the total row says "Not pooled".
+    measure : str
+        Effect measure ("MD", "SMD", "RR", "OR", ...). Ratios are printed back-transformed
+        (log RR → RR) and drawn on a log axis labelled with ratios.
+    favours : (str, str) or None
+        Labels under the axis, left and right of no effect (None: `favours_labels(measure)`).
+    level : float
+        Confidence level of the study intervals (the pooled ones come from `result`).
+    rob : pandas.DataFrame, optional
+        Risk-of-bias judgements (study label × domain, or risk_of_bias.csv in long form), drawn
+        as coloured dots with symbols in columns on the right, with a key under the plot.
+    title : str, optional
+    single_interval : sequence, optional
+        Per row None or a (low, high) pair on the analysis scale, drawn and printed instead of
+        the Wald interval yi ± z·√vi: a study keeps the interval its source printed (t-based
+        when the source used t). Such rows are marked † with a note under the plot.
+    arm_labels : (str, str)
+        Headings of the two arms' columns (RevMan: "Experimental", "Control").
+    show_prediction : bool
+        Draw the prediction interval (random-effects models with k >= 2).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Notes
+    -----
+    Columns, left to right: study, per-arm data, Weight (%, from ``result.weights``, each
+    study's share of Σ w_i with w_i = 1/(v_i + τ²)), the estimate with its interval, the graph,
+    and the risk-of-bias dots. In the graph each study is a square of area proportional to its
+    weight with its interval (an arrow where it runs past the axis), the pooled estimate is a
+    diamond spanning its confidence interval and the prediction interval (Riley et al. 2011,
+    BMJ 342:d549) a red bar under it. The axis is symmetric about no effect. Under the total
+    row: "Heterogeneity: Tau² …; Chi² …, df … (P …); I² …" and "Test for overall effect: Z (or
+    t) …" (see `revman_heterogeneity_text`, `overall_effect_text`).
+
+    Marks carry gids for checks: ``study-<i>`` (square), ``study-ci-<i>`` (interval),
+    ``pooled-total`` (diamond), ``prediction-<row>``; texts ``cell-<column>-<row>``.
+
+    The older call ``forest_plot(labels, yi, vi, result, ...)`` is still accepted.
+    """
+    if legacy or not isinstance(rows, pd.DataFrame):
+        if len(legacy) not in (1, 2):
+            raise TypeError("forest_plot takes a DataFrame of rows (label, yi, vi, ...) and a "
+                            "pooled result; the old form is forest_plot(labels, yi, vi, result)")
+        rows, result = _legacy_rows(rows, result, legacy[0]), (legacy[1] if len(legacy) == 2
+                                                               else None)
+    frame = _as_frame(rows)
+    ratio = is_ratio(measure)
     if favours is None:
         favours = favours_labels(measure)
-    with matplotlib.rc_context(STYLE):
-        height = 1.6 + 0.28 * (len(rows) + 1)
-        fig = Figure(figsize=(10, height))
-        ax = fig.add_axes([0.30, 1.05 / height, 0.38, 1 - 1.45 / height])
-        _draw_rows(ax, rows, ratio, level)
-        _finish_forest_axes(ax, rows, ratio, favours, xlabel, level, null)
-        if title:
-            fig.suptitle(title, x=0.02, ha="left", fontweight="bold", fontsize=10)
-    return fig
-
-
-def forest_plot(labels: Sequence[str], yi: Sequence[float], vi: Sequence[float], result=None,
-                *, measure: str = "MD", favours: tuple[str, str] | None = None,
-                xlabel: str | None = None, title: str | None = None, level: float = 0.95,
-                show_prediction: bool = True) -> Figure:
-    """Forest plot of one meta-analysis (layout after metafor's `forest.rma`).
-
-    One row per study: label, square marker (area proportional to its weight in `result`),
-    Wald confidence interval yi ± z·sqrt(vi), and the text columns "estimate [CI]" and
-    "weight %". Below: the pooled diamond (its width is the pooled CI), the prediction interval
-    as a red bar, and a line with tau² [CI], I², Q (df) and its p value. A vertical line marks
-    no effect (0, or 1 for ratios) and "favours" labels sit either side of it under the axis.
-
-    `result` is a pool result (`metareview.pool`) or a mapping of its fields; without it only
-    the studies are drawn. Ratio measures are given on the log scale and shown as ratios.
-    """
-    weights = None if result is None else np.asarray(_get(result, "weights", None), dtype=float)
-    rows = _study_rows(labels, yi, vi, weights, level)
-    if result is not None:
-        rows.append({"kind": "text", "label": ""})
-        rows += _pooled_rows(result, show_prediction=show_prediction)
+    arms = _arm_columns(frame)
+    weights = None if result is None else _weights_pct(result, len(frame))
+    header = measure_header(measure, result, level)
+    table_rows = _study_rows(frame, arms, weights, level, single_interval, ratio)
+    total_label = f"Total ({level * 100:g}% CI)"
+    footer = []
+    if result is None:
+        totals, events = _total_cells(frame, arms)
+        table_rows.append(Row("text", {}))
+        table_rows.append(Row("total", {"label": total_label, **totals,
+                                        "estimate": "Not pooled"}, bold=True))
+        if events:
+            table_rows.append(Row("text", {"label": "Total events", **events}))
+    else:
+        table_rows.append(Row("text", {}))
+        table_rows += _pooled_rows(result, total_label, frame, arms, ratio, weight_text="100.0%",
+                                   show_prediction=show_prediction, gid="pooled-total")
+        footer.append(f"Model: {model_label(result)}; study weights are inverse-variance.")
         if int(_get(result, "k", 0)) == 2:
-            rows.append({"kind": "text", "label": "Caution: two studies only; tau² and the "
-                                                  "intervals rest on very little information"})
-    return _forest_figure(rows, measure, favours, xlabel, title, level)
+            footer.append("Caution: two studies only; tau² and the intervals rest on very "
+                          "little information")
+    if any(r.cells.get("estimate", "").endswith(SOURCE_INTERVAL_MARK) for r in table_rows):
+        footer.append(f"{SOURCE_INTERVAL_MARK} interval as printed by the study's source "
+                      "(not recomputed from the effect and its variance)")
+    left = _left_columns(arms, arm_labels, header, with_weight=weights is not None)
+    labels = {i: str(frame["label"].iloc[i]) for i in range(len(frame))}
+    return _render(table_rows, labels, left=left, rob=rob, measure=measure, favours=favours,
+                   header=header, footer=footer, title=title)
 
 
-def subgroup_forest_plot(effects: pd.DataFrame, group_column: str, group_results: dict,
-                         overall=None, *, measure: str = "MD", label_column: str = "study_id",
-                         favours: tuple[str, str] | None = None, xlabel: str | None = None,
-                         title: str | None = None, level: float = 0.95,
-                         test_text: str | None = None) -> Figure:
-    """Forest plot with studies grouped under a header per subgroup and a diamond per group.
+def _q_between(summaries: list[tuple[float, float]]) -> tuple[float, int, float]:
+    """RevMan's test for subgroup differences from each subgroup's (estimate, SE):
+    Q = Σ_g (μ̂_g − μ̄)²/SE_g², μ̄ their inverse-variance mean, chi² with G − 1 df
+    (Borenstein et al. 2009, ch. 19); as `metareview.subgroup(..., tau2="separate")`."""
+    estimates, variances = [], []
+    for est, se in summaries:
+        if np.isfinite(est) and np.isfinite(se) and se > 0:
+            estimates.append(est)
+            variances.append(se ** 2)
+    if len(estimates) < 2:
+        return math.nan, 0, math.nan
+    w = 1 / np.asarray(variances)
+    mu = np.asarray(estimates)
+    mean = float(np.sum(w * mu) / np.sum(w))
+    q = float(np.sum(w * (mu - mean) ** 2))
+    df = len(mu) - 1
+    return q, df, float(stats.chi2.sf(q, df))
 
-    `effects` holds `yi`, `vi`, the label column and the grouping column; `group_results`
-    maps each group to its pool result (groups without one, e.g. k = 1, get no diamond).
-    Weights shown are within-group weights. `overall` adds the overall diamond; `test_text`
-    (e.g. the Q-between test) is printed at the bottom.
+
+def _subgroup_test_line(test_text, summaries: list[tuple[float, float]]) -> str | None:
+    if isinstance(test_text, str):
+        return test_text
+    if test_text is not None:
+        q, df = float(_get(test_text, "q_between")), float(_get(test_text, "df"))
+        df2 = float(_get(test_text, "df2"))
+        pval = float(_get(test_text, "pval"))
+        if np.isfinite(df2):
+            return (f"Test for subgroup differences: F = {_fmt(q)}, df = ({df:g}, {df2:g}) "
+                    f"({revman_p(pval)})")
+        return subgroup_difference_text(q, df, pval)
+    q, df, pval = _q_between(summaries)
+    return subgroup_difference_text(q, df, pval) if np.isfinite(q) else None
+
+
+def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=None, *,
+                         test_text=None, measure: str = "MD",
+                         favours: tuple[str, str] | None = ("Favours treatment",
+                                                            "Favours control"),
+                         level: float = 0.95, title: str | None = None,
+                         rob: pd.DataFrame | None = None,
+                         arm_labels: tuple[str, str] = ("Experimental", "Control")) -> Figure:
+    """Forest plot with the studies grouped under subgroup headings, as RevMan draws it.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        As for `forest_plot` (``label``, ``yi``, ``vi``, per-arm data), plus `group_column`.
+        ``study_id`` serves as the label when there is no ``label`` column.
+    group_column : str
+    group_results : dict
+        Subgroup → its pooled fit (rows of the subgroup in their order in `rows`). A subgroup
+        without a fit (e.g. one study) is drawn without a subtotal diamond.
+    overall : PoolResult or mapping, optional
+        The fit of all studies (in the order of `rows`): the overall diamond and lines.
+    test_text : str, SubgroupResult or None
+        The subgroup-differences line: a text printed as it is; a result with ``q_between``,
+        ``df``, ``pval`` (e.g. `metareview.subgroup`) formatted as RevMan's line; or None, then
+        computed as RevMan does from the subgroup fits and the single-study subgroups'
+        own estimates (`subgroup_difference_text`).
+
+    Notes
+    -----
+    Subgroups are in sorted order, studies within a subgroup in the order of `rows`. Each
+    subgroup has its heading, its studies, a "Subtotal (95% CI)" diamond, its heterogeneity and
+    overall-effect lines. Weights are percentages of the overall fit when `overall` has one
+    weight per row (so subtotals add up to 100%, as in RevMan), otherwise within-subgroup
+    percentages (each subtotal 100%). I² of the subgroup differences is max(0, (Q − df)/Q).
     """
-    rows: list[dict] = []
-    for group in sorted(effects[group_column].astype(str).unique()):
-        part = effects[effects[group_column].astype(str) == group]
-        result = group_results.get(group)
-        rows.append({"kind": "header", "label": f"{group} (k = {len(part)})"})
-        weights = None if result is None else np.asarray(_get(result, "weights", None), float)
-        rows += _study_rows(part[label_column].tolist(), part["yi"], part["vi"], weights, level)
-        if result is not None and int(_get(result, "k", 0)) >= 2:
-            rows += _pooled_rows(result, label=f"Subgroup {group}", show_prediction=False)
-        rows.append({"kind": "text", "label": ""})
+    frame = _as_frame(rows)
+    if group_column not in frame.columns:
+        raise ValueError(f"rows have no column {group_column!r} to group by")
+    ratio = is_ratio(measure)
+    if favours is None:
+        favours = favours_labels(measure)
+    arms = _arm_columns(frame)
+    overall_weights = None
     if overall is not None:
-        rows += _pooled_rows(overall, label=f"Overall: {model_label(overall)}",
-                             show_prediction=False)
-    if test_text:
-        rows.append({"kind": "text", "label": test_text})
-    return _forest_figure(rows, measure, favours, xlabel, title, level)
+        weights = _get(overall, "weights", None)
+        if weights is not None and np.asarray(weights).size == len(frame):
+            overall_weights = _weights_pct(overall, len(frame))
+    header = measure_header(measure, overall if overall is not None else
+                            next(iter(group_results.values()), None), level)
+    pct = f"{level * 100:g}% CI"
+    groups = frame[group_column].astype(str)
+    lookup = {str(key): value for key, value in group_results.items()}
+    table_rows: list[Row] = []
+    labels: dict[int, str] = {}
+    summaries: list[tuple[float, float]] = []
+    for group in sorted(groups.unique()):
+        members = np.flatnonzero(groups.to_numpy() == group)
+        part = frame.iloc[members].reset_index(drop=True)
+        result = lookup.get(group)
+        if result is not None:
+            summaries.append((float(_get(result, "estimate")), float(_get(result, "se"))))
+        elif len(part) == 1:  # a single study is its own subgroup estimate
+            summaries.append((float(part["yi"].iloc[0]), math.sqrt(float(part["vi"].iloc[0]))))
+        if overall_weights is not None:
+            weights = overall_weights[members]
+        elif result is not None and np.asarray(_get(result, "weights", [])).size == len(part):
+            weights = _weights_pct(result, len(part))
+        else:
+            weights = None
+        table_rows.append(Row("header", span=f"{group} (k = {len(part)})", bold=True))
+        start = len(table_rows)
+        largest = overall_weights.max() if overall_weights is not None else None
+        study_rows = _study_rows(part, arms, weights, level, None, ratio, largest)
+        for offset, row in enumerate(study_rows):
+            row.data["index"] = int(members[offset])
+            labels[start + offset] = str(part["label"].iloc[offset])
+        table_rows += study_rows
+        if result is not None and int(_get(result, "k", 0)) >= 2:
+            subtotal = f"{weights.sum():.1f}%" if weights is not None else ""
+            table_rows += _pooled_rows(result, f"Subtotal ({pct})", part, arms, ratio,
+                                       weight_text=subtotal, show_prediction=False,
+                                       gid=f"pooled-{group}")
+        table_rows.append(Row("text", {}))
+    footer = []
+    if overall is not None:
+        table_rows += _pooled_rows(overall, f"Total ({pct})", frame, arms, ratio,
+                                   weight_text="100.0%", show_prediction=True,
+                                   gid="pooled-total")
+        footer.append(f"Model: {model_label(overall)}; study weights are inverse-variance.")
+    line = _subgroup_test_line(test_text, summaries)
+    if line:
+        table_rows.append(Row("text", span=line))
+    left = _left_columns(arms, arm_labels, header, with_weight=any(
+        "weight" in r.cells for r in table_rows))
+    return _render(table_rows, labels, left=left, rob=rob, measure=measure, favours=favours,
+                   header=header, footer=footer, title=title)

@@ -1,4 +1,5 @@
-"""Risk-of-bias figures: the traffic-light plot."""
+"""Risk-of-bias figures: the traffic-light plot and the summary bar graph, and the helpers the
+forest plot uses for its risk-of-bias columns."""
 
 from __future__ import annotations
 
@@ -6,13 +7,48 @@ import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from metareview.report.figures.style import ROB_COLOURS, ROB_SYMBOLS, STYLE
+from metareview.review.schema import ROB_JUDGEMENTS
+
+# What each domain of the two tools assesses (Sterne et al. 2019, BMJ 366:l4898; Sterne et
+# al. 2016, BMJ 355:i4919), for the keys under the figures.
+ROB_DOMAINS = {
+    "RoB2": {
+        "D1": "Bias arising from the randomisation process",
+        "D2": "Bias due to deviations from intended interventions",
+        "D3": "Bias due to missing outcome data",
+        "D4": "Bias in measurement of the outcome",
+        "D5": "Bias in selection of the reported result",
+        "overall": "Overall risk of bias",
+    },
+    "ROBINS-I": {
+        "D1": "Bias due to confounding",
+        "D2": "Bias in selection of participants into the study",
+        "D3": "Bias in classification of interventions",
+        "D4": "Bias due to deviations from intended interventions",
+        "D5": "Bias due to missing data",
+        "D6": "Bias in measurement of outcomes",
+        "D7": "Bias in selection of the reported result",
+        "overall": "Overall risk of bias",
+    },
+}
+JUDGEMENT_LABELS = {
+    "low": "Low",
+    "some_concerns": "Some concerns",
+    "moderate": "Moderate",
+    "high": "High",
+    "serious": "Serious",
+    "critical": "Critical",
+    "no_information": "No information",
+}
 
 # --- risk of bias ---------------------------------------------------------------------------
 
 
-def _domain_order(domain: str) -> tuple[int, str]:
+def domain_order(domain: str) -> tuple[int, str]:
+    """Sort key of domains: D1, D2, ... D10 by number, "overall" last."""
     if domain == "overall":
         return (10_000, domain)
     digits = "".join(ch for ch in domain if ch.isdigit())
@@ -43,7 +79,7 @@ def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
         for ax, tool in zip(axes, tools):
             part = rob[rob["tool"] == tool]
             studies = sorted(part["study_id"].astype(str).unique())
-            domains = sorted(part["domain"].astype(str).unique(), key=_domain_order)
+            domains = sorted(part["domain"].astype(str).unique(), key=domain_order)
             for _, row in part.iterrows():
                 x = domains.index(str(row["domain"]))
                 y = studies.index(str(row["study_id"]))
@@ -79,3 +115,138 @@ def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
         if title:
             fig.suptitle(title, x=0.02, ha="left", fontweight="bold", fontsize=10)
     return fig
+
+
+# --- long and wide forms -------------------------------------------------------------------
+
+
+def long_rob(rob: pd.DataFrame) -> pd.DataFrame:
+    """Risk-of-bias judgements in long form: columns study_id, tool, domain, judgement.
+
+    Accepts the long form of risk_of_bias.csv as it is, or a wide table (one row per study,
+    the study label in a `label` or `study_id` column or in the index, one column per domain).
+    A wide table's tool is read from its judgements: ROBINS-I when any is moderate, serious or
+    critical, otherwise RoB 2. Empty judgements are dropped.
+    """
+    if {"study_id", "domain", "judgement"} <= set(rob.columns):
+        frame = rob.copy()
+        if "tool" not in frame.columns:
+            frame["tool"] = _tool_of(frame["judgement"])
+    else:
+        wide = rob.copy()
+        for key in ("label", "study_id"):
+            if key in wide.columns:
+                wide = wide.set_index(key)
+                break
+        wide.index = wide.index.astype(str).rename("study_id")
+        frame = wide.reset_index().melt(id_vars="study_id", var_name="domain",
+                                        value_name="judgement")
+        frame["tool"] = _tool_of(frame["judgement"])
+    frame = frame[frame["judgement"].notna() & (frame["judgement"].astype(str) != "")]
+    return frame.assign(study_id=frame["study_id"].astype(str), domain=frame["domain"].astype(str),
+                        judgement=frame["judgement"].astype(str), tool=frame["tool"].astype(str))
+
+
+def _tool_of(judgements: pd.Series) -> str:
+    robins_only = set(ROB_JUDGEMENTS["ROBINS-I"]) - set(ROB_JUDGEMENTS["RoB2"])
+    return "ROBINS-I" if set(judgements.dropna().astype(str)) & robins_only else "RoB2"
+
+
+def domain_key_text(tool: str, domains) -> str:
+    """"D1: Bias arising from ...; D2: ..." for the domains of a known tool ('' otherwise)."""
+    names = ROB_DOMAINS.get(tool, {})
+    parts = [f"{d}: {names[d].replace('Bias ', 'bias ', 1)}" for d in domains
+             if d in names and d != "overall"]
+    return "; ".join(parts)
+
+
+def judgement_key_text(judgements) -> str:
+    """"+ low, − some concerns, ..." for the judgements present, in the tools' order."""
+    order = [j for j in ROB_COLOURS if j in set(judgements)]
+    return ", ".join(f"{ROB_SYMBOLS[j]} {JUDGEMENT_LABELS[j].lower()}" for j in order)
+
+
+# --- summary bar graph ----------------------------------------------------------------------
+
+
+def rob_summary_bar(rob: pd.DataFrame, title: str | None = None) -> Figure:
+    """Risk-of-bias summary graph (RevMan's "risk of bias graph"; robvis's summary plot).
+
+    One horizontal bar per domain, stacked by the percentage of studies judged at each level:
+    for RoB 2 low / some concerns / high / no information, for ROBINS-I low / moderate /
+    serious / critical / no information. Each bar sums to 100% of the studies assessed in that
+    domain; "Overall" comes last. One panel per tool. Each segment carries the gid
+    ``robbar-<tool>-<domain>-<judgement>`` and its width is the percentage.
+
+    `rob` is risk_of_bias.csv in long form (study_id, tool, domain, judgement) or a wide table
+    of judgements (see `long_rob`).
+    """
+    frame = long_rob(rob) if len(rob) else pd.DataFrame(columns=["tool"])
+    present = set(frame["tool"])
+    tools = [t for t in ("RoB2", "ROBINS-I") if t in present] + sorted(
+        present - {"RoB2", "ROBINS-I"})
+    with matplotlib.rc_context(STYLE):
+        if not tools:
+            fig = Figure(figsize=(5, 1.2))
+            fig.text(0.5, 0.5, "No risk-of-bias judgements recorded", ha="center", va="center")
+            return fig
+        domain_lists = {t: sorted(frame.loc[frame["tool"] == t, "domain"].unique(),
+                                  key=domain_order) for t in tools}
+        heights = [len(domain_lists[t]) + 0.8 for t in tools]
+        fig = Figure(figsize=(8.0, 0.34 * sum(heights) + 1.1))
+        axes = fig.subplots(len(tools), 1, squeeze=False,
+                            gridspec_kw={"height_ratios": heights})[:, 0]
+        used = []
+        for ax, tool in zip(axes, tools):
+            part = frame[frame["tool"] == tool]
+            levels = list(ROB_JUDGEMENTS.get(tool, ())) or [
+                j for j in ROB_COLOURS if j in set(part["judgement"])]
+            domains = domain_lists[tool]
+            names = ROB_DOMAINS.get(tool, {})
+            for y, domain in enumerate(domains):
+                judged = part[part["domain"] == domain]["judgement"]
+                counts = judged.value_counts()
+                left = 0.0
+                for level in levels:
+                    share = 100.0 * counts.get(level, 0) / len(judged)
+                    if share <= 0:
+                        continue
+                    ax.barh(y, share, left=left, height=0.7, color=ROB_COLOURS.get(level, "white"),
+                            edgecolor="white", lw=0.6, gid=f"robbar-{tool}-{domain}-{level}")
+                    if share >= 8:
+                        ax.text(left + share / 2, y, f"{share:.0f}%", ha="center", va="center",
+                                fontsize=7, color="white" if level in ("high", "serious",
+                                                                        "critical") else "black")
+                    left += share
+                    if level not in used:
+                        used.append(level)
+            labels = [f"{d}: {names[d]}" if d in names and d != "overall" else
+                      names.get(d, d.capitalize() if d == "overall" else d) for d in domains]
+            ax.set_yticks(range(len(domains)))
+            ax.set_yticklabels(labels, fontsize=8)
+            for tick, domain in zip(ax.get_yticklabels(), domains):
+                if domain == "overall":
+                    tick.set_fontweight("bold")
+            ax.set_ylim(len(domains) - 0.5, -0.5)
+            ax.set_xlim(0, 100)
+            ax.set_xticks([0, 25, 50, 75, 100])
+            ax.set_xticklabels(["0%", "25%", "50%", "75%", "100%"])
+            n_studies = part["study_id"].nunique()
+            ax.set_title(f"{'RoB 2' if tool == 'RoB2' else tool} ({n_studies} "
+                         f"{'study' if n_studies == 1 else 'studies'})", loc="left",
+                         fontweight="bold", fontsize=9)
+            ax.tick_params(axis="y", length=0)
+            for side in ("top", "right", "left"):
+                ax.spines[side].set_visible(False)
+        order = [j for j in ROB_COLOURS if j in used]
+        handles = [Patch(facecolor=ROB_COLOURS[j], edgecolor="white",
+                         label=JUDGEMENT_LABELS[j]) for j in order]
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
+                   fontsize=8)
+        height = fig.get_figheight()
+        fig.subplots_adjust(left=0.42, right=0.97, top=1 - 0.45 / height,
+                            bottom=0.75 / height, hspace=0.45)
+        if title:
+            fig.suptitle(title, x=0.02, ha="left", fontweight="bold", fontsize=10)
+    return fig
+
