@@ -26,51 +26,67 @@ def favours(definitions, measure: str, direction: str) -> tuple[str, str]:
                                   control=definitions.favours_control)
 
 
+def _single_intervals(effects: pd.DataFrame, level: float) -> list:
+    """Per row the t interval of an effect whose SE came from a t-based interval or test (the
+    interval its source printed), else None (the Wald interval)."""
+    from metareview.stats.conversions import critical_value
+
+    intervals = []
+    for yi, vi, df in zip(effects["yi"], effects["vi"],
+                          effects.get("df", pd.Series(np.nan, index=effects.index))):
+        if np.isfinite(df):
+            half = float(critical_value(level, df)) * float(np.sqrt(vi))
+            intervals.append((yi - half, yi + half))
+        else:
+            intervals.append(None)
+    return intervals
+
+
+def _rows(effects: pd.DataFrame, labels) -> pd.DataFrame:
+    return effects.assign(label=list(labels)).reset_index(drop=True)
+
+
 def forest_for(named, review, level: float = 0.95):
-    """Forest plot of one outcome of `pooled.analyses` (its `NamedFit`)."""
+    """RevMan-style forest plot of one outcome of `pooled.analyses` (its `NamedFit`): per-arm
+    data, weights, the pooled diamond and prediction interval, the heterogeneity line, the
+    test for the overall effect and the risk-of-bias columns."""
     fit = named.fit
     label, direction = _outcome_info(review, fit.outcome)
     where = "" if named.analysis == "main" else ", all studies"
+    rows = _rows(fit.effects, fit.labels)
+    intervals = _single_intervals(rows, level)
+    rob = review.risk_of_bias
+    rob = rob[rob["study_id"].isin(set(rows["study_id"]))] if len(rob) else None
     return figures.forest_plot(
-        fit.labels, fit.effects["yi"], fit.effects["vi"], fit.result, measure=fit.measure,
-        title=f"{label} ({fit.measure}{where})",
-        favours=favours(review.definitions, fit.measure, direction), level=level)
+        rows, fit.result, measure=fit.measure, title=f"{label} ({fit.measure}{where})",
+        favours=favours(review.definitions, fit.measure, direction), level=level,
+        rob=rob if rob is not None and len(rob) and set(rows["label"]) == set(rows["study_id"])
+        else None,
+        single_interval=intervals if any(i is not None for i in intervals) else None,
+        arm_labels=(review.definitions.favours_treatment.capitalize(),
+                    review.definitions.favours_control.capitalize()))
 
 
 def subgroup_forest_for(fit, definitions, level: float = 0.95):
-    """Subgroup forest plot of one outcome × moderator of `subgroups.subgroup_analyses`."""
-    from metareview.report.text import p_text
-
-    test_text = (f"Test for subgroup differences: common tau² Q = {fit.common.q_between:.2f} "
-                 f"(df = {fit.common.df}), {p_text(fit.common.pval)}, permutation "
-                 f"{p_text(fit.p_permutation)}; separate tau² Q = "
-                 f"{fit.separate.q_between:.2f}, {p_text(fit.separate.pval)}")
+    """Subgroup forest plot of one outcome × moderator of `subgroups.subgroup_analyses`, with
+    subtotals and the test for subgroup differences."""
     groups = {level_: result for level_, result in fit.groups.items() if result is not None}
     part = fit.effects.assign(**{fit.moderator: fit.effects[fit.moderator].astype(str)})
-    return figures.subgroup_forest_plot(part, fit.moderator, groups, fit.overall,
-                                        measure=fit.measure,
-                                        title=f"{fit.outcome} by {fit.moderator}",
-                                        level=level, test_text=test_text)
+    part = part.assign(label=part["study_id"]).reset_index(drop=True)
+    direction = "lower_is_better"
+    return figures.subgroup_forest_plot(
+        part, fit.moderator, groups, fit.overall, measure=fit.measure,
+        favours=favours(definitions, fit.measure, direction),
+        title=f"{fit.outcome.replace('_', ' ')} by {fit.moderator.replace('_', ' ')}",
+        level=level)
 
 
 def proportions_for(fits, outcome: str):
-    """Forest plot of one single-group outcome, studies grouped by subgroup (0–100%)."""
-    rows = pd.concat([f.rows.assign(group=f.group) for f in fits], ignore_index=True)
-    groups = {}
-    for f in fits:
-        if f.result is not None:
-            r = f.result
-            groups[f.group] = {"pred": r.pred, "pred_ci_low": r.pred_ci_low,
-                               "pred_ci_high": r.pred_ci_high, "pi_low": r.pi_low,
-                               "pi_high": r.pi_high, "k": r.k,
-                               "n": int(f.rows["total"].sum())}
-    if hasattr(figures, "proportion_forest_plot"):
-        return figures.proportion_forest_plot(rows, groups, title=outcome.replace("_", " "))
-    # until the proportion forest plot exists: the studies' logits on a forest plot
-    es = np.log((rows["events"] + 0.5) / (rows["total"] - rows["events"] + 0.5))
-    vi = 1 / (rows["events"] + 0.5) + 1 / (rows["total"] - rows["events"] + 0.5)
-    return figures.forest_plot(list(rows["study_id"] + " (" + rows["group"] + ")"), es, vi,
-                               None, measure="PLO", title=outcome.replace("_", " "))
+    """Forest plot of one single-group outcome on the 0–100% axis, grouped by subgroup."""
+    rows = pd.concat([f.rows.assign(group=f.group, label=f.rows["study_id"]) for f in fits],
+                     ignore_index=True)
+    groups = {f.group: f.result for f in fits if f.result is not None}
+    return figures.proportion_forest_plot(rows, groups, title=outcome.replace("_", " "))
 
 
 def bubble_for(fit):
@@ -79,3 +95,32 @@ def bubble_for(fit):
                                fit.effects["vi"].to_numpy(float),
                                fit.effects[fit.moderator].to_numpy(float), fit.result,
                                xlabel=fit.moderator.replace("_", " "), measure=fit.measure)
+
+
+def cumulative_for(named, review, method: str = "REML", test: str = "z", level: float = 0.95):
+    """Cumulative meta-analysis of one pooled outcome, studies added in order of year."""
+    from metareview.stats.diagnostics import cumulative
+
+    fit = named.fit
+    years = fit.effects["year"].to_numpy(float)
+    order = np.where(np.isfinite(years), years, np.inf)
+    table = cumulative(fit.effects["yi"].to_numpy(float), fit.effects["vi"].to_numpy(float),
+                       order=order, method=method, test=test, level=level)
+    label, direction = _outcome_info(review, fit.outcome)
+    labels = [fit.labels[i] for i in table["study"]] if "study" in table else fit.labels
+    return figures.cumulative_forest_plot(
+        table, labels, fit.measure, favours(review.definitions, fit.measure, direction),
+        years=[years[i] for i in table["study"]] if "study" in table else None, level=level,
+        title=f"{label}: cumulative meta-analysis by year")
+
+
+def baujat_for(named, method: str = "REML"):
+    """Baujat plot of one pooled outcome: each study's contribution to heterogeneity against
+    its influence on the pooled estimate."""
+    from metareview.stats.diagnostics import baujat
+
+    fit = named.fit
+    coords = baujat(fit.effects["yi"].to_numpy(float), fit.effects["vi"].to_numpy(float),
+                    method=method)
+    return figures.baujat_plot(coords, fit.labels, method=method,
+                               title=f"{fit.outcome.replace('_', ' ')}: Baujat plot")
