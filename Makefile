@@ -31,7 +31,7 @@ REVIEWS := $(sort $(foreach d,$(RAW_DIRS),$(if $(wildcard params/$(notdir $(d)).
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NB_STEMS := $(basename $(notdir $(NOTEBOOKS)))
 # The package code the notebooks call: a change reruns every notebook.
-SRC := $(sort $(shell find src/metareview -name "*.py" -o -path "*/templates/*" -type f))
+SRC := $(sort $(shell find src/metareview -name "*.py" -o -path "*/templates/*" -type f 2>/dev/null))
 
 # PREV_<stem> = the notebook before <stem> (its report is a prerequisite: a notebook reads what
 # the previous ones wrote, so an edit upstream reruns everything downstream).

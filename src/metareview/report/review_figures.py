@@ -27,14 +27,17 @@ def favours(definitions, measure: str, direction: str) -> tuple[str, str]:
 
 
 def _single_intervals(effects: pd.DataFrame, level: float) -> list:
-    """Per row the t interval of an effect whose SE came from a t-based interval or test (the
-    interval its source printed), else None (the Wald interval)."""
+    """Per row the t interval of an effect whose SE came from a t-based interval its source
+    printed (so the plot shows that interval), else None (the Wald interval)."""
     from metareview.stats.conversions import critical_value
 
     intervals = []
-    for yi, vi, df in zip(effects["yi"], effects["vi"],
-                          effects.get("df", pd.Series(np.nan, index=effects.index))):
-        if np.isfinite(df):
+    printed = effects.get("derivation", pd.Series("", index=effects.index)).astype(str) \
+        .str.contains("CI (t", regex=False)
+    for yi, vi, df, from_ci in zip(effects["yi"], effects["vi"],
+                                   effects.get("df", pd.Series(np.nan, index=effects.index)),
+                                   printed):
+        if np.isfinite(df) and from_ci:
             half = float(critical_value(level, df)) * float(np.sqrt(vi))
             intervals.append((yi - half, yi + half))
         else:
