@@ -36,7 +36,8 @@ def tree(tmp_path, monkeypatch):
     processed = root / "data" / "processed" / "rev"
     processed.mkdir(parents=True)
     (processed / "pooled.csv").write_text(
-        f"outcome,comparison,k,estimate,ci_low,ci_high,pval\n\"{EVIL}\",a & b,3,-0.5,-0.9,-0.1,0.02\n"
+        "analysis,outcome,measure,k,status,estimate,ci_low,ci_high,pval\n"
+        f"a & b,\"{EVIL}\",MD,3,pooled,-0.5,-0.9,-0.1,0.02\n"
     )
     reports = root / "reports" / "rev"
     (reports / "figures").mkdir(parents=True)

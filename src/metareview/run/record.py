@@ -384,10 +384,11 @@ def _review_section(review: str) -> str:
         parts.append(item + "</li>")
     parts.append("</ul>")
 
-    main_figures = ("forest_", "proportions_", "effect_direction", "prisma_flow",
-                    "rob_traffic_light", "rob_summary", "subgroup_", "bubble_")
-    figures = [f for f in figure_files(review) if f.endswith(".png")
-               and Path(f).stem.startswith(main_figures)]
+    main_figures = ("forest", "proportions", "effect_direction", "prisma_flow",
+                    "rob_traffic_light", "rob_summary", "subgroup", "bubble")
+    pngs = [f for f in figure_files(review) if f.endswith(".png")]
+    figures = [f for f in pngs if Path(f).stem.startswith(main_figures)]
+    others = [f for f in pngs if f not in figures]
     if figures:
         parts += ["<h3>Figures</h3>", "<div class='figures'>"]
         for figure in figures:
@@ -402,6 +403,12 @@ def _review_section(review: str) -> str:
                 f"<figcaption>{_e(Path(figure).stem)}{svg_link}</figcaption></figure>"
             )
         parts.append("</div>")
+
+    if others:
+        parts += ["<h3>Other figures</h3>", "<ul>"]
+        parts += [f"<li><a href='{_href(f'{review}/{f}')}'>{_e(Path(f).stem)}</a></li>"
+                  for f in others]
+        parts.append("</ul>")
 
     tables_dir = files.tables_dir(review)
     tables = sorted(p for p in tables_dir.rglob("*.csv")) if tables_dir.is_dir() else []
