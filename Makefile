@@ -131,15 +131,8 @@ LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: setup ## open JupyterLab with the project kernel [LAB_ARGS="--port 8890 ..."]
 	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ROOT) $(LAB_ARGS) notebooks/
 
-share: reports ## zip reports/ into dist/reports.zip for coauthors
-	@$(PY) -c 'import sys, zipfile, pathlib; \
-	  files = sorted(p for p in pathlib.Path("reports").rglob("*") \
-	                 if p.is_file() and not any(s.startswith(".") for s in p.parts)); \
-	  pathlib.Path("dist").mkdir(exist_ok=True); \
-	  z = zipfile.ZipFile("dist/.reports.zip.tmp", "w", zipfile.ZIP_DEFLATED); \
-	  [z.write(p) for p in files]; z.close(); \
-	  pathlib.Path("dist/.reports.zip.tmp").replace("dist/reports.zip"); \
-	  print("wrote dist/reports.zip with", len(files), "files")'
+share: reports ## zip reports, figures, tables and Word files for coauthors [NOTEBOOKS=1 adds the executed notebooks]
+	$(PY) -m metareview.record share $(if $(filter 1 yes true,$(NOTEBOOKS)),--with-notebooks)
 
 fixtures: ## recompute the metafor reference values (needs R with metafor)
 	@for script in tests/fixtures/metafor/*.R; do echo "Rscript $$script"; Rscript "$$script"; done

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "review_fixture"
 REVIEW = "fixture"
 NOTEBOOKS = ("01_data_cleaning", "02_effect_sizes", "03_pooled_models", "04_subgroups",
-             "05_safety")
+             "05_safety", "06_summary")
 
 
 def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -157,3 +157,88 @@ def test_notebooks_are_committed_clean():
             assert isinstance(statement, ast.Assign), (stem, ast.unparse(statement))
             names[statement.targets[0].id] = ast.literal_eval(statement.value)
         assert names == {**params.DEFAULTS, "review": "acne-scars"}, stem
+
+
+# --- what a coauthor receives ------------------------------------------------------------------
+
+
+def _report_tables(html: str) -> list[list[list[str]]]:
+    """Every table the notebooks showed (class review-table): rows of cell texts."""
+    from html.parser import HTMLParser
+
+    class Tables(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.cell, self.depth = [], None, 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table" and "review-table" in (dict(attrs).get("class") or ""):
+                self.tables.append([])
+            elif tag == "tr" and self.tables:
+                self.tables[-1].append([])
+            elif tag in ("td", "th") and self.tables:
+                self.cell = ""
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell += data
+
+        def handle_endtag(self, tag):
+            if tag in ("td", "th") and self.cell is not None and self.tables:
+                self.tables[-1][-1].append(self.cell.strip())
+                self.cell = None
+
+    parser = Tables()
+    parser.feed(html)
+    return parser.tables
+
+
+@pytest.mark.slow
+def test_no_report_table_is_more_than_half_empty(run_root):
+    for html in sorted((run_root / "reports" / REVIEW).glob("*.html")):
+        for table in _report_tables(html.read_text(encoding="utf-8")):
+            cells = [c for row in table[1:] for c in row]
+            if not cells:
+                continue
+            empty = sum(1 for c in cells if c in ("", "nan", "NaN", "<NA>", "None"))
+            assert empty <= len(cells) / 2, f"{html.name}: {empty} of {len(cells)} empty {table[0]}"
+            counts = [i for i, name in enumerate(table[0])
+                      if name in ("k", "studies", "n", "events", "total", "participants",
+                                  "people", "results", "disagreements")]
+            floats = [row[i] for row in table[1:] for i in counts if i < len(row)
+                      and row[i].endswith(".0")]
+            assert not floats, f"{html.name}: counts printed as floats in {table[0]}: {floats}"
+
+
+@pytest.mark.slow
+def test_word_summary_equals_the_html_summary_of_findings(run_root):
+    from docx import Document
+
+    document = Document(str(run_root / "reports" / REVIEW / "summary.docx"))
+    word = [[cell.text for cell in row.cells] for row in document.tables[0].rows]
+    sof = pd.read_csv(run_root / "reports" / REVIEW / "tables" / "summary_of_findings.csv",
+                      keep_default_na=False)
+    assert word[0] == list(sof.columns)
+    assert [row for row in word[1:]] == sof.astype(str).values.tolist()
+    html = (run_root / "reports" / REVIEW / "06_summary.html").read_text(encoding="utf-8")
+    shown = next(t for t in _report_tables(html) if t and t[0][:1] == ["Outcome"])
+    assert [row[0] for row in shown[1:]] == [row[0] for row in word[1:]]
+
+
+@pytest.mark.slow
+def test_share_ships_reports_without_notebooks_unless_asked(run_root):
+    import zipfile
+
+    shared = _run(run_root, "metareview.record", "share")
+    assert shared.returncode == 0, shared.stderr
+    names = zipfile.ZipFile(run_root / "dist" / "reports.zip").namelist()
+    assert "reports/index.html" in names and f"reports/{REVIEW}/06_summary.html" in names
+    assert f"reports/{REVIEW}/summary.docx" in names
+    assert any(n.endswith(".png") for n in names) and any(n.endswith(".csv") for n in names)
+    assert not any(n.endswith(".ipynb") for n in names)
+    index = zipfile.ZipFile(run_root / "dist" / "reports.zip").read("reports/index.html")
+    assert b".ipynb" not in index
+    with_notebooks = _run(run_root, "metareview.record", "share", "--with-notebooks")
+    assert with_notebooks.returncode == 0
+    names = zipfile.ZipFile(run_root / "dist" / "reports.zip").namelist()
+    assert f"reports/{REVIEW}/03_pooled_models.ipynb" in names

@@ -124,7 +124,7 @@ def present_sensitivity(part: pd.DataFrame) -> pd.DataFrame:
                                               _natural(r, "ci_high")) or r["status"]
                               for _, r in part.iterrows()],
         "p": [format_p(v) for v in part["pval"]],
-        "I² %": [format_interval(v, None, None, 1) for v in part["i2"]],
+        "I² %": ["" if not np.isfinite(v) else f"{v:.0f}" for v in part["i2"]],
     }).reset_index(drop=True)
 
 

@@ -346,7 +346,7 @@ def _published_table(review: str) -> str:
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
-def _review_section(review: str) -> str:
+def _review_section(review: str, notebooks: bool = True) -> str:
     from metareview.run import pipeline
 
     reports = files.reports_dir(review)
@@ -372,7 +372,7 @@ def _review_section(review: str) -> str:
         item = f"<li>{_e(nb.stem)}: "
         if report.is_file():
             item += f"<a href='{_href(f'{review}/{report.name}')}'>report</a>"
-            if executed.is_file():
+            if executed.is_file() and notebooks:
                 item += f", <a href='{_href(f'{review}/{executed.name}')}'>executed notebook</a>"
         elif failed.is_file():
             item += (
@@ -494,7 +494,7 @@ def _provenance_section(reviews: list[str]) -> str:
     return "\n".join(parts)
 
 
-def build_index(reviews: list[str]) -> str:
+def build_index(reviews: list[str], notebooks: bool = True) -> str:
     """reports/index.html as text: links to everything, key results and provenance.
 
     Every text taken from data is HTML-escaped; the page loads nothing from the network.
@@ -509,7 +509,7 @@ def build_index(reviews: list[str]) -> str:
         "<h1>Review reports</h1>",
         f"<p>Reviews: {nav or 'none'} · <a href='#provenance'>provenance</a></p>",
     ]
-    body += [_review_section(r) for r in reviews]
+    body += [_review_section(r, notebooks) for r in reviews]
     body.append(_provenance_section(reviews))
     body.append("</body></html>")
     return "\n".join(body) + "\n"
@@ -517,6 +517,34 @@ def build_index(reviews: list[str]) -> str:
 
 def write_index(reviews: list[str]) -> Path:
     return files.write_text(build_index(reviews), files.reports_dir() / "index.html")
+
+
+SHARED_SUFFIXES = (".html", ".png", ".svg", ".csv", ".docx")
+
+
+def share(with_notebooks: bool = False) -> tuple[Path, int]:
+    """dist/reports.zip for coauthors: the index, every HTML report, figure, table and Word
+    document; the executed notebooks only `with_notebooks` (the index then links them).
+    Written atomically; returns the path and the number of files."""
+    import zipfile
+
+    reports = files.reports_dir()
+    suffixes = SHARED_SUFFIXES + ((".ipynb",) if with_notebooks else ())
+    shipped = sorted(p for p in reports.rglob("*") if p.is_file() and p.suffix in suffixes
+                     and p.name != "index.html" and ".FAILED." not in p.name
+                     and not any(part.startswith(".") for part in p.relative_to(reports).parts))
+    from metareview.run import pipeline
+
+    index = build_index(pipeline.discover_reviews(), notebooks=with_notebooks)
+    target = files.repo_root() / "dist" / "reports.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(".reports.zip.tmp")
+    with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("reports/index.html", index)
+        for path in shipped:
+            archive.write(path, (Path("reports") / path.relative_to(reports)).as_posix())
+    temporary.replace(target)
+    return target, len(shipped) + 1
 
 
 class _LinkCollector(HTMLParser):
@@ -560,7 +588,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m metareview.record", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("write", "check", "index"))
+    parser.add_argument("command", choices=("write", "check", "index", "share"))
+    parser.add_argument("--with-notebooks", action="store_true",
+                        help="share: also ship the executed notebooks")
     parser.add_argument("--review", action="append",
                         help="review name; repeat for several (default: every review)")
     args = parser.parse_args(argv)
@@ -576,6 +606,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "index":
         print(f"wrote {files.display_path(write_index(pipeline.discover_reviews()))}")
+        return 0
+    if args.command == "share":
+        path, count = share(args.with_notebooks)
+        print(f"wrote {files.display_path(path)} with {count} files")
         return 0
 
     failed = False
