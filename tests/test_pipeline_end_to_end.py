@@ -242,3 +242,40 @@ def test_share_ships_reports_without_notebooks_unless_asked(run_root):
     assert with_notebooks.returncode == 0
     names = zipfile.ZipFile(run_root / "dist" / "reports.zip").namelist()
     assert f"reports/{REVIEW}/03_pooled_models.ipynb" in names
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_summary_and_index_render_in_headless_chromium(run_root, tmp_path):
+    import numpy as np
+    from matplotlib.image import imread
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium when it can)")
+    record = _run(run_root, "metareview.record", "index")
+    assert record.returncode == 0, record.stderr
+    pages = [run_root / "reports" / REVIEW / "06_summary.html", run_root / "reports" / "index.html"]
+    for page in pages:
+        flags = [browser, "--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", f"--user-data-dir={tmp_path / ('profile-' + page.stem)}",
+                 "--enable-logging=stderr", "--v=0", "--window-size=1280,5000",
+                 "--hide-scrollbars"]
+        shot = tmp_path / f"{page.stem}.png"
+        result = subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()],
+                                capture_output=True, text=True, timeout=180)
+        assert shot.is_file(), result.stderr[-2000:]
+        console = [line for line in result.stderr.splitlines() if "CONSOLE" in line]
+        assert not [line for line in console if "error" in line.lower()], console
+        assert "ERR_NAME_NOT_RESOLVED" not in result.stderr
+        pixels = (imread(shot)[..., :3] * 255).round().astype(int)
+        # a forest plot is on the page: its study squares are drawn in #1f4e79
+        squares = (np.abs(pixels - np.array([0x1F, 0x4E, 0x79])).sum(axis=-1) < 30).sum()
+        assert squares > 200, f"{page.name}: no forest plot visible"
+    dom = subprocess.run([*flags, "--dump-dom", pages[0].as_uri()], capture_output=True,
+                         text=True, timeout=180).stdout
+    assert "Summary of findings" in dom and "Certainty" in dom and "review-table" in dom
+    # the summary-of-findings rows are visible: the table's striped rows are #f6f6f6
+    summary = (imread(tmp_path / "06_summary.png")[..., :3] * 255).round().astype(int)
+    assert ((summary == np.array([0xF6, 0xF6, 0xF6])).all(axis=-1)).sum() > 2000
