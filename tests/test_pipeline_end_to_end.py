@@ -14,6 +14,7 @@ pooled estimate against metafor 3.8-1:
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -279,3 +280,13 @@ def test_summary_and_index_render_in_headless_chromium(run_root, tmp_path):
     # the summary-of-findings rows are visible: the table's striped rows are #f6f6f6
     summary = (imread(tmp_path / "06_summary.png")[..., :3] * 255).round().astype(int)
     assert ((summary == np.array([0xF6, 0xF6, 0xF6])).all(axis=-1)).sum() > 2000
+
+
+@pytest.mark.slow
+def test_the_registry_in_docs_lists_exactly_the_processed_tables(run_root):
+    text = (REPO / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    registry = text.split("## The processed tables (registry)", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([a-z_<>]+\.(?:csv|txt))`", registry, flags=re.M))
+    written = {p.name for p in (run_root / "data" / "processed" / REVIEW).iterdir()}
+    written = {n if not n.startswith("clean_") else "clean_<sheet>.csv" for n in written}
+    assert written == listed

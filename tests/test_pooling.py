@@ -90,7 +90,7 @@ def test_fe_prediction_interval_equals_confidence_interval():
 
 
 def test_bcg_paule_mandel_tight_value_from_design_notes():
-    # ARCHITECTURE.md quotes metafor's tight-convergence PM tau² on dat.bcg: 0.3180685.
+    # metafor's Paule-Mandel tau² on dat.bcg with tight convergence control: 0.3180685.
     data = DATASETS["bcg_rr"]
     assert pool(data["yi"], data["vi"], method="PM").tau2 == pytest.approx(0.3180685, abs=5e-8)
 

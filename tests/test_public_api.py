@@ -1,4 +1,5 @@
-"""The public API of ARCHITECTURE.md: every name resolves to a function, however it is reached."""
+"""The public API (README, "Statistical methods"): every name resolves to a function, however
+it is reached."""
 
 from __future__ import annotations
 

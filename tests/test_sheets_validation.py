@@ -708,7 +708,7 @@ def test_fixture_review_is_valid():
     ids=lambda p: p.name,
 )
 def test_committed_review_folders_are_valid(folder):
-    """EXTRACTION.md rule 6: the committed sheets pass every consistency check."""
+    """docs/EXTRACTION.md, "Before a change is accepted": the committed sheets pass every check."""
     load_review(folder)
 
 

@@ -59,7 +59,7 @@ _INT_RE = re.compile(r"[+-]?\d+(?:\.0*)?", re.ASCII)
 _INT64_LIMIT = 2**63 - 1
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
-# Cells each reported form needs (EXTRACTION.md, "Record the reported form").
+# Cells each reported form needs (docs/EXTRACTION.md, rule 3).
 _ARM_FORM_NEEDS = {
     "mean_sd": ("mean", "sd"),
     "mean_se": ("mean", "se"),
