@@ -92,11 +92,18 @@ class Notebook:
         _display(Markdown(text))
 
     def figure(self, fig, name: str) -> None:
-        """Show a figure and write it to reports/<review>/figures/<name>.png and .svg."""
+        """Write a figure to reports/<review>/figures/<name>.png (300 dpi) and .svg, and show
+        the saved PNG (drawn once, not again for the screen)."""
         from metareview.report.figures import save_figure
 
-        _display(fig)
-        save_figure(fig, self.figures / name)
+        png, _ = save_figure(fig, self.figures / name)
+        if _in_ipython() is None:
+            print(f"[figure {files.display_path(png)}]")
+            return
+        from IPython.display import Image
+
+        width = min(980, int(fig.get_figwidth() * 96))
+        _display(Image(data=png.read_bytes(), format="png", width=width))
 
     def table(self, frame: pd.DataFrame, name: str | None = None, *,
               caption: str | None = None, key: list[str] | None = None) -> None:

@@ -45,6 +45,12 @@ from pathlib import Path
 
 from metareview import files
 
+# jsonschema imports rfc3987_syntax, when installed, to check IRI formats; that module builds a
+# grammar at import, about 2.4 s here, and nbformat's notebook schema uses no IRI format. Marking
+# it absent (a None entry makes the import fail, which jsonschema expects) keeps those seconds
+# off every run of the runner; nothing else in this process needs the module.
+sys.modules.setdefault("rfc3987_syntax", None)
+
 NOTEBOOK_NAME = re.compile(r"^(?P<number>\d{2})_[A-Za-z0-9_-]+\.ipynb$")
 PROJECT_KERNEL = "metareview"
 FALLBACK_KERNEL = "python3"
@@ -457,9 +463,10 @@ class WarmKernel:
 
 def execute(
     review: str, notebook: Notebook, params: dict, kernel: str, later: list[str],
-    warm: WarmKernel | None = None,
+    warm: WarmKernel | None = None, report: bool = True,
 ) -> None:
-    """Execute one notebook and write its report; raise NotebookFailed on an error."""
+    """Execute one notebook and write its report (with `report` False the executed notebook is
+    left in .partial/ for `publish`); raise NotebookFailed on an error."""
     import logging
 
     import nbformat
@@ -502,6 +509,17 @@ def execute(
         ) from None
     if owned:
         warm.shutdown()
+    if report:
+        publish(review, notebook, later)
+
+
+def publish(review: str, notebook: Notebook, later: list[str]) -> None:
+    """Export an executed notebook (left in .partial/ by `execute`) to its HTML report and move
+    both to their final names; raise NotebookFailed if the export fails."""
+    import nbformat
+
+    reports = files.reports_dir(review)
+    partial = reports / PARTIAL_DIR / notebook.path.name
     executed = nbformat.read(partial, as_version=4)
     try:
         html = export_html(executed, notebook.stem)
@@ -569,6 +587,11 @@ def run_review(
     timings = []
     modules = list(dict.fromkeys(m for nb in notebooks for m in imported_modules(nb)))
     warm = first_kernel or WarmKernel(kernel, modules)
+    # A notebook's HTML export runs in this process while the kernel runs the next notebook
+    # (two processes, two cores); at most one export is pending, so a failed export stops the
+    # review one notebook later at most, and every report is written before this returns.
+    exporter = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    pending = None
     try:
         for position, notebook in enumerate(notebooks):
             later = [nb.stem for nb in notebooks[position + 1 :]]
@@ -577,19 +600,27 @@ def run_review(
             try:
                 if position:
                     reset_kernel(warm)
-                execute(review, notebook, params, kernel, later, warm)
+                execute(review, notebook, params, kernel, later, warm, report=False)
             except NotebookFailed:
                 # what the notebook wrote before failing is incomplete: remove it
                 for path, state in snapshot(review).items():
                     if before.get(path) != state:
                         path.unlink(missing_ok=True)
+                if pending is not None:
+                    pending.result()
                 raise
+            if pending is not None:
+                pending.result()
+            pending = exporter.submit(publish, review, notebook, later)
             seconds = time.perf_counter() - start
             after = snapshot(review)
             _write_manifest(review, notebook, [p for p, s in after.items() if before.get(p) != s])
             print(f"{review} {notebook.stem}  {seconds:.1f} s", flush=True)
             timings.append((notebook.stem, seconds))
+        if pending is not None:
+            pending.result()
     finally:
+        exporter.shutdown(wait=True)
         warm.shutdown()
     return timings
 
