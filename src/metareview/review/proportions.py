@@ -103,6 +103,9 @@ def derive_proportions(review, timepoint: str = "last",
             "main_analysis": definitions.in_main_analysis(study_id, study["intervention_class"]),
             "derivation": how, "source_url": picked[0]["source_url"],
             "source_location": picked[0]["source_location"],
+            # the review's own study columns (its subgroups) travel along
+            **{c.name: study[c.name] for c in definitions.study_columns},
         })
-    return (pd.DataFrame(chosen, columns=PROPORTION_COLUMNS),
+    extra = [c.name for c in definitions.study_columns if c.name not in PROPORTION_COLUMNS]
+    return (pd.DataFrame(chosen, columns=PROPORTION_COLUMNS + extra),
             pd.DataFrame(unused, columns=UNUSED_COLUMNS))
