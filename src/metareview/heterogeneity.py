@@ -323,8 +323,9 @@ def scoring_iterations(method: str, X: np.ndarray, y: np.ndarray, v: np.ndarray,
       scoring contracts well, λ stays 1 and the iterates are metafor's;
     - a bracket: the largest tau² seen with U > 0 and the smallest with U < 0 enclose a root,
       and a step that would leave them is replaced by their midpoint (bisection);
-    - metafor's rule at the boundary: a step that would make tau² negative is halved until it
-      does not, so an estimate at 0 stays there once U(0) ≤ 0.
+    - the boundary: a step that would make tau² negative goes to 0 instead (metafor halves it
+      until it does not, approaching 0 without reaching it); at 0, U(0) ≤ 0 ends the iteration
+      with the estimate exactly 0, while U(0) > 0 makes 0 the lower end of the bracket.
 
     An element stops when |Δ| ≤ FISHER_THRESHOLD · (tau² + v_h) or its bracket is that narrow,
     or after `maxiter` iterations (default FISHER_MAXITER) unconverged.
@@ -356,13 +357,13 @@ def scoring_iterations(method: str, X: np.ndarray, y: np.ndarray, v: np.ndarray,
         lam[index] = np.where(slow_oscillation, lam[index] / 2.0, lam[index])
         previous_step[index] = full
         step = lam[index] * full
-        # At 0 with a downward step metafor's halving ends at a zero step: stay at 0.
+        # At 0 with a downward step: 0 is the solution. A step below 0 stops at 0.
         step = np.where((current == 0.0) & (step < 0.0), 0.0, step)
-        while np.any(current + step < 0.0):
-            step = np.where(current + step < 0.0, step / 2.0, step)
-        proposal = current + step
+        proposal = np.maximum(0.0, current + step)
         bounded = np.isfinite(upper[index])
-        outside = bounded & (step != 0.0) & ((proposal <= lower[index])
+        # The boundary itself is never bisected away: U(0) decides whether 0 is the answer.
+        to_boundary = (proposal == 0.0) & (lower[index] == 0.0)
+        outside = bounded & (step != 0.0) & (((proposal <= lower[index]) & ~to_boundary)
                                               | (proposal >= upper[index]))
         proposal = np.where(outside, 0.5 * (lower[index] + upper[index]), proposal)
         tau2[index] = proposal
