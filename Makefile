@@ -102,8 +102,8 @@ checksums: setup ## accept intentional raw-data edits: rewrite data/raw/*/SHA256
 	    data/raw/$$review; \
 	done
 
-test: setup ## run the test suite (fails when no test ran)
-	$(PY) -m pytest -q
+test: setup ## run the test suite (fails when no test ran); property tests with fixed examples
+	$(PY) -m pytest -q --hypothesis-profile=ci
 
 lab: setup ## open JupyterLab with the project kernel
 	$(VENV)/bin/jupyter lab --notebook-dir=. notebooks/
