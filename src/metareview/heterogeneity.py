@@ -321,8 +321,8 @@ def scoring_iterations(method: str, X: np.ndarray, y: np.ndarray, v: np.ndarray,
       not settling at all (metafor then needs hundreds of iterations, or stops with "Fisher
       scoring algorithm did not converge"), so λ, which starts at 1, is halved. Where plain
       scoring contracts well, λ stays 1 and the iterates are metafor's;
-    - a bracket: the largest tau² seen with U > 0 and the smallest with U < 0 enclose a root,
-      and a step that would leave them is replaced by their midpoint (bisection);
+    - a bracket: the largest tau² seen with U > 0 and the smallest with U < 0 enclose a root;
+      the iteration stops when they are close enough, and the fallback searches between them;
     - the boundary: a step that would make tau² negative goes to 0 instead (metafor halves it
       until it does not, approaching 0 without reaching it); at 0, U(0) ≤ 0 ends the iteration
       with the estimate exactly 0, while U(0) > 0 makes 0 the lower end of the bracket.
@@ -356,17 +356,7 @@ def scoring_iterations(method: str, X: np.ndarray, y: np.ndarray, v: np.ndarray,
         slow_oscillation = (full * before < 0) & (np.abs(full) > 0.5 * np.abs(before))
         lam[index] = np.where(slow_oscillation, lam[index] / 2.0, lam[index])
         previous_step[index] = full
-        step = lam[index] * full
-        # At 0 with a downward step: 0 is the solution. A step below 0 stops at 0.
-        step = np.where((current == 0.0) & (step < 0.0), 0.0, step)
-        proposal = np.maximum(0.0, current + step)
-        bounded = np.isfinite(upper[index])
-        # The boundary itself is never bisected away: U(0) decides whether 0 is the answer.
-        to_boundary = (proposal == 0.0) & (lower[index] == 0.0)
-        outside = bounded & (step != 0.0) & (((proposal <= lower[index]) & ~to_boundary)
-                                              | (proposal >= upper[index]))
-        proposal = np.where(outside, 0.5 * (lower[index] + upper[index]), proposal)
-        tau2[index] = proposal
+        tau2[index] = np.maximum(0.0, current + lam[index] * full)
         tolerance = FISHER_THRESHOLD * (current + tol_scale)
         done = (np.abs(full) <= tolerance) | (upper[index] - lower[index] <= tolerance)
         converged[index[done]] = True
