@@ -37,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-MODEL_TESTS = ("tests/test_pooling.py", "tests/test_moderators.py",
+MODEL_TESTS = ("tests/test_tau2_solver.py", "tests/test_pooling.py", "tests/test_moderators.py",
                "tests/test_model_edge_cases.py", "tests/test_model_properties.py")
 SMALL_STUDY_TESTS = ("tests/test_small_study.py", "tests/test_synthesis.py",
                      "tests/test_plots.py")
@@ -59,28 +59,38 @@ class Mutation:
 
 
 MUTATIONS = (
-    # ---- tau² solver ---------------------------------------------------------------------
+    # ---- tau² solver (heterogeneity.py: one engine for single and batched fits) -------------
     Mutation("tau2-fallback-returns-zero", "heterogeneity.py",
-             "    return float(found.x)\n",
-             "    return 0.0\n",
-             MODEL_TESTS, "the ML/REML fallback used when scoring stalls gives tau² = 0"),
-    Mutation("tau2-eb-fallback-returns-zero", "heterogeneity.py",
-             "        return tau2_paule_mandel(ymc, vi, X)[0]\n",
-             "        return 0.0\n",
-             MODEL_TESTS, "the EB fallback used when scoring stalls gives tau² = 0"),
+             "    return float(optimize.brentq(estimating_function, lower, upper,",
+             "    return 0.0 * float(optimize.brentq(estimating_function, lower, upper,",
+             MODEL_TESTS, "the bracketing solver used when scoring stalls gives tau² = 0"),
+    Mutation("tau2-fallback-skipped", "heterogeneity.py",
+             '    for b in np.flatnonzero(~solution["converged"]):\n',
+             "    for b in []:\n",
+             MODEL_TESTS, "an unconverged scoring iterate is returned as the estimate"),
+    Mutation("tau2-no-step-halving", "heterogeneity.py",
+             "        lam[index] = np.where(slow_oscillation, lam[index] / 2.0, lam[index])\n",
+             "        lam[index] = lam[index]\n",
+             MODEL_TESTS, "plain Fisher scoring: no step-halving when the iterates oscillate"),
+    Mutation("tau2-boundary-by-halving", "heterogeneity.py",
+             "        tau2[index] = np.maximum(0.0, current + lam[index] * full)\n",
+             "        step = lam[index] * full\n"
+             "        while np.any(current + step < 0.0):\n"
+             "            step = np.where(current + step < 0.0, step / 2.0, step)\n"
+             "        tau2[index] = current + step\n",
+             MODEL_TESTS, "steps towards 0 are halved (metafor's rule), never reaching 0"),
     Mutation("tau2-threshold-metafor-default", "heterogeneity.py",
-             "FISHER_THRESHOLD = 1e-14\n",
+             "FISHER_THRESHOLD = 2.0**-46\n",
              "FISHER_THRESHOLD = 1e-5\n",
              MODEL_TESTS, "scoring stops at metafor's loose default change of 1e-5"),
     Mutation("tau2-ll0-check-removed", "heterogeneity.py",
-             "        if _reml_loglik(ymc, vi, X, 0.0, reml) > _reml_loglik(ymc, vi, X, tau2, reml)"
-             " + 1e-12:\n",
-             "        if False:\n",
-             MODEL_TESTS, "no check of the (restricted) likelihood at tau² = 0 after scoring"),
-    Mutation("tau2-ll0-check-removed-batched", "moderators.py",
-             "            tau2[np.flatnonzero(positive)[ll_zero > ll_hat + 1e-12]] = 0.0\n",
+             "            tau2[positive[ll_zero - ll_hat > LL0_TOLERANCE]] = 0.0\n",
              "            pass\n",
-             MODEL_TESTS, "no likelihood check at tau² = 0 in the permutation test's fits"),
+             MODEL_TESTS, "no check of the (restricted) likelihood at tau² = 0 after scoring"),
+    Mutation("tau2-se-trace-sign", "heterogeneity.py",
+             "    return (np.sum(w**2 * d1 * d2, axis=1) - 2.0 * np.sum(w**3 * leverage * d1 * d2,",
+             "    return (np.sum(w**2 * d1 * d2, axis=1) + 2.0 * np.sum(w**3 * leverage * d1 * d2,",
+             MODEL_TESTS, "wrong sign in tr(P D P D), used by the SEs of HE and SJ"),
     # ---- meta-regression fields ------------------------------------------------------------
     Mutation("metareg-qm-df2", "moderators.py",
              "        qm_df2=fit.df,\n",
@@ -135,6 +145,10 @@ MUTATIONS = (
              "        | (hat > 3 / k)\n",
              "        | (hat > 2 / k)\n",
              SENSITIVITY_TESTS, "hat values flagged above 2p/k instead of metafor's 3p/k"),
+    Mutation("influence-cook-df", "sensitivity.py",
+             "        | (stats.chi2.cdf(cook_d, 1) > 0.5)\n",
+             "        | (stats.chi2.cdf(cook_d, 2) > 0.5)\n",
+             SENSITIVITY_TESTS, "Cook's distance against the chi² median with 2 df instead of p"),
     Mutation("influence-cook-cutoff", "sensitivity.py",
              "        | (stats.chi2.cdf(cook_d, 1) > 0.5)\n",
              "        | (cook_d > 4 / k)\n",
@@ -151,6 +165,15 @@ MUTATIONS = (
              "        fit = pool(y[keep], v[keep], method=method, test=test, level=level)\n",
              "        fit = pool(y[keep], v[keep], method=method, test=test)\n",
              SENSITIVITY_TESTS, "leave-one-out intervals are always 95%"),
+    # ---- synthesis tables built on the engine ------------------------------------------------
+    Mutation("synthesis-egger-p-complement", "synthesis.py",
+             '"statistic": egger.statistic, "pval": egger.pval,',
+             '"statistic": egger.statistic, "pval": 1 - egger.pval,',
+             SMALL_STUDY_TESTS, "the small-study table reports 1 − p for Egger's test"),
+    Mutation("synthesis-k-filled-zero", "synthesis.py",
+             '"k_filled": tf.k0,',
+             '"k_filled": 0,',
+             SMALL_STUDY_TESTS, "the small-study table reports no filled studies"),
     # ---- effect sizes ------------------------------------------------------------------------
     Mutation("hedges-j-one-for-large-m", "escalc.py",
              "    return np.exp(gammaln(m / 2) - 0.5 * np.log(m / 2) - gammaln((m - 1) / 2))\n",
