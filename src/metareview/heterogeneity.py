@@ -54,16 +54,38 @@ LL0_TOLERANCE = 1e-12
 
 def projection_pieces(X: np.ndarray, y: np.ndarray, w: np.ndarray,
                       traces: bool = False) -> dict[str, np.ndarray]:
-    """Weighted least squares of y on each X[b] with weights w[b], and the forms of P it needs.
+    r"""Weighted least squares of y on each X[b], and the quadratic forms and traces of P.
 
-    X: (B, k, p); y: (k,); w: (B, k). With A = (XᵀWX)⁻¹, β̂ = A XᵀWy, r = y − Xβ̂ and the
-    leverages h_i = x_iᵀ A x_i, the residual projector P = W − WXAXᵀW satisfies
+    Parameters
+    ----------
+    X : ndarray, shape (B, k, p)
+        A batch of model matrices of full column rank.
+    y : ndarray, shape (k,)
+        Outcomes, shared by the batch.
+    w : ndarray, shape (B, k)
+        Weights of each fit, 1/(v_i + tau²) for the random-effects model.
+    traces : bool
+        Also return "leverage", "tr_p" and "tr_pp".
 
-    - Py = W r, so yᵀPy = Σ w r² ("rss") and yᵀPPy = Σ (w r)² ("ypp");
-    - tr P = Σ w − Σ w² h ("tr_p");
-    - tr PP = Σ w² − 2 Σ w³ h + tr((A XᵀW²X)²) ("tr_pp"), a case of `trace_pdpd`.
+    Returns
+    -------
+    dict of ndarray
+        "w", "A" = (XᵀWX)⁻¹ (B, p, p), "XtWX", "beta" (B, p), "rss" = yᵀPy and "ypp" = yᵀPPy
+        (B,), and with `traces` "leverage" (B, k), "tr_p" and "tr_pp" (B,).
 
-    "tr_p", "tr_pp" and "leverage" are included when `traces` is true.
+    Notes
+    -----
+    With β̂ = A XᵀWy, r = y − Xβ̂ and the leverages h_i = x_iᵀ A x_i, the residual projector
+    P = W − WXAXᵀW never needs to be formed (k × k):
+
+    .. math::
+
+        Py = Wr,\quad y^T P y = \sum w_i r_i^2,\quad y^T P P y = \sum (w_i r_i)^2,
+
+        \operatorname{tr} P = \sum w_i - \sum w_i^2 h_i,\quad
+        \operatorname{tr} PP = \sum w_i^2 - 2 \sum w_i^3 h_i + \operatorname{tr}((A X^T W^2 X)^2).
+
+    These are the pieces of every tau² estimator of metafor's rma.uni (Viechtbauer 2010).
     """
     Xt = X.transpose(0, 2, 1)
     Xw = X * w[:, :, None]
@@ -85,10 +107,32 @@ def projection_pieces(X: np.ndarray, y: np.ndarray, w: np.ndarray,
 
 
 def trace_pdpd(X: np.ndarray, pieces: dict, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
-    """tr(P D₁ P D₂) for diagonal D₁ = diag(d1), D₂ = diag(d2), without forming P.
+    r"""tr(P D₁ P D₂) for diagonal matrices D₁ = diag(d1), D₂ = diag(d2), without forming P.
 
-    With G = WX and M_j = Gᵀ D_j G: tr(P D₁ P D₂) = Σ w² d₁ d₂ − 2 Σ w³ h d₁ d₂ + tr(A M₂ A M₁),
-    expanding P = W − G A Gᵀ (h the leverages of `projection_pieces`, which must hold traces).
+    Parameters
+    ----------
+    X : ndarray, shape (B, k, p)
+        The model matrices of `pieces`.
+    pieces : dict
+        Output of `projection_pieces` with ``traces=True``.
+    d1, d2 : ndarray, shape (B, k) or (k,)
+        Diagonals of D₁ and D₂ (e.g. the sampling variances, or ones).
+
+    Returns
+    -------
+    ndarray, shape (B,)
+
+    Notes
+    -----
+    Expanding P = W − G A Gᵀ with G = WX and M_j = Gᵀ D_j G:
+
+    .. math::
+
+        \operatorname{tr}(P D_1 P D_2) = \sum w_i^2 d_{1i} d_{2i}
+        - 2 \sum w_i^3 h_i d_{1i} d_{2i} + \operatorname{tr}(A M_2 A M_1).
+
+    The variances of the HE and SJ estimators need tr(PVPV) and tr(PPV) (Hedges 1983; Sidik &
+    Jonkman 2005; as metafor computes them).
     """
     w, A, leverage = pieces["w"], pieces["A"], pieces["leverage"]
     G = X * w[:, :, None]
@@ -283,15 +327,36 @@ def _tolerance_scale(v: np.ndarray) -> float:
 
 def scoring_update(method: str, X: np.ndarray, y: np.ndarray, v: np.ndarray,
                    tau2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The estimating function U(tau²) of `method` and the scoring update Δ = U/I, batched.
+    """The estimating function U(tau²) of `method` and its scoring update Δ = U/I, batched.
 
-    - ML (Viechtbauer 2005):   U = yᵀPPy − Σw,            I = Σw²
-    - REML (Viechtbauer 2005): U = yᵀPPy − tr P,          I = tr PP
-    - EB (Morris 1983):        U = yᵀPy · k/(k − p) − k,  I = Σw
+    Parameters
+    ----------
+    method : {"ML", "REML", "EB"}
+    X : ndarray, shape (B, k, p)
+    y : ndarray, shape (k,)
+        Centred outcomes.
+    v : ndarray, shape (k,)
+        Sampling variances.
+    tau2 : ndarray, shape (B,)
 
-    U is (up to a positive factor) the derivative of the ML or REML log-likelihood, and for EB
-    the Paule-Mandel equation scaled by k/(k − p); I is the Fisher information (ML, REML) or
-    Morris' scaling (EB). U > 0 means the root lies above tau². Returns (U, Δ).
+    Returns
+    -------
+    score, step : ndarray, shape (B,)
+        U(tau²) and Δ = U/I (0 where I is 0 or not finite). U > 0 means the root lies above.
+
+    Notes
+    -----
+    ========  ===========================  ========  ======================
+    method    U                            I         source
+    ========  ===========================  ========  ======================
+    ML        yᵀPPy − Σw                   Σw²       Viechtbauer 2005
+    REML      yᵀPPy − tr P                 tr PP     Viechtbauer 2005
+    EB        yᵀPy · k/(k − p) − k         Σw        Morris 1983
+    ========  ===========================  ========  ======================
+
+    U is twice the derivative of the ML or REML log-likelihood and I twice its Fisher
+    information; for EB, U = 0 is the Paule-Mandel equation yᵀPy = k − p scaled by k/(k − p),
+    and I is Morris' scaling, as in metafor's rma.uni.
     """
     k, p = X.shape[1:]
     pieces = projection_pieces(X, y, _weights(v, tau2), traces=method == "REML")
@@ -313,8 +378,29 @@ def scoring_iterations(method: str, X: np.ndarray, y: np.ndarray, v: np.ndarray,
                        start: np.ndarray, maxiter: int | None = None) -> dict:
     """Fisher scoring (ML, REML) or Morris' iteration (EB) with step-halving, batched.
 
-    From `start` (metafor: the truncated Hedges estimate), tau² ← tau² + λΔ with Δ from
-    `scoring_update`, and
+    Parameters
+    ----------
+    method : {"ML", "REML", "EB"}
+    X : ndarray, shape (B, k, p)
+    y : ndarray, shape (k,)
+        Centred outcomes.
+    v : ndarray, shape (k,)
+        Sampling variances.
+    start : ndarray, shape (B,)
+        Starting values (metafor: the truncated Hedges estimate).
+    maxiter : int, optional
+        Iterations before giving up (default FISHER_MAXITER, read at call time).
+
+    Returns
+    -------
+    dict of ndarray
+        "tau2", "converged", "iterations", "lower" and "upper" (the bracket: U > 0 at "lower"
+        unless it is the starting 0, U < 0 at "upper", inf when not yet seen).
+
+    Notes
+    -----
+    Each iteration sets tau² ← max(0, tau² + λΔ) with Δ from `scoring_update` (Viechtbauer
+    2005; Morris 1983), and
 
     - step-halving: when Δ changes sign between two iterations the previous step overshot
       the root; when it also shrank by less than half, plain scoring is oscillating slowly or
@@ -327,10 +413,8 @@ def scoring_iterations(method: str, X: np.ndarray, y: np.ndarray, v: np.ndarray,
       until it does not, approaching 0 without reaching it); at 0, U(0) ≤ 0 ends the iteration
       with the estimate exactly 0, while U(0) > 0 makes 0 the lower end of the bracket.
 
-    An element stops when |Δ| ≤ FISHER_THRESHOLD · (tau² + v_h) or its bracket is that narrow,
-    or after `maxiter` iterations (default FISHER_MAXITER) unconverged.
-    Returns a dict of arrays: "tau2", "converged", "iterations", "lower", "upper" (the bracket:
-    U > 0 at "lower" unless it is the starting 0, U < 0 at "upper", inf when not yet seen).
+    An element stops when |Δ| ≤ FISHER_THRESHOLD · (tau² + v_h) (v_h the harmonic mean of v)
+    or its bracket is that narrow, or unconverged after `maxiter` iterations.
     """
     B = X.shape[0]
     maxiter = FISHER_MAXITER if maxiter is None else maxiter
@@ -369,11 +453,31 @@ def solve_score_equation(method: str, y: np.ndarray, v: np.ndarray, X: np.ndarra
                          lower: float = 0.0, upper: float = math.inf) -> float:
     """Root of the estimating equation of `method` on [lower, upper] by Brent's method.
 
+    The fallback of the iterative estimators when scoring has not converged.
+
+    Parameters
+    ----------
+    method : {"ML", "REML", "EB", "PM"}
+    y : ndarray, shape (k,)
+        Centred outcomes.
+    v : ndarray, shape (k,)
+        Sampling variances.
+    X : ndarray, shape (k, p)
+        One model matrix.
+    lower, upper : float
+        A bracket of the root (U > 0 at `lower` unless it is 0, U < 0 at `upper`); an infinite
+        `upper` is found by doubling from 2 max(lower, v_h) until U < 0.
+
+    Returns
+    -------
+    float
+        tau² with U(tau²) = 0 to xtol = ROOT_XTOL · v_h and rtol = ROOT_RTOL (machine
+        precision); 0 when `lower` is 0 and U(0) ≤ 0 (the boundary).
+
+    Notes
+    -----
     ML, REML and EB solve U(tau²) = 0 with U from `scoring_update`; PM solves
-    yᵀP(tau²)y = k − p. y must be centred, X is one k × p model matrix. When U(lower) ≤ 0 at
-    lower = 0 the estimate is 0 (the boundary, as the scoring iterations end there too);
-    an infinite `upper` is replaced by doubling from max(lower, v_h) until U < 0. The root is
-    found to xtol = ROOT_XTOL · v_h and rtol = ROOT_RTOL (machine precision).
+    yᵀP(tau²)y = k − p (Paule & Mandel 1982). Brent (1973), as scipy.optimize.brentq.
     """
     X = _as_batch(X)
     k, p = X.shape[1:]
@@ -399,10 +503,32 @@ def solve_score_equation(method: str, y: np.ndarray, v: np.ndarray, X: np.ndarra
 
 def log_likelihood(X: np.ndarray, y: np.ndarray, v: np.ndarray, tau2: np.ndarray,
                    reml: bool) -> np.ndarray:
-    """ML or REML log-likelihood of the random-effects model at tau² (batched; y centred).
+    r"""ML or REML log-likelihood of the random-effects model at tau², batched.
 
-    ML:   −½ k log 2π − ½ Σ log(v + tau²) − ½ yᵀPy
-    REML: −½ (k − p) log 2π − ½ Σ log(v + tau²) − ½ log|XᵀWX| − ½ yᵀPy
+    Parameters
+    ----------
+    X : ndarray, shape (B, k, p)
+    y : ndarray, shape (k,)
+        Centred outcomes.
+    v : ndarray, shape (k,)
+    tau2 : ndarray, shape (B,)
+    reml : bool
+        Restricted (REML) rather than full (ML) likelihood.
+
+    Returns
+    -------
+    ndarray, shape (B,)
+
+    Notes
+    -----
+    .. math::
+
+        \ell_{ML} = -\tfrac{k}{2}\log 2\pi - \tfrac12 \sum \log(v_i + \tau^2)
+        - \tfrac12 y^T P y,
+
+        \ell_{REML} = -\tfrac{k-p}{2}\log 2\pi - \tfrac12 \sum \log(v_i + \tau^2)
+        - \tfrac12 \log|X^T W X| - \tfrac12 y^T P y
+
     (Viechtbauer 2005), as metafor evaluates them for its check at tau² = 0.
     """
     k, p = X.shape[1:]
@@ -451,13 +577,37 @@ def _iterative(method, X, y, v, with_se):
 
 def estimate_tau2_batch(X: np.ndarray, y: np.ndarray, v: np.ndarray, method: str = "REML",
                         with_se: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """tau² (and its SE) by `method` for each model matrix X[b] of a batch (B × k × p).
+    """tau² and its standard error by `method` for each model matrix of a batch.
 
-    y (centred, length k) and v are shared by the batch. Sources: DerSimonian & Laird 1986
-    (DL); Viechtbauer 2005 (REML, ML); Paule & Mandel 1982 (PM); Hedges 1983 (HE); Sidik &
-    Jonkman 2005 (SJ); Hunter & Schmidt 2004 (HS, with k rather than k − p in the numerator,
-    as metafor; Viechtbauer et al. 2015); Morris 1983 (EB). "FE" gives zeros (SE nan).
-    Requires k > p. Returns (tau², SE), SE None when `with_se` is false.
+    The one tau² engine: `estimate_tau2` (single fits) is a batch of one, and the permutation
+    test fits all its re-arrangements of the moderators in one call.
+
+    Parameters
+    ----------
+    X : ndarray, shape (B, k, p) or (k, p)
+        Model matrices (intercept included, full column rank), k > p.
+    y : ndarray, shape (k,)
+        Centred outcomes, shared by the batch.
+    v : ndarray, shape (k,)
+        Sampling variances, shared by the batch.
+    method : str
+        One of METHODS.
+    with_se : bool
+        Also compute the standard errors (the permutation test does not need them).
+
+    Returns
+    -------
+    tau2 : ndarray, shape (B,)
+    se : ndarray, shape (B,) or None
+        metafor's se.tau2 of each estimator (nan for FE); None when `with_se` is false.
+
+    Notes
+    -----
+    DL: max(0, (Q − (k − p))/tr P₀) (DerSimonian & Laird 1986); HE: max(0, (yᵀP_OLS y −
+    tr(P_OLS V))/(k − p)) (Hedges 1983); HS: max(0, (Q − k)/Σ(1/v)) (Hunter & Schmidt 2004, with
+    k as in metafor; Viechtbauer et al. 2015); SJ: tau²₀ yᵀP(tau²₀)y/(k − p) with tau²₀ =
+    Σ(y − ȳ)²/k (Sidik & Jonkman 2005); PM: yᵀP(tau²)y = k − p (Paule & Mandel 1982); ML, REML
+    (Viechtbauer 2005) and EB (Morris 1983): see `scoring_update`. FE gives zeros.
     """
     method = check_method(method)
     X = _as_batch(X)
@@ -479,10 +629,25 @@ def estimate_tau2_batch(X: np.ndarray, y: np.ndarray, v: np.ndarray, method: str
 
 def estimate_tau2(yi: np.ndarray, vi: np.ndarray, X: np.ndarray,
                   method: str = "REML") -> tuple[float, float]:
-    """tau² and its standard error by `method` (one of METHODS) for the model y = Xβ + u + e.
+    """tau² and its standard error by `method` for the model y = Xβ + u + e.
 
-    A batch of one for `estimate_tau2_batch` (see there for the estimators and sources); y is
-    centred here. "FE" returns (0, nan). Requires k > p for every method but FE.
+    Parameters
+    ----------
+    yi, vi : ndarray, shape (k,)
+        Outcomes (centred here, as metafor does) and sampling variances.
+    X : ndarray, shape (k, p)
+        Model matrix with intercept, k > p.
+    method : str
+        One of METHODS; "FE" returns (0, nan).
+
+    Returns
+    -------
+    tau2, se : float
+
+    Notes
+    -----
+    A batch of one for `estimate_tau2_batch`, where the estimators and their sources are
+    listed.
     """
     yi = np.asarray(yi, dtype=float)
     tau2, se = estimate_tau2_batch(np.asarray(X, dtype=float), yi - yi.mean(), vi, method)
