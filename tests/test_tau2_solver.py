@@ -3,10 +3,12 @@
 Reference values: the "tau2_solver" and "ll0_check" sections of
 tests/fixtures/metafor/models.json (make_model_fixtures.R, control threshold = tol = 1e-12).
 Each stall case is fitted at five scalings of the data (yi · s, vi · s²); tau² must be s²
-times the same number at each. metafor's own tight fits agree with the exact root to about
-3e-11 relative (its stopping rule is an absolute change of 1e-12 in tau²), so 1e-9 is the
-tolerance: loose enough for metafor's last digits, tight enough that the old bounded search,
-which stopped about 1e-7 away, fails.
+times the same number at each. metafor's stopping rule is an absolute change in tau², so the
+fixtures scale it with the data (threshold = 1e-12 · s²); its fits then agree with the exact
+root to about 3e-11 relative at every scale, and 1e-9 is the tolerance: loose enough for
+metafor's last digits, tight enough that the old bounded search, which stopped about 1e-7
+away, fails. Comparisons are relative only (abs=0: pytest.approx's default absolute 1e-12
+would swallow the difference on the small scales).
 """
 
 from __future__ import annotations
@@ -65,11 +67,12 @@ def test_fixture_has_each_method_slow_and_diverging_at_five_scales():
 
 def test_issue_case_value():
     # The case of the engine-hardening issue: metafor's tight REML fit gives
-    # tau² = 0.0157166564246368 at s = 1 and 2.
+    # tau² / s² = 0.0157166564246368 at every scale s.
     for case in SOLVER_CASES:
-        if case["name"] == "reml_slow" and case["scale"] in (1, 2):
+        assert "threshold=1e-12 * s^2" in case["call"]
+        if case["name"] == "reml_slow":
             assert case["result"]["tau2"] / case["scale"] ** 2 == pytest.approx(
-                0.0157166564246368, rel=1e-12)
+                0.0157166564246368, rel=1e-12, abs=0)
 
 
 @pytest.mark.parametrize("case", SOLVER_CASES, ids=solver_id)
@@ -78,7 +81,7 @@ def test_pool_matches_metafor_at_every_scale(case):
     result = pool(y, v, method=case["method"])
     expected = case["result"]
     for field in ("tau2", "tau2_se", "estimate", "se"):
-        assert getattr(result, field) == pytest.approx(expected[field], rel=RTOL), field
+        assert getattr(result, field) == pytest.approx(expected[field], rel=RTOL, abs=0), field
 
 
 @pytest.mark.parametrize("name", sorted({case["name"] for case in SOLVER_CASES}))
@@ -113,14 +116,14 @@ def test_scoring_with_step_halving_converges(case):
     solution = scoring_iterations(case["method"], X, y, v, np.array([hedges_start(y, v)]))
     assert solution["converged"][0]
     assert solution["iterations"][0] <= 30
-    assert solution["tau2"][0] == pytest.approx(case["result"]["tau2"], rel=RTOL)
+    assert solution["tau2"][0] == pytest.approx(case["result"]["tau2"], rel=RTOL, abs=0)
 
 
 @pytest.mark.parametrize("case", SOLVER_CASES, ids=solver_id)
 def test_bracketing_fallback_solves_the_estimating_equation(case):
     y, v = scaled(case)
     root = solve_score_equation(case["method"], y - y.mean(), v, np.ones((y.size, 1)))
-    assert root == pytest.approx(case["result"]["tau2"], rel=RTOL)
+    assert root == pytest.approx(case["result"]["tau2"], rel=RTOL, abs=0)
 
 
 @pytest.mark.parametrize("case", [c for c in SOLVER_CASES if c["scale"] == 2],
@@ -131,7 +134,7 @@ def test_fallback_takes_over_when_scoring_runs_out_of_iterations(case, monkeypat
     monkeypatch.setattr(heterogeneity, "FISHER_MAXITER", 2)
     y, v = scaled(case)
     assert pool(y, v, method=case["method"]).tau2 == pytest.approx(case["result"]["tau2"],
-                                                                   rel=RTOL)
+                                                                   rel=RTOL, abs=0)
 
 
 def test_batched_fits_equal_single_fits_on_stalls():
@@ -157,14 +160,15 @@ def test_likelihood_at_zero_beats_the_local_maximum(case):
     result = pool(y, v, method=case["method"])
     assert expected["tau2"] == 0
     assert result.tau2 == 0.0
-    assert result.estimate == pytest.approx(expected["estimate"], rel=RTOL)
-    assert result.se == pytest.approx(expected["se"], rel=RTOL)
+    assert result.estimate == pytest.approx(expected["estimate"], rel=RTOL, abs=0)
+    assert result.se == pytest.approx(expected["se"], rel=RTOL, abs=0)
     # Without the check, scoring stops at the local maximum metafor reports with
     # ll0check=FALSE; the check is what moves the estimate to 0.
     X = np.ones((1, y.size, 1))
     ymc = y - y.mean()
     solution = scoring_iterations(case["method"], X, ymc, v, np.array([hedges_start(ymc, v)]))
-    assert solution["tau2"][0] == pytest.approx(expected["tau2_without_check"], rel=RTOL)
+    assert solution["tau2"][0] == pytest.approx(expected["tau2_without_check"], rel=RTOL,
+                                                abs=0)
     assert expected["loglik_at_zero"] > expected["loglik_without_check"]
 
 
