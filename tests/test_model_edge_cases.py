@@ -161,3 +161,11 @@ def test_level_changes_interval_width():
     assert wide.tau2_ci[1] > narrow.tau2_ci[1]
     ratio = (wide.ci_high - wide.ci_low) / (narrow.ci_high - narrow.ci_low)
     assert ratio == pytest.approx(stats.norm.isf(0.005) / stats.norm.isf(0.05), rel=1e-12)
+
+
+def test_fixed_effect_r2_when_the_spread_of_yi_underflows():
+    # Found by the property tests: a subnormal difference between the yi makes the weighted
+    # total sum of squares 0; there is nothing to explain, so R² is 0 (not a division by 0).
+    result = meta_regression([0.0, 0.0, 0.0, 1.1125369292536007e-308], [1.0] * 4,
+                             [0.3, -1.2, 0.8, 0.1], method="FE")
+    assert result.r2 == 0.0

@@ -166,7 +166,11 @@ class MetaRegressionResult(ResultMixin):
 
 
 def _fe_r2(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:
-    """Adjusted R² (%) of the weighted least-squares fit of y on X, weights 1/v (as R's lm)."""
+    """Adjusted R² (%) of the weighted least-squares fit of y on X, weights 1/v (as R's lm).
+
+    0 when y has no spread to explain (all equal, or differences so small that the weighted
+    total sum of squares underflows to 0).
+    """
     if np.all(y == y[0]):
         return 0.0
     k, p = X.shape
@@ -175,6 +179,8 @@ def _fe_r2(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:
     beta = np.linalg.solve(X.T @ WX, WX.T @ y)
     rss = float(np.sum(w * (y - X @ beta) ** 2))
     tss = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
+    if tss == 0.0:
+        return 0.0
     adjusted = 1.0 - (rss / tss) * (k - 1) / (k - p)
     return max(0.0, 100.0 * adjusted)
 
