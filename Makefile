@@ -122,8 +122,8 @@ new-review: setup ## scaffold a new review: data/raw/<name>/ and params/<name>.y
 	@test -n "$(NAME)" || { echo "usage: make new-review NAME=<review-name>"; exit 2; }
 	$(PY) -m metareview.review.scaffold $(NAME)
 
-test: setup ## run the test suite (fails when no test ran)
-	$(PY) -m pytest -q
+test: setup ## run the test suite (fails when no test ran); property tests with fixed examples
+	$(PY) -m pytest -q --hypothesis-profile=ci
 
 # As root (common in containers) JupyterLab needs --allow-root; LAB_ARGS adds any other option,
 # e.g. make lab LAB_ARGS="--no-browser --port 8890".

@@ -13,6 +13,8 @@ from numpy.testing import assert_allclose
 from metareview.stats.binary import mantel_haenszel, peto
 
 CASES = json.loads((Path(__file__).parent / "fixtures/metafor/effects.json").read_text())["cases"]
+LEVEL_CASES = json.loads(
+    (Path(__file__).parent / "fixtures/metafor/models.json").read_text())["binary_level"]
 RTOL = 1e-6
 # fixture name -> result field
 RENAMED = {"k_yi": "k_q"}
@@ -54,6 +56,18 @@ def test_peto_matches_rma_peto(name):
     case = CASES[name]
     result = peto(**case["input"])
     assert _compare(result, case["output"]) >= 12
+
+
+@pytest.mark.parametrize("case", LEVEL_CASES, ids=lambda c: f"{c['method']}-{c['measure']}")
+def test_ninety_percent_level_matches_metafor(case):
+    # rma.mh(..., level=90) and rma.peto(..., level=90) on dat.bcg (models.json).
+    if case["method"] == "MH":
+        result = mantel_haenszel(**case["tables"], measure=case["measure"], level=case["level"])
+    else:
+        result = peto(**case["tables"], level=case["level"])
+    assert result.level == case["level"]
+    for key, value in case["result"].items():
+        assert_allclose(getattr(result, key), value, rtol=RTOL, err_msg=key)
 
 
 def test_cmh_without_continuity_correction():

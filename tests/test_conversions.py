@@ -91,25 +91,49 @@ def test_se_from_t():
         se_from_t(1.0, 0.0)
 
 
+# Worked examples with n = 20, min 2, q1 10, median 14, q3 20, max 40, done by hand below
+# (each number written out, not recomputed by the formulas of the code), with 20^0.75 =
+# 9.45741609 and 20^0.55 = 5.19477208 (R: 20^0.75, 20^0.55) and the normal quantiles above.
+# Wan et al. (2014), Table 1, lists ξ(20) = 3.735, the expected range of 20 standard normal
+# values, which their formula approximates by 2 Φ⁻¹((20 − 0.375)/20.25) = 2 · RANGE_20 =
+# 3.73648: the published number checks the approximation to about 0.05%.
+
+
+def test_wan_table_1_expected_range():
+    assert 2 * RANGE_20 == pytest.approx(3.735, rel=1e-3)
+
+
 def test_median_iqr_worked_example():
     mean, sd = mean_sd_from_median_iqr(q1=10.0, median=14.0, q3=20.0, n=20)
-    assert_allclose(mean, (0.7 + 0.39 / 20) * 15 + (0.3 - 0.39 / 20) * 14, rtol=RTOL)
-    assert_allclose(sd, 10 / (2 * QUARTILE_20), rtol=RTOL)
+    # Luo et al. 2018 (C3): (0.7 + 0.39/20) · (10 + 20)/2 + (0.3 − 0.39/20) · 14
+    #   = 0.7195 · 15 + 0.2805 · 14 = 10.7925 + 3.927 = 14.7195
+    assert_allclose(mean, 14.7195, rtol=1e-12)
+    # Wan et al. 2014 (C3): (20 − 10) / (2 · 0.62668735) = 7.97846007
+    assert_allclose(sd, 7.97846007, rtol=1e-8)
 
 
 def test_median_range_worked_example():
     mean, sd = mean_sd_from_median_range(minimum=2.0, median=14.0, maximum=40.0, n=20)
-    weight = 4 / (4 + 20**0.75)
-    assert_allclose(mean, weight * 21 + (1 - weight) * 14, rtol=RTOL)
-    assert_allclose(sd, 38 / (2 * RANGE_20), rtol=RTOL)
+    # Luo et al. 2018 (C1): w = 4 / (4 + 9.45741609) = 0.29723388;
+    #   w · (2 + 40)/2 + (1 − w) · 14 = 0.29723388 · 21 + 0.70276612 · 14
+    #   = 6.24191148 + 9.83872568 = 16.08063716
+    assert_allclose(mean, 16.08063716, rtol=1e-8)
+    # Wan et al. 2014 (C1): (40 − 2) / (2 · 1.86824165) = 38 / 3.73648331 = 10.16999056; with
+    # the table's exact expected range 3.735: 38 / 3.735 = 10.1740, 0.04% away.
+    assert_allclose(sd, 10.16999056, rtol=1e-8)
+    assert_allclose(sd, 38 / 3.735, rtol=1e-3)
 
 
 def test_five_numbers_worked_example():
     mean, sd = mean_sd_from_five_numbers(2.0, 10.0, 14.0, 20.0, 40.0, n=20)
-    w1 = 2.2 / (2.2 + 20**0.75)
-    w2 = 0.7 - 0.72 / 20**0.55
-    assert_allclose(mean, w1 * 21 + w2 * 15 + (1 - w1 - w2) * 14, rtol=RTOL)
-    assert_allclose(sd, 38 / (4 * RANGE_20) + 10 / (4 * QUARTILE_20), rtol=RTOL)
+    # Luo et al. 2018 (C2): w1 = 2.2 / (2.2 + 9.45741609) = 0.18872107,
+    #   w2 = 0.7 − 0.72 / 5.19477208 = 0.7 − 0.13860088 = 0.56139912, 1 − w1 − w2 = 0.24987981;
+    #   0.18872107 · 21 + 0.56139912 · 15 + 0.24987981 · 14
+    #   = 3.96314247 + 8.42098680 + 3.49831734 = 15.88244661 (8-digit weights: rtol 1e-8)
+    assert_allclose(mean, 15.88244661, rtol=1e-8)
+    # Wan et al. 2014 (C2): 38 / (2 · 3.73648331) + 10 / (4 · 0.62668735)
+    #   = 5.08499528 + 3.98923004 = 9.07422532
+    assert_allclose(sd, 9.07422532, rtol=1e-8)
 
 
 @pytest.mark.parametrize("n", [5, 20, 137, 1000])

@@ -190,3 +190,14 @@ def test_ci_script_runs_make_test_strictly():
     assert "set -euo pipefail" in script
     assert "\nmake test\n" in script
     assert "|| true" not in script.replace("`|| true`", "")
+
+
+def test_make_test_selects_the_deterministic_hypothesis_profile():
+    """`make test` (and so `.ci/run`) runs property tests on fixed examples, with no database."""
+    from hypothesis import settings
+
+    recipe = (REPO / "Makefile").read_text().split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "-m pytest -q --hypothesis-profile=ci" in recipe
+    ci = settings.get_profile("ci")
+    assert ci.derandomize and ci.database is None
+    assert not settings.get_profile("random").derandomize

@@ -105,15 +105,18 @@ def test_sidik_jonkman_stays_positive_when_others_are_zero():
     assert result.tau2 > 0
 
 
-def test_empirical_bayes_where_metafor_does_not_converge():
-    # metafor 3.8-1 stops with "Fisher scoring algorithm did not converge" on these data (EB
-    # iterations oscillate). EB solves the Paule-Mandel equation, so both must agree here.
+def test_empirical_bayes_where_metafor_needs_a_shorter_step():
+    # metafor 3.8-1 stops with "Fisher scoring algorithm did not converge" on these data (the
+    # EB iterations oscillate ever wider); with half-length steps it converges:
+    # rma(yi, vi, method="EB", control=list(threshold=1e-12, tol=1e-12, maxiter=10000,
+    # stepadj=0.5)) gives the values below (models.json, tau2_solver "eb_diverging").
     y = [0.0, 0.0, 0.0, 0.0, 0.0, 1.25, -0.5]
     v = [1.0, 1.0, 1.0, 1.0, 1.0, 0.25, 0.25]
     eb = pool(y, v, method="EB")
-    pm = pool(y, v, method="PM")
-    assert eb.tau2 == pytest.approx(pm.tau2, rel=1e-10)
-    assert eb.estimate == pytest.approx(pm.estimate, rel=1e-10)
+    assert eb.tau2 == pytest.approx(0.02399663161849382, rel=1e-9)
+    assert eb.tau2_se == pytest.approx(0.3317508941828298, rel=1e-9)
+    assert eb.estimate == pytest.approx(0.2246936137187131, rel=1e-9)
+    assert eb.se == pytest.approx(0.2865083903486118, rel=1e-9)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -158,3 +161,11 @@ def test_level_changes_interval_width():
     assert wide.tau2_ci[1] > narrow.tau2_ci[1]
     ratio = (wide.ci_high - wide.ci_low) / (narrow.ci_high - narrow.ci_low)
     assert ratio == pytest.approx(stats.norm.isf(0.005) / stats.norm.isf(0.05), rel=1e-12)
+
+
+def test_fixed_effect_r2_when_the_spread_of_yi_underflows():
+    # Found by the property tests: a subnormal difference between the yi makes the weighted
+    # total sum of squares 0; there is nothing to explain, so R² is 0 (not a division by 0).
+    result = meta_regression([0.0, 0.0, 0.0, 1.1125369292536007e-308], [1.0] * 4,
+                             [0.3, -1.2, 0.8, 0.1], method="FE")
+    assert result.r2 == 0.0

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview import meta_regression, permutation_test, pool, subgroup
-from metareview.stats.vocabulary import TAU2_METHODS as METHODS
+from metareview import meta_regression, permutation_test, subgroup
 from metareview.stats.moderators import batched_qm, count_distinct_arrangements, design_matrix
 from metareview.stats.pooling import fit_model
+from metareview.stats.vocabulary import TAU2_METHODS as METHODS
 
 FIXTURES = json.loads(
     (Path(__file__).parent / "fixtures" / "metafor" / "models.json").read_text()
@@ -48,16 +48,27 @@ def moderator_frame(case):
 
 @pytest.mark.parametrize("case", FIXTURES["meta_regression"],
                          ids=lambda c: f"{c['dataset']}-{'+'.join(c['columns'])}-{c['method']}"
-                                       f"-{c['test']}")
+                                       f"-{c['test']}-level{c['level']:g}")
 def test_meta_regression_matches_metafor(case):
     data = DATASETS[case["dataset"]]
     result = meta_regression(data["yi"], data["vi"], moderator_frame(case), method=case["method"],
-                             test=case["test"])
+                             test=case["test"], level=case["level"])
     expected = case["result"]
     assert list(result.terms) == expected["terms"]
+    assert result.level == case["level"]
     for field in ("coefs", "se", "statistic", "pval", "ci_low", "ci_high", "qm", "qm_df",
-                  "qm_pval", "tau2", "qe", "qe_pval", "r2", "k", "p"):
+                  "qm_df2", "qm_pval", "tau2", "tau2_se", "qe", "qe_df", "qe_pval", "r2", "k",
+                  "p"):
         close(getattr(result, field), expected[field], f"{field} ({case['call']})")
+
+
+def test_meta_regression_fixture_covers_every_method_test_and_a_level():
+    covered = {(c["method"], c["test"], c["level"]) for c in FIXTURES["meta_regression"]
+               if c["dataset"] == "bcg_rr"}
+    for method in METHODS:
+        for test in ("z", "knha"):
+            assert (method, test, 0.95) in covered
+            assert (method, test, 0.9) in covered
 
 
 @pytest.mark.parametrize("case", FIXTURES["subgroup"],
@@ -186,6 +197,7 @@ def test_meta_regression_tidy_frame_and_subgroup_frame():
     assert list(table["group"]) == ["alternate", "random", "systematic"]
     assert table["k"].sum() == 13
     assert set(groups.groups) == {"alternate", "random", "systematic"}
-    assert groups.groups["random"].estimate == pool(
-        np.asarray(data["yi"])[np.asarray(data["alloc"]) == "random"],
-        np.asarray(data["vi"])[np.asarray(data["alloc"]) == "random"]).estimate
+    # Each row is that subgroup's own REML fit: metafor's rma(yi, vi, data=dat[dat$alloc ==
+    # "random", ], method="REML") gives -0.9709647042630887 (subgroup fixture, tight control).
+    assert table.set_index("group").loc["random", "estimate"] == pytest.approx(
+        -0.9709647042630887, rel=RTOL)

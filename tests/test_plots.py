@@ -104,10 +104,14 @@ def test_funnel_plot_with_filled_studies(bcg):
     assert low > high == 0  # standard error axis runs downwards from 0
     studies = [a for a in fig.findobj() if a.get_gid() == "funnel-studies"][0]
     assert len(studies.get_offsets()) == 13
+    # metafor: trimfill(rma(yi, vi, data = dat.bcg log RR, method = "REML")) fills one study
+    # on the right (models.json, "trimfill"); the plot must show exactly that one.
+    assert tf.k0 == 1
     filled = [a for a in fig.findobj() if a.get_gid() == "funnel-filled"]
-    assert len(filled) == (1 if tf.k0 > 0 else 0)
-    if tf.k0:
-        assert len(filled[0].get_offsets()) == tf.k0
+    assert len(filled) == 1
+    assert len(filled[0].get_offsets()) == 1
+    np.testing.assert_allclose(filled[0].get_offsets()[0], [tf.filled["yi"].iloc[0],
+                                                            np.sqrt(tf.filled["vi"].iloc[0])])
 
 
 def test_rob_traffic_light_one_circle_per_judgement():

@@ -47,13 +47,15 @@ def assert_matches(actual, expected, label: str) -> None:
 
 
 def case_id(case: dict) -> str:
-    return f"{case['dataset']}-{case['method']}-{case['test']}"
+    return f"{case['dataset']}-{case['method']}-{case['test']}-level{case['level']:g}"
 
 
 @pytest.mark.parametrize("case", FIXTURES["pool"], ids=case_id)
 def test_pool_matches_metafor(case):
     data = DATASETS[case["dataset"]]
-    result = pool(data["yi"], data["vi"], method=case["method"], test=case["test"])
+    result = pool(data["yi"], data["vi"], method=case["method"], test=case["test"],
+                  level=case["level"])
+    assert result.level == case["level"]
     for field in POOL_FIELDS:
         assert_matches(getattr(result, field), case["result"][field],
                        f"{field} ({case['call']})")
@@ -66,6 +68,8 @@ def test_fixture_covers_every_method_and_test():
         for method in METHODS:
             for test in ("z", "knha"):
                 assert (dataset, method, test) in covered
+    levels = {(c["method"], c["test"]) for c in FIXTURES["pool"] if c["level"] != 0.95}
+    assert levels == {(method, test) for method in METHODS for test in ("z", "knha")}
 
 
 def test_fixture_records_versions_and_tight_control():

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from metareview.stats.pooling import pool
 from metareview.stats.sensitivity import influence, leave_one_out
 
 CASES = json.loads((Path(__file__).parent / "fixtures/metafor/effects.json").read_text())["cases"]
+MODELS = json.loads((Path(__file__).parent / "fixtures/metafor/models.json").read_text())
 RTOL = 1e-6
 
 L1O = {
@@ -44,12 +43,13 @@ def test_fe_leave_one_out_has_zero_tau2():
     assert (result["tau2"] == 0).all()
 
 
-def test_leave_one_out_row_equals_pool_without_that_study():
-    case = CASES["leave1out_REML_raudenbush1985"]["input"]
-    y, v = np.asarray(case["yi"]), np.asarray(case["vi"])
-    result = leave_one_out(y, v)
-    direct = pool(np.delete(y, 4), np.delete(v, 4))
-    assert_allclose(result.loc[4, "estimate"], direct.estimate, rtol=1e-12)
+@pytest.mark.parametrize("case", MODELS["leave1out_level"], ids=lambda c: c["test"])
+def test_leave_one_out_at_ninety_percent_matches_metafor(case):
+    data = MODELS["datasets"][case["dataset"]]
+    result = leave_one_out(data["yi"], data["vi"], method=case["method"], test=case["test"],
+                           level=case["level"])
+    for column, expected in case["result"].items():
+        assert_allclose(result[column], expected, rtol=RTOL, atol=1e-12, err_msg=column)
 
 
 @pytest.mark.parametrize("name", sorted(INFLUENCE))
@@ -61,6 +61,18 @@ def test_influence_matches_metafor(name):
     assert list(result["influential"]) == flags
     for column, values in expected.items():
         assert_allclose(result[column], values, rtol=RTOL, err_msg=column)
+
+
+@pytest.mark.parametrize("case", MODELS["influence"], ids=lambda c: c["name"])
+def test_influence_flags_near_each_cut_off_match_metafor(case):
+    # Constructed data with one study close to a cut-off (models.json, "influence"): the flags
+    # show whether each of metafor's thresholds is the one applied.
+    result = influence(case["yi"], case["vi"], method=case["method"])
+    expected = dict(case["result"])
+    assert list(result["influential"]) == expected.pop("influential")
+    for column, values in expected.items():
+        # One tau2_del is 0 up to rounding (metafor 1e-13, here 1e-17): atol covers that row.
+        assert_allclose(result[column], values, rtol=RTOL, atol=1e-12, err_msg=column)
 
 
 def test_influence_weights_sum_to_100_and_hat_to_1():

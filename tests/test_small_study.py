@@ -16,6 +16,7 @@ from metareview.stats.pooling import pool
 from metareview.stats.small_study import egger_test, kendall_exact_cdf, rank_test, trim_and_fill
 
 CASES = json.loads((Path(__file__).parent / "fixtures/metafor/effects.json").read_text())["cases"]
+MODELS = json.loads((Path(__file__).parent / "fixtures/metafor/models.json").read_text())
 RTOL = 1e-6
 
 EGGER = {
@@ -44,6 +45,30 @@ def test_egger_matches_regtest(name):
         assert_allclose(result[key], expected, rtol=RTOL, err_msg=key)
 
 
+def egger_id(case):
+    extra = "-".join(f"{key}={value}" for key, value in case["args"].items())
+    return f"{case['dataset']}-{case['model']}-{case['predictor']}{'-' + extra if extra else ''}"
+
+
+@pytest.mark.parametrize("case", MODELS["egger"], ids=egger_id)
+def test_egger_slope_predictor_and_level_match_regtest(case):
+    data = MODELS["datasets"][case["dataset"]]
+    result = egger_test(data["yi"], data["vi"], model=case["model"],
+                        predictor=case["predictor"], **case["args"])
+    assert result.predictor == case["predictor"]
+    for key, expected in case["result"].items():
+        if expected is None:  # metafor's df is NA for a z test
+            assert math.isnan(getattr(result, key)), key
+            continue
+        assert_allclose(getattr(result, key), expected, rtol=RTOL, err_msg=f"{key}: {case['call']}")
+
+
+def test_egger_fixture_covers_both_predictors_and_models():
+    covered = {(case["model"], case["predictor"]) for case in MODELS["egger"]}
+    assert covered == {("rma", "sei"), ("rma", "vi"), ("lm", "sei"), ("lm", "vi")}
+    assert any(case["args"].get("level") == 0.9 for case in MODELS["egger"])
+
+
 def test_egger_lm_uses_t_with_k_minus_2_df():
     case = CASES["regtest_lm_hackshaw1998"]
     result = egger_test(**case["input"], model="lm")
@@ -61,6 +86,18 @@ def test_rank_test_matches_ranktest(name):
         [result.tau, result.pval], [case["output"]["tau"], case["output"]["pval"]], rtol=RTOL
     )
     assert result.exact == (name != "ranktest_tied_variances")
+
+
+@pytest.mark.parametrize("case", MODELS["rank"], ids=lambda case: case["name"])
+def test_rank_test_statistic_matches_cor_test(case):
+    # metafor's ranktest reports tau and p; the statistic is that of the same R call,
+    # cor.test(deviates, vi, method="kendall", exact=TRUE): T, the number of concordant pairs,
+    # when exact (no ties), else the tie-corrected z.
+    result = rank_test(case["yi"], case["vi"])
+    expected = case["result"]
+    assert result.exact == (expected["statistic_name"] == "T")
+    assert_allclose([result.tau, result.pval, result.statistic],
+                    [expected["tau"], expected["pval"], expected["statistic"]], rtol=RTOL)
 
 
 @pytest.mark.parametrize("n", [3, 4, 6])
@@ -106,6 +143,18 @@ def test_trim_and_fill_matches_trimfill(name):
     for key in ("estimate", "se", "pval", "ci_low", "ci_high", "q", "q_pval", "i2", "h2", "tau2"):
         assert_allclose(getattr(pooled, key), out[key], rtol=RTOL, err_msg=key)
     assert_allclose(pooled.statistic, out["zval"], rtol=RTOL)
+
+
+@pytest.mark.parametrize("case", MODELS["trimfill"], ids=lambda case: case["method"])
+def test_trim_and_fill_on_bcg_matches_trimfill(case):
+    data = MODELS["datasets"][case["dataset"]]
+    expected = case["result"]
+    result = trim_and_fill(data["yi"], data["vi"], method=case["method"])
+    assert (result.k0, result.side) == (expected["k0"], expected["side"])
+    assert_allclose(np.sort(result.filled["yi"]), np.sort(expected["filled_yi"]), rtol=RTOL)
+    assert_allclose(np.sort(result.filled["vi"]), np.sort(expected["filled_vi"]), rtol=RTOL)
+    assert_allclose([result.pooled.estimate, result.pooled.ci_low, result.pooled.ci_high],
+                    [expected["estimate"], expected["ci_low"], expected["ci_high"]], rtol=RTOL)
 
 
 def test_no_missing_studies_returns_the_plain_pooled_model():

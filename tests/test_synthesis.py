@@ -1,12 +1,15 @@
 """Tests of the synthesis tables (metareview.synthesis).
 
 Reference values come from metafor 3.8-1 on the metadat datasets of the test fixture, fitted with
-tight convergence (control = list(threshold = 1e-10, maxiter = 1000)):
+tight convergence (control = list(threshold = 1e-12, tol = 1e-12, maxiter = 10000); confint with
+control = list(tol = 1e-12, maxiter = 10000)), all compared at a relative 1e-6:
 
     dat <- escalc(measure = "RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg)
     rma(yi, vi, data = dat, method = "REML", test = "knha")            # pooled, knha
     rma(yi, vi, data = dat, method = "REML", test = "z")               # pooled, z
+    confint(rma(yi, vi, data = dat, method = "REML", test = "knha"))   # tau² interval
     leave1out(rma(yi, vi, data = dat))                                 # first row
+    regtest(rma(yi, vi, data = dat)); ranktest(...); trimfill(...)     # small-study tests
     rma(yi, vi, mods = ~ factor(alloc == "random"), data = dat, test = "knha")   # QM, F
     rma(yi, vi, mods = ~ ablat, data = dat)                            # meta-regression
     rma.mh(..., measure = "RR"), rma.mh(..., measure = "OR"), rma.peto(...)
@@ -101,20 +104,21 @@ def test_pooled_table_matches_metafor_knha_and_z(bcg, normand):
     assert tb["estimate"] == pytest.approx(-0.7145323422, rel=1e-6)
     assert tb["ci_low"] == pytest.approx(-1.108443714, rel=1e-6)
     assert tb["ci_high"] == pytest.approx(-0.3206209706, rel=1e-6)
-    assert tb["tau2"] == pytest.approx(0.3132432581, rel=1e-5)
+    assert tb["tau2"] == pytest.approx(0.3132432581, rel=1e-6)
     assert tb["i2"] == pytest.approx(92.22138452, rel=1e-6)
-    assert tb["pi_low"] == pytest.approx(-1.996016834, rel=1e-5)
-    assert tb["pi_high"] == pytest.approx(0.5669521499, rel=1e-5)
-    # Q-profile interval of tau² (looser: it is found by root search)
-    assert tb["tau2_ci_low"] == pytest.approx(0.1196953128, rel=1e-3)
-    assert tb["tau2_ci_high"] == pytest.approx(1.111486262, rel=1e-3)
+    assert tb["pi_low"] == pytest.approx(-1.996016834, rel=1e-6)
+    assert tb["pi_high"] == pytest.approx(0.5669521499, rel=1e-6)
+    # Q-profile interval of tau²: both bounds are roots found to machine precision here, and
+    # metafor's with tol = 1e-12 (its default tol, 1.2e-4, gives 0.1196953 and 1.1114863).
+    assert tb["tau2_ci_low"] == pytest.approx(0.1197183611, rel=1e-6)
+    assert tb["tau2_ci_high"] == pytest.approx(1.111479084, rel=1e-6)
     # back-transformed ratios for presentation, log scale kept in the stored numbers
     assert tb["estimate_exp"] == pytest.approx(math.exp(tb["estimate"]))
     assert tb["ci_low_exp"] == pytest.approx(math.exp(tb["ci_low"]))
     los = table.set_index("outcome").loc["los"]
     assert los["estimate"] == pytest.approx(-15.10602747, rel=1e-6)
     assert los["ci_low"] == pytest.approx(-36.31874908, rel=1e-6)
-    assert los["pi_high"] == pytest.approx(48.85248752, rel=1e-5)
+    assert los["pi_high"] == pytest.approx(48.85248752, rel=1e-6)
     assert math.isnan(los["estimate_exp"])
     z = pooled.pooled_table(bcg, "REML", "z").iloc[0]
     assert z["ci_low"] == pytest.approx(-1.066897639, rel=1e-6)
@@ -187,7 +191,7 @@ def test_leave_one_out_matches_metafor(bcg, mixed):
     first = table[table["omitted"] == "Aronson1948"].iloc[0]
     assert first["estimate"] == pytest.approx(-0.7070837847, rel=1e-6)
     assert first["ci_low"] == pytest.approx(-1.079400532, rel=1e-6)
-    assert first["tau2"] == pytest.approx(0.3361567018, rel=1e-5)
+    assert first["tau2"] == pytest.approx(0.3361567018, rel=1e-6)
     # outcomes with fewer than three studies are skipped
     assert set(pooled.leave_one_out_table(mixed)["outcome"]) == {"los", "tb"}
 
@@ -202,10 +206,20 @@ def test_small_study_table_runs_only_from_ten_studies(mixed):
     assert "k = 9 < 10" in los["reason"].iloc[0]
     tb = table[table["outcome"] == "tb"].set_index("test")
     assert set(tb.index) == {"Egger regression", "Begg rank correlation", "trim-and-fill"}
-    assert 0 < tb.loc["Egger regression", "pval"] < 1
+    # regtest(rma(yi, vi, data = dat)): z = -0.8033291931, p = 0.4217844889
+    assert tb.loc["Egger regression", "statistic"] == pytest.approx(-0.8033291931, rel=1e-6)
+    assert tb.loc["Egger regression", "pval"] == pytest.approx(0.4217844889, rel=1e-6)
+    # ranktest(...): tau = 1/39 (40 concordant pairs of 78), p = 0.952361908
+    assert tb.loc["Begg rank correlation", "statistic"] == pytest.approx(1 / 39, rel=1e-12)
+    assert tb.loc["Begg rank correlation", "pval"] == pytest.approx(0.952361908, rel=1e-6)
+    # trimfill(...): one study missing on the right; adjusted estimate and 95% CI
     fill = tb.loc["trim-and-fill"]
-    assert fill["k_filled"] >= 0
-    assert fill["estimate_adjusted_exp"] == pytest.approx(math.exp(fill["estimate_adjusted"]))
+    assert fill["k_filled"] == 1
+    assert fill["detail"] == "1 missing on the right side (L0)"
+    assert fill["estimate_adjusted"] == pytest.approx(-0.6570828008, rel=1e-6)
+    assert fill["ci_low_adjusted"] == pytest.approx(-1.006992166, rel=1e-6)
+    assert fill["ci_high_adjusted"] == pytest.approx(-0.3071734353, rel=1e-6)
+    assert fill["estimate_adjusted_exp"] == pytest.approx(math.exp(-0.6570828008), rel=1e-6)
 
 
 # --- subgroups and meta-regression ----------------------------------------------------------------
@@ -215,8 +229,8 @@ def test_subgroup_table_common_tau2_matches_metafor(bcg):
     table = subgroups.subgroup_table(bcg, n_perm=200, seed=1)
     design = table[table["moderator"] == "design"]
     common = design[(design["row"] == "between") & (design["tau2_mode"] == "common")].iloc[0]
-    assert common["q_between"] == pytest.approx(1.984493374, rel=1e-5)
-    assert common["q_between_pval"] == pytest.approx(0.1865518575, rel=1e-5)
+    assert common["q_between"] == pytest.approx(1.984493374, rel=1e-6)
+    assert common["q_between_pval"] == pytest.approx(0.1865518575, rel=1e-6)
     assert 0 < common["p_permutation"] <= 1
     groups = design[design["row"] == "group"].set_index("level")
     assert groups.loc["parallel", "k"] == 7 and groups.loc["non_randomised", "k"] == 6
@@ -245,9 +259,9 @@ def test_meta_regression_table(bcg):
         r"latitude (\d+)")[0].astype(float)
     effects = bcg.assign(timepoint_weeks=bcg["study_id"].map(ablat))
     table = subgroups.meta_regression_table(effects, test="z", n_perm=200).set_index("term")
-    assert table.loc["intrcpt", "estimate"] == pytest.approx(0.25146821, rel=1e-5)
-    assert table.loc["timepoint_weeks", "estimate"] == pytest.approx(-0.02910172501, rel=1e-5)
-    assert table.loc["timepoint_weeks", "qm"] == pytest.approx(16.35823214, rel=1e-5)
+    assert table.loc["intrcpt", "estimate"] == pytest.approx(0.25146821, rel=1e-6)
+    assert table.loc["timepoint_weeks", "estimate"] == pytest.approx(-0.02910172501, rel=1e-6)
+    assert table.loc["timepoint_weeks", "qm"] == pytest.approx(16.35823215, rel=1e-6)
     assert (table["status"] == "fitted").all()
     constant = subgroups.meta_regression_table(bcg)
     assert constant["status"].iloc[0] == "not fitted: timepoint_weeks takes one value only"

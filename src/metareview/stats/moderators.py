@@ -29,10 +29,9 @@ import pandas as pd
 from scipy import stats
 
 from metareview.stats.heterogeneity import (
-    FISHER_MAXITER,
-    FISHER_THRESHOLD,
     cochran_q,
-    estimate_tau2,
+    estimate_tau2_batch,
+    projection_pieces,
 )
 from metareview.stats.pooling import PoolResult, check_study_data, fit_model, pool
 from metareview.stats.results import ResultMixin, result_class
@@ -167,7 +166,11 @@ class MetaRegressionResult(ResultMixin):
 
 
 def _fe_r2(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:
-    """Adjusted R² (%) of the weighted least-squares fit of y on X, weights 1/v (as R's lm)."""
+    """Adjusted R² (%) of the weighted least-squares fit of y on X, weights 1/v (as R's lm).
+
+    0 when y has no spread to explain (all equal, or differences so small that the weighted
+    total sum of squares underflows to 0).
+    """
     if np.all(y == y[0]):
         return 0.0
     k, p = X.shape
@@ -176,6 +179,8 @@ def _fe_r2(y: np.ndarray, v: np.ndarray, X: np.ndarray) -> float:
     beta = np.linalg.solve(X.T @ WX, WX.T @ y)
     rss = float(np.sum(w * (y - X @ beta) ** 2))
     tss = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
+    if tss == 0.0:
+        return 0.0
     adjusted = 1.0 - (rss / tss) * (k - 1) / (k - p)
     return max(0.0, 100.0 * adjusted)
 
@@ -331,126 +336,13 @@ def subgroup(yi: Sequence[float], vi: Sequence[float], groups: Sequence, method:
 # --------------------------------------------------------------------------------------------
 
 
-def _batched_pieces(X: np.ndarray, y: np.ndarray, v: np.ndarray, tau2: np.ndarray,
-                    traces: bool = True) -> dict:
-    """For each model matrix X[b] (B × k × p) at tau2[b]: (XᵀWX)⁻¹, β̂ and the traces and
-    quadratic forms of P that the estimators need, without forming the k × k matrix P.
-
-    With A = (XᵀWX)⁻¹, r = y − Xβ̂ and h_i = x_iᵀA x_i: yᵀPy = Σ w r², yᵀPPy = Σ (w r)²,
-    tr P = Σw − Σ w² h, tr PP = Σw² − 2 Σ w³ h + tr((A XᵀW²X)²).
-    """
-    w = 1.0 / (v[None, :] + tau2[:, None])
-    Xt = X.transpose(0, 2, 1)
-    Xw = X * w[:, :, None]
-    XtWX = Xt @ Xw
-    A = np.linalg.inv(XtWX)
-    beta = (A @ (Xt @ (w * y[None, :])[:, :, None]))[:, :, 0]
-    resid = y[None, :] - (X @ beta[:, :, None])[:, :, 0]
-    pieces = {
-        "w": w,
-        "A": A,
-        "XtWX": XtWX,
-        "beta": beta,
-        "rss": np.sum(w * resid**2, axis=1),
-        "ypp": np.sum((w * resid) ** 2, axis=1),
-    }
-    if traces:
-        leverage = np.sum((X @ A) * X, axis=2)
-        AW2 = A @ (Xt @ (Xw * w[:, :, None]))
-        pieces["tr_p"] = np.sum(w, axis=1) - np.sum(w**2 * leverage, axis=1)
-        pieces["tr_pp"] = (np.sum(w**2, axis=1) - 2.0 * np.sum(w**3 * leverage, axis=1)
-                           + np.sum(AW2 * AW2.transpose(0, 2, 1), axis=(1, 2)))
-    return pieces
-
-
-def _batched_hedges(X: np.ndarray, y: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Untruncated Hedges estimator for each model matrix (start of ML/REML/EB)."""
-    k, p = X.shape[1:]
-    inv_xtx = np.linalg.inv(np.einsum("bki,bkj->bij", X, X))
-    fitted = np.einsum("bki,bi->bk", X, np.einsum("bij,bkj,k->bi", inv_xtx, X, y))
-    rss = np.sum((y[None, :] - fitted) ** 2, axis=1)
-    tr_pv = np.sum(v) - np.einsum("bij,bji->b", inv_xtx, np.einsum("bki,k,bkj->bij", X, v, X))
-    return (rss - tr_pv) / (k - p)
-
-
-def _batched_loglik(X: np.ndarray, y: np.ndarray, v: np.ndarray, tau2: np.ndarray,
-                    reml: bool) -> np.ndarray:
-    k, p = X.shape[1:]
-    pieces = _batched_pieces(X, y, v, tau2)
-    ll = -0.5 * np.sum(np.log(v[None, :] + tau2[:, None]), axis=1) - 0.5 * pieces["rss"]
-    if reml:
-        return ll - 0.5 * (k - p) * math.log(2 * math.pi) - 0.5 * np.linalg.slogdet(
-            pieces["XtWX"])[1]
-    return ll - 0.5 * k * math.log(2 * math.pi)
-
-
 def batched_tau2(X: np.ndarray, y: np.ndarray, v: np.ndarray, method: str) -> np.ndarray:
-    """tau² for each model matrix X[b], by the same rules as `heterogeneity.estimate_tau2`.
+    """tau² for each model matrix X[b] (B × k × p); y must be centred.
 
-    y must be centred. PM is solved by Newton's method from tau² = 0, which converges
-    monotonically because Q(tau²) is convex and decreasing.
+    The same engine as every single fit (`heterogeneity.estimate_tau2_batch`, of which a single
+    fit is a batch of one), without the standard errors the permutation test does not need.
     """
-    B, k, p = X.shape
-    zero = np.zeros(B)
-    if method == "FE":
-        return zero
-    if method == "HE":
-        return np.maximum(0.0, _batched_hedges(X, y, v))
-    if method in ("DL", "HS"):
-        at_zero = _batched_pieces(X, y, v, zero)
-        if method == "DL":
-            return np.maximum(0.0, (at_zero["rss"] - (k - p)) / at_zero["tr_p"])
-        return np.maximum(0.0, (at_zero["rss"] - k) / np.sum(1.0 / v))
-    if method == "SJ":
-        start = np.full(B, float(np.mean(y**2)))
-        return np.maximum(0.0, start * _batched_pieces(X, y, v, start)["rss"] / (k - p))
-    if method in ("PM", "EB"):
-        # EB's scoring update is zero exactly where yᵀPy = k − p, the Paule-Mandel equation,
-        # so both share this solver (metafor's EB iteration reaches the same root).
-        tau2 = zero.copy()
-        active = _batched_pieces(X, y, v, tau2)["rss"] > (k - p)
-        for _ in range(FISHER_MAXITER):
-            if not active.any():
-                break
-            pieces = _batched_pieces(X[active], y, v, tau2[active])
-            step = (pieces["rss"] - (k - p)) / pieces["ypp"]
-            tau2[active] += step
-            still = np.abs(step) > FISHER_THRESHOLD * np.maximum(1.0, tau2[active])
-            active[np.flatnonzero(active)[~still]] = False
-        return tau2
-    # ML, REML: scoring iterations from the truncated Hedges estimate, as in heterogeneity.
-    tau2 = np.maximum(0.0, _batched_hedges(X, y, v))
-    active = np.ones(B, dtype=bool)
-    for _ in range(FISHER_MAXITER):
-        if not active.any():
-            break
-        pieces = _batched_pieces(X[active], y, v, tau2[active], traces=method == "REML")
-        current = tau2[active]
-        if method == "ML":
-            step = (pieces["ypp"] - np.sum(pieces["w"], axis=1)) / np.sum(pieces["w"] ** 2, axis=1)
-        else:
-            step = (pieces["ypp"] - pieces["tr_p"]) / pieces["tr_pp"]
-        step = np.where(np.isfinite(step), step, 0.0)
-        # A step below zero is halved until it is not; from tau² = 0 that ends at a zero step.
-        step = np.where((current == 0.0) & (step < 0.0), 0.0, step)
-        while np.any(current + step < 0.0):
-            step = np.where(current + step < 0.0, step / 2.0, step)
-        updated = current + step
-        tau2[active] = updated
-        still = np.abs(step) > FISHER_THRESHOLD * np.maximum(1.0, updated)
-        active[np.flatnonzero(active)[~still]] = False
-    for index in np.flatnonzero(active):
-        # Not converged in FISHER_MAXITER steps (rare): use the single-model estimator, which
-        # has a robust fallback.
-        tau2[index] = estimate_tau2(y, v, X[index], method)[0]
-    if method in ("ML", "REML"):
-        positive = tau2 > 0
-        if positive.any():
-            reml = method == "REML"
-            ll_zero = _batched_loglik(X[positive], y, v, np.zeros(positive.sum()), reml)
-            ll_hat = _batched_loglik(X[positive], y, v, tau2[positive], reml)
-            tau2[np.flatnonzero(positive)[ll_zero > ll_hat + 1e-12]] = 0.0
-    return np.maximum(0.0, tau2)
+    return estimate_tau2_batch(X, y, v, method, with_se=False)[0]
 
 
 def batched_qm(X: np.ndarray, y: np.ndarray, v: np.ndarray, method: str, test: str,
@@ -462,7 +354,7 @@ def batched_qm(X: np.ndarray, y: np.ndarray, v: np.ndarray, method: str, test: s
     """
     k, p = X.shape[1:]
     tau2 = batched_tau2(X, y - y.mean(), v, method)
-    pieces = _batched_pieces(X, y, v, tau2)
+    pieces = projection_pieces(X, y, 1.0 / (v[None, :] + tau2[:, None]))
     cols = np.asarray(list(columns))
     b = pieces["beta"][:, cols]
     cov = pieces["A"][:, cols[:, None], cols[None, :]]
