@@ -88,6 +88,8 @@ def projection_pieces(X: np.ndarray, y: np.ndarray, w: np.ndarray,
 
     These are the pieces of every tau² estimator of metafor's rma.uni (Viechtbauer 2010).
     """
+    if X.shape[2] == 1:
+        return _projection_pieces_one_column(X[:, :, 0], y, w, traces)
     Xt = X.transpose(0, 2, 1)
     Xw = X * w[:, :, None]
     XtWX = Xt @ Xw
@@ -95,15 +97,42 @@ def projection_pieces(X: np.ndarray, y: np.ndarray, w: np.ndarray,
     beta = (A @ (Xt @ (w * y[None, :])[:, :, None]))[:, :, 0]
     resid = y[None, :] - (X @ beta[:, :, None])[:, :, 0]
     wr = w * resid
-    pieces = {"w": w, "A": A, "XtWX": XtWX, "beta": beta, "rss": np.sum(wr * resid, axis=1),
-              "ypp": np.sum(wr * wr, axis=1)}
+    pieces = {"w": w, "A": A, "XtWX": XtWX, "beta": beta, "rss": (wr * resid).sum(axis=1),
+              "ypp": (wr * wr).sum(axis=1)}
     if traces:
-        leverage = np.sum((X @ A) * X, axis=2)
+        leverage = ((X @ A) * X).sum(axis=2)
         AW2 = A @ (Xt @ (Xw * w[:, :, None]))
+        w2 = w * w
         pieces["leverage"] = leverage
-        pieces["tr_p"] = np.sum(w, axis=1) - np.sum(w**2 * leverage, axis=1)
-        pieces["tr_pp"] = (np.sum(w**2, axis=1) - 2.0 * np.sum(w**3 * leverage, axis=1)
-                           + np.sum(AW2 * AW2.transpose(0, 2, 1), axis=(1, 2)))
+        pieces["tr_p"] = w.sum(axis=1) - (w2 * leverage).sum(axis=1)
+        pieces["tr_pp"] = (w2.sum(axis=1) - 2.0 * (w2 * w * leverage).sum(axis=1)
+                           + (AW2 * AW2.transpose(0, 2, 1)).sum(axis=(1, 2)))
+    return pieces
+
+
+def _projection_pieces_one_column(x: np.ndarray, y: np.ndarray, w: np.ndarray,
+                                  traces: bool) -> dict[str, np.ndarray]:
+    """`projection_pieces` for p = 1 (x: (B, k)), where (XᵀWX)⁻¹ is the scalar 1/Σ w x².
+
+    The same formulas with scalars in place of p × p matrices: pooling fits a column of ones,
+    and this saves the batched matrix inverse and products that dominate a single small fit.
+    """
+    wx = w * x
+    xtwx = (wx * x).sum(axis=1)
+    a = 1.0 / xtwx
+    beta = a * (wx * y[None, :]).sum(axis=1)
+    resid = y[None, :] - x * beta[:, None]
+    wr = w * resid
+    pieces = {"w": w, "A": a[:, None, None], "XtWX": xtwx[:, None, None],
+              "beta": beta[:, None], "rss": (wr * resid).sum(axis=1),
+              "ypp": (wr * wr).sum(axis=1)}
+    if traces:
+        leverage = x * x * a[:, None]
+        w2 = w * w
+        aw2 = a * (w2 * x * x).sum(axis=1)
+        pieces["leverage"] = leverage
+        pieces["tr_p"] = w.sum(axis=1) - (w2 * leverage).sum(axis=1)
+        pieces["tr_pp"] = w2.sum(axis=1) - 2.0 * (w2 * w * leverage).sum(axis=1) + aw2 * aw2
     return pieces
 
 
@@ -429,23 +458,25 @@ def scoring_iterations(method: str, X: np.ndarray, y: np.ndarray, v: np.ndarray,
     converged = np.zeros(B, dtype=bool)
     active = np.ones(B, dtype=bool)
     for _ in range(maxiter):
-        index = np.flatnonzero(active)
-        if index.size == 0:
+        # While every element is active, index with a slice: views instead of copies.
+        index = slice(None) if active.all() else np.flatnonzero(active)
+        current = tau2[index].copy()
+        if current.size == 0:
             break
-        current = tau2[index]
         score, full = scoring_update(method, X[index], y, v, current)
         iterations[index] += 1
         lower[index] = np.where(score > 0, np.maximum(lower[index], current), lower[index])
         upper[index] = np.where(score < 0, np.minimum(upper[index], current), upper[index])
         before = previous_step[index]
         slow_oscillation = (full * before < 0) & (np.abs(full) > 0.5 * np.abs(before))
-        lam[index] = np.where(slow_oscillation, lam[index] / 2.0, lam[index])
+        lam[index] = np.where(slow_oscillation, 0.5 * lam[index], lam[index])
         previous_step[index] = full
         tau2[index] = np.maximum(0.0, current + lam[index] * full)
         tolerance = FISHER_THRESHOLD * (current + tol_scale)
         done = (np.abs(full) <= tolerance) | (upper[index] - lower[index] <= tolerance)
-        converged[index[done]] = True
-        active[index[done]] = False
+        finished = np.flatnonzero(done) if isinstance(index, slice) else index[done]
+        converged[finished] = True
+        active[finished] = False
     return {"tau2": tau2, "converged": converged, "iterations": iterations, "lower": lower,
             "upper": upper}
 
