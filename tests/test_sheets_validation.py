@@ -793,3 +793,10 @@ def test_missing_definitions_say_how_to_make_them(review):
     (review / "review.yaml").unlink()
     problems = problems_of(review)
     assert "make new-review NAME=test-review" in problems[0].fix
+
+
+def test_missing_codebook_says_how_to_write_one(review):
+    (review / "CODEBOOK.md").unlink()
+    problems = problems_of(review)
+    assert any(p.file.endswith("CODEBOOK.md") and "make codebook REVIEW=test-review" in p.fix
+               for p in problems)
