@@ -69,7 +69,7 @@ MUTATIONS = (
              "    for b in []:\n",
              MODEL_TESTS, "an unconverged scoring iterate is returned as the estimate"),
     Mutation("tau2-no-step-halving", "heterogeneity.py",
-             "        lam[index] = np.where(slow_oscillation, lam[index] / 2.0, lam[index])\n",
+             "        lam[index] = np.where(slow_oscillation, 0.5 * lam[index], lam[index])\n",
              "        lam[index] = lam[index]\n",
              MODEL_TESTS, "plain Fisher scoring: no step-halving when the iterates oscillate"),
     Mutation("tau2-boundary-by-halving", "heterogeneity.py",
