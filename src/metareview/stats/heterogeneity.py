@@ -467,13 +467,14 @@ def scoring_iterations(method: str, X: np.ndarray, y: np.ndarray, v: np.ndarray,
         iterations[index] += 1
         lower[index] = np.where(score > 0, np.maximum(lower[index], current), lower[index])
         upper[index] = np.where(score < 0, np.minimum(upper[index], current), upper[index])
+        # Δ·Δ_before < −½Δ_before²: opposite signs and |Δ| > ½|Δ_before| (0 before: never).
         before = previous_step[index]
-        slow_oscillation = (full * before < 0) & (np.abs(full) > 0.5 * np.abs(before))
-        lam[index] = np.where(slow_oscillation, 0.5 * lam[index], lam[index])
+        slow_oscillation = full * before < -0.5 * before * before
+        lam[index] *= np.where(slow_oscillation, 0.5, 1.0)
         previous_step[index] = full
         tau2[index] = np.maximum(0.0, current + lam[index] * full)
         tolerance = FISHER_THRESHOLD * (current + tol_scale)
-        done = (np.abs(full) <= tolerance) | (upper[index] - lower[index] <= tolerance)
+        done = np.minimum(np.abs(full), upper[index] - lower[index]) <= tolerance
         finished = np.flatnonzero(done) if isinstance(index, slice) else index[done]
         converged[finished] = True
         active[finished] = False
