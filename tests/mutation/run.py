@@ -174,11 +174,11 @@ MUTATIONS = (
              "        fit = pool(y[keep], v[keep], method=method, test=test)\n",
              SENSITIVITY_TESTS, "leave-one-out intervals are always 95%"),
     # ---- synthesis tables built on the engine ------------------------------------------------
-    Mutation("synthesis-egger-p-complement", "synthesis.py",
+    Mutation("synthesis-egger-p-complement", "pooled.py",
              '"statistic": egger.statistic, "pval": egger.pval,',
              '"statistic": egger.statistic, "pval": 1 - egger.pval,',
              SMALL_STUDY_TESTS, "the small-study table reports 1 − p for Egger's test"),
-    Mutation("synthesis-k-filled-zero", "synthesis.py",
+    Mutation("synthesis-k-filled-zero", "pooled.py",
              '"k_filled": tf.k0,',
              '"k_filled": 0,',
              SMALL_STUDY_TESTS, "the small-study table reports no filled studies"),
