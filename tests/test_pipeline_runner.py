@@ -342,3 +342,30 @@ def test_preloaded_kernel_starts_with_a_clean_namespace(tmp_path, monkeypatch):
     nbformat.write(nb, tmp_path / "notebooks" / "01_namespace.ipynb")
     _, result = run_in(tmp_path, monkeypatch)
     assert not isinstance(result, Exception), result
+
+
+@pytest.mark.slow
+def test_each_later_notebook_starts_from_a_reset_kernel(tmp_path, monkeypatch):
+    """The second notebook shares the first one's kernel but sees none of its state."""
+    import nbformat
+
+    def notebook(*sources):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell('review = "mini"', metadata={"tags": ["parameters"]})]
+        nb.cells += [nbformat.v4.new_code_cell(source) for source in sources]
+        return nb
+
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(notebook(
+        "import pandas as pd\nimport matplotlib.pyplot as plt\n"
+        "leftover = 1\npd.set_option('display.max_rows', 3)\nplt.figure()"),
+        tmp_path / "notebooks" / "01_dirty.ipynb")
+    nbformat.write(notebook(
+        "import sys\n"
+        "assert 'leftover' not in globals()\n"
+        "assert sys.modules['pandas'].get_option('display.max_rows') == 60\n"
+        "assert sys.modules['matplotlib.pyplot'].get_fignums() == []"),
+        tmp_path / "notebooks" / "02_clean.ipynb")
+    _, result = run_in(tmp_path, monkeypatch)
+    assert not isinstance(result, Exception), result
+    assert [name for name, _ in result] == ["01_dirty", "02_clean"]

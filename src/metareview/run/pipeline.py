@@ -37,6 +37,7 @@ import concurrent.futures
 import functools
 import multiprocessing
 import os
+import queue
 import re
 import sys
 import time
@@ -548,16 +549,31 @@ RESET_KERNEL = (
 )
 
 
-def reset_kernel(warm: WarmKernel) -> None:
-    """Give the next notebook a clean namespace in the review's kernel (see RESET_KERNEL)."""
+def reset_kernel(warm: WarmKernel, timeout: float = 60) -> None:
+    """Give the next notebook a clean namespace in the review's kernel (see RESET_KERNEL).
+
+    The reset goes over the shell channel alone, as a silent execute request, and waits for its
+    reply. A client's `wait_for_ready` would also drain IOPub for 0.2 s each time; the kernel is
+    known to be up (the previous notebook just ran in it) and a silent request publishes no
+    output, so neither IOPub nor that wait is needed.
+    """
     from jupyter_core.utils import run_sync
 
     client = warm.km.client()
-    client.start_channels()
+    client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
     try:
-        run_sync(client.wait_for_ready)(timeout=60)
-        reply = run_sync(client.execute_interactive)(RESET_KERNEL, store_history=False,
-                                                     timeout=60, output_hook=lambda msg: None)
+        msg_id = client.execute(RESET_KERNEL, silent=True, store_history=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RuntimeError(f"the kernel did not answer the reset within {timeout:g} s")
+            try:
+                reply = run_sync(client.get_shell_msg)(timeout=remaining)
+            except queue.Empty:
+                continue  # the deadline check above reports it
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
         if reply["content"].get("status") != "ok":
             raise RuntimeError(f"could not reset the kernel: {reply['content']}")
     finally:
