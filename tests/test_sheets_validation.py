@@ -675,6 +675,26 @@ def test_random_bytes_only_raise_validation_errors(pristine, tmp_path, content):
         load_review(folder)
 
 
+def test_count_sheets_keep_counts_within_their_totals(review):
+    """proportions.csv and ordinal_counts.csv: a count above its total, and a grade row with
+    nothing printed, are each reported at their cell."""
+    common = dict(study_id="Alpha2020", outcome="satisfied", timepoint_weeks="12", **_source())
+    (review / "proportions.csv").write_text(sheet_text("proportions.csv", [
+        dict(common, arm="SVF", role="treatment", events="21", total="20",
+             reported_form="events_total"),
+    ]), encoding="utf-8")
+    (review / "ordinal_counts.csv").write_text(sheet_text("ordinal_counts.csv", [
+        dict(common, comparison="c1", arm="SVF", role="treatment", grade="excellent",
+             grade_rank="1", count="25", total="20"),
+        dict(common, comparison="c1", arm="SVF", role="treatment", grade="good",
+             grade_rank="2", total="20"),
+    ]), encoding="utf-8")
+    found = {(Path(p.file).name, p.row, p.column): p.rule for p in problems_of(review)}
+    assert "events (21) must not exceed total (20)" in found[("proportions.csv", 2, "events")]
+    assert "count (25) must not exceed total (20)" in found[("ordinal_counts.csv", 2, "count")]
+    assert "neither a count" in found[("ordinal_counts.csv", 3, "count")]
+
+
 # ---------------------------------------------------------------------------------------------
 # paths and the committed folders
 

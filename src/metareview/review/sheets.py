@@ -591,14 +591,19 @@ def _needs(table, i, row, problems, form_column: str, needs: dict) -> None:
             )
 
 
-def _check_events(table, i, row, problems) -> None:
-    events, total = table.get("events", i), table.get("total", i)
-    if events is not None and total is not None and events > total:
+def _not_above_total(table, i, row, problems, part: str, hint: str) -> None:
+    """A count (`part`: events, count) cannot exceed the row's total."""
+    value, total = table.get(part, i), table.get("total", i)
+    if value is not None and total is not None and value > total:
         problems.add(
-            table.file, row, "events", table.raw("events", i),
-            f"events ({events}) must not exceed total ({total}).",
-            "check both numbers against the source; total is the number of people in the arm.",
+            table.file, row, part, table.raw(part, i),
+            f"{part} ({value}) must not exceed total ({total}).", hint,
         )
+
+
+def _check_events(table, i, row, problems) -> None:
+    _not_above_total(table, i, row, problems, "events", "check both numbers against the "
+                     "source; total is the number of people in the arm.")
 
 
 def _arm_row(table, i, row, problems) -> None:
@@ -632,13 +637,8 @@ def _proportion_row(table, i, row, problems) -> None:
 
 
 def _ordinal_row(table, i, row, problems) -> None:
-    count, total = table.get("count", i), table.get("total", i)
-    if count is not None and total is not None and count > total:
-        problems.add(
-            table.file, row, "count", table.raw("count", i),
-            f"count ({count}) must not exceed total ({total}).",
-            "check both numbers against the source.",
-        )
+    _not_above_total(table, i, row, problems, "count", "check both numbers against the source.")
+    count = table.get("count", i)
     if count is None and table.get("percent", i) is None and table.raw("note", i) is None:
         problems.add(
             table.file, row, "count", "",

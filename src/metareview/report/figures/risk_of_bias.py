@@ -10,7 +10,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from metareview.report.figures.style import ROB_COLOURS, ROB_SYMBOLS, STYLE
-from metareview.review.schema import ROB_JUDGEMENTS
+from metareview.review.schema import ROB_JUDGEMENTS, ROB_TOOLS
 
 # What each domain of the two tools assesses (Sterne et al. 2019, BMJ 366:l4898; Sterne et
 # al. 2016, BMJ 355:i4919), for the keys under the figures.
@@ -55,6 +55,21 @@ def domain_order(domain: str) -> tuple[int, str]:
     return (int(digits) if digits else 5_000, domain)
 
 
+def _tools_in(frame: pd.DataFrame) -> list[str]:
+    """The tools that `frame` (with a "tool" column) uses: RoB 2 first, as reviews usually
+    report randomised trials first, then ROBINS-I, then any other by name."""
+    present = set(frame["tool"].astype(str)) if len(frame) else set()
+    known = [t for t in ROB_TOOLS if t in present]
+    return known + sorted(present - set(known))
+
+
+def _no_judgements_figure() -> Figure:
+    """The small figure drawn in place of a risk-of-bias figure when nothing is recorded."""
+    fig = Figure(figsize=(5, 1.2))
+    fig.text(0.5, 0.5, "No risk-of-bias judgements recorded", ha="center", va="center")
+    return fig
+
+
 def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
     """Traffic-light plot: studies (rows) × domains (columns), one coloured circle per judgement.
 
@@ -63,15 +78,10 @@ def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
     (+ low, − some concerns / moderate, × high / serious, ! critical, ? no information) so the
     figure reads in grey scale too.
     """
-    present = set(rob["tool"].astype(str)) if len(rob) else set()
-    # RoB 2 (randomised trials) first, as reviews usually report them
-    tools = [t for t in ("RoB2", "ROBINS-I") if t in present] + sorted(
-        present - {"RoB2", "ROBINS-I"})
+    tools = _tools_in(rob)
     with matplotlib.rc_context(STYLE):
         if not tools:
-            fig = Figure(figsize=(5, 1.2))
-            fig.text(0.5, 0.5, "No risk-of-bias judgements recorded", ha="center", va="center")
-            return fig
+            return _no_judgements_figure()
         heights = [rob[rob["tool"] == t]["study_id"].nunique() + 1 for t in tools]
         fig = Figure(figsize=(7.5, 0.32 * sum(heights) + 1.2))
         axes = fig.subplots(len(tools), 1, squeeze=False,
@@ -182,14 +192,10 @@ def rob_summary_bar(rob: pd.DataFrame, title: str | None = None) -> Figure:
     of judgements (see `long_rob`).
     """
     frame = long_rob(rob) if len(rob) else pd.DataFrame(columns=["tool"])
-    present = set(frame["tool"])
-    tools = [t for t in ("RoB2", "ROBINS-I") if t in present] + sorted(
-        present - {"RoB2", "ROBINS-I"})
+    tools = _tools_in(frame)
     with matplotlib.rc_context(STYLE):
         if not tools:
-            fig = Figure(figsize=(5, 1.2))
-            fig.text(0.5, 0.5, "No risk-of-bias judgements recorded", ha="center", va="center")
-            return fig
+            return _no_judgements_figure()
         domain_lists = {t: sorted(frame.loc[frame["tool"] == t, "domain"].unique(),
                                   key=domain_order) for t in tools}
         heights = [len(domain_lists[t]) + 0.8 for t in tools]
