@@ -15,6 +15,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy import special, stats
 
+from metareview.stats.pooling import study_arrays
 from metareview.stats.results import ResultMixin, result_class
 
 MEASURES = ("PLO",)
@@ -103,19 +104,7 @@ def _check_counts(xi: Sequence[float], ni: Sequence[float]) -> tuple[np.ndarray,
     Studies are named by their 0-based position. Rules: same length, at least one study, both
     finite whole numbers, total >= 1, 0 <= events <= total.
     """
-    try:
-        x = np.atleast_1d(np.asarray(xi, dtype=float)).ravel()
-        n = np.atleast_1d(np.asarray(ni, dtype=float)).ravel()
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"xi and ni must be numbers (counts of events and totals): {error}") from None
-    if x.size != n.size:
-        first = min(x.size, n.size)
-        missing = "ni" if n.size < x.size else "xi"
-        raise ValueError(f"xi has {x.size} values but ni has {n.size}: study {first} has no "
-                         f"{missing}; give one event count and one total per study")
-    if x.size == 0:
-        raise ValueError("no studies: xi and ni are empty")
+    x, n = study_arrays(xi, ni, ("xi", "ni"), "one event count and one total")
     for index, (events, total) in enumerate(zip(x, n)):
         for name, value in (("events (xi)", events), ("total (ni)", total)):
             if not math.isfinite(value):
