@@ -403,3 +403,22 @@ def test_effect_direction_plot_outcome_order_must_cover_the_table(table):
         effect_direction_plot(table, outcomes=["scar"])
     with pytest.raises(ValueError, match=r"lists an outcome twice"):
         effect_direction_plot(table, outcomes=["scar", "pigment", "scar"])
+
+
+@pytest.mark.parametrize(("yi", "measure", "outcome_direction", "expected"), [
+    (-0.4, "SMD", "lower_is_better", 1),   # continuous effects are stored oriented
+    (-0.4, "MD", "higher_is_better", 1),
+    (0.3, "MD", "higher_is_better", -1),
+    (-0.7, "RR", "lower_is_better", 1),    # log RR < 0: fewer events on treatment
+    (-0.7, "RR", "higher_is_better", -1),  # ... which is worse when events are good
+    (0.5, "OR", "higher_is_better", 1),
+    (0.1, "RD", "higher_is_better", 1),    # risk differences are not oriented either
+    (0.1, "RD", "lower_is_better", -1),
+    (0.0, "MD", "lower_is_better", 0),
+])
+def test_effect_direction_reads_each_measure_on_its_own_orientation(yi, measure,
+                                                                     outcome_direction,
+                                                                     expected):
+    from metareview.report.swim import effect_direction
+
+    assert effect_direction(yi, measure, outcome_direction) == expected

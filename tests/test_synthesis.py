@@ -529,3 +529,15 @@ def test_p_value_text():
     assert text.p_text(0.0002) == "p < 0.001"
     assert text.p_text(float("nan")) == "p not available"
     assert text.format_interval(-1.254, -1.8, -0.7) == "-1.25 [-1.80, -0.70]"
+
+
+def test_natural_scale_of_result_rows():
+    """Ratios are shown exponentiated (from the _exp column, else by exp); others as stored."""
+    from metareview.report.text import natural, scale_name
+
+    with_exp = {"measure": "RR", "estimate": math.log(0.5), "estimate_exp": 0.5}
+    assert natural(with_exp, "estimate") == 0.5
+    assert natural({"measure": "OR", "ci_low": math.log(2.0)}, "ci_low") == pytest.approx(2.0)
+    assert natural(pd.Series({"measure": "MD", "estimate": -3.2}), "estimate") == -3.2
+    assert math.isnan(natural({"measure": "SMD"}, "pi_low"))
+    assert scale_name("RR") == "risk ratio" and scale_name("PLO") == "PLO"

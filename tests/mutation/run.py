@@ -139,14 +139,12 @@ MUTATIONS = (
              SMALL_STUDY_TESTS, "trim-and-fill never adds a study"),
     # ---- binary methods: the level argument --------------------------------------------------
     Mutation("mh-level-ignored", "binary.py",
-             "        zval, pval, ci_low, ci_high = _wald(estimate, se, level)\n"
-             "    q, q_df, q_pval, i2, h2, k_q",
-             "        zval, pval, ci_low, ci_high = _wald(estimate, se, 0.95)\n"
-             "    q, q_df, q_pval, i2, h2, k_q",
+             '    return _result("MH", measure, estimate, se, level,',
+             '    return _result("MH", measure, estimate, se, 0.95,',
              BINARY_TESTS, "Mantel-Haenszel CI is always 95%"),
     Mutation("peto-level-ignored", "binary.py",
-             "    zval, pval, ci_low, ci_high = _wald(estimate, se, level)\n\n    informative",
-             "    zval, pval, ci_low, ci_high = _wald(estimate, se, 0.95)\n\n    informative",
+             '    return _result("Peto", "OR", estimate, se, level,',
+             '    return _result("Peto", "OR", estimate, se, 0.95,',
              BINARY_TESTS, "Peto CI is always 95%"),
     # ---- influence diagnostics -------------------------------------------------------------
     Mutation("influence-hat-cutoff-2-over-k", "sensitivity.py",

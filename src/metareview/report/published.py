@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from metareview.report.text import format_interval, format_number, format_p
+from metareview.report.text import format_interval, format_number, format_p, natural
 from metareview.review.derive import analysis_of
-from metareview.stats.vocabulary import is_ratio
 
 COMPARISON_COLUMNS = [
     "review_id", "outcome", "subgroup", "published_measure", "published_k",
@@ -35,12 +34,6 @@ def _read(processed: Path, name: str) -> pd.DataFrame:
         return pd.DataFrame()
     return pd.read_csv(path, keep_default_na=False, na_values=[""],
                        dtype={"outcome": str, "level": str, "group": str, "study_id": str})
-
-
-def _natural(row: dict, name: str) -> float:
-    if is_ratio(str(row.get("measure", ""))) and f"{name}_exp" in row:
-        return row[f"{name}_exp"]
-    return row.get(name, np.nan)
 
 
 def _why_not_pooled(outcome: str, effects, not_pooled, swim_results) -> str:
@@ -123,8 +116,8 @@ def _match(row, outcome, subgroup, pooled, subgroups, proportions, swim, swim_re
         if len(groups):
             g = groups.iloc[0].to_dict()
             row.update(bundle_result="subgroup", bundle_measure=g["measure"], bundle_k=g["k"],
-                       bundle_estimate=_natural(g, "estimate"), bundle_ci_low=_natural(g, "ci_low"),
-                       bundle_ci_high=_natural(g, "ci_high"), bundle_i2=g["i2"],
+                       bundle_estimate=natural(g, "estimate"), bundle_ci_low=natural(g, "ci_low"),
+                       bundle_ci_high=natural(g, "ci_high"), bundle_i2=g["i2"],
                        bundle_pval=g["pval"], comment=_measure_note(row, g["measure"]))
             return row
     mine = pooled[pooled["outcome"] == outcome] if len(pooled) else pooled
@@ -147,8 +140,8 @@ def _match(row, outcome, subgroup, pooled, subgroups, proportions, swim, swim_re
             comment.append(_why_not_pooled(outcome, effects, not_pooled, swim_results))
         row.update(bundle_result=("pooled" if pooled_here else "single study")
                    + f" ({m['analysis']} analysis)", bundle_measure=m["measure"],
-                   bundle_k=m["k"], bundle_estimate=_natural(m, "estimate"),
-                   bundle_ci_low=_natural(m, "ci_low"), bundle_ci_high=_natural(m, "ci_high"),
+                   bundle_k=m["k"], bundle_estimate=natural(m, "estimate"),
+                   bundle_ci_low=natural(m, "ci_low"), bundle_ci_high=natural(m, "ci_high"),
                    bundle_i2=m["i2"], bundle_pval=m["pval"],
                    comment="; ".join(c for c in comment if c))
         return row

@@ -20,7 +20,7 @@ import pandas as pd
 
 import metareview as mr
 from metareview.report import findings, grade
-from metareview.report.text import plural
+from metareview.report.text import natural, plural
 from metareview.review.derive import analysis_of, read_effects
 
 
@@ -164,10 +164,7 @@ def _headline(review, effects, swim, processed: Path, summaries) -> list[str]:
     pooled = _read(processed, "pooled")
     if len(pooled):
         for r in pooled[pooled["status"] == "pooled"].to_dict("records"):
-            ratio = str(r["measure"]) in ("RR", "OR")
-            est = r["estimate_exp"] if ratio else r["estimate"]
-            low = r["ci_low_exp"] if ratio else r["ci_low"]
-            high = r["ci_high_exp"] if ratio else r["ci_high"]
+            est, low, high = (natural(r, name) for name in ("estimate", "ci_low", "ci_high"))
             label = dict(zip(review.outcomes["outcome"], review.outcomes["label"])).get(
                 r["outcome"], r["outcome"])
             lines.append(f"**{label}** ({r['analysis']} analysis, {int(r['k'])} studies): "

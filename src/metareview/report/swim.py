@@ -26,6 +26,7 @@ from scipy import stats
 import metareview as mr
 from metareview.review.derive import analysis_of
 from metareview.review.effect import missing
+from metareview.stats.vocabulary import BINARY_MEASURES
 
 FAVOURS_DIRECTION = {"treatment": 1, "control": -1, "none": 0}
 RESULT_COLUMNS = ["outcome", "study_id", "comparison", "reported_outcome", "direction", "p",
@@ -44,6 +45,19 @@ def _effect_p(effect) -> float:
     return float(2 * stats.norm.sf(abs(z)))
 
 
+def effect_direction(yi: float, measure: str, outcome_direction: str) -> int:
+    """+1 when an effect favours the treatment, −1 when it favours the control, 0 for neither.
+
+    Continuous effects are stored oriented, negative favouring the treatment (`orient`). Binary
+    ones (RR and OR on the log scale, RD) keep treatment versus control, so a positive yi
+    favours the treatment exactly when the outcome's higher values are better.
+    """
+    sign = int(np.sign(yi))
+    if measure in BINARY_MEASURES and outcome_direction == "higher_is_better":
+        return sign
+    return -sign
+
+
 def study_results(review, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(oriented results, results whose direction is not given); see the module docstring."""
     analyses = analysis_of(review.outcomes)
@@ -51,12 +65,8 @@ def study_results(review, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
     rows, unoriented = [], []
     seen = set()
     for _, e in effects.iterrows():
-        # an effect's yi is oriented so that negative favours the treatment (ratios: below 1
-        # favours the treatment when fewer events are better)
-        direction = -int(np.sign(e["yi"]))
-        if e["measure"] in ("RR", "OR"):
-            good_high = analyses[e["reported_outcome"]].direction == "higher_is_better"
-            direction = int(np.sign(e["yi"])) if good_high else -int(np.sign(e["yi"]))
+        direction = effect_direction(e["yi"], e["measure"],
+                                     analyses[e["reported_outcome"]].direction)
         n = e["n_treatment"] if e["paired"] else e["n_treatment"] + e["n_control"]
         rows.append({"outcome": e["outcome"], "study_id": e["study_id"],
                      "comparison": e["comparison"], "reported_outcome": e["reported_outcome"],

@@ -65,12 +65,22 @@ def p_text(p: float) -> str:
     return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
 
 
-def _natural(row, name: str) -> float:
-    """A pooled-table value on the scale a reader expects (ratios back-transformed)."""
-    return row[f"{name}_exp"] if is_ratio(row["measure"]) else row[name]
+def natural(row, name: str) -> float:
+    """A result-table value (`row`: a dict or a table row) on the scale a reader expects.
+
+    Ratios (see `is_ratio`) are shown exponentiated: the table's `<name>_exp` column where it
+    has one, else exp of the log value; other measures as stored; nan when `name` is absent.
+    """
+    value = row.get(name, np.nan)
+    if not is_ratio(str(row.get("measure", ""))):
+        return value
+    if f"{name}_exp" in row:
+        return row[f"{name}_exp"]
+    return float(np.exp(value))
 
 
-def _scale(measure: str) -> str:
+def scale_name(measure: str) -> str:
+    """The name of a measure's scale for readers ("risk ratio"); unknown measures as given."""
     return {"RR": "risk ratio", "OR": "odds ratio", "MD": "mean difference",
             "SMD": "standardised mean difference (Hedges' g)"}.get(measure, measure)
 
@@ -86,12 +96,12 @@ def present_pooled(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None) -
     for _, r in pooled[pooled["status"] == "pooled"].iterrows():
         row = {"outcome": labels.get(r["outcome"], r["outcome"]), "measure": r["measure"],
                "studies": int(r["k"]),
-               "estimate (95% CI)": format_interval(_natural(r, "estimate"), _natural(r, "ci_low"),
-                                                    _natural(r, "ci_high")),
+               "estimate (95% CI)": format_interval(natural(r, "estimate"), natural(r, "ci_low"),
+                                                    natural(r, "ci_high")),
                "p": format_p(r["pval"]),
-               "prediction interval": format_interval(_natural(r, "estimate"),
-                                                      _natural(r, "pi_low"),
-                                                      _natural(r, "pi_high")).split(" ", 1)[-1],
+               "prediction interval": format_interval(natural(r, "estimate"),
+                                                      natural(r, "pi_low"),
+                                                      natural(r, "pi_high")).split(" ", 1)[-1],
                "tau² [CI]": format_interval(r["tau2"], r["tau2_ci_low"], r["tau2_ci_high"], 3),
                "I² % [CI]": format_interval(r["i2"], r["i2_ci_low"], r["i2_ci_high"], 1)}
         if "analysis" in pooled.columns:
@@ -120,8 +130,8 @@ def present_sensitivity(part: pd.DataFrame) -> pd.DataFrame:
     """One sensitivity scenario for readers: outcome, setting, k, estimate (CI), I²."""
     return pd.DataFrame({
         "outcome": part["outcome"], "setting": part["setting"], "studies": part["k"],
-        "estimate (95% CI)": [format_interval(_natural(r, "estimate"), _natural(r, "ci_low"),
-                                              _natural(r, "ci_high")) or r["status"]
+        "estimate (95% CI)": [format_interval(natural(r, "estimate"), natural(r, "ci_low"),
+                                              natural(r, "ci_high")) or r["status"]
                               for _, r in part.iterrows()],
         "p": [format_p(v) for v in part["pval"]],
         "I² %": ["" if not np.isfinite(v) else f"{v:.0f}" for v in part["i2"]],
@@ -150,8 +160,8 @@ def present_subgroups(subgroups: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in subgroups.iterrows():
         if r["row"] == "group":
-            estimate = format_interval(_natural(r, "estimate"), _natural(r, "ci_low"),
-                                       _natural(r, "ci_high"))
+            estimate = format_interval(natural(r, "estimate"), natural(r, "ci_low"),
+                                       natural(r, "ci_high"))
             rows.append({"outcome": r["outcome"], "moderator": r["moderator"],
                          "subgroup": r["level"], "studies": r["k"],
                          "estimate (95% CI) or test": estimate, "p": format_p(r["pval"]),

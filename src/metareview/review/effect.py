@@ -76,10 +76,11 @@ class Effect:
         return out
 
 
-def orient(difference: float, direction: str, ratio: bool = False) -> tuple[float, str]:
-    """(signed effect, note): continuous differences are flipped when higher is better, so
-    that negative always favours the treatment; ratios are kept as treatment/control."""
-    if ratio or direction != "higher_is_better":
+def orient(difference: float, direction: str) -> tuple[float, str]:
+    """(signed effect, note): a continuous difference is flipped when higher is better, so
+    that negative always favours the treatment. Binary effects are not passed here: they keep
+    treatment versus control."""
+    if direction != "higher_is_better":
         return difference, ""
     return -difference, "sign flipped so that negative favours treatment"
 

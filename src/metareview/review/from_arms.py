@@ -19,9 +19,8 @@ from metareview.review.effect import (
 )
 from metareview.stats import consistency, conversions, paired
 from metareview.stats.escalc import effect_sizes
-from metareview.stats.vocabulary import is_ratio
+from metareview.stats.vocabulary import BINARY_MEASURES, is_ratio
 
-BINARY_MEASURES = ("RR", "OR", "RD")
 WITH_MEAN = ("mean_sd", "mean_se", "mean_unlabelled", "mean_only")
 
 

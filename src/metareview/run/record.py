@@ -286,18 +286,17 @@ def _display_number(value) -> str:
 
 def _headline_rows(review: str) -> list[tuple[str, str, str, str]]:
     """(result, analysis, studies, estimate with its scale) of every pooled result."""
+    from metareview.report.text import natural, scale_name
+
     rows = []
     pooled = files.processed_dir(review) / "pooled.csv"
     if pooled.is_file():
         frame = _read_table(pooled)
         for _, r in frame[frame["status"] == "pooled"].iterrows():
-            ratio = str(r["measure"]) in ("RR", "OR")
-            pick = (lambda n: r[f"{n}_exp"]) if ratio else (lambda n: r[n])
-            scale = {"RR": "risk ratio", "OR": "odds ratio", "MD": "mean difference",
-                     "SMD": "standardised mean difference"}.get(str(r["measure"]), r["measure"])
             rows.append((str(r["outcome"]).replace("_", " "), str(r.get("analysis", "main")),
-                         str(int(r["k"])), f"{scale} {pick('estimate'):.2f} (95% CI "
-                         f"{pick('ci_low'):.2f} to {pick('ci_high'):.2f})"))
+                         str(int(r["k"])), f"{scale_name(str(r['measure']))} "
+                         f"{natural(r, 'estimate'):.2f} (95% CI {natural(r, 'ci_low'):.2f} "
+                         f"to {natural(r, 'ci_high'):.2f})"))
     proportions = files.processed_dir(review) / "pooled_proportions.csv"
     if proportions.is_file():
         frame = _read_table(proportions)

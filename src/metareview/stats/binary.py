@@ -33,6 +33,7 @@ from scipy import stats
 
 from metareview.stats.escalc import effect_sizes, two_by_two
 from metareview.stats.results import ResultMixin, result_class
+from metareview.stats.vocabulary import is_ratio
 
 MH_MEASURES = ("OR", "RR", "RD")
 
@@ -109,6 +110,29 @@ def _wald(estimate: float, se: float, level: float):
     crit = stats.norm.isf((1 - level) / 2)
     zval = estimate / se
     return zval, float(2 * stats.norm.sf(abs(zval))), estimate - crit * se, estimate + crit * se
+
+
+def _result(method: str, measure: str, estimate: float, se: float, level: float, k: int,
+            heterogeneity: tuple, note: str = "", **tests) -> BinaryPoolResult:
+    """A BinaryPoolResult with its Wald test and interval (nan for an undefined estimate) and,
+    for ratios, the exponentiated estimate and limits. `heterogeneity` is (Q, df, p, I², H²,
+    tables in Q) as `_heterogeneity` returns it; `tests` the MH OR's CMH and homogeneity tests.
+    """
+    if math.isnan(estimate):
+        zval = pval = ci_low = ci_high = math.nan
+    else:
+        zval, pval, ci_low, ci_high = _wald(estimate, se, level)
+    q, q_df, q_pval, i2, h2, k_q = heterogeneity
+    ratio = is_ratio(measure)
+    return BinaryPoolResult(
+        method=method, measure=measure, estimate=float(estimate), se=float(se),
+        ci_low=float(ci_low), ci_high=float(ci_high), zval=float(zval), pval=float(pval),
+        k=k, k_q=k_q, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2,
+        exp_estimate=math.exp(estimate) if ratio else math.nan,
+        exp_ci_low=math.exp(ci_low) if ratio else math.nan,
+        exp_ci_high=math.exp(ci_high) if ratio else math.nan,
+        level=level, note=note, **tests,
+    )
 
 
 def _mh_odds_ratio(ai, bi, ci, di):
@@ -235,46 +259,16 @@ def mantel_haenszel(
             "the Mantel-Haenszel estimate is undefined: a sum in its ratio is zero "
             "(no events in a group)"
         )
-        zval = pval = ci_low = ci_high = math.nan
-    else:
-        zval, pval, ci_low, ci_high = _wald(estimate, se, level)
-    q, q_df, q_pval, i2, h2, k_q = _heterogeneity(measure, ai, bi, ci, di, estimate)
-    ratio = measure in ("OR", "RR")
     extra = {}
     if measure == "OR":
         extra["cmh"], extra["cmh_pval"] = _cmh_test(ai, bi, ci, di, correct)
         if not math.isnan(estimate):
             bd, bd_p, ta, ta_p, df = _breslow_day_tarone(ai, bi, ci, di, math.exp(estimate))
-            extra.update(
-                breslow_day=bd,
-                breslow_day_pval=bd_p,
-                tarone=ta,
-                tarone_pval=ta_p,
-                homogeneity_df=df,
-            )
-    return BinaryPoolResult(
-        method="MH",
-        measure=measure,
-        estimate=float(estimate),
-        se=float(se),
-        ci_low=float(ci_low),
-        ci_high=float(ci_high),
-        zval=float(zval),
-        pval=float(pval),
-        k=int(ai.size),
-        k_q=k_q,
-        q=q,
-        q_df=q_df,
-        q_pval=q_pval,
-        i2=i2,
-        h2=h2,
-        exp_estimate=math.exp(estimate) if ratio else math.nan,
-        exp_ci_low=math.exp(ci_low) if ratio else math.nan,
-        exp_ci_high=math.exp(ci_high) if ratio else math.nan,
-        level=level,
-        note=note,
-        **extra,
-    )
+            extra.update(breslow_day=bd, breslow_day_pval=bd_p, tarone=ta, tarone_pval=ta_p,
+                         homogeneity_df=df)
+    heterogeneity = _heterogeneity(measure, ai, bi, ci, di, estimate)
+    return _result("MH", measure, estimate, se, level, int(ai.size), heterogeneity, note,
+                   **extra)
 
 
 def peto(
@@ -302,7 +296,6 @@ def peto(
     observed_minus_expected = ai - expected
     estimate = float(observed_minus_expected.sum() / total_variance)
     se = 1 / math.sqrt(total_variance)
-    zval, pval, ci_low, ci_high = _wald(estimate, se, level)
 
     informative = variance > 0
     k_q = int((~_double_zero(ai, bi, ci, di)).sum())
@@ -313,29 +306,8 @@ def peto(
     )
     q_df = max(k_q - 1, 0)
     if informative.sum() > 1:
-        q_pval = float(stats.chi2.sf(q, q_df))
         i2 = max(0.0, 100.0 * (q - q_df) / q) if q > 0 else 0.0
-        h2 = q / q_df
+        heterogeneity = (q, q_df, float(stats.chi2.sf(q, q_df)), i2, q / q_df, k_q)
     else:
-        q_pval, i2, h2 = 1.0, 0.0, 1.0
-    return BinaryPoolResult(
-        method="Peto",
-        measure="OR",
-        estimate=estimate,
-        se=se,
-        ci_low=ci_low,
-        ci_high=ci_high,
-        zval=zval,
-        pval=pval,
-        k=int(ai.size),
-        k_q=k_q,
-        q=q,
-        q_df=q_df,
-        q_pval=q_pval,
-        i2=i2,
-        h2=h2,
-        exp_estimate=math.exp(estimate),
-        exp_ci_low=math.exp(ci_low),
-        exp_ci_high=math.exp(ci_high),
-        level=level,
-    )
+        heterogeneity = (q, q_df, 1.0, 0.0, 1.0, k_q)
+    return _result("Peto", "OR", estimate, se, level, int(ai.size), heterogeneity)
