@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Annotation, Text
-from PIL import Image
 
 import metareview as mr
 from metareview.report import figures
 from metareview.stats.diagnostics import baujat, cumulative
+
+from support import check_saved_figure
 
 FIXTURES = json.loads(
     (Path(__file__).parent / "fixtures" / "metafor" / "diagnostics.json").read_text())
@@ -167,10 +168,4 @@ def test_png_smoke(tmp_path, name):
             BCG["yi"], BCG["vi"], x, mr.meta_regression(BCG["yi"], BCG["vi"], x),
             xlabel="Absolute latitude", measure="RR"),
     }[name]
-    png, svg = figures.save_figure(draw(), tmp_path / name)
-    with Image.open(png) as image:
-        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.1)
-        assert min(image.size) > 600
-    again, svg_again = figures.save_figure(draw(), tmp_path / f"{name}_again")
-    assert png.read_bytes() == again.read_bytes()
-    assert svg.read_bytes() == svg_again.read_bytes()
+    check_saved_figure(draw, tmp_path, name)

@@ -13,12 +13,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.text import Text
-from PIL import Image
 from scipy import stats
 
 import metareview as mr
 from metareview.report import figures
 from metareview.report.figures.style import ROB_COLOURS
+
+from support import check_saved_figure
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review_fixture"
 
@@ -146,10 +147,4 @@ def test_png_smoke(tmp_path, name, pritz):
     draw = {"rob_summary": lambda: figures.rob_summary_bar(_rob()),
             "proportions": lambda: figures.proportion_forest_plot(rows, groups,
                                                                   group_column="disease")}[name]
-    png, svg = figures.save_figure(draw(), tmp_path / name)
-    with Image.open(png) as image:
-        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.1)
-        assert min(image.size) > 600
-    again, _ = figures.save_figure(draw(), tmp_path / f"{name}_again")
-    assert png.read_bytes() == again.read_bytes()
-    assert np.asarray(Image.open(png)).std() > 0  # not a blank image
+    check_saved_figure(draw, tmp_path, name)

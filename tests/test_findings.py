@@ -4,7 +4,6 @@ absolute effects per 1000 checked by hand, and GRADE's wording for every certain
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,23 +19,11 @@ from metareview.report.findings import (
 )
 from metareview.report.grade import assess
 
-
-@dataclass(frozen=True)
-class Fit:
-    """A pooled result with the fields the table reads, set by hand (analysis scale)."""
-
-    estimate: float
-    ci_low: float
-    ci_high: float
-    pi_low: float = math.nan
-    pi_high: float = math.nan
-    k: int = 3
-    i2: float = 0.0
-    weights: tuple = (40.0, 35.0, 25.0)
+from support import StubFit
 
 
 def log_fit(rr, low, high, pi=(math.nan, math.nan)):
-    return Fit(math.log(rr), math.log(low), math.log(high),
+    return StubFit(math.log(rr), math.log(low), math.log(high),
                *(p if math.isnan(p) else math.log(p) for p in pi))
 
 
@@ -95,7 +82,7 @@ def test_ratio_effect_on_the_natural_scale():
 
 def test_mean_difference_with_its_unit_and_minus_signs():
     eff = binary_effects().drop(columns="events_control")
-    fit = Fit(-2.5, -3.9, -1.1, pi_low=-5.0, pi_high=0.4)
+    fit = StubFit(-2.5, -3.9, -1.1, pi_low=-5.0, pi_high=0.4)
     s = OutcomeSummary("days", "Time to healing", "MD", "lower_is_better", fit, eff, None,
                        unit="days")
     r = row(s)
@@ -108,7 +95,7 @@ def test_mean_difference_with_its_unit_and_minus_signs():
 
 def test_higher_is_better_continuous_effect_is_shown_treatment_minus_control():
     # derive_effects flipped the sign: -0.45 stored means treatment 0.45 SD higher
-    fit = Fit(-0.45, -0.80, -0.10)
+    fit = StubFit(-0.45, -0.80, -0.10)
     s = OutcomeSummary("sat", "Satisfaction", "SMD", "higher_is_better", fit,
                        binary_effects(), None)
     assert row(s)["Effect (95% CI)"] == "SMD 0.45 (0.10 to 0.80)"
@@ -123,7 +110,7 @@ def test_proportion_back_transformed_to_percent():
     def logit(p):
         return math.log(p / (1 - p))
 
-    fit = Fit(logit(0.62), logit(0.501), logit(0.728))
+    fit = StubFit(logit(0.62), logit(0.501), logit(0.728))
     eff = pd.DataFrame({"study_id": ["A", "B", "C"], "yi": [0.4, 0.5, 0.6],
                         "vi": [0.1, 0.1, 0.1], "n_treatment": [30, 40, 50]})
     s = OutcomeSummary("clear", "Clearance", "PLO", "higher_is_better", fit, eff, None)

@@ -3,9 +3,6 @@ DataFrames' cells; landscape, shaded header, fixed properties, same bytes twice,
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import docx
 import pandas as pd
 import pytest
@@ -17,17 +14,7 @@ from metareview.report.findings import OutcomeSummary, summary_of_findings
 from metareview.report.grade import assess
 from metareview.report.word import CERTAINTY_DEFINITIONS, DOCUMENT_DATE, write_word
 
-
-@dataclass(frozen=True)
-class Fit:
-    estimate: float
-    ci_low: float
-    ci_high: float
-    pi_low: float = math.nan
-    pi_high: float = math.nan
-    k: int = 3
-    i2: float = 0.0
-    weights: tuple = (40.0, 35.0, 25.0)
+from support import StubFit
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +27,7 @@ def sof():
     rr = mr.pool(eff["yi"], eff["vi"])
     rr_certainty = assess("infection", result=rr, effects=eff, rob=None, design_randomised=None,
                           measure="RR")
-    md = Fit(-2.5, -3.9, -1.1, -5.0, 0.4)
+    md = StubFit(-2.5, -3.9, -1.1, -5.0, 0.4)
     md_certainty = assess("healing", result=md, effects=eff, rob=None, design_randomised=True,
                           measure="MD")
     outcomes = [

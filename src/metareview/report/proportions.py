@@ -137,6 +137,25 @@ def pool_proportions(rows: pd.DataFrame, *, group_by: str = "condition", level: 
         "outcome", "groups", "k", "q_between", "df", "pval", "method"]))
 
 
+def pool_by_subgroups(rows: pd.DataFrame, columns: list[str], *, level: float = 0.95,
+                      nagq: int = 7, method: str = "REML") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`pool_proportions` (GLMM only) within the values of each of `columns` in turn.
+
+    Returns (pooled rows, tests of subgroup differences), each with a `subgroup` column naming
+    the column the row belongs to; empty frames when `columns` is empty.
+    """
+    tables, tests = [], []
+    for column in columns:
+        by = pool_proportions(rows.assign(**{column: rows[column].astype(str)}),
+                              group_by=column, level=level, nagq=nagq, method=method,
+                              sensitivity=False)
+        tables.append(by.table.assign(subgroup=column))
+        tests.append(by.between.assign(subgroup=column))
+    if not tables:
+        return pd.DataFrame(), pd.DataFrame()
+    return pd.concat(tables, ignore_index=True), pd.concat(tests, ignore_index=True)
+
+
 def percent(value: float, digits: int = 1) -> str:
     """A proportion as a percentage for readers ("41.7%"); empty when missing."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):

@@ -265,12 +265,22 @@ BOOLEAN_COLUMNS = ("converted", "paired", "randomised", "main_analysis", "p_deri
                    "p_bound", "dispersion_decided", "from_percent")
 
 
+def _read_derived(path) -> pd.DataFrame:
+    """A table notebook 02 wrote, with ids kept as text and flags as booleans."""
+    table = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
+                        na_values=[""])
+    for column in BOOLEAN_COLUMNS:
+        if column in table.columns:
+            table[column] = table[column].map(
+                lambda v: str(v).strip().lower() == "true").astype(bool)
+    return table
+
+
 def read_effects(path) -> pd.DataFrame:
     """effects.csv as written by notebook 02, with ids kept as text and flags as booleans."""
-    effects = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS}, keep_default_na=False,
-                          na_values=[""])
-    for column in BOOLEAN_COLUMNS:
-        if column in effects.columns:
-            effects[column] = effects[column].map(
-                lambda v: str(v).strip().lower() == "true").astype(bool)
-    return effects
+    return _read_derived(path)
+
+
+def read_proportions(path) -> pd.DataFrame:
+    """proportions.csv (single-group counts) as written by notebook 02, read as `read_effects`."""
+    return _read_derived(path)
