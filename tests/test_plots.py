@@ -114,6 +114,24 @@ def test_funnel_plot_with_filled_studies(bcg):
                                                             np.sqrt(tf.filled["vi"].iloc[0])])
 
 
+def test_funnel_for_a_pooled_outcome_draws_its_trim_and_fill_studies(bcg):
+    """The report's funnel (review_figures.funnel_for) shows the outcome's studies and the one
+    study metafor's trimfill adds for the BCG trials (REML)."""
+    from types import SimpleNamespace
+
+    from metareview.report.review_figures import funnel_for
+
+    effects = pd.DataFrame({"yi": bcg["yi"], "vi": bcg["vi"]})
+    fit = SimpleNamespace(effects=effects, result=mr.pool(bcg["yi"], bcg["vi"]), measure="RR",
+                          outcome="tb")
+    fig = funnel_for(SimpleNamespace(fit=fit), method="REML")
+    studies = [a for a in fig.findobj() if a.get_gid() == "funnel-studies"][0]
+    assert len(studies.get_offsets()) == 13
+    filled = [a for a in fig.findobj() if a.get_gid() == "funnel-filled"]
+    assert len(filled) == 1 and len(filled[0].get_offsets()) == 1
+    assert fig.axes[0].get_title(loc="left") == "tb: funnel plot"
+
+
 def test_rob_traffic_light_one_circle_per_judgement():
     rob = pd.read_csv(FIXTURE / "risk_of_bias.csv")
     fig = figures.rob_traffic_light(rob)

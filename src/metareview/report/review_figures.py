@@ -127,3 +127,15 @@ def baujat_for(named, method: str = "REML"):
                     method=method)
     return figures.baujat_plot(coords, fit.labels, method=method,
                                title=f"{fit.outcome.replace('_', ' ')}: Baujat plot")
+
+
+def funnel_for(named, method: str = "REML"):
+    """Funnel plot of one pooled outcome, with the studies trim-and-fill adds drawn open."""
+    from metareview.stats.small_study import trim_and_fill
+
+    fit = named.fit
+    yi, vi = fit.effects["yi"].to_numpy(float), fit.effects["vi"].to_numpy(float)
+    filled = trim_and_fill(yi, vi, method=method).filled
+    return figures.funnel_plot(yi, vi, fit.result.estimate, filled_yi=filled["yi"],
+                               filled_vi=filled["vi"], measure=fit.measure,
+                               title=f"{fit.outcome}: funnel plot")
