@@ -93,17 +93,19 @@ def test_mean_difference_with_its_unit_and_minus_signs():
     assert r["Certainty"] == "Not assessed"
 
 
-def test_higher_is_better_continuous_effect_is_shown_treatment_minus_control():
-    # derive_effects flipped the sign: -0.45 stored means treatment 0.45 SD higher
-    fit = StubFit(-0.45, -0.80, -0.10)
+def test_higher_is_better_continuous_effect_is_shown_as_stored():
+    # effects are treatment minus control on the outcome's scale: +0.45 is 0.45 SD higher
+    fit = StubFit(0.45, 0.10, 0.80)
     s = OutcomeSummary("sat", "Satisfaction", "SMD", "higher_is_better", fit,
                        binary_effects(), None)
     assert row(s)["Effect (95% CI)"] == "SMD 0.45 (0.10 to 0.80)"
     assert row(s)["What happens"] == \
         "The intervention increases satisfaction (certainty not assessed)."
-    unflipped = OutcomeSummary("sat", "Satisfaction", "SMD", "higher_is_better", fit,
-                               binary_effects(), None, oriented=False)
-    assert row(unflipped)["Effect (95% CI)"] == "SMD \u22120.45 (\u22120.80 to \u22120.10)"
+    lower = OutcomeSummary("pain", "Pain", "SMD", "lower_is_better", StubFit(-0.45, -0.80, -0.10),
+                           binary_effects(), None)
+    assert row(lower)["Effect (95% CI)"] == "SMD \u22120.45 (\u22120.80 to \u22120.10)"
+    assert row(lower)["What happens"] == \
+        "The intervention reduces pain (certainty not assessed)."
 
 
 def test_proportion_back_transformed_to_percent():

@@ -37,10 +37,10 @@ and no prediction interval. An outcome synthesised without meta-analysis (no poo
 intervention, the sign test and the combined p value, and that the size of the effect is
 unknown.
 
-Orientation: `derive_effects` writes continuous effects so that a negative value favours the
-treatment (treatment minus control, sign flipped for outcomes where higher is better). With
-`OutcomeSummary.oriented` True (the default) the table undoes that flip, so that an MD or SMD
-reads treatment minus control on the outcome's own scale.
+Direction: effects are treatment minus control (ratios: treatment over control) on the
+outcome's own scale, as `derive_effects` writes them and the source reports them; the table
+shows them so. Whether an increase is good is the outcome's direction, which the outcome cell
+states ("higher is better").
 
 References
 ----------
@@ -113,7 +113,7 @@ class OutcomeSummary:
     effects: the outcome's rows (study_id, yi, vi, n_treatment, n_control; events_control for
     the absolute effects of binary outcomes); certainty: its `Certainty` (None: not assessed);
     unit: of an MD ("days"). vote and combined: a `vote_count` and `combine_pvalues` result for
-    an outcome without a pooled estimate. oriented: see the module docstring.
+    an outcome without a pooled estimate.
     """
 
     outcome: str
@@ -126,7 +126,6 @@ class OutcomeSummary:
     unit: str = ""
     vote: Any = None
     combined: Any = None
-    oriented: bool = True
 
     def __post_init__(self) -> None:
         if self.direction not in OUTCOME_DIRECTIONS:
@@ -259,11 +258,6 @@ def _estimates(summary: OutcomeSummary, effects: pd.DataFrame, measure: str,
     elif is_proportion(measure):
         ni = effects["n_treatment"].to_numpy(float) if "n_treatment" in effects else None
         values = back_transform(values, measure, ni=ni)
-    elif summary.oriented and summary.direction == "higher_is_better":
-        # undo derive_effects' flip: treatment minus control on the outcome's scale
-        values = -values
-        values[[1, 2]] = values[[2, 1]]
-        values[[3, 4]] = values[[4, 3]]
     return _named(values, k, a_low, a_high)
 
 

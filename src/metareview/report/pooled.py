@@ -14,8 +14,13 @@ import pandas as pd
 from scipy import stats
 
 import metareview as mr
-from metareview.report.frames import outcome_groups, sorted_frame, study_labels, with_exp
-from metareview.stats.conversions import critical_value
+from metareview.report.frames import (
+    outcome_groups,
+    sorted_frame,
+    study_intervals,
+    study_labels,
+    with_exp,
+)
 from metareview.stats.vocabulary import TESTS
 
 ESTIMATORS = ("FE", "DL", "REML", "PM", "SJ")
@@ -38,19 +43,20 @@ POOLED_COLUMNS = [
 
 
 def single_study_row(part: pd.DataFrame, level: float) -> dict:
-    """The one study of an outcome shown as it is: its estimate with the interval its source
-    printed. When the effect's SE came from a t-based interval or test (`df` of effects.csv),
-    the interval and p value use t on those df, so a printed "−17.00 (−24.56 to −9.44)" is
-    shown as printed; otherwise the Wald (z) interval."""
+    """The one study of an outcome shown as it is, with its own interval by the rule of
+    `frames.study_intervals` (t on the effect's df where its source printed a t-based
+    interval or test, so "−17.00 (−24.56 to −9.44)" is shown as printed; else z)."""
     yi, se = float(part["yi"].iloc[0]), float(np.sqrt(part["vi"].iloc[0]))
-    df = float(part["df"].iloc[0]) if "df" in part and np.isfinite(part["df"].iloc[0]) else None
-    half = float(critical_value(level, df)) * se
-    if df is None:
-        pval = float(2 * stats.norm.sf(abs(yi / se)))
-    else:
+    low, high, t_based = study_intervals(part.iloc[:1], level)
+    if t_based[0]:
+        df = float(part["df"].iloc[0])
         pval = float(2 * stats.t.sf(abs(yi / se), df))
-    return {"estimate": yi, "se": se, "ci_low": yi - half, "ci_high": yi + half, "pval": pval,
-            "interval": f"t, df = {df:g}" if df is not None else "z"}
+        interval = f"t, df = {df:g}"
+    else:
+        pval = float(2 * stats.norm.sf(abs(yi / se)))
+        interval = "z"
+    return {"estimate": yi, "se": se, "ci_low": float(low[0]), "ci_high": float(high[0]),
+            "pval": pval, "interval": interval}
 
 
 def result_row(r) -> dict:
