@@ -28,10 +28,22 @@ ESTIMATORS = ("FE", "DL", "REML", "PM", "SJ")
 MIN_K_SMALL_STUDY = 10
 SINGLE_STUDY_WARNING = "single study, not pooled: its own estimate and interval"
 
-K2_WARNING = (
-    "only 2 studies: tau² and its interval are very imprecise and the Hartung-Knapp interval "
-    "is wide (t with 1 df)"
-)
+# A prediction interval needs at least three studies: its t quantile has k - 2 degrees of
+# freedom (Higgins, Thompson & Spiegelhalter 2009, doi 10.1111/j.1467-985X.2008.00552.x), none
+# with two. With k >= 3 it is metafor's (z, or t on k - 1 df under Hartung-Knapp).
+MIN_K_PREDICTION = 3
+
+
+def few_studies_caution(k: int, test: str) -> str:
+    """The caution shown beside every interval of a model of two studies, naming the test the
+    run used (empty for k >= 3)."""
+    if k != 2:
+        return ""
+    interval = ("the Hartung-Knapp interval uses t with 1 df, so it is very wide"
+                if test == "knha" else
+                "the z interval ignores the uncertainty in tau², so it may be too narrow")
+    return (f"only 2 studies: tau² cannot be estimated with any precision and {interval}; no "
+            "prediction interval (it needs at least 3 studies)")
 
 POOLED_COLUMNS = [
     "outcome", "measure", "k", "status", "warning", "studies", "method", "test", "level",
@@ -123,8 +135,9 @@ def pool_outcomes(effects: pd.DataFrame, *, method: str = "REML", test: str = "k
                 row.update(result_row(result), interval="t, df = k - 1" if test == "knha"
                            else "z")
                 row["status"] = "pooled"
-                if k == 2:
-                    row["warning"] = K2_WARNING
+                if k < MIN_K_PREDICTION:
+                    row["pi_low"] = row["pi_high"] = np.nan
+                row["warning"] = few_studies_caution(k, test)
             except ValueError as error:
                 row["status"] = f"not pooled ({error})"
         rows.append(with_exp(row))
@@ -305,6 +318,16 @@ MAIN = "main"
 ALL_STUDIES = "all studies"
 
 
+def forest_name(outcome: str, analysis: str = MAIN) -> str:
+    """The file name (without extension) of an outcome's forest plot in one analysis."""
+    return f"forest_{outcome}" + ("" if analysis == MAIN else "_all_studies")
+
+
+def main_effects(effects: pd.DataFrame) -> pd.DataFrame:
+    """The effects of the review's main analysis (review.yaml `main_analysis`)."""
+    return effects[effects["main_analysis"]] if len(effects) else effects
+
+
 @dataclass(frozen=True)
 class Analyses:
     """Pooled outcomes of the main analysis and, where it leaves effects out, of all studies.
@@ -318,11 +341,8 @@ class Analyses:
 
     def plotted(self) -> list["NamedFit"]:
         """The fits worth a forest plot: every outcome with at least one effect."""
-        named = []
-        for analysis, fit in self.fits:
-            suffix = "" if analysis == MAIN else "_all_studies"
-            named.append(NamedFit(f"{fit.outcome}{suffix}", analysis, fit))
-        return named
+        return [NamedFit(forest_name(fit.outcome, analysis).removeprefix("forest_"), analysis,
+                         fit) for analysis, fit in self.fits]
 
 
 @dataclass(frozen=True)

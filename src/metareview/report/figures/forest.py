@@ -358,7 +358,8 @@ def _pooled_rows(result, label: str, frame: pd.DataFrame, arms, ratio: bool, *, 
         rows.append(Row("text", {"label": "Total events", **events}))
     pi_low, pi_high = float(_get(result, "pi_low")), float(_get(result, "pi_high"))
     if (show_prediction and np.isfinite(pi_low) and np.isfinite(pi_high)
-            and str(_get(result, "method", "")) != "FE" and int(_get(result, "k", 0)) >= 2):
+            and str(_get(result, "method", "")) != "FE" and int(_get(result, "k", 0)) >= 3):
+        # with two studies a prediction interval has no degrees of freedom (Higgins 2009)
         shown = (np.exp(pi_low), np.exp(pi_high)) if ratio else (pi_low, pi_high)
         rows.append(Row("prediction", {"label": "Prediction interval",
                                        "estimate": f"[{_fmt(shown[0])}, {_fmt(shown[1])}]"},
@@ -568,8 +569,12 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
                                    show_prediction=show_prediction, gid="pooled-total")
         footer.append(f"Model: {model_label(result)}; study weights are inverse-variance.")
         if int(_get(result, "k", 0)) == 2:
-            footer.append("Caution: two studies only; tau² and the intervals rest on very "
-                          "little information")
+            test = str(_get(result, "test", "z"))
+            footer.append("Caution: two studies only; tau² cannot be estimated with any "
+                          "precision and " + ("the Hartung-Knapp interval uses t with 1 df"
+                                              if test == "knha" else "the z interval ignores "
+                                              "the uncertainty in tau²")
+                          + "; no prediction interval (it needs at least 3 studies)")
     if any(r.cells.get("estimate", "").endswith(SOURCE_INTERVAL_MARK) for r in table_rows):
         footer.append(f"{SOURCE_INTERVAL_MARK} t-based interval of the study's source (the "
                       "interval it printed, or the one its printed test implies), as in the "
