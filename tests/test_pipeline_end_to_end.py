@@ -14,6 +14,7 @@ pooled estimate against metafor 3.8-1:
 from __future__ import annotations
 
 import json
+import math
 import re
 import os
 import shutil
@@ -290,3 +291,28 @@ def test_the_registry_in_docs_lists_exactly_the_processed_tables(run_root):
     written = {p.name for p in (run_root / "data" / "processed" / REVIEW).iterdir()}
     written = {n if not n.startswith("clean_") else "clean_<sheet>.csv" for n in written}
     assert written == listed
+
+
+def test_every_page_shows_the_result_table_numbers(run_root, monkeypatch):
+    from metareview import files
+    from metareview.run import consistency
+
+    monkeypatch.setenv(files.ROOT_ENV, str(run_root))
+    record = _run(run_root, "metareview.record", "index")
+    assert record.returncode == 0, record.stdout + record.stderr
+    assert consistency.problems(REVIEW) == []
+    pooled = pd.read_csv(run_root / "data" / "processed" / REVIEW / "pooled.csv")
+    tb = pooled[(pooled["outcome"] == "tb") & (pooled["status"] == "pooled")].iloc[0]
+    shown = f"RR {math.exp(tb['estimate']):.2f} ({math.exp(tb['ci_low']):.2f} to " \
+            f"{math.exp(tb['ci_high']):.2f})"
+    summary = run_root / "reports" / REVIEW / "06_summary.html"
+    assert shown in consistency.page_text(summary)
+    # a page that shows another number is caught, naming the page and the number
+    original = summary.read_text(encoding="utf-8")
+    try:
+        summary.write_text(original.replace(f"{math.exp(tb['ci_low']):.2f} to",
+                                            "0.01 to"), encoding="utf-8")
+        found = consistency.problems(REVIEW)
+        assert any(p.startswith("06_summary.html:") and "tb" in p for p in found), found
+    finally:
+        summary.write_text(original, encoding="utf-8")

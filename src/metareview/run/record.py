@@ -239,6 +239,9 @@ def check(review: str) -> list[str]:
     committed = json.loads(record_path.read_text(encoding="utf-8"))
     fresh = build_record(review)
     problems += compare(committed, fresh)
+    from metareview.run import consistency
+
+    problems += [f"shown differently: {p}" for p in consistency.problems(review)]
     for figure in committed.get("figures", []):
         if not (reports / figure).is_file():
             problems.append(f"figure missing: {files.display_path(reports / figure)}")
@@ -272,6 +275,7 @@ code { font-size: .85rem; }
 .answer { border: 1px solid #ccc; border-radius: 4px; padding: .4rem .8rem; font-size: .92rem; }
 .answer h2 { font-size: 1.05rem; border: 0; margin: .3rem 0; }
 .answer p { margin: .3rem 0; } .rule { font-size: .85rem; color: #555; }
+.caution { font-size: .85rem; color: #8a4b00; }
 """
 
 
@@ -312,6 +316,9 @@ def _key_results_table(review: str) -> str:
         columns = ("Outcome", "Effect (95% CI)", "Participants (studies)", "Certainty")
         head = "".join(f"<th>{_e(c)}</th>" for c in columns)
         body = "".join("<tr>" + "".join(f"<td>{_e(r[c])}</td>" for c in columns) + "</tr>"
+                       + (f"<tr><td colspan='4' class='caution'>Caution: {_e(r['Caution'])}"
+                          "</td></tr>" if isinstance(r.get("Caution"), str) and r["Caution"]
+                          else "")
                        for _, r in key.iterrows())
         parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         parts.append(f"<p class='rule'>{_e(KEY_RESULTS_RULE)}</p>")
@@ -332,13 +339,18 @@ def _answers(reviews: list[str]) -> str:
     for review in reviews:
         key = _key_results(review)
         summary = f"{review}/06_summary.html"
-        parts.append(f"<div class='answer'><h2><a href='{_href(summary)}'>"
-                     f"{_e(_review_title(review))}</a></h2>")
+        title = _e(_review_title(review))
+        if (files.reports_dir() / summary).is_file():
+            title = f"<a href='{_href(summary)}'>{title}</a>"
+        parts.append(f"<div class='answer'><h2>{title}</h2>")
         if key is not None and len(key):
             first = key.iloc[0]
             parts.append(f"<p class='headline'><strong>{_e(first['Outcome'])}</strong>: "
                          f"{_e(first['Effect (95% CI)'])}; {_e(first['Participants (studies)'])};"
                          f" {_e(first['Certainty'])}.</p>")
+            caution = first.get("Caution", "")
+            if isinstance(caution, str) and caution:
+                parts.append(f"<p class='caution'>Caution: {_e(caution)}</p>")
             parts.append(f"<p>{_e(_plain_language(review))}</p>")
         else:
             parts.append("<p class='missing'>Not run to the end: no key result yet.</p>")

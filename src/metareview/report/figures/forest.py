@@ -37,6 +37,7 @@ from metareview.report.figures.style import (
     STUDY_COLOUR,
 )
 from metareview.stats.conversions import critical_value
+from metareview.stats.heterogeneity import tau2_bound_reached_search_end
 from metareview.stats.vocabulary import is_ratio
 
 MEASURE_NAMES = {
@@ -135,7 +136,9 @@ def heterogeneity_text(result) -> str:
     low, high = _tau2_ci(result)
     tau2 = _get(result, "tau2")
     tau_text = f"τ² = {_fmt(tau2, 3)}"
-    if np.isfinite(low) and np.isfinite(high):
+    if tau2_bound_reached_search_end(tau2, high):
+        tau_text += f" [{_fmt(low, 3)}, not estimable]"
+    elif np.isfinite(low) and np.isfinite(high):
         tau_text += f" [{_fmt(low, 3)}, {_fmt(high, 3)}]"
     return (
         f"Heterogeneity: {tau_text}; I² = {_fmt(_get(result, 'i2'), 1)}%; "

@@ -185,7 +185,8 @@ def rob_summary_bar(rob: pd.DataFrame, title: str | None = None) -> Figure:
     One horizontal bar per domain, stacked by the percentage of studies judged at each level:
     for RoB 2 low / some concerns / high / no information, for ROBINS-I low / moderate /
     serious / critical / no information. Each bar sums to 100% of the studies assessed in that
-    domain; "Overall" comes last. One panel per tool. Each segment carries the gid
+    domain, and its label says how many that is ("(n = 3)"), so a domain rated in 3 of 29
+    studies does not read as the whole body; "Overall" comes last. One panel per tool. Each segment carries the gid
     ``robbar-<tool>-<domain>-<judgement>`` and its width is the percentage.
 
     `rob` is risk_of_bias.csv in long form (study_id, tool, domain, judgement) or a wide table
@@ -226,8 +227,10 @@ def rob_summary_bar(rob: pd.DataFrame, title: str | None = None) -> Figure:
                     left += share
                     if level not in used:
                         used.append(level)
-            labels = [f"{d}: {names[d]}" if d in names and d != "overall" else
-                      names.get(d, d.capitalize() if d == "overall" else d) for d in domains]
+            rated = part.groupby("domain")["study_id"].nunique()
+            labels = [(f"{d}: {names[d]}" if d in names and d != "overall" else
+                       names.get(d, d.capitalize() if d == "overall" else d))
+                      + f" (n = {int(rated.get(d, 0))})" for d in domains]
             ax.set_yticks(range(len(domains)))
             ax.set_yticklabels(labels, fontsize=8)
             for tick, domain in zip(ax.get_yticklabels(), domains):
@@ -239,7 +242,8 @@ def rob_summary_bar(rob: pd.DataFrame, title: str | None = None) -> Figure:
             ax.set_xticklabels(["0%", "25%", "50%", "75%", "100%"])
             n_studies = part["study_id"].nunique()
             ax.set_title(f"{'RoB 2' if tool == 'RoB2' else tool} ({n_studies} "
-                         f"{'study' if n_studies == 1 else 'studies'})", loc="left",
+                         f"{'study' if n_studies == 1 else 'studies'}; each bar: % of the n "
+                         "studies rated in that domain)", loc="left",
                          fontweight="bold", fontsize=9)
             ax.tick_params(axis="y", length=0)
             for side in ("top", "right", "left"):

@@ -25,10 +25,13 @@ POOLED_COLOUR = "#000000"
 PI_COLOUR = "#b2182b"
 FILLED_COLOUR = "#d95f02"
 
+# One colour per judgement within each tool, graded from green to dark red (robvis's order):
+# RoB 2 low / some concerns / high; ROBINS-I low / moderate / serious / critical. "Some
+# concerns" and "moderate" differ so that a page with both tools never merges them.
 ROB_COLOURS = {
     "low": "#1a9850",
     "some_concerns": "#fee08b",
-    "moderate": "#fee08b",
+    "moderate": "#fdae61",
     "high": "#d73027",
     "serious": "#d73027",
     "critical": "#7f0000",
