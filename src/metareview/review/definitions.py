@@ -26,6 +26,8 @@ moderators:                                           # meta-regression, one at 
 favours: {treatment: MSC therapy, control: control}
 required:                            # columns whose cells this review requires to be filled
   arms: [timepoint_weeks]
+revman: {...}                        # written by `make import-revman`: RevMan's comparisons,
+                                     # outcomes, labels and subgroups (metareview.review.revman)
 ```
 
 `load_definitions(folder)` reads and checks the file and raises `DefinitionError` naming the
@@ -50,7 +52,7 @@ STUDY_LEVEL_COLUMNS = ("year", "design", "randomised", "country", "condition",
                        "intervention_class", "co_intervention", "n_randomised", "n_analysed",
                        "follow_up_weeks")
 _KEYS = ("title", "question", "years", "conditions", "intervention_classes", "main_analysis",
-         "study_columns", "subgroups", "moderators", "favours", "required")
+         "study_columns", "subgroups", "moderators", "favours", "required", "revman")
 
 
 class DefinitionError(ValueError):
@@ -100,6 +102,7 @@ class Definitions:
     favours_treatment: str = "treatment"
     favours_control: str = "control"
     required: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    revman: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_main_analysis(self) -> bool:
@@ -193,6 +196,16 @@ def _moderators(file, value, known: set[str]) -> tuple[Moderator, ...]:
     return tuple(found)
 
 
+def _revman(file, value) -> dict[str, Any]:
+    """The `revman` block as written by the importer (checked by metareview.review.revman)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not isinstance(value.get("comparisons", []), list):
+        raise _fail(file, "revman", None, "must be the mapping `make import-revman` writes.",
+                    "import the RevMan file again, or delete the `revman` block.")
+    return value
+
+
 def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
     """Check the content of a review.yaml (already read as YAML) and return its Definitions."""
     if not isinstance(data, dict):
@@ -251,6 +264,7 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
         favours_treatment=str(favours.get("treatment", "treatment")),
         favours_control=str(favours.get("control", "control")),
         required={str(k): _string_list(file, f"required.{k}", v) for k, v in required.items()},
+        revman=_revman(file, data.get("revman")),
     )
 
 

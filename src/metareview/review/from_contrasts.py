@@ -50,7 +50,8 @@ def effect_from_contrast(row: dict | None, arms: pd.DataFrame, study, analysis,
     """An effect from a reported between-arm estimate with its CI, p value or t statistic.
 
     SE = (upper − lower)/(2 q), with q the t quantile on the test's df for a difference (z
-    for ratios); SE = |estimate|/q(1 − p/2); SE = |estimate/t| (Cochrane Handbook 6.5.2.3).
+    for ratios); SE = |estimate|/q(1 − p/2); SE = |estimate/t| (Cochrane Handbook 6.5.2.3);
+    an SE reported with the estimate (form estimate_se, of the log for a ratio) as it is.
     A difference reported where the outcome is pooled as SMD is standardised
     (`md_se_to_measure`).
     """
@@ -93,6 +94,9 @@ def effect_from_contrast(row: dict | None, arms: pd.DataFrame, study, analysis,
         how = f"SE from p {operator} {float(row['p_value']):g} ({quantile})"
         if bound:
             how += ", the bound used as p (conservative)"
+    elif form == "estimate_se":
+        se = number(row.get("se"))
+        how = "SE as reported"
     elif form == "t_stat":
         se = float(conversions.se_from_t(estimate, float(row["t_stat"])))
         how = f"SE from t = {float(row['t_stat']):g}"

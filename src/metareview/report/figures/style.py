@@ -33,6 +33,7 @@ ROB_COLOURS = {
     "serious": "#d73027",
     "critical": "#7f0000",
     "no_information": "#bdbdbd",
+    "unclear": "#fee08b",  # RoB 1 (RevMan 5)
 }
 ROB_SYMBOLS = {
     "low": "+",
@@ -42,6 +43,7 @@ ROB_SYMBOLS = {
     "serious": "×",
     "critical": "!",
     "no_information": "?",
+    "unclear": "?",
 }
 
 
