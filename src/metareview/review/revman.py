@@ -249,8 +249,8 @@ def _study_rows(outcome, subgroup, cid, row, place, source, arms, contrasts, not
             estimate = math.exp(estimate) if outcome.log_data else estimate
         contrasts.append({
             **base, "measure": outcome.measure,
-            "estimate": estimate if ratio and outcome.log_data else row.text.get("estimate"),
-            "se": row.text.get("se"), "paired": "false", "ci_level": "",
+            "estimate": estimate if ratio and outcome.log_data else _as_stored(row, "estimate"),
+            "se": _as_stored(row, "se"), "paired": "false", "ci_level": "",
             "n_treatment": _count(row.total_1), "n_control": _count(row.total_2),
             "contrast_direction": "treatment_minus_control", "reported_form": "estimate_se",
             "note": ("estimate entered in RevMan as a natural log; the ratio is its exponential"
@@ -269,15 +269,20 @@ def _study_rows(outcome, subgroup, cid, row, place, source, arms, contrasts, not
             arms.append({**arm, "events": _count(e or 0), "total": _count(n),
                          "value_type": "count", "reported_form": "events_total"})
         elif sd is not None and sd > 0:
-            arms.append({**arm, "mean": row.text.get(f"mean_{suffix}"),
-                         "sd": row.text.get(f"sd_{suffix}"), "value_type": "final",
+            arms.append({**arm, "mean": _as_stored(row, f"mean_{suffix}"),
+                         "sd": _as_stored(row, f"sd_{suffix}"), "value_type": "final",
                          "reported_form": "mean_sd"})
         else:
-            arms.append({**arm, "mean": row.text.get(f"mean_{suffix}"), "value_type": "final",
+            arms.append({**arm, "mean": _as_stored(row, f"mean_{suffix}"), "value_type": "final",
                          "reported_form": "mean_only",
                          "note": "SD 0 or missing in the RevMan file"})
             notes.append(f"{place}: {row.study}, {role} arm: SD 0 or missing; recorded as a "
                          "mean only")
+
+
+def _as_stored(row, name: str) -> str:
+    """A number as the file wrote it (its text), else as the reader parsed it."""
+    return row.text.get(name) or _text(getattr(row, name))
 
 
 def _count(value) -> str:
@@ -394,7 +399,7 @@ def _num(value) -> str:
     if isinstance(value, (int,)) or (isinstance(value, float) and value.is_integer()
                                      and abs(value) < 1e15):
         return str(int(value))
-    return f"{value:.10g}"
+    return repr(float(value))  # every digit, so that an export reads back exactly
 
 
 def export_rows(review) -> list[dict]:

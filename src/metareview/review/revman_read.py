@@ -544,8 +544,9 @@ def read_csv_export(data: bytes, source: str) -> RevManFile:
                 graph_label_1=row.get("Left Graph Label", "").strip(),
                 graph_label_2=row.get("Right Graph Label", "").strip(),
                 swap_events=_yes(row.get("Swap event and non-event")),
-                log_data=_yes(row.get("Entered data are on log scale (Generic Inverse Variance "
-                                      "only)"), default=True),
+                # the export shows each study's ratio as a ratio (its SE is of the log),
+                # whatever scale it was entered on
+                log_data=False,
                 totals=_csv_totals(row))
             comparison.outcomes.append(outcome)
             subgroup = None
@@ -646,14 +647,13 @@ def read_data_package(data: bytes, source: str) -> RevManFile:
             result.notes.append(f"{where}: effect measure {row.get('Effect measure')!r} cannot "
                                 "be pooled by the bundle; not imported")
             continue
-        totals = Totals(
-            estimate=_number(row.get("Mean")), ci_low=_number(row.get("CI start")),
-            ci_high=_number(row.get("CI end")), chi2=_number(row.get("Heterogeneity Chi²")),
-            df=_number(row.get("Heterogeneity df")), p_chi2=_number(row.get("Heterogeneity P")),
-            i2=_number(row.get("Heterogeneity I²")), tau2=_number(row.get("Heterogeneity Tau²")),
-            z=_number(row.get("Effect Z")), p_z=_number(row.get("Effect P")),
-            q_int=_number(row.get("Subgroup Chi²")), p_q_int=_number(row.get("Subgroup P")),
-            i2_q_int=_number(row.get("Subgroup I²")))
+        columns = {"estimate": "Mean", "ci_low": "CI start", "ci_high": "CI end",
+                   "chi2": "Heterogeneity Chi²", "df": "Heterogeneity df",
+                   "p_chi2": "Heterogeneity P", "i2": "Heterogeneity I²",
+                   "tau2": "Heterogeneity Tau²", "z": "Effect Z", "p_z": "Effect P",
+                   "q_int": "Subgroup Chi²", "p_q_int": "Subgroup P", "i2_q_int": "Subgroup I²"}
+        totals = Totals(**{k: _number(row.get(v)) for k, v in columns.items()})
+        totals.text = {k: row[v] for k, v in columns.items() if (row.get(v) or "").strip()}
         model = (row.get("Analysis model") or "").strip().lower()
         outcome = Outcome(
             comparison=c, number=o, name=row.get("Analysis name", ""), kind=kind, element=where,
@@ -700,16 +700,17 @@ def read_data_package(data: bytes, source: str) -> RevManFile:
             subgroup = Subgroup(number, label)
             outcome.subgroups.append(subgroup)
         generic = outcome.kind == "generic"
-        study_row = StudyRow(
-            by_name[name],
-            events_1=_number(row.get("Experimental cases")), total_1=_number(row.get("Experimental N")),
-            mean_1=_number(row.get("Experimental mean")), sd_1=_number(row.get("Experimental SD")),
-            events_2=_number(row.get("Control cases")), total_2=_number(row.get("Control N")),
-            mean_2=_number(row.get("Control mean")), sd_2=_number(row.get("Control SD")),
-            estimate=_number(row.get("GIV Mean" if generic else "Mean")),
-            se=_number(row.get("GIV SE")) if generic else None,
-            ci_low=_number(row.get("CI start")), ci_high=_number(row.get("CI end")),
-            weight=_number(row.get("Weight")))
+        columns = {"events_1": "Experimental cases", "total_1": "Experimental N",
+                   "mean_1": "Experimental mean", "sd_1": "Experimental SD",
+                   "events_2": "Control cases", "total_2": "Control N",
+                   "mean_2": "Control mean", "sd_2": "Control SD",
+                   "estimate": "GIV Mean" if generic else "Mean", "ci_low": "CI start",
+                   "ci_high": "CI end", "weight": "Weight"}
+        if generic:
+            columns["se"] = "GIV SE"
+        study_row = StudyRow(by_name[name],
+                             **{k: _number(row.get(v)) for k, v in columns.items()})
+        study_row.text = {k: row[v] for k, v in columns.items() if (row.get(v) or "").strip()}
         subgroup.rows.append(study_row)
     for judgement_row in tables.get("risk-of-bias", []):
         study = by_name.get((judgement_row.get("Study") or "").strip())
