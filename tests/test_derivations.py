@@ -36,7 +36,7 @@ PERCENT_OUTCOMES = OUTCOME_ROWS + [
 def test_split_face_means_with_p_below_a_bound(tmp_path):
     # Percent reduction 32.5 (treated sides) vs 19.9 (control sides), 25 patients, p < 0.01:
     # MD = 12.6 points; t = t_{24}(1 - 0.01/2) = 2.79694; SE = 12.6 / 2.79694 = 4.50492.
-    # Higher is better, so yi = -12.6 (negative favours treatment).
+    # Treatment minus control as printed: yi = +12.6 (higher is better, so it favours treatment).
     review = _review(tmp_path, [_study("K", design="split_face")], [
         _arm("K", "treatment", 32.5, n=25, outcome="volume_pct_improvement", form="mean_only",
              value_type="percent_change"),
@@ -49,7 +49,7 @@ def test_split_face_means_with_p_below_a_bound(tmp_path):
     effect = _only(derive_effects(review).effects, study_id="K")
     t = stats.t.ppf(0.995, 24)
     assert t == pytest.approx(2.79694, abs=5e-6)
-    assert effect["yi"] == pytest.approx(-12.6)
+    assert effect["yi"] == pytest.approx(12.6)
     assert effect["se"] == pytest.approx(12.6 / t, rel=1e-12)
     assert effect["se"] == pytest.approx(4.50492, abs=5e-6)
     assert effect["p_derived"] and effect["p_bound"] and effect["df"] == 24
@@ -74,8 +74,9 @@ def test_parallel_means_with_exact_p(tmp_path):
 def test_percent_change_outcomes_of_opposite_sign_pool_together(tmp_path):
     # Study S: % change -33.17 vs -19.69 (lower is better) with MD -13.48 (-22.16 to -4.79);
     # study T: % improvement 46.55 vs 13.31 (higher is better), p < 0.001, 10 patients.
-    # Both land in volume_pct_improvement, oriented so negative favours treatment:
-    # S gives -13.48, T gives -(46.55 - 13.31) = -33.24.
+    # Both land in volume_pct_improvement (higher is better), treatment minus control on its
+    # scale: S's change of -13.48 is an improvement of +13.48 (the one sign reversal, named in
+    # the derivation); T gives 46.55 - 13.31 = +33.24, as printed.
     review = _review(tmp_path, [_study("S", design="split_face"),
                                 _study("T", design="split_face")], [
         _arm("T", "treatment", 46.55, n=10, outcome="volume_pct_improvement", form="mean_only",
@@ -91,11 +92,13 @@ def test_percent_change_outcomes_of_opposite_sign_pool_together(tmp_path):
         outcomes=PERCENT_OUTCOMES)
     effects = derive_effects(review).effects.set_index("study_id")
     assert set(effects["outcome"]) == {"volume_pct_improvement"}
-    assert effects.loc["S", "yi"] == pytest.approx(-13.48)
+    assert effects.loc["S", "yi"] == pytest.approx(13.48)
+    assert "sign reversed" in effects.loc["S", "derivation"]
     assert effects.loc["S", "reported_outcome"] == "volume_pct_change"
     # SE from the CI with t on 9 df: (−4.79 − (−22.16)) / (2 × 2.26216) = 3.83921
     assert effects.loc["S", "se"] == pytest.approx(17.37 / (2 * stats.t.ppf(0.975, 9)))
-    assert effects.loc["T", "yi"] == pytest.approx(-33.24)
+    assert effects.loc["T", "yi"] == pytest.approx(33.24)
+    assert "sign" not in effects.loc["T", "derivation"]
 
 
 def test_smd_from_a_split_face_md_with_its_ci(tmp_path):
@@ -187,12 +190,12 @@ def test_unlabelled_dispersion_read_by_the_printed_p(tmp_path):
     effect = _only(derive_effects(review).effects, study_id="U")
     assert effect["dispersion_reading"] == "SD" and not effect["dispersion_decided"]
     expected = paired.paired_smd(7.10, 0.99, 5.30, 1.25, 10, 0.5)
-    assert effect["yi"] == pytest.approx(-expected.loc[0, "yi"])
+    assert effect["yi"] == pytest.approx(expected.loc[0, "yi"])
     # the sensitivity analysis takes the other reading: SDs 0.99·√10 and 1.25·√10
     flipped = _only(derive_effects(review, dispersion="other").effects, study_id="U")
     expected = paired.paired_smd(7.10, 0.99 * math.sqrt(10), 5.30, 1.25 * math.sqrt(10), 10, 0.5)
     assert flipped["dispersion_reading"] == "SE"
-    assert flipped["yi"] == pytest.approx(-expected.loc[0, "yi"])
+    assert flipped["yi"] == pytest.approx(expected.loc[0, "yi"])
 
 
 def test_direction_of_an_unclear_contrast_comes_from_the_means(tmp_path):

@@ -102,13 +102,13 @@ def test_parallel_mean_sd_gives_hedges_g(tmp_path):
     assert not effect["converted"] and not effect["paired"]
 
 
-def test_higher_is_better_outcome_is_flipped(tmp_path):
+def test_higher_is_better_outcome_keeps_the_sources_sign(tmp_path):
     review = _review(tmp_path, [_study("A")], [
         _arm("A", "treatment", 3.0, 1.0, outcome="improvement_score"),
         _arm("A", "control", 2.0, 1.0, outcome="improvement_score")])
     effect = _only(derive_effects(review).effects, study_id="A")
-    assert effect["yi"] < 0  # more improvement with treatment: negative favours treatment
-    assert "sign flipped" in effect["derivation"]
+    assert effect["yi"] > 0  # more improvement with treatment: treatment minus control > 0
+    assert "sign" not in effect["derivation"]
 
 
 @pytest.mark.parametrize("r", [0.2, 0.5, 0.8])

@@ -151,7 +151,7 @@ def test_forest_plot_continuous_arms_knha_and_a_source_interval(normand):
     ci = {a.get_gid(): a.get_xdata() for a in _by_gid(fig, "study-ci-")}
     assert list(ci["study-ci-2"]) == [-70.0, -40.0]
     assert _cells(fig, "estimate")[2].endswith("[-70.00, -40.00] †")
-    assert any(t.startswith("† interval as printed") for t in texts)
+    assert any(t.startswith("† t-based interval of the study's source") for t in texts)
     statistic = abs(result.statistic)
     assert f"Test for overall effect: t = {statistic:.2f}, df = 8 (P = {result.pval:.2f})" \
         in texts

@@ -11,10 +11,15 @@ import pytest
 
 import metareview as mr
 from metareview.report.findings import (
+    NUMBER_COLUMNS,
     SOF_COLUMNS,
     OutcomeSummary,
     absolute_effects,
+    build,
+    effect_text,
     plain_language,
+    smd_reading,
+    strip_marks,
     summary_of_findings,
 )
 from metareview.report.grade import assess
@@ -58,9 +63,11 @@ def certainty(level, eff=None, fit=None, measure="RR"):
 
 
 def row(summary, **kwargs):
+    """The table row of one outcome, footnote letters removed from its cells."""
     table = summary_of_findings([summary], **kwargs)
     assert list(table.columns) == SOF_COLUMNS
-    return table.iloc[0]
+    r = table.iloc[0]
+    return r.map(lambda v: v if v == r["Footnotes"] else strip_marks(v))
 
 
 def rr_summary(level="high", fit=None, label="Wound infection"):
@@ -75,9 +82,9 @@ def rr_summary(level="high", fit=None, label="Wound infection"):
 def test_ratio_effect_on_the_natural_scale():
     r = row(rr_summary())
     assert r["Outcome"] == "Wound infection (lower is better)"
-    assert r["Studies (participants)"] == "3 studies (600 participants)"
+    assert r["Participants (studies)"] == "600 (3 studies)"
     assert r["Effect (95% CI)"] == "RR 0.70 (0.50 to 0.98)"
-    assert r["95% prediction interval"] == "0.40 to 1.20"
+    assert "95% prediction interval 0.40 to 1.20." in r["Comments"]
 
 
 def test_mean_difference_with_its_unit_and_minus_signs():
@@ -87,23 +94,46 @@ def test_mean_difference_with_its_unit_and_minus_signs():
                        unit="days")
     r = row(s)
     assert r["Outcome"] == "Time to healing (days; lower is better)"
-    assert r["Effect (95% CI)"] == "MD \u22122.5 days (\u22123.9 to \u22121.1)"
-    assert r["95% prediction interval"] == "\u22125.0 to 0.4"
-    assert r["Assumed risk with control"] == ""    # no absolute effects for a continuous outcome
+    assert r["Effect (95% CI)"] == "MD \u22122.50 days (\u22123.90 to \u22121.10)"
+    assert "95% prediction interval \u22125.00 to 0.40." in r["Comments"]
+    assert r["Risk with control"] == ""    # no absolute effects for a continuous outcome
     assert r["Certainty"] == "Not assessed"
 
 
-def test_higher_is_better_continuous_effect_is_shown_treatment_minus_control():
-    # derive_effects flipped the sign: -0.45 stored means treatment 0.45 SD higher
-    fit = StubFit(-0.45, -0.80, -0.10)
+def test_an_empty_unit_is_not_printed_and_percent_reads_as_percentage_points():
+    eff = binary_effects()
+    for unit in ("", None, math.nan):
+        s = OutcomeSummary("f", "Clinical failure", "MD", "lower_is_better",
+                           StubFit(-1.0, -2.0, 0.0), eff, None, unit=unit)
+        assert row(s)["Outcome"] == "Clinical failure (lower is better)"
+    s = OutcomeSummary("v", "Scar volume", "MD", "higher_is_better",
+                       StubFit(23.35, -102.19, 148.89), eff, None, unit="percent")
+    r = row(s)
+    assert r["Outcome"] == "Scar volume (percentage points; higher is better)"
+    assert r["Effect (95% CI)"] == \
+        "MD 23.35 percentage points (\u2212102.19 to 148.89)"
+
+
+def test_higher_is_better_continuous_effect_is_shown_as_stored():
+    # effects are treatment minus control on the outcome's scale: +0.45 is 0.45 SD higher
+    fit = StubFit(0.45, 0.10, 0.80)
     s = OutcomeSummary("sat", "Satisfaction", "SMD", "higher_is_better", fit,
                        binary_effects(), None)
     assert row(s)["Effect (95% CI)"] == "SMD 0.45 (0.10 to 0.80)"
-    assert row(s)["What happens"] == \
-        "The intervention increases satisfaction (certainty not assessed)."
-    unflipped = OutcomeSummary("sat", "Satisfaction", "SMD", "higher_is_better", fit,
-                               binary_effects(), None, oriented=False)
-    assert row(unflipped)["Effect (95% CI)"] == "SMD \u22120.45 (\u22120.80 to \u22120.10)"
+    assert row(s)["Comments"].startswith(
+        "The intervention increases satisfaction (certainty not assessed). An SMD of 0.45 is "
+        "a small difference")
+    lower = OutcomeSummary("pain", "Pain", "SMD", "lower_is_better", StubFit(-0.45, -0.80, -0.10),
+                           binary_effects(), None)
+    assert row(lower)["Effect (95% CI)"] == "SMD \u22120.45 (\u22120.80 to \u22120.10)"
+    assert row(lower)["Comments"].startswith(
+        "The intervention reduces pain (certainty not assessed).")
+
+
+@pytest.mark.parametrize("smd, word", [(0.1, "less than small"), (-0.3, "small"),
+                                       (0.5, "moderate"), (-1.47, "large")])
+def test_smd_reading(smd, word):
+    assert f" is a {word} difference " in smd_reading(smd)
 
 
 def test_proportion_back_transformed_to_percent():
@@ -116,9 +146,17 @@ def test_proportion_back_transformed_to_percent():
     s = OutcomeSummary("clear", "Clearance", "PLO", "higher_is_better", fit, eff, None)
     r = row(s, intervention="fat grafting")
     assert r["Effect (95% CI)"] == "62.0% (50.1% to 72.8%)"
-    assert r["Studies (participants)"] == "3 studies (120 participants)"
-    assert r["What happens"] == \
-        "With fat grafting, clearance is about 62.0% (certainty not assessed)."
+    assert r["Participants (studies)"] == "120 (3 studies)"
+    assert r["Comments"].startswith(
+        "With fat grafting, clearance is about 62.0% (certainty not assessed).")
+
+
+def test_within_person_studies_count_each_person_once():
+    eff = binary_effects().assign(paired=[True, True, False])
+    r = row(OutcomeSummary("o", "Wound infection", "RR", "lower_is_better",
+                           log_fit(0.7, 0.5, 0.98), eff, None))
+    assert r["Participants (studies)"] == "400 (3 studies)"     # 100 + 100 + (100 + 100)
+    assert "count each person once" in r["Footnotes"]
 
 
 def test_single_study_uses_its_wald_interval():
@@ -128,8 +166,39 @@ def test_single_study_uses_its_wald_interval():
     low, high = -0.4 - 1.959964 * math.sqrt(0.05), -0.4 + 1.959964 * math.sqrt(0.05)
     assert r["Effect (95% CI)"] == \
         f"RR {math.exp(-0.4):.2f} ({math.exp(low):.2f} to {math.exp(high):.2f})"
-    assert r["95% prediction interval"] == "not estimable (1 study)"
+    assert "prediction interval" not in r["Comments"]
     assert "One study" in r["Footnotes"]
+
+
+def test_single_study_with_a_t_based_source_interval():
+    eff = pd.DataFrame({"study_id": ["A"], "yi": [13.48], "vi": [4.0 ** 2], "df": [9.0],
+                        "n_treatment": [10], "n_control": [10], "paired": [True]})
+    s = OutcomeSummary("v", "Scar volume", "MD", "higher_is_better", None, eff, None)
+    r = row(s)
+    half = 2.2621572 * 4.0                         # qt(0.975, 9) * SE = 9.0486
+    assert r["Effect (95% CI)"] == f"MD 13.48 ({13.48 - half:.2f} to {13.48 + half:.2f})"
+    assert "t, df = 9" in r["Footnotes"]
+    assert r["Participants (studies)"] == "10 (1 study)"
+
+
+def test_the_pooled_row_decides_the_numbers_shown():
+    # the pooled table's row wins over the fit, so every page shows that row's numbers
+    shown = {"k": 2, "estimate": 23.351746, "ci_low": -102.185513, "ci_high": 148.889005,
+             "pi_low": math.nan, "pi_high": math.nan, "interval": "t",
+             "warning": "2 studies: the Hartung-Knapp interval has 1 df"}
+    eff = binary_effects().iloc[:2]
+    s = OutcomeSummary("v", "Scar volume", "MD", "higher_is_better", StubFit(-1, -2, 0), eff,
+                       None, unit="percent", row=shown)
+    out = build([s])
+    assert strip_marks(out.table.iloc[0]["Effect (95% CI)"]) == \
+        "MD 23.35 percentage points (\u2212102.19 to 148.89)"
+    number = out.numbers.iloc[0]
+    assert list(out.numbers.columns) == NUMBER_COLUMNS
+    assert (number["estimate"], number["ci_low"], number["ci_high"], number["k"]) == \
+        (23.351746, -102.185513, 148.889005, 2)
+    assert any("Hartung-Knapp interval has 1 df" in n for n in out.footnotes)
+    assert effect_text("MD", 23.351746, -102.185513, 148.889005, "percent") == \
+        strip_marks(out.table.iloc[0]["Effect (95% CI)"])
 
 
 def test_a_real_pooled_result_goes_through():
@@ -150,11 +219,10 @@ def test_absolute_effects_by_hand():
     # RR 0.70 (0.50 to 0.98): 0.2 x 0.70 = 0.140, 0.2 x 0.50 = 0.100, 0.2 x 0.98 = 0.196
     # difference: 140 - 200 = -60, 100 - 200 = -100, 196 - 200 = -4
     r = row(rr_summary())
-    assert r["Assumed risk with control"] == "200 per 1000"
-    assert r["Corresponding risk with intervention (95% CI)"] == "140 per 1000 (100 to 196)"
-    assert r["Difference per 1000 (95% CI)"] == \
-        "60 fewer per 1000 (100 fewer to 4 fewer)"
-    assert "median control-arm risk of the 3 included studies (200 per 1000)" in r["Footnotes"]
+    assert r["Risk with control"] == "200 per 1000"
+    assert r["Risk with intervention (95% CI)"] == \
+        "140 per 1000 (100 to 196): 60 fewer per 1000 (100 fewer to 4 fewer)"
+    assert "median control-arm risk of the 3 included studies" in r["Footnotes"]
     assert "assumed risk × RR" in r["Footnotes"]
 
 
@@ -177,8 +245,8 @@ def test_absolute_effects_of_odds_ratios_and_risk_differences():
 def test_difference_crossing_zero_reads_fewer_to_more():
     # RR 0.90 (0.60 to 1.35) at 0.2: 180 (120 to 270); 20 fewer (80 fewer to 70 more)
     r = row(rr_summary(fit=log_fit(0.9, 0.6, 1.35)))
-    assert r["Corresponding risk with intervention (95% CI)"] == "180 per 1000 (120 to 270)"
-    assert r["Difference per 1000 (95% CI)"] == "20 fewer per 1000 (80 fewer to 70 more)"
+    assert r["Risk with intervention (95% CI)"] == \
+        "180 per 1000 (120 to 270): 20 fewer per 1000 (80 fewer to 70 more)"
 
 
 def test_no_control_events_no_absolute_effects():
@@ -186,11 +254,15 @@ def test_no_control_events_no_absolute_effects():
     s = OutcomeSummary("o", "Wound infection", "RR", "lower_is_better",
                        log_fit(0.7, 0.5, 0.98), eff, None)
     r = row(s)
-    assert r["Assumed risk with control"] == ""
+    assert r["Risk with control"] == "not estimable"
     assert "no control-arm events" in r["Footnotes"]
 
 
 # --- wording -----------------------------------------------------------------------------------
+
+
+def _statement(r):
+    return r["Comments"].split(". ")[0].rstrip(".") + "."
 
 
 @pytest.mark.parametrize("level, sentence", [
@@ -201,7 +273,7 @@ def test_no_control_events_no_absolute_effects():
 ])
 def test_wording_of_each_certainty_level(level, sentence):
     r = row(rr_summary(level), intervention="cell therapy")
-    assert r["What happens"] == sentence
+    assert _statement(r) == sentence
     assert r["Certainty"].split()[0] == {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯",
                                          "very low": "⊕◯◯◯"}[level]
 
@@ -216,19 +288,19 @@ def test_wording_of_each_certainty_level(level, sentence):
 def test_little_or_no_difference_when_the_ci_is_narrow_around_no_effect(level, sentence):
     # RR 0.98 (0.90 to 1.10): includes 1, inside 0.75 to 1.25
     r = row(rr_summary(level, fit=log_fit(0.98, 0.90, 1.10)), intervention="cell therapy")
-    assert r["What happens"] == sentence
+    assert _statement(r) == sentence
 
 
 def test_a_wide_ci_around_no_effect_is_not_little_or_no_difference():
     # RR 0.85 (0.60 to 1.20) includes 1 but reaches below 0.75: the point estimate speaks
     r = row(rr_summary("low", fit=log_fit(0.85, 0.60, 1.20)), intervention="cell therapy")
-    assert r["What happens"] == "Cell therapy may reduce wound infection."
+    assert _statement(r) == "Cell therapy may reduce wound infection."
 
 
 def test_an_increase_and_an_acronym_label():
     r = row(rr_summary("moderate", fit=log_fit(1.4, 1.1, 1.8), label="ECCA improvement"),
             intervention="cell therapy")
-    assert r["What happens"] == "Cell therapy probably increases ECCA improvement."
+    assert _statement(r) == "Cell therapy probably increases ECCA improvement."
 
 
 def test_plain_language_rejects_an_unknown_change():
@@ -239,15 +311,26 @@ def test_plain_language_rejects_an_unknown_change():
 # --- footnotes, synthesis without meta-analysis ------------------------------------------------
 
 
-def test_footnotes_carry_the_reasons_for_rating_down():
-    r = row(rr_summary("moderate"))
-    notes = r["Footnotes"].split("\n")
-    assert notes[0].startswith("a. Risk of bias: not serious (reviewers' judgement")
-    assert notes[1].startswith("b. Inconsistency: not serious (reviewers' judgement")
-    assert notes[2] == ("c. Indirectness: serious (reviewers' judgement, replacing the "
-                        "computed not serious: set for the test).")
-    assert notes[3].startswith("d. Imprecision: not serious (reviewers' judgement")
-    assert notes[-1].startswith(f"{chr(ord('a') + len(notes) - 1)}. Assumed risk with control")
+def test_footnotes_carry_the_reasons_for_rating_down_on_the_cells_they_explain():
+    out = build([rr_summary("moderate")])
+    cells = out.table.iloc[0]
+    marks = "".join(c for c in cells["Certainty"] if not c.isascii() and c not in "⊕◯")
+    assert marks                                   # the certainty cell carries letters
+    certainty_notes = [n for n in out.footnotes if n[0] in marks]
+    assert any("Indirectness: serious (reviewers' judgement, replacing the computed not "
+               "serious: set for the test)" in n for n in certainty_notes)
+    risk = cells["Risk with control"]
+    assert risk != strip_marks(risk)               # the absolute-effect note sits on its cell
+    assert any("Risk with control: the median control-arm risk" in n for n in out.footnotes)
+
+
+def test_footnotes_are_lettered_across_the_table_and_shared_notes_keep_their_letter():
+    out = build([rr_summary("moderate", label="First"), rr_summary("moderate", label="Second")])
+    first, second = out.table["Certainty"]
+    assert first == second                         # the same reasons, the same letters
+    letters = [n.split(" ")[0] for n in out.footnotes]
+    assert letters == sorted(set(letters), key=letters.index)     # each letter once
+    assert "\\n" not in " ".join(out.footnotes)
 
 
 def test_synthesis_without_meta_analysis_row_says_so():
@@ -256,12 +339,11 @@ def test_synthesis_without_meta_analysis_row_says_so():
     s = OutcomeSummary("pain", "Pain", "SMD", "lower_is_better", None, pd.DataFrame(), None,
                        vote=vote, combined=combined)
     r = row(s, intervention="cell therapy")
-    assert r["Studies (participants)"] == "5 studies"
+    assert r["Participants (studies)"] == "not reported (5 studies)"
     assert r["Effect (95% CI)"].startswith(
-        "Not pooled (synthesis without meta-analysis); 3 of 4 studies with a direction favour "
-        "cell therapy (sign test p = 0.625); combined one-sided p = ")
-    assert r["95% prediction interval"] == "not applicable"
-    assert r["What happens"] == (
+        "Not pooled; 3 of 4 studies with a direction favour cell therapy (sign test "
+        "p = 0.625); combined one-sided p = ")
+    assert r["Comments"] == (
         "The studies could not be combined in a meta-analysis, so the size of the effect is "
         "unknown; 3 of 4 studies with a direction favour cell therapy.")
     assert "Synthesis without meta-analysis" in r["Footnotes"]

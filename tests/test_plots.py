@@ -49,7 +49,7 @@ def test_forest_plot_rows_and_pooled_parts(bcg):
     assert len(_gids(fig, "prediction-")) == 1
     texts = _texts(fig)
     assert "IV, Random, 95% CI" in texts and "Weight" in texts
-    assert any(t.startswith("Favours cell therapy") for t in texts)
+    assert any(t.startswith("Favours treatment") for t in texts)
     assert any(t.startswith("Heterogeneity: Tau² = 0.31;") and "I² = 92%" in t for t in texts)
     # estimates printed as ratios: the pooled row shows exp(estimate) [exp(ci)]
     pooled_text = f"{math.exp(result.estimate):.2f} [{math.exp(result.ci_low):.2f}, " \
@@ -77,9 +77,12 @@ def test_forest_plot_without_model_and_common_effect(bcg):
 
 
 def test_favours_labels_follow_direction():
-    assert figures.favours_labels("SMD") == ("Favours cell therapy", "Favours control")
-    assert figures.favours_labels("RR", "lower_is_better")[0] == "Favours cell therapy"
-    assert figures.favours_labels("RR", "higher_is_better")[0] == "Favours control"
+    assert figures.favours_labels("SMD") == ("Favours treatment", "Favours control")
+    assert figures.favours_labels("RR", "lower_is_better")[0] == "Favours treatment"
+    assert figures.favours_labels("RR", "higher_is_better") == ("Favours control",
+                                                                "Favours treatment")
+    assert figures.favours_labels("MD", "higher_is_better", "cells", "placebo") == (
+        "Favours placebo", "Favours cells")
 
 
 def test_subgroup_forest_plot_counts(bcg):

@@ -406,9 +406,9 @@ def test_effect_direction_plot_outcome_order_must_cover_the_table(table):
 
 
 @pytest.mark.parametrize(("yi", "measure", "outcome_direction", "expected"), [
-    (-0.4, "SMD", "lower_is_better", 1),   # continuous effects are stored oriented
-    (-0.4, "MD", "higher_is_better", 1),
-    (0.3, "MD", "higher_is_better", -1),
+    (-0.4, "SMD", "lower_is_better", 1),   # treatment minus control, lower is better
+    (-0.4, "MD", "higher_is_better", -1),  # the same sign is worse where higher is better
+    (0.3, "MD", "higher_is_better", 1),
     (-0.7, "RR", "lower_is_better", 1),    # log RR < 0: fewer events on treatment
     (-0.7, "RR", "higher_is_better", -1),  # ... which is worse when events are good
     (0.5, "OR", "higher_is_better", 1),

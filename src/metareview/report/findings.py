@@ -1,10 +1,19 @@
-"""The summary-of-findings table: one row per outcome, as GRADEpro and Cochrane reviews show it.
+"""The summary-of-findings table: one row per outcome, laid out as GRADEpro lays it out
+(Cochrane Handbook chapter 14).
 
-Each row gives the outcome, the number of studies and participants, the effect with its 95%
-confidence interval on the outcome's natural scale (RR 0.70 (0.50 to 0.98); MD −2.5 days (−3.9
-to −1.1); SMD −0.45 (−0.80 to −0.10); 62.0% (50.1% to 72.8%) for a proportion), the 95%
-prediction interval, the absolute effects per 1000 people for binary outcomes, the GRADE
-certainty (⊕⊕⊕◯ Moderate) with the reasons in footnotes, and one plain-language sentence.
+Columns: the outcome (its label, unit and better direction); follow-up; the anticipated
+absolute effects for binary outcomes (risk with control, risk with intervention and the
+difference, per 1000); the effect with its 95% confidence interval on the natural scale (RR 0.70
+(0.50 to 0.98); MD −2.50 days (−3.90 to −1.10); SMD −0.45 (−0.80 to −0.10); 62.0% (50.1% to
+72.8%) for a proportion), two decimals as RevMan prints them; participants (studies), each
+person of a within-person study counted once; the GRADE certainty (⊕⊕⊕◯ Moderate); comments
+(the plain-language statement, an SMD's reading, the prediction interval from three studies,
+sensitivity lines). Footnote letters sit on the cells they explain and are lettered across the
+whole table (`build` returns the list).
+
+Numbers: given the outcome's row of the pooled table (`OutcomeSummary.row`), the estimate and
+intervals shown are that row's, so the summary, the index, the Word file and the forest plots
+show one result; a single study has the interval of `frames.study_intervals`.
 
 Absolute effects (GRADE 12, Guyatt et al. 2013): the assumed control risk (ACR) is the median of
 the included studies' control-arm risks events_control / n_control; the corresponding risk with
@@ -31,16 +40,16 @@ unimportant effects of `metareview.report.grade.appreciable_band` (ratios 0.75 t
 GRADE 26 also offers "The evidence is very uncertain about the effect of X on Y" for very low
 certainty; the table keeps the older Cochrane form above, which names the direction.
 
-A single study (no pooled result, one row of effects) is shown with its own 95% Wald interval
-and no prediction interval. An outcome synthesised without meta-analysis (no pooled result;
+A single study (no pooled result, one row of effects) is shown with its own interval and no
+prediction interval. An outcome synthesised without meta-analysis (no pooled result;
 `vote` and/or `combined` given) gets a row that says so in words: how many studies favour the
 intervention, the sign test and the combined p value, and that the size of the effect is
 unknown.
 
-Orientation: `derive_effects` writes continuous effects so that a negative value favours the
-treatment (treatment minus control, sign flipped for outcomes where higher is better). With
-`OutcomeSummary.oriented` True (the default) the table undoes that flip, so that an MD or SMD
-reads treatment minus control on the outcome's own scale.
+Direction: effects are treatment minus control (ratios: treatment over control) on the
+outcome's own scale, as `derive_effects` writes them and the source reports them; the table
+shows them so. Whether an increase is good is the outcome's direction, which the outcome cell
+states ("higher is better").
 
 References
 ----------
@@ -65,8 +74,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from metareview.report.frames import study_intervals
 from metareview.report.grade import (
     Certainty,
     Thresholds,
@@ -79,7 +88,15 @@ from metareview.stats.escalc import back_transform
 from metareview.stats.vocabulary import is_proportion, is_ratio
 
 __all__ = [
+    "NUMBER_COLUMNS",
     "SOF_COLUMNS",
+    "SummaryOfFindings",
+    "build",
+    "effect_text",
+    "footnote_mark",
+    "proportion_statement",
+    "strip_marks",
+    "smd_reading",
     "OutcomeSummary",
     "absolute_effects",
     "plain_language",
@@ -88,19 +105,25 @@ __all__ = [
 
 SOF_COLUMNS = [
     "Outcome",
-    "Studies (participants)",
+    "Follow-up",
+    "Risk with control",
+    "Risk with intervention (95% CI)",
     "Effect (95% CI)",
-    "95% prediction interval",
-    "Assumed risk with control",
-    "Corresponding risk with intervention (95% CI)",
-    "Difference per 1000 (95% CI)",
+    "Participants (studies)",
     "Certainty",
-    "What happens",
+    "Comments",
     "Footnotes",
 ]
+# Columns of the numbers behind each row (the result table's values, on the natural scale), so
+# that every page that repeats a result takes it from the same row; not shown to readers.
+NUMBER_COLUMNS = ["kind", "analysis", "outcome", "measure", "k", "participants", "estimate",
+                  "ci_low", "ci_high", "level", "statement"]
 MINUS = "\u2212"
 # Measures whose absolute effects per 1000 the table shows.
 BINARY = ("RR", "OR", "PETO_OR", "HR", "RD")
+# Footnote marks as GRADEpro prints them: superscript letters (no superscript q exists, so
+# the sequence skips it).
+_MARKS = "ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻ"
 
 
 @dataclass(frozen=True)
@@ -108,12 +131,16 @@ class OutcomeSummary:
     """What the summary-of-findings table needs to know about one outcome.
 
     outcome: its name; label: what readers call it ("Time to healing"); measure: "RR", "MD",
-    ...; direction: "lower_is_better" or "higher_is_better"; result: the pooled model (`pool`,
-    `pool_glmm`), or None for a single study or an outcome synthesised without meta-analysis;
-    effects: the outcome's rows (study_id, yi, vi, n_treatment, n_control; events_control for
-    the absolute effects of binary outcomes); certainty: its `Certainty` (None: not assessed);
-    unit: of an MD ("days"). vote and combined: a `vote_count` and `combine_pvalues` result for
-    an outcome without a pooled estimate. oriented: see the module docstring.
+    ...; direction: "lower_is_better", "higher_is_better" or "neutral"; result: the pooled model
+    (`pool`, `pool_glmm`), or None for a single study or an outcome synthesised without
+    meta-analysis; effects: the outcome's rows (study_id, yi, vi, n_treatment, n_control,
+    paired; events_control for the absolute effects of binary outcomes); certainty: its
+    `Certainty` (None: not assessed); unit: of an MD ("days"). vote and combined: a
+    `vote_count` and `combine_pvalues` result for an outcome without a pooled estimate.
+    row: the outcome's row of the pooled table (`pooled.csv`): when given, the estimate and
+    intervals shown are that row's, so that every page shows the same numbers. analysis: the
+    analysis the row belongs to ("main" or "all studies"); follow_up: text for the follow-up
+    column; comments: extra comments (a sensitivity line, a caution).
     """
 
     outcome: str
@@ -126,12 +153,54 @@ class OutcomeSummary:
     unit: str = ""
     vote: Any = None
     combined: Any = None
-    oriented: bool = True
+    row: Mapping[str, Any] | None = None
+    analysis: str = "main"
+    follow_up: str = ""
+    comments: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.direction not in OUTCOME_DIRECTIONS:
             raise ValueError(f"outcome {self.outcome}: direction {self.direction!r} is none of "
                              f"{', '.join(OUTCOME_DIRECTIONS)}")
+
+
+def footnote_mark(index: int) -> str:
+    """The footnote letter at position `index` (0 is ᵃ)."""
+    return _MARKS[index % len(_MARKS)]
+
+
+def strip_marks(text: str) -> str:
+    """A cell without its footnote letters (for a page that shows no footnotes)."""
+    return str(text).rstrip(_MARKS)
+
+
+class _Notes:
+    """Footnotes lettered across the whole table, as GRADEpro letters them; a note already
+    given keeps its letter."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def mark(self, text: str) -> str:
+        if text not in self.texts:
+            self.texts.append(text)
+        return _MARKS[self.texts.index(text) % len(_MARKS)]
+
+    def marks(self, texts: Iterable[str]) -> str:
+        return "".join(self.mark(t) for t in texts)
+
+    def listing(self) -> list[str]:
+        return [f"{_MARKS[i % len(_MARKS)]} {text}" for i, text in enumerate(self.texts)]
+
+
+@dataclass(frozen=True)
+class SummaryOfFindings:
+    """The table (`table`: SOF_COLUMNS text; `numbers`: NUMBER_COLUMNS per row) and the
+    footnotes its letters point to (`footnotes`, in letter order)."""
+
+    table: pd.DataFrame
+    numbers: pd.DataFrame
+    footnotes: list[str]
 
 
 def summary_of_findings(outcomes: Iterable[OutcomeSummary], *,
@@ -141,77 +210,135 @@ def summary_of_findings(outcomes: Iterable[OutcomeSummary], *,
     """The summary-of-findings table, one row per outcome, columns `SOF_COLUMNS` (all text).
 
     intervention: how the sentences name X; thresholds: of `grade.appreciable_band`, which
-    decides "little or no difference".
+    decides "little or no difference". The Footnotes column holds each row's lettered notes;
+    `build` returns the table with its numbers and the footnotes of the whole table.
     """
-    rows = [_row(summary, intervention, Thresholds.of(thresholds)) for summary in outcomes]
-    return pd.DataFrame(rows, columns=SOF_COLUMNS)
+    return build(outcomes, intervention=intervention, thresholds=thresholds).table
+
+
+def build(outcomes: Iterable[OutcomeSummary], *, intervention: str = "the intervention",
+          thresholds: Thresholds | Mapping[str, Any] | None = None) -> SummaryOfFindings:
+    """The summary of findings with its numbers and footnotes (see `SummaryOfFindings`)."""
+    notes = _Notes()
+    limits = Thresholds.of(thresholds)
+    rows, numbers = [], []
+    for summary in outcomes:
+        text, number = _row(summary, intervention, limits, notes)
+        rows.append(text)
+        numbers.append(number)
+    return SummaryOfFindings(pd.DataFrame(rows, columns=SOF_COLUMNS),
+                             pd.DataFrame(numbers, columns=NUMBER_COLUMNS), notes.listing())
 
 
 # --- one row -----------------------------------------------------------------------------------
 
 
-def _row(summary: OutcomeSummary, intervention: str, limits: Thresholds) -> dict[str, str]:
+def _row(summary: OutcomeSummary, intervention: str, limits: Thresholds,
+         notes: _Notes) -> tuple[dict[str, str], dict[str, Any]]:
     effects = pd.DataFrame(summary.effects).reset_index(drop=True)
     measure = str(summary.measure).upper()
     row = dict.fromkeys(SOF_COLUMNS, "")
     row["Outcome"] = _outcome_cell(summary)
+    row["Follow-up"] = summary.follow_up
     certainty = summary.certainty
-    row["Certainty"] = certainty.label if certainty is not None else "Not assessed"
-    notes = list(certainty.footnotes()) if certainty is not None else []
+    certainty_notes = list(certainty.footnotes()) if certainty is not None else []
+    row["Certainty"] = ((certainty.label if certainty is not None else "Not assessed")
+                        + notes.marks(certainty_notes))
+    number = dict.fromkeys(NUMBER_COLUMNS, math.nan)
+    number.update(kind="synthesis", analysis=summary.analysis, outcome=summary.outcome,
+                  measure=measure, level=limits.level)
 
-    if summary.result is None and len(effects) != 1:
-        return _synthesis_row(summary, effects, row, notes, intervention)
+    if summary.result is None and summary.row is None and len(effects) != 1:
+        _synthesis_row(summary, effects, row, notes, intervention, number)
+        return row, number
 
     est = _estimates(summary, effects, measure, limits)
-    row["Studies (participants)"] = _studies_cell(est["k"], total_participants(effects))
-    row["Effect (95% CI)"] = _effect_cell(measure, summary.unit, est)
+    persons = total_participants(effects)
+    row["Participants (studies)"] = _studies_cell(est["k"], persons) + notes.marks(
+        _participant_notes(effects))
+    effect_notes = []
     if est["k"] == 1:
-        row["95% prediction interval"] = "not estimable (1 study)"
-        notes.append("One study: its own estimate and 95% Wald interval.")
-    elif np.isfinite(est["pi_low"]):
-        row["95% prediction interval"] = _range(measure, est["pi_low"], est["pi_high"])
+        effect_notes.append(f"One study: its own estimate with the interval of its source "
+                            f"({est['interval']}); no pooling and no prediction interval.")
+    caution = str((summary.row or {}).get("warning") or "")
+    if est["k"] == 2 and caution:
+        effect_notes.append(caution[:1].upper() + caution[1:] + ".")
+    row["Effect (95% CI)"] = _effect_cell(measure, summary.unit, est) + notes.marks(effect_notes)
+    comments = [*summary.comments]
+    if est["k"] >= 3 and np.isfinite(est["pi_low"]):
+        comments.append(f"95% prediction interval {_range(measure, est['pi_low'], est['pi_high'])}.")
 
+    risk_notes = []
     if measure in BINARY:
         absolute = absolute_effects(measure, median_control_risk(effects),
                                     est["estimate"], est["ci_low"], est["ci_high"])
         if absolute is None:
-            notes.append("Absolute effects not computed: no control-arm events were given.")
+            risk_notes.append("Absolute effects not computed: no control-arm events were given.")
+            row["Risk with control"] = "not estimable" + notes.marks(risk_notes)
         else:
-            row["Assumed risk with control"] = f"{absolute['control']} per 1000"
-            row["Corresponding risk with intervention (95% CI)"] = (
+            risk_notes.append(
+                f"Risk with control: the median control-arm risk of the "
+                f"{_count(len(effects), 'included study', 'included studies')}. Risk with "
+                f"intervention = {_risk_formula(measure)}, its interval from the {measure}'s "
+                "95% CI.")
+            row["Risk with control"] = f"{absolute['control']} per 1000" + notes.marks(risk_notes)
+            row["Risk with intervention (95% CI)"] = (
                 f"{absolute['intervention']} per 1000 "
-                f"({absolute['intervention_low']} to {absolute['intervention_high']})")
-            row["Difference per 1000 (95% CI)"] = (
+                f"({absolute['intervention_low']} to {absolute['intervention_high']}): "
                 f"{_more_fewer(absolute['difference'])} per 1000 "
                 f"({_more_fewer(absolute['difference_low'])} to "
                 f"{_more_fewer(absolute['difference_high'])})")
-            notes.append(
-                f"Assumed risk with control: the median control-arm risk of the "
-                f"{_count(len(effects), 'included study', 'included studies')} "
-                f"({absolute['control']} per 1000). Corresponding risk = "
-                f"{_risk_formula(measure)}, its interval from the {measure}'s 95% CI.")
+    elif measure == "SMD":
+        comments.append(smd_reading(est["estimate"]))
 
-    row["What happens"] = _statement(summary, measure, est, intervention, limits)
-    row["Footnotes"] = _lettered(notes)
-    return row
+    statement = _statement(summary, measure, est, intervention, limits)
+    row["Comments"] = " ".join([statement, *comments])
+    own = certainty_notes + _participant_notes(effects) + effect_notes + risk_notes
+    row["Footnotes"] = "\n".join(f"{notes.mark(n)} {n}" for n in dict.fromkeys(own))
+    number.update(kind="single study" if est["k"] == 1 else
+                  ("proportion" if is_proportion(measure) else "pooled"),
+                  k=est["k"], participants=persons, estimate=est["estimate"],
+                  ci_low=est["ci_low"], ci_high=est["ci_high"], statement=statement)
+    return row, number
+
+
+def _participant_notes(effects: pd.DataFrame) -> list[str]:
+    if "paired" not in effects or not effects["paired"].astype(bool).any():
+        return []
+    return ["Within-person studies (each person treated on both sides) count each person "
+            "once."]
+
+
+def smd_reading(smd: float) -> str:
+    """The conventional reading of an SMD's size (Cochrane Handbook 15.5.3.1, after Cohen
+    1988): about 0.2 small, 0.5 moderate, 0.8 large."""
+    size = abs(smd)
+    word = ("less than small" if size < 0.2 else "small" if size < 0.5 else
+            "moderate" if size < 0.8 else "large")
+    return (f"An SMD of {_number(smd, 2)} is a {word} difference (0.2 small, 0.5 moderate, "
+            "0.8 large).")
 
 
 def _synthesis_row(summary: OutcomeSummary, effects: pd.DataFrame, row: dict[str, str],
-                   notes: list[str], intervention: str) -> dict[str, str]:
+                   notes: _Notes, intervention: str, number: dict) -> None:
     """A row for an outcome synthesised without meta-analysis (vote count, combined p)."""
     vote, combined = summary.vote, summary.combined
     k = (vote.k if vote is not None else combined.k if combined is not None else len(effects))
     n = total_participants(effects) if len(effects) else math.nan
-    row["Studies (participants)"] = _studies_cell(k, n)
-    parts = ["Not pooled (synthesis without meta-analysis)"]
+    row["Participants (studies)"] = _studies_cell(k, n)
+    parts = ["Not pooled"]
     if vote is not None:
         with_direction = vote.n_favour + vote.n_against
         parts.append(f"{vote.n_favour} of {_count(with_direction, 'study', 'studies')} with a "
-                     f"direction favour {intervention} (sign test {_p(vote.pval)})")
-    if combined is not None:
-        parts.append(f"combined one-sided {_p(combined.pval)} ({combined.method.capitalize()})")
-    row["Effect (95% CI)"] = "; ".join(parts)
-    row["95% prediction interval"] = "not applicable"
+                     f"direction favour {intervention}" + (
+                         f" (sign test {_p(vote.pval)})" if with_direction > 1 else ""))
+    if combined is not None and combined.k > 1:
+        parts.append(f"combined one-sided {_p(combined.pval)} ({combined.method.capitalize()}, "
+                     f"{combined.k} studies)")
+    text = ("Synthesis without meta-analysis: vote counting by direction of effect and combined "
+            "p values say whether there is evidence of an effect, not how large it is.")
+    note = notes.mark(text)
+    row["Effect (95% CI)"] = "; ".join(parts) + note
     sentence = "The studies could not be combined in a meta-analysis, so the size of the effect "
     sentence += "is unknown"
     if vote is not None:
@@ -219,52 +346,59 @@ def _synthesis_row(summary: OutcomeSummary, effects: pd.DataFrame, row: dict[str
                      f"direction favour {intervention}")
     if summary.certainty is not None:
         sentence += f" ({summary.certainty.level} certainty)"
-    row["What happens"] = sentence + "."
-    notes.append("Synthesis without meta-analysis: vote counting by direction of effect and "
-                 "combined p values say whether there is evidence of an effect, not how large "
-                 "it is.")
-    row["Footnotes"] = _lettered(notes)
-    return row
+    row["Comments"] = sentence + "."
+    row["Footnotes"] = f"{note} {text}"
+    number.update(k=k, participants=n, statement=row["Comments"])
 
 
 # --- numbers on the natural scale --------------------------------------------------------------
 
 
 def _estimates(summary: OutcomeSummary, effects: pd.DataFrame, measure: str,
-               limits: Thresholds) -> dict[str, float]:
-    """estimate, ci_low, ci_high, pi_low, pi_high on the natural scale; k; and the analysis-
-    scale interval (a_low, a_high) that decides "little or no difference"."""
-    result = summary.result
-    if result is None:
-        yi = float(effects["yi"].iloc[0])
-        se = math.sqrt(float(effects["vi"].iloc[0]))
-        crit = stats.norm.isf((1 - limits.level) / 2)
-        values = np.array([yi, yi - crit * se, yi + crit * se, math.nan, math.nan])
+               limits: Thresholds) -> dict[str, Any]:
+    """estimate, ci_low, ci_high, pi_low, pi_high on the natural scale; k; the interval's
+    basis; and the analysis-scale interval (a_low, a_high) that decides "little or no
+    difference". With `summary.row`, the numbers are that row's."""
+    result, shown = summary.result, summary.row
+    interval = "z"
+    if shown is not None:
+        values = np.array([_value(shown, n) for n in
+                           ("estimate", "ci_low", "ci_high", "pi_low", "pi_high")], dtype=float)
+        k = int(shown["k"])
+        interval = str(shown.get("interval") or "z")
+    elif result is None:
+        low, high, t_based = study_intervals(effects.iloc[:1], limits.level)
+        values = np.array([float(effects["yi"].iloc[0]), low[0], high[0], math.nan, math.nan])
         k = 1
+        interval = f"t, df = {float(effects['df'].iloc[0]):g}" if t_based[0] else "z"
     elif hasattr(result, "pred"):
         # pool_glmm: the proportion-scale values are in the result already.
         values = np.array([result.pred, result.pred_ci_low, result.pred_ci_high,
                            result.pi_low, result.pi_high], dtype=float)
-        return _named(values, int(result.k), result.ci_low, result.ci_high)
+        return {**_named(values, int(result.k), result.ci_low, result.ci_high),
+                "interval": interval}
     else:
         values = np.array([result.estimate, result.ci_low, result.ci_high,
                            getattr(result, "pi_low", math.nan),
                            getattr(result, "pi_high", math.nan)], dtype=float)
         k = int(result.k)
-        if k == 1:
-            values[3:] = math.nan
+    if k == 1:
+        values[3:] = math.nan
     a_low, a_high = values[1], values[2]
     if is_ratio(measure):
         values = np.exp(values)
     elif is_proportion(measure):
         ni = effects["n_treatment"].to_numpy(float) if "n_treatment" in effects else None
         values = back_transform(values, measure, ni=ni)
-    elif summary.oriented and summary.direction == "higher_is_better":
-        # undo derive_effects' flip: treatment minus control on the outcome's scale
-        values = -values
-        values[[1, 2]] = values[[2, 1]]
-        values[[3, 4]] = values[[4, 3]]
-    return _named(values, k, a_low, a_high)
+    return {**_named(values, k, a_low, a_high), "interval": interval}
+
+
+def _value(row: Mapping[str, Any], name: str) -> float:
+    value = row.get(name, math.nan)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _named(values: np.ndarray, k: int, a_low: float, a_high: float) -> dict[str, float]:
@@ -368,16 +502,7 @@ def _statement(summary: OutcomeSummary, measure: str, est: dict[str, float],
                intervention: str, limits: Thresholds) -> str:
     level = summary.certainty.level if summary.certainty is not None else None
     if is_proportion(measure):
-        shown = _percent(est["estimate"])
-        y = _lower_first(summary.label)
-        text = {
-            "high": f"with {intervention}, {y} is about {shown}",
-            "moderate": f"with {intervention}, {y} is probably about {shown}",
-            "low": f"with {intervention}, {y} may be about {shown}",
-            "very low": f"we are very uncertain about {y} with {intervention} (about {shown})",
-            None: f"with {intervention}, {y} is about {shown} (certainty not assessed)",
-        }[level]
-        return text[0].upper() + text[1:] + "."
+        return proportion_statement(level, intervention, summary.label, est["estimate"])
     null = 1.0 if is_ratio(measure) else 0.0
     band = appreciable_band(measure, limits)
     includes_null = est["a_low"] <= 0 <= est["a_high"]
@@ -389,42 +514,70 @@ def _statement(summary: OutcomeSummary, measure: str, est: dict[str, float],
     return plain_language(level, intervention, summary.label, change=change)
 
 
+def proportion_statement(level: str | None, intervention: str, label: str,
+                         proportion: float) -> str:
+    """A single-group rate in GRADE's wording for its certainty ("we are very uncertain about
+    ... (about 31.0%)")."""
+    shown = _percent(proportion)
+    y = _lower_first(label)
+    text = {
+        "high": f"with {intervention}, {y} is about {shown}",
+        "moderate": f"with {intervention}, {y} is probably about {shown}",
+        "low": f"with {intervention}, {y} may be about {shown}",
+        "very low": f"we are very uncertain about {y} with {intervention} (about {shown})",
+        None: f"with {intervention}, {y} is about {shown} (certainty not assessed)",
+    }[level]
+    return text[0].upper() + text[1:] + "."
+
+
 def _outcome_cell(summary: OutcomeSummary) -> str:
-    better = "lower" if summary.direction == "lower_is_better" else "higher"
-    unit = f"{summary.unit}; " if summary.unit else ""
-    return f"{summary.label} ({unit}{better} is better)"
+    better = {"lower_is_better": "lower is better", "higher_is_better": "higher is better",
+              "neutral": "no better direction"}[summary.direction]
+    unit = display_unit(summary.measure, summary.unit)
+    unit = f"{unit}; " if unit else ""
+    return f"{summary.label} ({unit}{better})"
+
+
+def display_unit(measure: str, unit: str) -> str:
+    """The unit of an effect as readers need it: none for an SMD or a ratio; "percentage
+    points" for a difference of percentages; the outcome's unit for an MD."""
+    unit = "" if unit is None or str(unit).strip().lower() in ("", "nan", "none") else str(unit)
+    if str(measure).upper() != "MD":
+        return ""
+    if unit.strip().lower() in ("percent", "%", "percentage", "percentage points"):
+        return "percentage points"
+    return unit
 
 
 def _studies_cell(k: int, participants: float) -> str:
-    studies = _count(k, "study", "studies")
-    if participants is None or not np.isfinite(participants):
-        return studies
-    return f"{studies} ({_count(int(participants), 'participant', 'participants')})"
+    """"20 (2)": participants (studies), as GRADEpro writes it; "— (3)" when unknown."""
+    people = (f"{int(participants)}" if participants is not None and np.isfinite(participants)
+              else "not reported")
+    return f"{people} ({_count(k, 'study', 'studies')})"
+
+
+def effect_text(measure: str, estimate: float, low: float, high: float, unit: str = "") -> str:
+    """An effect and its interval as every page shows it: "SMD −1.47 (−2.36 to −0.58)",
+    "MD −23.35 percentage points (−148.89 to 102.19)", "RR 0.70 (0.50 to 0.98)", a proportion
+    "62.0% (50.1% to 72.8%)". Two decimals throughout, as RevMan prints them."""
+    measure = str(measure).upper()
+    if is_proportion(measure):
+        return f"{_percent(estimate)} ({_percent(low)} to {_percent(high)})"
+    name = "OR" if measure == "PETO_OR" else measure
+    shown = display_unit(measure, unit)
+    unit_text = f" {shown}" if shown else ""
+    return (f"{name} {_number(estimate, 2)}{unit_text} "
+            f"({_number(low, 2)} to {_number(high, 2)})")
 
 
 def _effect_cell(measure: str, unit: str, est: dict[str, float]) -> str:
-    low, high = est["ci_low"], est["ci_high"]
-    if is_proportion(measure):
-        return f"{_percent(est['estimate'])} ({_percent(low)} to {_percent(high)})"
-    digits = _digits(measure, est["estimate"], low, high)
-    name = "OR" if measure == "PETO_OR" else measure
-    unit_text = f" {unit}" if unit and measure == "MD" else ""
-    return (f"{name} {_number(est['estimate'], digits)}{unit_text} "
-            f"({_number(low, digits)} to {_number(high, digits)})")
+    return effect_text(measure, est["estimate"], est["ci_low"], est["ci_high"], unit)
 
 
 def _range(measure: str, low: float, high: float) -> str:
     if is_proportion(measure):
         return f"{_percent(low)} to {_percent(high)}"
-    digits = _digits(measure, low, high)
-    return f"{_number(low, digits)} to {_number(high, digits)}"
-
-
-def _digits(measure: str, *values: float) -> int:
-    """Two decimals, but one for an MD whose numbers reach 1 or more (−2.5 days)."""
-    if measure == "MD" and max(abs(v) for v in values if np.isfinite(v)) >= 1:
-        return 1
-    return 2
+    return f"{_number(low, 2)} to {_number(high, 2)}"
 
 
 def _number(value: float, digits: int) -> str:
@@ -454,5 +607,4 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _lettered(notes: list[str]) -> str:
-    return "\n".join(f"{chr(ord('a') + i)}. {note}" for i, note in enumerate(notes))
+

@@ -51,3 +51,25 @@ def sorted_frame(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     if not keys or frame.empty:
         return frame.reset_index(drop=True)
     return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+
+
+def study_intervals(effects: pd.DataFrame, level: float = 0.95
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(low, high, t_based) of each study's own interval, on the analysis scale.
+
+    The one rule for a single study's interval, wherever it is shown (forest plots, the pooled
+    table, the summary of findings, GRADE): t on the effect's `df` where its SE came from a
+    t-based interval, test or p value the source printed (so the interval is the printed one,
+    or the one the printed p implies), otherwise the Wald (z) interval of metafor and RevMan.
+    """
+    from metareview.stats.conversions import critical_value
+
+    yi = effects["yi"].to_numpy(float)
+    se = np.sqrt(effects["vi"].to_numpy(float))
+    df = (effects["df"].to_numpy(float) if "df" in effects
+          else np.full(yi.size, math.nan))
+    t_based = np.isfinite(df)
+    crit = np.full(yi.size, float(critical_value(level)))
+    if t_based.any():
+        crit[t_based] = critical_value(level, df[t_based])
+    return yi - crit * se, yi + crit * se, t_based

@@ -36,8 +36,9 @@ Inconsistency (Guyatt et al. 2011, GRADE 7):
     one above and one below no effect);
     serious if I² >= 50 %, or the prediction interval includes no effect while the confidence
     interval does not;
-    not serious otherwise; with a single study it cannot be assessed and is not serious
-    ("single study"). For single-group proportions there is no "no effect": only I² counts.
+    not serious otherwise. With two studies I² is not a reason on its own: serious only if the
+    two studies' intervals do not overlap. With a single study it is "not assessed" (which
+    rates nothing down). For single-group proportions there is no "no effect": only I² counts.
 
 Imprecision (Guyatt et al. 2011, GRADE 6). Two criteria:
     (a) the confidence interval includes no effect (0; 1 for ratios, on the log scale 0),
@@ -54,19 +55,23 @@ Imprecision (Guyatt et al. 2011, GRADE 6). Two criteria:
             control event rate p_c (the median of the studies' control-arm risks, from the
             columns events_control and n_control), p_t = 0.75 p_c,
             n per arm = ceil(z² [p_c(1 - p_c) + p_t(1 - p_t)] / (p_c - p_t)²), OIS = 2 n.
-    very serious if both (a) and (b) hold, or there is a single study with fewer than 100
-    participants; serious if one of them holds; not serious otherwise. A criterion that
+    very serious if both (a) and (b) hold; serious if one of them holds; not serious otherwise.
+    Within-person studies count each person once, and for (b) as the parallel-group
+    participants holding the same information, 2n/(1 − r) (`parallel_equivalent`), so the
+    paired design is judged by its own information size. A criterion that
     cannot be checked (no sample sizes, no control events, a single-group proportion) is left
     out and the reason says so.
 
-Indirectness (Guyatt et al. 2011, GRADE 8): no data tell it, so it is the reviewer's input
-    (`indirectness`: e.g. the population, intervention or comparator differs from the
-    question), and not serious when none is given.
+Indirectness (Guyatt et al. 2011, GRADE 8), from what the review declares (`rate_indirectness`):
+    serious if at least 50 % of the pooled weight comes from studies that review.yaml lists under
+    `indirectness` (population, intervention or comparison outside the question), or if the
+    body mixes head-to-head comparisons with add-on or placebo ones (review.yaml `comparisons`);
+    very serious if both; not serious otherwise. A reviewer's `indirectness` input replaces it.
 
 Publication bias (Guyatt et al. 2011, GRADE 5): with at least 10 studies, Egger's regression
     test (Egger et al. 1997; metafor's regtest default, `egger_test`): serious if p < 0.10,
     not serious otherwise. With fewer studies the test has too little power (Cochrane Handbook
-    13.3.5.4): not assessable, not serious. A reviewer's `publication_bias` input replaces the
+    13.3.5.4): "not assessed" (rates nothing down). A reviewer's `publication_bias` input replaces the
     test.
 
 Certainty: each serious judgement rates down one level, each very serious two; high, moderate,
@@ -122,6 +127,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from metareview.report.frames import study_intervals
 from metareview.review.schema import GRADE_DOMAINS, GRADE_JUDGEMENTS
 from metareview.stats.small_study import egger_test
 from metareview.stats.vocabulary import is_proportion, is_ratio
@@ -147,7 +153,7 @@ __all__ = [
 LEVELS = ("high", "moderate", "low", "very low")
 SYMBOLS = {"high": "⊕⊕⊕⊕", "moderate": "⊕⊕⊕◯", "low": "⊕⊕◯◯", "very low": "⊕◯◯◯"}
 # Levels rated down by each judgement.
-DOWNGRADES = {"not_serious": 0, "serious": 1, "very_serious": 2}
+DOWNGRADES = {"not_assessed": 0, "not_serious": 0, "serious": 1, "very_serious": 2}
 DOMAIN_NAMES = {
     "risk_of_bias": "risk of bias",
     "inconsistency": "inconsistency",
@@ -172,7 +178,6 @@ class Thresholds:
     alpha, power: of the optimal information size.
     ois_smd: standardised difference of the continuous OIS; ois_rrr: relative risk reduction
         of the binary OIS.
-    single_study_min_n: a single study with fewer participants is very serious imprecision.
     ratio_low, ratio_high: appreciable benefit and harm of a ratio (GRADE 6's 0.75 and 1.25);
     smd_trivial: half-width of the band of unimportant SMDs; mid: the minimal important
         difference of an MD outcome on its own scale (None: no band).
@@ -187,7 +192,6 @@ class Thresholds:
     power: float = 0.8
     ois_smd: float = 0.2
     ois_rrr: float = 0.25
-    single_study_min_n: int = 100
     ratio_low: float = 0.75
     ratio_high: float = 1.25
     smd_trivial: float = 0.2
@@ -269,7 +273,7 @@ class Certainty:
         """One note per domain that rates down or was overridden, for a table's footnotes."""
         notes = []
         for domain, judgement in self.domains.items():
-            if judgement.final == "not_serious" and not judgement.overridden:
+            if judgement.final in ("not_serious", "not_assessed") and not judgement.overridden:
                 continue
             name = DOMAIN_NAMES[domain].capitalize()
             text = f"{name}: {_words(judgement.final)}"
@@ -316,6 +320,9 @@ def assess(
     publication_bias: Any = None,
     overrides: pd.DataFrame | Iterable[Mapping[str, Any]] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
+    indirect_studies: Mapping[str, str] | None = None,
+    comparison_kinds: Mapping[str, str] | None = None,
+    audit_warnings: Mapping[str, Iterable[str]] | None = None,
 ) -> Certainty:
     """Rate the certainty of the evidence for `outcome` (rules in the module docstring).
 
@@ -339,6 +346,13 @@ def assess(
     indirectness, publication_bias : optional
         The reviewer's judgement of the domain: a judgement ("serious"), a (judgement, reason)
         pair, or a mapping with "judgement" and "reason" (a grade.csv-like row).
+    indirect_studies : mapping, optional
+        study_id -> how its population, intervention or comparison lies outside the question
+        (review.yaml `indirectness`), for `rate_indirectness`.
+    comparison_kinds : mapping, optional
+        comparison id -> "add_on", "head_to_head" or "placebo" (review.yaml `comparisons`).
+    audit_warnings : mapping, optional
+        study_id -> the consistency audit's warnings; named in the risk-of-bias reason.
     overrides : DataFrame or rows, optional
         grade.csv rows (outcome, domain, judgement, reason); rows of other outcomes are skipped.
     thresholds : Thresholds or mapping, optional
@@ -353,10 +367,11 @@ def assess(
     measure = str(measure).upper()
     start, start_reason = _start(effects, design_randomised)
     computed = {
-        "risk_of_bias": rate_risk_of_bias(effects, result, rob, limits),
+        "risk_of_bias": _with_audit(rate_risk_of_bias(effects, result, rob, limits),
+                                    effects, audit_warnings),
         "inconsistency": rate_inconsistency(effects, result, measure, limits),
         "indirectness": _reviewer_input(indirectness, "indirectness")
-        or ("not_serious", "no concern about indirectness was recorded"),
+        or rate_indirectness(effects, result, indirect_studies, comparison_kinds, limits),
         "imprecision": rate_imprecision(effects, result, measure, limits),
         "publication_bias": _reviewer_input(publication_bias, "publication_bias")
         or rate_publication_bias(effects, limits),
@@ -488,6 +503,67 @@ def _weights(effects: pd.DataFrame, result: Any) -> np.ndarray:
     return weights
 
 
+def _with_audit(judged: tuple[str, str], effects: pd.DataFrame,
+                warnings: Mapping[str, Iterable[str]] | None) -> tuple[str, str]:
+    """The risk-of-bias judgement with the consistency audit's warnings about these studies
+    named in its reason (they do not change the judgement: a reviewer weighs them)."""
+    if not warnings:
+        return judged
+    found = [f"{study}: {'; '.join(dict.fromkeys(warnings[study]))}"
+             for study in dict.fromkeys(effects["study_id"].astype(str)) if warnings.get(study)]
+    if not found:
+        return judged
+    return judged[0], judged[1] + "; consistency audit warnings (" + "; ".join(found) + ")"
+
+
+# --- indirectness ------------------------------------------------------------------------------
+
+COMPARISON_KINDS = ("add_on", "head_to_head", "placebo")
+
+
+def rate_indirectness(effects: pd.DataFrame, result: Any,
+                      indirect_studies: Mapping[str, str] | None,
+                      comparison_kinds: Mapping[str, str] | None,
+                      limits: Thresholds) -> tuple[str, str]:
+    """Indirectness from what the review declares (Guyatt et al. 2011, GRADE 8).
+
+    Two checks: (a) the share of the pooled weight from studies whose population,
+    intervention or comparison lies outside the question (review.yaml `indirectness`,
+    study_id -> reason): serious at `rob_share` (50 %) or more; (b) a body that mixes
+    head-to-head comparisons (an active comparator) with add-on or placebo comparisons
+    (review.yaml `comparisons`, kind per comparison id; add-on when not declared) answers two
+    questions at once: serious. Both: very serious. Nothing declared: not serious, and the
+    reason says that nothing was declared.
+    """
+    indirect_studies = dict(indirect_studies or {})
+    kinds = dict(comparison_kinds or {})
+    studies = effects["study_id"].astype(str).tolist()
+    weights = _weights(effects, result)
+    share = float(weights[[s in indirect_studies for s in studies]].sum() / weights.sum())
+    named = [f"{s} ({indirect_studies[s]})" for s in dict.fromkeys(studies)
+             if s in indirect_studies]
+    comparisons = (effects["comparison"].astype(str).tolist() if "comparison" in effects
+                   else [""] * len(studies))
+    present = {kinds.get(c, "add_on") for c in comparisons}
+    mixed = "head_to_head" in present and len(present) > 1
+    parts = []
+    if named:
+        parts.append(f"{_pct(share)} of the weight from studies outside the question: "
+                     + "; ".join(named))
+    if mixed:
+        parts.append("pools head-to-head comparisons (an active comparator) with add-on or "
+                     "placebo comparisons")
+    serious_share = share >= limits.rob_share
+    if serious_share and mixed:
+        return "very_serious", "; ".join(parts)
+    if serious_share or mixed:
+        return "serious", "; ".join(parts)
+    if parts:
+        return "not_serious", "; ".join(parts) + f" (under {_pct(limits.rob_share)})"
+    return "not_serious", ("every study matches the question as the review declares it "
+                           "(no study listed under indirectness in review.yaml)")
+
+
 # --- inconsistency -----------------------------------------------------------------------------
 
 
@@ -496,11 +572,21 @@ def rate_inconsistency(effects: pd.DataFrame, result: Any, measure: str,
     """Inconsistency from I², the directions of the studies and the prediction interval."""
     k = len(effects)
     if result is None or k == 1:
-        return "not_serious", "single study: inconsistency cannot be assessed"
+        return "not_assessed", "a single study"
     i2 = float(result.i2)
     text = f"I² = {i2:.0f}%"
     proportion = is_proportion(measure)
     yi = effects["yi"].to_numpy(float)
+    if k == 2 and not proportion:
+        # I² of two studies is too imprecise to rate on (Higgins 2003; GRADE 7 asks whether
+        # the studies' intervals overlap): judged by the overlap of the two intervals.
+        low, high, _ = study_intervals(effects, limits.level)
+        apart = bool(max(low) > min(high))
+        if apart:
+            return "serious", (f"{text} from 2 studies; the two studies' intervals do not "
+                               "overlap")
+        return "not_serious", (f"{text} from 2 studies is not a reason on its own; the two "
+                               "studies' intervals overlap")
     both_ways = bool((yi > 0).any() and (yi < 0).any()) and not proportion
     if i2 >= limits.i2_very_serious and both_ways:
         return "very_serious", (f"{text}, at least {limits.i2_very_serious:g}%, and the "
@@ -586,7 +672,9 @@ def median_control_risk(effects: pd.DataFrame) -> float | None:
 
 
 def total_participants(effects: pd.DataFrame) -> float:
-    """Sum of n_treatment and n_control (single-group rows: n_treatment); nan when unknown."""
+    """People in the studies: n_treatment + n_control of a parallel study, n_treatment alone
+    of a within-person study (`paired` true: each person is on both sides), n_treatment of a
+    single-group row; nan when a size is unknown."""
     if "n_treatment" not in effects:
         return math.nan
     treated = pd.to_numeric(effects["n_treatment"], errors="coerce").to_numpy(float)
@@ -594,15 +682,49 @@ def total_participants(effects: pd.DataFrame) -> float:
         control = pd.to_numeric(effects["n_control"], errors="coerce").to_numpy(float)
     else:
         control = np.full(treated.size, math.nan)
+    control = np.where(_paired(effects), 0.0, control)
     if not np.isfinite(treated).all():
         return math.nan
     return float(treated.sum() + np.nansum(control))
 
 
+def _paired(effects: pd.DataFrame) -> np.ndarray:
+    if "paired" not in effects:
+        return np.zeros(len(effects), dtype=bool)
+    return np.array([_as_bool(v) for v in effects["paired"]], dtype=bool)
+
+
+def parallel_equivalent(effects: pd.DataFrame) -> tuple[float, str]:
+    """(participants, note) of the information in `effects`, in participants of parallel
+    groups, for the optimal information size.
+
+    A within-person study of n people with within-person correlation r estimates a difference
+    with variance 2σ²(1 − r)/n; a parallel trial of N people (N/2 per arm), 4σ²/N. The same
+    information thus takes N = 2n/(1 − r) parallel participants (GRADE 6 asks for the design's
+    own information size; this is the paired formula on the parallel scale). r is the study's
+    `paired_r` (0.5 when absent).
+    """
+    n = total_participants(effects)
+    paired = _paired(effects)
+    if not np.isfinite(n) or not paired.any():
+        return n, ""
+    treated = pd.to_numeric(effects["n_treatment"], errors="coerce").to_numpy(float)
+    r = (pd.to_numeric(effects["paired_r"], errors="coerce").to_numpy(float)
+         if "paired_r" in effects else np.full(len(effects), 0.5))
+    r = np.where(np.isfinite(r), r, 0.5)
+    control = (pd.to_numeric(effects["n_control"], errors="coerce").to_numpy(float)
+               if "n_control" in effects else np.zeros(len(effects)))
+    equivalent = np.where(paired, 2 * treated / (1 - r), treated + np.nan_to_num(control))
+    people = int(treated[paired].sum())
+    rs = ", ".join(f"{v:g}" for v in sorted(set(r[paired])))
+    return float(equivalent.sum()), (
+        f"{people} people in within-person studies count as "
+        f"{equivalent[paired].sum():.0f} in parallel groups (2n/(1 − r), r = {rs})")
+
+
 def rate_imprecision(effects: pd.DataFrame, result: Any, measure: str,
                      limits: Thresholds) -> tuple[str, str]:
     """Imprecision from the confidence interval and the optimal information size."""
-    k = len(effects)
     parts = []
     crosses = False
     if is_proportion(measure):
@@ -624,7 +746,8 @@ def rate_imprecision(effects: pd.DataFrame, result: Any, measure: str,
         else:
             parts.append(f"{interval} excludes the null value {null}")
 
-    n = total_participants(effects)
+    people = total_participants(effects)
+    n, equivalence = parallel_equivalent(effects)
     small = False
     ois = None
     if is_proportion(measure):
@@ -642,16 +765,14 @@ def rate_imprecision(effects: pd.DataFrame, result: Any, measure: str,
                      f"a {limits.ois_rrr:.0%} relative risk reduction from a control risk of "
                      f"{control_risk:.3g}")
             relation = "below" if small else "at least"
-            parts.append(f"{n:.0f} participants, {relation} the OIS of {ois} for {basis}, "
-                         f"alpha {limits.alpha:g}, power {limits.power:g}")
+            size = (f"{people:.0f} participants ({equivalence})" if equivalence
+                    else f"{n:.0f} participants")
+            parts.append(f"{size}, {relation} the OIS of {ois} participants in parallel "
+                         f"groups for {basis}, alpha {limits.alpha:g}, power {limits.power:g}")
 
-    single_small = k == 1 and np.isfinite(n) and n < limits.single_study_min_n
     text = "; ".join(parts)
     if crosses and small:
         return "very_serious", text + ": both criteria met"
-    if single_small:
-        return "very_serious", (text + f"; a single study with fewer than "
-                                f"{limits.single_study_min_n} participants")
     if crosses or small:
         return "serious", text
     return "not_serious", text
@@ -659,15 +780,14 @@ def rate_imprecision(effects: pd.DataFrame, result: Any, measure: str,
 
 def _confidence_interval(effects: pd.DataFrame, result: Any,
                          limits: Thresholds) -> tuple[float, float]:
-    """The pooled CI, or a single study's Wald interval, on the analysis scale."""
+    """The pooled CI, or a single study's own interval (`frames.study_intervals`), on the
+    analysis scale."""
     if result is not None:
         return float(result.ci_low), float(result.ci_high)
     if len(effects) != 1:
         raise ValueError(f"result is None but effects has {len(effects)} rows: pool them first")
-    yi = float(effects["yi"].iloc[0])
-    se = math.sqrt(float(effects["vi"].iloc[0]))
-    crit = stats.norm.isf((1 - limits.level) / 2)
-    return yi - crit * se, yi + crit * se
+    low, high, _ = study_intervals(effects, limits.level)
+    return float(low[0]), float(high[0])
 
 
 # --- publication bias --------------------------------------------------------------------------
@@ -677,12 +797,12 @@ def rate_publication_bias(effects: pd.DataFrame, limits: Thresholds) -> tuple[st
     """Egger's test when there are enough studies, else not assessable."""
     k = len(effects)
     if k < limits.egger_min_k:
-        return "not_serious", (f"not assessable with {_studies(k)}: Egger's test needs at "
-                               f"least {limits.egger_min_k}")
+        return "not_assessed", (f"{_studies(k)}: Egger's test needs at least "
+                                f"{limits.egger_min_k}")
     try:
         egger = egger_test(effects["yi"].to_numpy(float), effects["vi"].to_numpy(float))
     except ValueError as error:
-        return "not_serious", f"not assessable: Egger's test could not be run: {error}"
+        return "not_assessed", f"Egger's test could not be run: {error}"
     text = f"Egger's test p = {egger.pval:.3f} with {_studies(k)}"
     if egger.pval < limits.egger_p:
         return "serious", f"{text}, below {limits.egger_p:g}: funnel-plot asymmetry"

@@ -127,6 +127,15 @@ class Notebook:
         _display(Image(filename=str(path), width=760))
         return True
 
+    def show_parameters(self) -> None:
+        """The collapsed box of this run's parameters."""
+        if _in_ipython() is None:
+            print(self.settings)
+            return
+        from IPython.display import HTML
+
+        _display(HTML(parameters_box(self.settings)))
+
     def write(self, frame: pd.DataFrame, name: str) -> Path:
         """Write a processed table to data/processed/<review>/<name>.csv (atomically)."""
         return files.write_csv(frame, self.processed / f"{name}.csv")
@@ -137,13 +146,15 @@ class Notebook:
                            na_values=[""], **options)
 
 
-def start(namespace: dict[str, Any]) -> Notebook:
+def start(namespace: dict[str, Any], show_parameters: bool = True) -> Notebook:
     """Check the notebook's parameters and set up display; return its `Notebook`.
 
     `namespace` is the notebook's `globals()`: the values of every parameter of
     `metareview.review.params.DEFAULTS` found there are checked (a typo or a value outside the
     rules raises `ParameterError`, naming the parameter). The checked values are shown in a
-    collapsed box, so a reader sees what was run without the dictionary filling the page.
+    collapsed box, so a reader sees what was run without the dictionary filling the page;
+    `show_parameters=False` leaves the box to `Notebook.show_parameters` (the summary shows it
+    in its methods section at the end).
     """
     review = namespace.get("review")
     given = {name: namespace[name] for name in review_params.DEFAULTS if name in namespace}
@@ -153,7 +164,8 @@ def start(namespace: dict[str, Any]) -> Notebook:
         shell.run_line_magic("matplotlib", "inline")
         from IPython.display import HTML
 
-        _display(HTML(parameters_box(settings)))
+        if show_parameters:
+            _display(HTML(parameters_box(settings)))
     pd.set_option("display.precision", 3)
     pd.set_option("display.max_colwidth", 120)
     pd.set_option("display.max_rows", 200)

@@ -14,8 +14,13 @@ import pandas as pd
 from scipy import stats
 
 import metareview as mr
-from metareview.report.frames import outcome_groups, sorted_frame, study_labels, with_exp
-from metareview.stats.conversions import critical_value
+from metareview.report.frames import (
+    outcome_groups,
+    sorted_frame,
+    study_intervals,
+    study_labels,
+    with_exp,
+)
 from metareview.stats.vocabulary import TESTS
 
 ESTIMATORS = ("FE", "DL", "REML", "PM", "SJ")
@@ -23,10 +28,22 @@ ESTIMATORS = ("FE", "DL", "REML", "PM", "SJ")
 MIN_K_SMALL_STUDY = 10
 SINGLE_STUDY_WARNING = "single study, not pooled: its own estimate and interval"
 
-K2_WARNING = (
-    "only 2 studies: tau² and its interval are very imprecise and the Hartung-Knapp interval "
-    "is wide (t with 1 df)"
-)
+# A prediction interval needs at least three studies: its t quantile has k - 2 degrees of
+# freedom (Higgins, Thompson & Spiegelhalter 2009, doi 10.1111/j.1467-985X.2008.00552.x), none
+# with two. With k >= 3 it is metafor's (z, or t on k - 1 df under Hartung-Knapp).
+MIN_K_PREDICTION = 3
+
+
+def few_studies_caution(k: int, test: str) -> str:
+    """The caution shown beside every interval of a model of two studies, naming the test the
+    run used (empty for k >= 3)."""
+    if k != 2:
+        return ""
+    interval = ("the Hartung-Knapp interval uses t with 1 df, so it is very wide"
+                if test == "knha" else
+                "the z interval ignores the uncertainty in tau², so it may be too narrow")
+    return (f"only 2 studies: tau² cannot be estimated with any precision and {interval}; no "
+            "prediction interval (it needs at least 3 studies)")
 
 POOLED_COLUMNS = [
     "outcome", "measure", "k", "status", "warning", "studies", "method", "test", "level",
@@ -38,19 +55,20 @@ POOLED_COLUMNS = [
 
 
 def single_study_row(part: pd.DataFrame, level: float) -> dict:
-    """The one study of an outcome shown as it is: its estimate with the interval its source
-    printed. When the effect's SE came from a t-based interval or test (`df` of effects.csv),
-    the interval and p value use t on those df, so a printed "−17.00 (−24.56 to −9.44)" is
-    shown as printed; otherwise the Wald (z) interval."""
+    """The one study of an outcome shown as it is, with its own interval by the rule of
+    `frames.study_intervals` (t on the effect's df where its source printed a t-based
+    interval or test, so "−17.00 (−24.56 to −9.44)" is shown as printed; else z)."""
     yi, se = float(part["yi"].iloc[0]), float(np.sqrt(part["vi"].iloc[0]))
-    df = float(part["df"].iloc[0]) if "df" in part and np.isfinite(part["df"].iloc[0]) else None
-    half = float(critical_value(level, df)) * se
-    if df is None:
-        pval = float(2 * stats.norm.sf(abs(yi / se)))
-    else:
+    low, high, t_based = study_intervals(part.iloc[:1], level)
+    if t_based[0]:
+        df = float(part["df"].iloc[0])
         pval = float(2 * stats.t.sf(abs(yi / se), df))
-    return {"estimate": yi, "se": se, "ci_low": yi - half, "ci_high": yi + half, "pval": pval,
-            "interval": f"t, df = {df:g}" if df is not None else "z"}
+        interval = f"t, df = {df:g}"
+    else:
+        pval = float(2 * stats.norm.sf(abs(yi / se)))
+        interval = "z"
+    return {"estimate": yi, "se": se, "ci_low": float(low[0]), "ci_high": float(high[0]),
+            "pval": pval, "interval": interval}
 
 
 def result_row(r) -> dict:
@@ -117,8 +135,9 @@ def pool_outcomes(effects: pd.DataFrame, *, method: str = "REML", test: str = "k
                 row.update(result_row(result), interval="t, df = k - 1" if test == "knha"
                            else "z")
                 row["status"] = "pooled"
-                if k == 2:
-                    row["warning"] = K2_WARNING
+                if k < MIN_K_PREDICTION:
+                    row["pi_low"] = row["pi_high"] = np.nan
+                row["warning"] = few_studies_caution(k, test)
             except ValueError as error:
                 row["status"] = f"not pooled ({error})"
         rows.append(with_exp(row))
@@ -299,6 +318,16 @@ MAIN = "main"
 ALL_STUDIES = "all studies"
 
 
+def forest_name(outcome: str, analysis: str = MAIN) -> str:
+    """The file name (without extension) of an outcome's forest plot in one analysis."""
+    return f"forest_{outcome}" + ("" if analysis == MAIN else "_all_studies")
+
+
+def main_effects(effects: pd.DataFrame) -> pd.DataFrame:
+    """The effects of the review's main analysis (review.yaml `main_analysis`)."""
+    return effects[effects["main_analysis"]] if len(effects) else effects
+
+
 @dataclass(frozen=True)
 class Analyses:
     """Pooled outcomes of the main analysis and, where it leaves effects out, of all studies.
@@ -312,11 +341,8 @@ class Analyses:
 
     def plotted(self) -> list["NamedFit"]:
         """The fits worth a forest plot: every outcome with at least one effect."""
-        named = []
-        for analysis, fit in self.fits:
-            suffix = "" if analysis == MAIN else "_all_studies"
-            named.append(NamedFit(f"{fit.outcome}{suffix}", analysis, fit))
-        return named
+        return [NamedFit(forest_name(fit.outcome, analysis).removeprefix("forest_"), analysis,
+                         fit) for analysis, fit in self.fits]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from metareview.report import figures
+from metareview.report.frames import study_intervals
 
 
 def _outcome_info(review, outcome: str) -> tuple[str, str]:
@@ -27,22 +28,11 @@ def favours(definitions, measure: str, direction: str) -> tuple[str, str]:
 
 
 def _single_intervals(effects: pd.DataFrame, level: float) -> list:
-    """Per row the t interval of an effect whose SE came from a t-based interval its source
-    printed (so the plot shows that interval), else None (the Wald interval)."""
-    from metareview.stats.conversions import critical_value
-
-    intervals = []
-    printed = effects.get("derivation", pd.Series("", index=effects.index)).astype(str) \
-        .str.contains("CI (t", regex=False)
-    for yi, vi, df, from_ci in zip(effects["yi"], effects["vi"],
-                                   effects.get("df", pd.Series(np.nan, index=effects.index)),
-                                   printed):
-        if np.isfinite(df) and from_ci:
-            half = float(critical_value(level, df)) * float(np.sqrt(vi))
-            intervals.append((yi - half, yi + half))
-        else:
-            intervals.append(None)
-    return intervals
+    """Per row the t interval of an effect whose SE came from a t-based interval or test its
+    source printed (so the plot shows the interval the tables show), else None (the Wald
+    interval the plot draws itself); the rule of `frames.study_intervals`."""
+    low, high, t_based = study_intervals(effects, level)
+    return [(lo, hi) if t else None for lo, hi, t in zip(low, high, t_based)]
 
 
 def _rows(effects: pd.DataFrame, labels) -> pd.DataFrame:
@@ -70,17 +60,18 @@ def forest_for(named, review, level: float = 0.95):
                     review.definitions.favours_control.capitalize()))
 
 
-def subgroup_forest_for(fit, definitions, level: float = 0.95):
+def subgroup_forest_for(fit, review, level: float = 0.95):
     """Subgroup forest plot of one outcome × moderator of `subgroups.subgroup_analyses`, with
-    subtotals and the test for subgroup differences."""
+    subtotals and the test for subgroup differences; favours sides from the outcome's
+    direction, as in every other forest plot of the review."""
     groups = {level_: result for level_, result in fit.groups.items() if result is not None}
     part = fit.effects.assign(**{fit.moderator: fit.effects[fit.moderator].astype(str)})
     part = part.assign(label=part["study_id"]).reset_index(drop=True)
-    direction = "lower_is_better"
+    label, direction = _outcome_info(review, fit.outcome)
     return figures.subgroup_forest_plot(
         part, fit.moderator, groups, fit.overall, measure=fit.measure,
-        favours=favours(definitions, fit.measure, direction),
-        title=f"{fit.outcome.replace('_', ' ')} by {fit.moderator.replace('_', ' ')}",
+        favours=favours(review.definitions, fit.measure, direction),
+        title=f"{label} by {fit.moderator.replace('_', ' ')}",
         level=level)
 
 

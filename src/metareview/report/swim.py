@@ -26,7 +26,6 @@ from scipy import stats
 import metareview as mr
 from metareview.review.derive import analysis_of
 from metareview.review.effect import missing
-from metareview.stats.vocabulary import BINARY_MEASURES
 
 FAVOURS_DIRECTION = {"treatment": 1, "control": -1, "none": 0}
 RESULT_COLUMNS = ["outcome", "study_id", "comparison", "reported_outcome", "direction", "p",
@@ -48,14 +47,15 @@ def _effect_p(effect) -> float:
 def effect_direction(yi: float, measure: str, outcome_direction: str) -> int:
     """+1 when an effect favours the treatment, −1 when it favours the control, 0 for neither.
 
-    Continuous effects are stored oriented, negative favouring the treatment (`orient`). Binary
-    ones (RR and OR on the log scale, RD) keep treatment versus control, so a positive yi
-    favours the treatment exactly when the outcome's higher values are better.
+    Effects are treatment minus control (ratios on the log scale: treatment over control) on
+    the outcome's own scale, so a positive yi favours the treatment exactly when higher values
+    of the outcome are better; for an outcome without a better direction ("neutral") no side
+    is favoured. `measure` is kept for callers; every measure follows the same rule.
     """
+    if outcome_direction == "neutral":
+        return 0
     sign = int(np.sign(yi))
-    if measure in BINARY_MEASURES and outcome_direction == "higher_is_better":
-        return sign
-    return -sign
+    return sign if outcome_direction == "higher_is_better" else -sign
 
 
 def study_results(review, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

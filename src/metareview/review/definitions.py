@@ -26,6 +26,16 @@ moderators:                                           # meta-regression, one at 
 favours: {treatment: MSC therapy, control: control}
 required:                            # columns whose cells this review requires to be filled
   arms: [timepoint_weeks]
+population: People with psoriasis, ... # optional: the summary of findings' header
+setting: Outpatient dermatology
+intervention: MSC therapy
+comparison: Placebo or standard care
+indirectness:                        # optional: studies outside the question, and how (GRADE)
+  Smith2020: population of children, the question asks about adults
+harms: [any_adverse_event, death]    # optional: harm outcomes, shown in the summary of findings
+comparisons:                         # optional: labels of comparison ids, and their kind
+  msc_vs_placebo: MSC vs placebo                      # add_on (the default), or
+  msc_vs_steroid: {label: MSC vs steroids, kind: head_to_head}   # head_to_head or placebo
 revman: {...}                        # written by `make import-revman`: RevMan's comparisons,
                                      # outcomes, labels and subgroups (metareview.review.revman)
 ```
@@ -52,7 +62,10 @@ STUDY_LEVEL_COLUMNS = ("year", "design", "randomised", "country", "condition",
                        "intervention_class", "co_intervention", "n_randomised", "n_analysed",
                        "follow_up_weeks")
 _KEYS = ("title", "question", "years", "conditions", "intervention_classes", "main_analysis",
-         "study_columns", "subgroups", "moderators", "favours", "required", "revman")
+         "study_columns", "subgroups", "moderators", "favours", "required", "population",
+         "setting", "intervention", "comparison", "indirectness", "comparisons", "harms",
+         "revman")
+COMPARISON_KINDS = ("add_on", "head_to_head", "placebo")
 
 
 class DefinitionError(ValueError):
@@ -103,6 +116,19 @@ class Definitions:
     favours_control: str = "control"
     required: dict[str, tuple[str, ...]] = field(default_factory=dict)
     revman: dict[str, Any] = field(default_factory=dict)
+    population: str = ""
+    setting: str = ""
+    intervention: str = ""
+    comparison: str = ""
+    indirect_studies: dict[str, str] = field(default_factory=dict)
+    comparison_labels: dict[str, str] = field(default_factory=dict)
+    comparison_kinds: dict[str, str] = field(default_factory=dict)
+    harms: tuple[str, ...] = ()
+
+    @property
+    def asks_about_harms(self) -> bool:
+        """True when the review names harm outcomes (their rows join the summary of findings)."""
+        return bool(self.harms)
 
     @property
     def has_main_analysis(self) -> bool:
@@ -245,6 +271,7 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
     if not isinstance(favours, dict):
         raise _fail(file, "favours", favours, "must be a mapping.",
                     "write `favours: {treatment: cell therapy, control: control}`.")
+    comparisons = _comparisons(file, data.get("comparisons"))
     required = data.get("required") or {}
     if not isinstance(required, dict):
         raise _fail(file, "required", required, "must map sheet names to columns.",
@@ -264,8 +291,59 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
         favours_treatment=str(favours.get("treatment", "treatment")),
         favours_control=str(favours.get("control", "control")),
         required={str(k): _string_list(file, f"required.{k}", v) for k, v in required.items()},
+        population=_optional_text(file, "population", data.get("population")),
+        setting=_optional_text(file, "setting", data.get("setting")),
+        intervention=_optional_text(file, "intervention", data.get("intervention")),
+        comparison=_optional_text(file, "comparison", data.get("comparison")),
+        indirect_studies=_text_map(file, "indirectness", data.get("indirectness")),
+        comparison_labels=comparisons[0],
+        comparison_kinds=comparisons[1],
+        harms=_string_list(file, "harms", data.get("harms")),
         revman=_revman(file, data.get("revman")),
     )
+
+
+def _optional_text(file, key, value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _fail(file, key, None, "must be text.", f"write `{key}: ...` as one sentence.")
+    return value.strip()
+
+
+def _text_map(file, key, value) -> dict[str, str]:
+    """A mapping of ids to sentences (`indirectness: {Park2019: population ...}`)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, str) and v.strip()
+                                              for v in value.values()):
+        raise _fail(file, key, None, "must map study ids to a sentence each.",
+                    f"write e.g. `{key}: {{Smith2020: population of children, not adults}}`.")
+    return {str(k): v.strip() for k, v in value.items()}
+
+
+def _comparisons(file, value) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels, kinds) of review.yaml's `comparisons`: id -> label, or id -> {label, kind}."""
+    if value is None:
+        return {}, {}
+    if not isinstance(value, dict):
+        raise _fail(file, "comparisons", None, "must map comparison ids to a label or to "
+                    "{label, kind}.", "write e.g. `comparisons: {fat_vs_laser: {label: Fat "
+                    "grafting vs laser, kind: head_to_head}}`.")
+    labels, kinds = {}, {}
+    for name, entry in value.items():
+        entry = {"label": entry} if isinstance(entry, str) else entry
+        if not isinstance(entry, dict) or set(entry) - {"label", "kind"}:
+            raise _fail(file, f"comparisons.{name}", None, "must be a label or a mapping "
+                        "with label and kind.", "write `{label: ..., kind: add_on}`.")
+        kind = str(entry.get("kind", "add_on"))
+        if kind not in COMPARISON_KINDS:
+            raise _fail(file, f"comparisons.{name}.kind", kind, "is not a comparison kind.",
+                        f"use one of: {', '.join(COMPARISON_KINDS)}.")
+        if entry.get("label"):
+            labels[str(name)] = str(entry["label"])
+        kinds[str(name)] = kind
+    return labels, kinds
 
 
 def load_definitions(folder: str | Path) -> Definitions:

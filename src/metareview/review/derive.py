@@ -20,16 +20,18 @@ An MD with its SE becomes an SMD where the outcome is pooled as SMD: d_z → d_a
 arms. Outcomes that measure one construct on another scale or with another sign convention
 name their analysis outcome in `outcomes.csv` (`pooled_with`), and are pooled there.
 
-Continuous effects are oriented so that a negative value favours the treatment: treatment
-minus control, with the sign flipped for outcomes where higher is better. Ratio measures keep
-treatment versus control. Every effect says in `derivation` how it was obtained, and carries
+Every effect is treatment minus control (ratios: treatment over control) as the source
+reports it, on the outcome's own scale, as RevMan and metafor keep it; the outcome's direction
+(lower or higher is better) only says which side favours the treatment. An outcome reported on
+the opposite scale of the outcome it is pooled with (`pooled_with`) has its sign reversed once,
+named in `derivation`; a ratio cannot be turned around that way and is not pooled there. Every effect says in `derivation` how it was obtained, and carries
 flags (`converted`, `paired`, `p_derived`, `p_bound`, `dispersion_reading`,
 `dispersion_decided`, `from_percent`) that the sensitivity analyses use.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 import numpy as np
@@ -38,6 +40,10 @@ import pandas as pd
 from metareview.review.effect import DISPERSION_READINGS, Effect, NotPoolable, missing
 from metareview.review.from_arms import effect_from_arms, effect_from_means_and_p
 from metareview.review.from_contrasts import effect_from_contrast
+from metareview.stats.vocabulary import is_proportion
+
+# How the events per arm of an outcome summarised as a single-group proportion are compared.
+COMPARATIVE_PROPORTION_MEASURE = "RR"
 
 EFFECT_COLUMNS = [
     "study_id", "comparison", "outcome", "reported_outcome", "timepoint_weeks", "measure",
@@ -64,12 +70,26 @@ class Derived:
 
 @dataclass(frozen=True)
 class Analysis:
-    """Where an outcome's effects are pooled: the analysis outcome, its measure, and the
-    direction of the outcome as reported (which decides the sign)."""
+    """Where an outcome's effects are pooled: the analysis outcome, its measure and direction,
+    and the direction of the outcome as reported (they differ only for an outcome pooled with
+    one on the opposite scale)."""
 
     outcome: str
     measure: str
     direction: str
+    reported_direction: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.reported_direction:
+            object.__setattr__(self, "reported_direction", self.direction)
+
+    def comparative(self) -> "Analysis":
+        """The analysis of a comparison between arms: an outcome summarised as a single-group
+        proportion (PLO, PFT, PR) is compared between arms as a risk ratio, so that the
+        events per arm of a controlled study are analysed, not dropped."""
+        if is_proportion(self.measure):
+            return replace(self, measure=COMPARATIVE_PROPORTION_MEASURE)
+        return self
 
 
 def analysis_of(outcomes: pd.DataFrame) -> dict[str, Analysis]:
@@ -79,7 +99,8 @@ def analysis_of(outcomes: pd.DataFrame) -> dict[str, Analysis]:
     for outcome, row in table.iterrows():
         target = row.get("pooled_with")
         target = outcome if missing(target) or not str(target).strip() else str(target)
-        found[outcome] = Analysis(target, str(table.loc[target, "measure"]), row["direction"])
+        found[outcome] = Analysis(target, str(table.loc[target, "measure"]),
+                                  str(table.loc[target, "direction"]), str(row["direction"]))
     return found
 
 
@@ -133,7 +154,7 @@ def derive_effects(
     )
     for study_id, comparison, outcome_id in keys:
         study = studies.loc[study_id]
-        analysis = analyses[outcome_id]
+        analysis = analyses[outcome_id].comparative()
         select = ((arms["study_id"] == study_id) & (arms["comparison"] == comparison)
                   & (arms["outcome"] == outcome_id))
         arm_rows = arms[select]

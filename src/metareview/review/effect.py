@@ -35,9 +35,11 @@ def number(value) -> float:
 class Effect:
     """An effect size with its variance, how it was obtained and the per-arm data behind it.
 
-    `yi` is already oriented (negative favours the treatment for continuous outcomes, ratios
-    treatment versus control); `df` is the t degrees of freedom of an interval derived with t
-    (NaN for z), so that a single study keeps the interval its source printed.
+    `yi` is treatment minus control (ratios: treatment over control, on the log scale) on the
+    scale of the outcome it is pooled in (`on_analysis_scale`); `df` is the t degrees of
+    freedom of an SE derived with t from a printed interval, test or p value (NaN for an SE
+    from arm data or with z), so that a single study keeps the interval its source printed
+    (`metareview.report.frames.study_intervals`).
     """
 
     yi: float
@@ -76,13 +78,35 @@ class Effect:
         return out
 
 
-def orient(difference: float, direction: str) -> tuple[float, str]:
-    """(signed effect, note): a continuous difference is flipped when higher is better, so
-    that negative always favours the treatment. Binary effects are not passed here: they keep
-    treatment versus control."""
-    if direction != "higher_is_better":
+def on_analysis_scale(difference: float, analysis) -> tuple[float, str]:
+    """(effect, note): a difference, treatment minus control as the source reports it, on the
+    scale of the outcome it is pooled in.
+
+    The sign is kept, as RevMan and metafor keep it; the outcome's direction only says which
+    side favours the treatment. The one conversion: an outcome reported on the opposite scale
+    of the outcome it is pooled with (`pooled_with`, e.g. a percent reduction pooled with a
+    score where lower is better) has its sign reversed once, and the note says so.
+    """
+    if analysis.reported_direction == analysis.direction or "neutral" in (
+            analysis.reported_direction, analysis.direction):
         return difference, ""
-    return -difference, "sign flipped so that negative favours treatment"
+    return -difference, (f"sign reversed: reported where {_words(analysis.reported_direction)}, "
+                         f"pooled in {analysis.outcome} where {_words(analysis.direction)}")
+
+
+def same_scale_or_refuse(analysis) -> None:
+    """Raise NotPoolable for a ratio or count outcome reported on the opposite scale of the one
+    it is pooled with: a risk ratio of one event is not the reciprocal of the risk ratio of
+    another, so no honest conversion exists."""
+    if analysis.reported_direction != analysis.direction and "neutral" not in (
+            analysis.reported_direction, analysis.direction):
+        raise NotPoolable(f"a ratio or count reported where {_words(analysis.reported_direction)}"
+                          f" cannot be pooled in {analysis.outcome}, where "
+                          f"{_words(analysis.direction)}")
+
+
+def _words(direction: str) -> str:
+    return direction.replace("_", " ")
 
 
 def paired_df(n: float) -> float:

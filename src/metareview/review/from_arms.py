@@ -13,7 +13,8 @@ from metareview.review.effect import (
     NotPoolable,
     missing,
     number,
-    orient,
+    on_analysis_scale,
+    same_scale_or_refuse,
     paired_df,
     parallel_df,
 )
@@ -138,7 +139,6 @@ def effect_from_arms(rows: pd.DataFrame, contrast: dict | None, study, analysis,
         fit = paired.paired_smd if measure == "SMD" else paired.paired_md
         es = fit(mean_t, sd_t, mean_c, sd_c, n_t, paired_r)
         how = f"paired {measure} from per-side mean and SD of {n_t:g} patients, r = {paired_r:g}"
-        df = paired_df(n_t)
     else:
         if control_share > 1:
             n_c = n_c / control_share
@@ -148,13 +148,13 @@ def effect_from_arms(rows: pd.DataFrame, contrast: dict | None, study, analysis,
                           sd2i=[sd_c], n2i=[n_c])
         label = "SMD (Hedges' g)" if measure == "SMD" else "MD"
         how = f"{label} from mean and SD per arm ({n_t:g} vs {n_c:g})"
-        df = parallel_df(n_t, n_c)
-    yi, flip = orient(float(es["yi"].iloc[0]), analysis.direction)
+    yi, flip = on_analysis_scale(float(es["yi"].iloc[0]), analysis)
+    # the SE comes from the arms' SDs, not from a t-based interval or test: a z interval
     return Effect(
         yi=yi, vi=float(es["vi"].iloc[0]),
         derivation="; ".join([how, *notes, *([flip] if flip else [])]),
         value_type=treat["value_type"], **_source(treat),
-        n_treatment=n_t, n_control=n_c, df=df if measure == "MD" else np.nan,
+        n_treatment=n_t, n_control=n_c,
         mean_treatment=mean_t, sd_treatment=sd_t, mean_control=mean_c, sd_control=sd_c,
         converted=conv_t or conv_c or reading == "SE", paired=split_face,
         paired_r=paired_r if split_face else np.nan,
@@ -177,6 +177,7 @@ def _counts(row: dict) -> tuple[int, int, bool]:
 
 
 def _binary(treat: dict, ctrl: dict, study, analysis, paired_r: float) -> Effect:
+    same_scale_or_refuse(analysis)
     e_t, n_t, pct_t = _counts(treat)
     e_c, n_c, pct_c = _counts(ctrl)
     measure = analysis.measure
@@ -258,7 +259,7 @@ def effect_from_means_and_p(rows: pd.DataFrame, contrast: dict | None, study, an
 
 def md_se_to_measure(md: float, se: float, n_t: float, n_c: float, split_face: bool, analysis,
                      paired_r: float, how: str, df: float) -> tuple[float, float, str, float]:
-    """An MD (treatment minus control) with its SE as the analysis measure, oriented.
+    """An MD (treatment minus control) with its SE as the analysis measure, on its scale.
 
     MD: kept, with the t df of its interval. SMD: split-face d_z → d_av with r (Morris &
     DeShon 2002, `paired.smd_from_paired_md`); parallel arms SD = SE/√(1/n1 + 1/n2)
@@ -266,7 +267,7 @@ def md_se_to_measure(md: float, se: float, n_t: float, n_c: float, split_face: b
     """
     measure = analysis.measure
     if measure == "MD":
-        yi, flip = orient(md, analysis.direction)
+        yi, flip = on_analysis_scale(md, analysis)
         return yi, se**2, "; ".join([how, *([flip] if flip else [])]), df
     if measure != "SMD":
         raise NotPoolable(f"a mean difference cannot be pooled as {measure}")
@@ -280,7 +281,7 @@ def md_se_to_measure(md: float, se: float, n_t: float, n_c: float, split_face: b
         es = effect_sizes("SMD", m1i=[md], sd1i=[sd], n1i=[n_t], m2i=[0.0], sd2i=[sd],
                           n2i=[n_c])
         how += "; SMD with SD = SE/√(1/n1 + 1/n2)"
-    yi, flip = orient(float(es["yi"].iloc[0]), analysis.direction)
+    yi, flip = on_analysis_scale(float(es["yi"].iloc[0]), analysis)
     return yi, float(es["vi"].iloc[0]), "; ".join([how, *([flip] if flip else [])]), np.nan
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metareview.review.effect import Effect, NotPoolable, missing, number, orient
+from metareview.review.effect import (Effect, NotPoolable, missing, number, on_analysis_scale,
+                                     same_scale_or_refuse)
 from metareview.review.from_arms import md_se_to_measure
 from metareview.stats import conversions
 from metareview.stats.vocabulary import is_ratio
@@ -69,13 +70,16 @@ def effect_from_contrast(row: dict | None, arms: pd.DataFrame, study, analysis,
     if measure != wanted and not (measure == "MD" and wanted == "SMD"):
         raise NotPoolable(f"{measure} reported; the outcome is pooled as {wanted}")
     ratio = is_ratio(measure)
+    if ratio:
+        same_scale_or_refuse(analysis)
     estimate = float(row["estimate"])
     lower, upper = number(row["ci_low"]), number(row["ci_high"])
     if ratio:
         estimate, lower, upper = np.log(estimate), np.log(lower), np.log(upper)
     direction, direction_note = _direction(row, arms, estimate)
     split_face = bool(row["paired"])
-    df = None if ratio else _df(row, split_face)
+    # a reported SE comes with no test, so its interval is a z interval (as RevMan's)
+    df = None if ratio or form == "estimate_se" else _df(row, split_face)
     quantile = f"t, df = {df:g}" if df is not None else "z"
     p_derived = bound = False
     if form == "estimate_ci":
@@ -113,7 +117,7 @@ def effect_from_contrast(row: dict | None, arms: pd.DataFrame, study, analysis,
     if ratio:
         yi, vi, df_out = estimate, se**2, np.nan
     elif measure == "SMD":
-        yi, flip = orient(estimate, analysis.direction)
+        yi, flip = on_analysis_scale(estimate, analysis)
         vi, df_out = se**2, np.nan
         how = "; ".join([how, *([flip] if flip else [])])
     else:

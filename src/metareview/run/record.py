@@ -267,6 +267,11 @@ th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: ta
 pre.failure { background: #fff3f3; border: 1px solid #e0b4b4; padding: .5rem; white-space: pre-wrap; }
 .figures img { max-width: 100%; border: 1px solid #ddd; }
 code { font-size: .85rem; }
+.answers { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr));
+           gap: .8rem; margin-bottom: 1.5rem; }
+.answer { border: 1px solid #ccc; border-radius: 4px; padding: .4rem .8rem; font-size: .92rem; }
+.answer h2 { font-size: 1.05rem; border: 0; margin: .3rem 0; }
+.answer p { margin: .3rem 0; } .rule { font-size: .85rem; color: #555; }
 """
 
 
@@ -278,53 +283,67 @@ def _href(path: str) -> str:
     return html.escape(quote(path), quote=True)
 
 
-def _display_number(value) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
+def _key_results(review: str):
+    """The review's key results as notebook 06 chose them (key_results.csv), or None."""
+    path = files.processed_dir(review) / "key_results.csv"
+    return _read_table(path) if path.is_file() else None
 
 
-def _headline_rows(review: str) -> list[tuple[str, str, str, str]]:
-    """(result, analysis, studies, estimate with its scale) of every pooled result."""
-    from metareview.report.text import natural, scale_name
+def _plain_language(review: str) -> str:
+    key = _key_results(review)
+    if key is None or key.empty:
+        return ""
+    from metareview.report.summary import plain_language
 
-    rows = []
-    pooled = files.processed_dir(review) / "pooled.csv"
-    if pooled.is_file():
-        frame = _read_table(pooled)
-        for _, r in frame[frame["status"] == "pooled"].iterrows():
-            rows.append((str(r["outcome"]).replace("_", " "), str(r.get("analysis", "main")),
-                         str(int(r["k"])), f"{scale_name(str(r['measure']))} "
-                         f"{natural(r, 'estimate'):.2f} (95% CI {natural(r, 'ci_low'):.2f} "
-                         f"to {natural(r, 'ci_high'):.2f})"))
-    proportions = files.processed_dir(review) / "pooled_proportions.csv"
-    if proportions.is_file():
-        frame = _read_table(proportions)
-        frame = frame[frame["model"].str.startswith("GLMM") & (frame["status"] == "pooled")]
-        for _, r in frame.iterrows():
-            rows.append((f"{r['outcome']} ({r['group']})".replace("_", " "), "proportion",
-                         str(int(r["k"])), f"{100 * r['proportion']:.1f}% (95% CI "
-                         f"{100 * r['ci_low']:.1f}% to {100 * r['ci_high']:.1f}%)"))
-    return rows
+    class _Key:  # the one field plain_language reads
+        def __init__(self, frame):
+            self.key = frame
+
+    return plain_language(_Key(key))
 
 
 def _key_results_table(review: str) -> str:
-    """Headline numbers with their scale, and how much could not be pooled."""
-    rows = _headline_rows(review)
+    """The key results in the summary of findings' own words, and how much was not pooled."""
+    from metareview.report.summary import KEY_RESULTS_RULE
+
+    key = _key_results(review)
     parts = []
-    if rows:
-        head = "<tr><th>result</th><th>analysis</th><th>studies</th><th>estimate</th></tr>"
-        body = "".join(f"<tr><td>{_e(a)}</td><td>{_e(b)}</td><td class='num'>{_e(c)}</td>"
-                       f"<td>{_e(d)}</td></tr>" for a, b, c, d in rows)
-        parts.append(f"<table><thead>{head}</thead><tbody>{body}</tbody></table>")
+    if key is not None and len(key):
+        columns = ("Outcome", "Effect (95% CI)", "Participants (studies)", "Certainty")
+        head = "".join(f"<th>{_e(c)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(f"<td>{_e(r[c])}</td>" for c in columns) + "</tr>"
+                       for _, r in key.iterrows())
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        parts.append(f"<p class='rule'>{_e(KEY_RESULTS_RULE)}</p>")
     else:
-        parts.append("<p>No outcome has two or more effects to pool: see the summary's "
-                     "synthesis without meta-analysis.</p>")
+        parts.append("<p>No key results: the summary report has not been written.</p>")
     not_pooled = files.processed_dir(review) / "not_pooled.csv"
     if not_pooled.is_file():
         count = len(_read_table(not_pooled))
         parts.append(f"<p>{count} comparative result{'s' if count != 1 else ''} could not be "
                      "turned into an effect (each listed with its reason in report 02).</p>")
+    return "\n".join(parts)
+
+
+def _answers(reviews: list[str]) -> str:
+    """The first screen: per review its headline result with direction and certainty, and
+    the plain-language summary, linked to the summary report."""
+    parts = ["<section class='answers'>"]
+    for review in reviews:
+        key = _key_results(review)
+        summary = f"{review}/06_summary.html"
+        parts.append(f"<div class='answer'><h2><a href='{_href(summary)}'>"
+                     f"{_e(_review_title(review))}</a></h2>")
+        if key is not None and len(key):
+            first = key.iloc[0]
+            parts.append(f"<p class='headline'><strong>{_e(first['Outcome'])}</strong>: "
+                         f"{_e(first['Effect (95% CI)'])}; {_e(first['Participants (studies)'])};"
+                         f" {_e(first['Certainty'])}.</p>")
+            parts.append(f"<p>{_e(_plain_language(review))}</p>")
+        else:
+            parts.append("<p class='missing'>Not run to the end: no key result yet.</p>")
+        parts.append("</div>")
+    parts.append("</section>")
     return "\n".join(parts)
 
 
@@ -506,7 +525,8 @@ def build_index(reviews: list[str], notebooks: bool = True) -> str:
         "<title>Review reports</title>",
         f"<style>{INDEX_STYLE}</style></head><body>",
         "<h1>Review reports</h1>",
-        f"<p>Reviews: {nav or 'none'} · <a href='#provenance'>provenance</a></p>",
+        _answers(reviews),
+        f"<p>Details: {nav or 'none'} · <a href='#provenance'>provenance</a></p>",
     ]
     body += [_review_section(r, notebooks) for r in reviews]
     body.append(_provenance_section(reviews))

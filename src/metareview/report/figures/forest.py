@@ -60,15 +60,17 @@ MIN_SQUARE = 2.5  # points
 
 
 def favours_labels(measure: str, direction: str = "lower_is_better",
-                   treatment: str = "cell therapy", control: str = "control") -> tuple[str, str]:
-    """The (left, right) "favours" labels of an axis.
+                   treatment: str = "treatment", control: str = "control") -> tuple[str, str]:
+    """The (left, right) "favours" labels of an axis, as RevMan places them.
 
-    Continuous effects are oriented so that negative favours the treatment (metareview.derive),
-    so the left side favours it. Ratio measures keep treatment versus control: a ratio below 1
-    means fewer events with treatment, which favours it when fewer events are better.
+    Effects are treatment minus control (ratios: treatment over control), so the left side
+    (below 0, or below 1 for a ratio) favours the treatment when lower values of the outcome
+    are better, and the control when higher values are better. `measure` does not change the
+    sides: a ratio below 1 is fewer events with treatment, as a negative difference is a lower
+    value.
     """
     left, right = f"Favours {treatment}", f"Favours {control}"
-    if is_ratio(measure) and direction == "higher_is_better":
+    if direction == "higher_is_better":
         return right, left
     return left, right
 
@@ -356,7 +358,8 @@ def _pooled_rows(result, label: str, frame: pd.DataFrame, arms, ratio: bool, *, 
         rows.append(Row("text", {"label": "Total events", **events}))
     pi_low, pi_high = float(_get(result, "pi_low")), float(_get(result, "pi_high"))
     if (show_prediction and np.isfinite(pi_low) and np.isfinite(pi_high)
-            and str(_get(result, "method", "")) != "FE" and int(_get(result, "k", 0)) >= 2):
+            and str(_get(result, "method", "")) != "FE" and int(_get(result, "k", 0)) >= 3):
+        # with two studies a prediction interval has no degrees of freedom (Higgins 2009)
         shown = (np.exp(pi_low), np.exp(pi_high)) if ratio else (pi_low, pi_high)
         rows.append(Row("prediction", {"label": "Prediction interval",
                                        "estimate": f"[{_fmt(shown[0])}, {_fmt(shown[1])}]"},
@@ -566,11 +569,16 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
                                    show_prediction=show_prediction, gid="pooled-total")
         footer.append(f"Model: {model_label(result)}; study weights are inverse-variance.")
         if int(_get(result, "k", 0)) == 2:
-            footer.append("Caution: two studies only; tau² and the intervals rest on very "
-                          "little information")
+            test = str(_get(result, "test", "z"))
+            footer.append("Caution: two studies only; tau² cannot be estimated with any "
+                          "precision and " + ("the Hartung-Knapp interval uses t with 1 df"
+                                              if test == "knha" else "the z interval ignores "
+                                              "the uncertainty in tau²")
+                          + "; no prediction interval (it needs at least 3 studies)")
     if any(r.cells.get("estimate", "").endswith(SOURCE_INTERVAL_MARK) for r in table_rows):
-        footer.append(f"{SOURCE_INTERVAL_MARK} interval as printed by the study's source "
-                      "(not recomputed from the effect and its variance)")
+        footer.append(f"{SOURCE_INTERVAL_MARK} t-based interval of the study's source (the "
+                      "interval it printed, or the one its printed test implies), as in the "
+                      "tables")
     left = _left_columns(arms, arm_labels, header, with_weight=weights is not None)
     labels = {i: str(frame["label"].iloc[i]) for i in range(len(frame))}
     return _render(table_rows, labels, left=left, rob=rob, measure=measure, favours=favours,
