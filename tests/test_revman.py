@@ -2,10 +2,11 @@
 
 Fixtures in tests/fixtures/revman/:
 
-- `Fleiss1993.rm5`, `Fleiss1993_CR.csv` and `Fleiss1993-data-package.zip` (the data zip of R
-  meta's `Fleiss1993.zip`): data files of R's meta package (guido-s/meta, inst/extdata). Their
-  totals were computed and stored by RevMan itself; the engine must reproduce them to the
-  digits stored (relative 1e-6 or better, see `agrees`).
+- `Fleiss1993.rm5`, `Fleiss1993_CR.csv` and `Fleiss1993.zip` (a Cochrane data package as
+  RevMan Web writes it: the article, figures and a zip of CSV tables): data files of R's meta
+  package (guido-s/meta, inst/extdata), copied unchanged. Their totals were computed and stored
+  by RevMan itself; the engine must reproduce them to the digits stored (see `agrees`): the
+  .rm5 file stores every digit of a double, the CSV export 8 decimals, the data package 6.
 - `constructed.rm5`: constructed cases (random effects, subgroups, zero cells, a double-zero
   study, Peto, RD, SMD, generic inverse variance) whose expected values in
   `revman_expected.json` were computed by `make_revman_fixtures.R` with metafor 3.8-1 under
@@ -14,6 +15,7 @@ Fixtures in tests/fixtures/revman/:
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -25,7 +27,7 @@ import numpy as np
 import pytest
 
 from metareview.review import revman
-from metareview.review.revman_pooling import pool_outcomes
+from metareview.review.revman_pooling import pool_outcomes, side_by_side, stored_tolerance
 from metareview.review.revman_read import RevManError, decode_id, read_revman, safe_id
 from metareview.review.sheets import load_review
 from metareview.stats import revman_methods as rm
@@ -174,8 +176,7 @@ FIELDS = {"estimate": "estimate", "ci_low": "ci_low", "ci_high": "ci_high", "chi
           "p_chi2": "p_chi2", "i2": "i2", "tau2": "tau2", "z": "z", "p_z": "p_z"}
 
 
-@pytest.mark.parametrize("fixture", ["Fleiss1993.rm5", "Fleiss1993_CR.csv",
-                                     "Fleiss1993-data-package.zip"])
+@pytest.mark.parametrize("fixture", ["Fleiss1993.rm5", "Fleiss1993_CR.csv", "Fleiss1993.zip"])
 def test_fleiss1993_totals_equal_revmans(root, fixture):
     """Every total RevMan stored (pooled estimate, CI, Chi², its P, I², tau², Z, P) and every
     study's estimate, SE and weight, from the imported sheets through the engine. RevMan's own
@@ -202,12 +203,38 @@ def test_fleiss1993_totals_equal_revmans(root, fixture):
     assert compared >= (9 if fixture == "Fleiss1993.rm5" else 18 if fixture.endswith("csv")
                         else 8)   # the data package leaves a fixed model's tau² empty
     studies = pool_outcomes(review).studies
-    aspirin = studies[studies["outcome"] == "analysis_1_1"].set_index("study_id")
-    for row in model.outcomes[0].rows:
-        assert agrees(aspirin.loc[row.study, "weight"], row.text["weight"])
-        assert agrees(aspirin.loc[row.study, "estimate"], row.text["estimate"])
-        if "se" in row.text:
-            assert agrees(aspirin.loc[row.study, "se"], row.text["se"])
+    checked = 0
+    for outcome in model.outcomes:
+        if not outcome.totals.text.get("estimate"):
+            continue   # RevMan computed nothing for this outcome (the .rm5 file's SMD)
+        own = studies[studies["outcome"] == revman.outcome_id(outcome)].set_index("study_id")
+        for row in outcome.rows:
+            for key in ("weight", "estimate", "se", "ci_low", "ci_high"):
+                if key in row.text:
+                    assert agrees(own.loc[row.study, key], row.text[key]), (row.study, key)
+                    checked += 1
+    assert checked == (35 if fixture == "Fleiss1993.rm5" else 60 if fixture.endswith("csv")
+                       else 28)
+
+
+@pytest.mark.parametrize("fixture, count", [("Fleiss1993.rm5", 11), ("Fleiss1993_CR.csv", 20),
+                                            ("Fleiss1993.zip", 9)])
+def test_side_by_side_lists_every_stored_total(root, fixture, count):
+    """The table notebook 03 prints: each stored total beside the computed one, all agreeing;
+    the CSV's P(Qint) = 1 of an outcome without subgroups is not a total to compare."""
+    review = imported(root, fixture, "fleiss")
+    table = side_by_side(pool_outcomes(review), review)
+    assert len(table) == count and table["agrees"].all()
+    assert "p_q_int" not in set(table["quantity"])
+    p_chi2 = table.set_index(["outcome", "quantity"]).loc[("analysis_1_1", "p_chi2")]
+    assert 5e-7 < p_chi2["relative_difference"] < 6e-7 or fixture.endswith("zip")
+    # a computed total moved by more than the stored digits allow no longer agrees
+    tampered = pool_outcomes(review)
+    tampered.table.loc[tampered.table["outcome"] == "analysis_1_1", "chi2"] += 1e-5
+    moved = side_by_side(tampered, review).set_index(["outcome", "quantity"])
+    assert not moved.loc[("analysis_1_1", "chi2"), "agrees"]
+    assert stored_tolerance(0.12694225, 8) == pytest.approx(1.2694225e-7)
+    assert stored_tolerance(0.00101, 6) == 5e-7
 
 
 def test_fleiss1993_engine_on_the_counts():
@@ -409,3 +436,87 @@ def test_make_targets_pass_arguments_whole_and_check_the_name(make_tree):
     assert result.returncode == 0, result.stderr
     assert (make_tree / "args.log").read_text().splitlines() == [
         "-m", "metareview.review.revman", "export", "fleiss1993", "--out", "a b.csv"]
+
+
+# --- generic inverse variance: the scale of a stored ratio ------------------------------------
+
+
+def _giv_rm5(rows: str, log_data: str = "YES") -> bytes:
+    return ("<COCHRANE_REVIEW><STUDIES_AND_REFERENCES><STUDIES><INCLUDED_STUDIES>"
+            "<STUDY ID='STD-A' NAME='A' YEAR='2001'/><STUDY ID='STD-B' NAME='B' YEAR='2002'/>"
+            "</INCLUDED_STUDIES></STUDIES></STUDIES_AND_REFERENCES><ANALYSES_AND_DATA>"
+            "<COMPARISON NO='1'><NAME>C</NAME>"
+            f"<IV_OUTCOME ID='CMP-001.01' NO='1' LOG_DATA='{log_data}'><NAME>Deaths</NAME>"
+            f"<EFFECT_MEASURE>Odds Ratio</EFFECT_MEASURE>{rows}</IV_OUTCOME></COMPARISON>"
+            "</ANALYSES_AND_DATA></COCHRANE_REVIEW>").encode()
+
+
+@pytest.mark.parametrize("rows, log_data, expected, noted", [
+    # RevMan's own layout: the ratio shown, its ln kept beside it
+    ("<IV_DATA EFFECT_SIZE='0.5' LOG_EFFECT_SIZE='-0.6931471805599453' SE='0.2' "
+     "STUDY_ID='STD-A'/>", "YES", math.log(0.5), False),
+    # only the ratio shown: its ln is pooled
+    ("<IV_DATA EFFECT_SIZE='0.5' SE='0.2' STUDY_ID='STD-A'/>", "YES", math.log(0.5), False),
+    # a "ratio" that is negative can only be the ln itself
+    ("<IV_DATA EFFECT_SIZE='-0.4' SE='0.2' STUDY_ID='STD-A'/>", "YES", -0.4, True),
+    # a value whose interval is centred on it on the linear scale is the ln
+    ("<IV_DATA EFFECT_SIZE='0.3' SE='0.2' CI_START='-0.092' CI_END='0.692' STUDY_ID='STD-A'/>",
+     "YES", 0.3, True),
+    # ... and one whose interval is centred on ln of it is a ratio
+    ("<IV_DATA EFFECT_SIZE='1.3' SE='0.2' CI_START='0.878' CI_END='1.924' STUDY_ID='STD-A'/>",
+     "YES", math.log(1.3), False),
+    # not entered as logs: RevMan pools the numbers as they stand
+    ("<IV_DATA EFFECT_SIZE='-0.4' LOG_EFFECT_SIZE='9' SE='0.2' STUDY_ID='STD-A'/>", "NO",
+     -0.4, False),
+])
+def test_generic_ratio_is_pooled_on_revmans_scale(tmp_path, rows, log_data, expected, noted):
+    path = tmp_path / "giv.rm5"
+    path.write_bytes(_giv_rm5(rows, log_data))
+    model = read_revman(path)
+    row = model.outcomes[0].rows[0]
+    assert math.isclose(row.estimate, expected, rel_tol=1e-12)
+    assert any("Check the study" in n for n in model.notes) == noted
+    contrasts = revman.build_sheets(model)["contrasts.csv"].splitlines()
+    header, first = contrasts[0].split(","), next(csv.reader([contrasts[1]]))
+    ratio = float(first[header.index("estimate")])
+    assert math.isclose(math.log(ratio), expected, rel_tol=1e-12)   # the sheet holds the ratio
+
+
+def test_generic_ratios_read_back_from_the_csv_export(root):
+    """The export writes each ratio as a ratio with its interval; the reader takes the ln."""
+    review = imported(root, "constructed.rm5", "giv")
+    (root / "giv.csv").write_text(revman.export_csv(review), encoding="utf-8")
+    model = read_revman(root / "giv.csv")
+    outcome = next(o for o in model.outcomes if o.kind == "generic" and o.measure == "OR")
+    got = {r.study: r.estimate for r in outcome.rows}
+    want = {"Alpha-2001": -0.35, "Beta-2003": -0.10, "Theta-2012": -0.62, "Iota-2014": 0.05}
+    assert got.keys() == want.keys()
+    for study, value in want.items():
+        assert math.isclose(got[study], value, rel_tol=1e-12), study
+    assert not [n for n in model.notes if "Check the study" in n]
+
+
+# --- what is not imported is listed -----------------------------------------------------------
+
+
+def test_unread_parts_and_package_files_are_listed(root):
+    notes = " ".join(read_revman(FIXTURES / "Fleiss1993.rm5").notes)
+    assert "MAIN_TEXT" in notes and "COVER_SHEET (all but the title)" in notes
+    package = read_revman(FIXTURES / "Fleiss1993.zip")
+    assert any("article.pdf" in n and "included.ris" in n for n in package.notes)
+    assert any("stores no computed totals" in n for n in package.notes)
+    imported(root, "Fleiss1993.zip", "fleiss")
+    text = (root / "data" / "raw" / "fleiss" / "extraction_notes.md").read_text()
+    assert "article.pdf" in text and "stores no computed totals" in text
+
+
+def test_review_yaml_labels_comparisons_and_groups(root):
+    review = imported(root, "constructed.rm5", "labels")
+    definitions = review.definitions
+    # outcome 1.1 names its subgroup 2 "High dose", outcome 1.4 "Children": the number is used
+    assert definitions.comparison_labels["comparison_1_subgroup_2"].endswith(": subgroup 2")
+    assert definitions.comparison_labels["comparison_2_subgroup_1"].endswith(": Short")
+    assert definitions.intervention == "Exercise; Experimental" and definitions.comparison
+    fleiss = imported(root, "Fleiss1993.rm5", "fleiss").definitions
+    assert fleiss.intervention == "Aspirin; Mental Health Treatment"
+    assert fleiss.comparison_labels == {"comparison_1": "Examples from Fleiss (1993)"}

@@ -145,9 +145,11 @@ def build_sheets(model: RevManFile) -> dict[str, str]:
     notes: list[str] = list(model.notes)
     source = model.source
     arms, contrasts, outcomes, comparisons_yaml = [], [], [], []
+    comparison_labels: dict[str, str] = {}
     appears: dict[str, list[Outcome]] = {}
     for comparison in model.comparisons:
         entry = {"number": comparison.number, "name": comparison.name, "outcomes": []}
+        subgroup_names: dict[str, set[str]] = {}   # comparison id -> its subgroups' names
         for outcome in comparison.outcomes:
             oid = outcome_id(outcome)
             direction, note = direction_of(outcome)
@@ -166,6 +168,7 @@ def build_sheets(model: RevManFile) -> dict[str, str]:
             subgroups_yaml = []
             for subgroup in outcome.subgroups:
                 cid = comparison_id(outcome, subgroup.number)
+                subgroup_names.setdefault(cid, set()).add(subgroup.name)
                 if subgroup.number:
                     subgroups_yaml.append({"number": subgroup.number, "name": subgroup.name,
                                            "comparison": cid,
@@ -197,6 +200,7 @@ def build_sheets(model: RevManFile) -> dict[str, str]:
                              "events and non-events; arms.csv keeps the events as entered and "
                              "the RevMan analysis swaps them as RevMan did")
         comparisons_yaml.append(entry)
+        comparison_labels.update(_comparison_labels(comparison, subgroup_names))
     studies = _studies(model, appears, notes)
     rob = [{"study_id": r.study, "tool": "RoB1", "domain": f"D{r.number}",
             "judgement": r.judgement,
@@ -208,6 +212,8 @@ def build_sheets(model: RevManFile) -> dict[str, str]:
     years = [s.year for s in model.studies.values() if s.year]
     labels = {(o.group_label_1, o.group_label_2) for o in model.outcomes}
     treatment, control = (labels.pop() if len(labels) == 1 else ("experimental", "control"))
+    group_1 = sorted({o.group_label_1 for o in model.outcomes if o.group_label_1})
+    group_2 = sorted({o.group_label_2 for o in model.outcomes if o.group_label_2})
     definitions = {
         "title": model.title,
         "question": f"Imported from the RevMan file {source}: "
@@ -216,6 +222,10 @@ def build_sheets(model: RevManFile) -> dict[str, str]:
         "intervention_classes": {"experimental": "Experimental intervention (RevMan group 1)"},
         "subgroups": [],
         "favours": {"treatment": treatment or "experimental", "control": control or "control"},
+        # the summary of findings' header: RevMan's group labels (no population or setting)
+        "intervention": "; ".join(group_1) or "experimental intervention (RevMan group 1)",
+        "comparison": "; ".join(group_2) or "control (RevMan group 2)",
+        "comparisons": comparison_labels,
         "revman": {"source": source, "format": model.format, "comparisons": comparisons_yaml},
     }
     texts = {
@@ -234,6 +244,21 @@ def build_sheets(model: RevManFile) -> dict[str, str]:
     return texts
 
 
+def _comparison_labels(comparison, names: dict[str, set[str]]) -> dict[str, str]:
+    """Labels of one RevMan comparison's ids: its name, and for a subgroup id the subgroup's
+    name (its number where the comparison's outcomes name subgroup s differently)."""
+    label = comparison.name or f"RevMan comparison {comparison.number}"
+    out = {}
+    for cid, found in names.items():
+        if cid == f"comparison_{comparison.number}":
+            out[cid] = label
+        elif len(found) == 1 and next(iter(found)):
+            out[cid] = f"{label}: {next(iter(found))}"
+        else:
+            out[cid] = f"{label}: subgroup {cid.rsplit('_', 1)[1]}"
+    return out
+
+
 def _study_rows(outcome, subgroup, cid, row, place, source, arms, contrasts, notes) -> None:
     base = {"study_id": row.study, "comparison": cid, "outcome": outcome_id(outcome),
             "source_url": source, "source_location": place, "source_level": SOURCE_LEVEL}
@@ -243,18 +268,17 @@ def _study_rows(outcome, subgroup, cid, row, place, source, arms, contrasts, not
             notes.append(f"{place}: {row.study} has no estimate with a positive SE; not "
                          "imported")
             return
-        estimate = row.estimate
         ratio = outcome.measure in ("OR", "RR")
-        if ratio:
-            estimate = math.exp(estimate) if outcome.log_data else estimate
+        # the sheets hold ratios as ratios; the reader gave the value RevMan pools (its ln)
+        estimate = (row.text.get("ratio") or repr(math.exp(row.estimate))) if ratio \
+            else _as_stored(row, "estimate")
         contrasts.append({
-            **base, "measure": outcome.measure,
-            "estimate": estimate if ratio and outcome.log_data else _as_stored(row, "estimate"),
+            **base, "measure": outcome.measure, "estimate": estimate,
             "se": _as_stored(row, "se"), "paired": "false", "ci_level": "",
             "n_treatment": _count(row.total_1), "n_control": _count(row.total_2),
             "contrast_direction": "treatment_minus_control", "reported_form": "estimate_se",
-            "note": ("estimate entered in RevMan as a natural log; the ratio is its exponential"
-                     if ratio and outcome.log_data else ""),
+            "note": ("RevMan pools the ln of this ratio, with the SE of the ln" if ratio
+                     else ""),
         })
         return
     if not (row.total_1 and row.total_2):
@@ -349,6 +373,17 @@ def _notes_markdown(model: RevManFile, notes: list[str]) -> str:
         "- `source_level` is `full_text` for the RevMan file itself.",
         "- Risk of bias is RevMan 5's RoB 1 (judgements low, high, unclear; domain D<n> is "
         "quality item n, named in the support text). RoB 1 has no overall judgement.",
+        "- What RevMan computed per study (effect, SE, interval, weight, O − E, variance) is "
+        "not copied into the sheets: the engine computes it again from the data entered, and "
+        "RevMan's stored totals stay in review.yaml (`stored`) for the comparison that "
+        "`analysis_method: revman` prints. Display settings (scale, sort order, which totals "
+        "a forest plot shows) are kept in review.yaml or dropped; they change no number.",
+        "- A generic inverse-variance ratio is written to contrasts.csv as a ratio with the "
+        "SE of its natural log (form estimate_se), whatever scale it was entered on.",
+        "- review.yaml's `intervention` and `comparison` are RevMan's group labels; the file "
+        "names no population or setting, so the summary of findings shows none until they "
+        "are added to review.yaml. Each comparison id is labelled with RevMan's comparison "
+        "(and subgroup) name under `comparisons`.",
         "", "## Not mapped, or mapped with a choice", "",
     ]
     lines += [f"- {n}" for n in notes] or ["- nothing"]

@@ -300,4 +300,69 @@ def _study_table(outcome: str, subgroup: int, rows: list[dict], fit: rm.RevManRe
     return out
 
 
-__all__ = ["RevManAnalyses", "pool_outcomes", "pool_rows", "settings_of", "study_rows"]
+# RevMan's stored totals and the column of the pooled table each one is compared with
+STORED_QUANTITIES = {
+    "estimate": "estimate", "ci_low": "ci_low", "ci_high": "ci_high", "chi2": "chi2",
+    "df": "df", "p_chi2": "p_chi2", "i2": "i2", "tau2": "tau2", "z": "z", "p_z": "p_z",
+    "q_int": "q_int", "p_q_int": "p_q_int", "i2_q_int": "i2_q_int",
+}
+SIDE_BY_SIDE_COLUMNS = ["outcome", "subgroup", "quantity", "computed", "stored",
+                        "difference", "relative_difference", "tolerance", "agrees"]
+# RevMan's P values of Chi² come from an approximate chi-square routine: 0.1269422522 where
+# the exact tail of Chi² = 9.946056 on 6 df is 0.1269421779 (relative 5.8e-7)
+RELATIVE_TOLERANCE = 1e-6
+
+
+# Decimals to which each format rounds the totals it stores (trailing zeros dropped); an .rm5
+# file stores every digit of a double
+STORED_DECIMALS = {"csv": 8, "data-package": 6}
+SUBGROUP_TEST = ("q_int", "p_q_int", "i2_q_int")
+
+
+def stored_tolerance(target: float, decimals: int | None) -> float:
+    """How far a computed value may lie from RevMan's stored `target` and still agree with it:
+    half a unit of the last decimal the format stores (0.5e-8 for the CSV export, 0.5e-6 for
+    a data package), and never less than RELATIVE_TOLERANCE relative (nor 1e-12)."""
+    half_unit = 0.5 * 10.0 ** -decimals if decimals is not None else 0.0
+    return max(half_unit, RELATIVE_TOLERANCE * abs(target), 1e-12)
+
+
+def side_by_side(analyses: RevManAnalyses, review) -> pd.DataFrame:
+    """Every total RevMan stored beside the one computed here, with the difference.
+
+    One row per outcome (subgroup 0) or subgroup and stored quantity. Left out: a quantity
+    RevMan left empty, and the test for subgroup differences of an outcome without subgroups
+    (RevMan stores Qint = 0, P = 1 there). `agrees` holds when the difference is within
+    `stored_tolerance` for the file's format (review.yaml `revman.format`).
+    """
+    block = review.definitions.revman or {}
+    decimals = STORED_DECIMALS.get(str(block.get("format", "")))
+    rows = []
+    table = analyses.table.set_index(["outcome", "subgroup"])
+    for outcome, settings in settings_of(review).items():
+        stored_by_part = {0: settings["stored"], **settings["stored_subgroups"]}
+        for subgroup, stored in stored_by_part.items():
+            if (outcome, subgroup) not in table.index:
+                continue
+            computed_row = table.loc[(outcome, subgroup)]
+            for quantity, column in STORED_QUANTITIES.items():
+                text = str(stored.get(quantity, "") or "").strip()
+                if not text or (quantity in SUBGROUP_TEST
+                                and (subgroup > 0 or not settings["subgroups"])):
+                    continue
+                computed, target = float(computed_row[column]), float(text)
+                difference = computed - target
+                tolerance = stored_tolerance(target, decimals)
+                rows.append({
+                    "outcome": outcome, "subgroup": subgroup, "quantity": quantity,
+                    "computed": computed, "stored": text, "difference": difference,
+                    "relative_difference": abs(difference) / abs(target) if target
+                    else abs(difference),
+                    "tolerance": tolerance,
+                    "agrees": bool(abs(difference) <= tolerance * (1 + 1e-9)),
+                })
+    return pd.DataFrame(rows, columns=SIDE_BY_SIDE_COLUMNS)
+
+
+__all__ = ["RevManAnalyses", "STORED_QUANTITIES", "pool_outcomes", "pool_rows", "settings_of",
+           "side_by_side", "stored_tolerance", "study_rows"]

@@ -83,12 +83,15 @@ class StudyRow:
     total_2: float | None = None
     mean_2: float | None = None
     sd_2: float | None = None
-    estimate: float | None = None   # IV data: as entered; dichotomous: the ratio RevMan shows
+    # the effect as RevMan shows it (a ratio for OR and RR); for generic inverse variance,
+    # after `resolve_generic`, the value pooled: ln(ratio) for OR and RR (see that function)
+    estimate: float | None = None
     se: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     weight: float | None = None
     order: float | None = None
+    entered: float | None = None    # generic inverse variance: the value as entered, if kept
     text: dict[str, str] = field(default_factory=dict)
 
 
@@ -118,7 +121,7 @@ class Outcome:
     ci_total: float = 0.95
     units: str = ""
     swap_events: bool = False
-    log_data: bool = True           # generic inverse variance: ratios entered as logs
+    log_data: bool = True           # generic inverse variance: entered as ln, shown as ratios
     show_totals: bool = True
     show_subgroup_test: bool = True
     subgroups: list[Subgroup] = field(default_factory=list)   # number 0: no subgroups
@@ -249,6 +252,85 @@ def _method(code: str | None, element: str, forced: str | None, kind: str) -> st
     return METHODS[key]
 
 
+RATIO_MEASURES = ("OR", "RR")
+# a study's stored interval and estimate agree on a scale when the estimate lies within this of
+# the interval's centre (files round to 6 or 8 decimals; the two scales differ by far more)
+CENTRE_TOLERANCE = 1e-3
+
+
+def resolve_generic(outcome: Outcome, result: RevManFile) -> None:
+    """Put each study of a generic inverse-variance outcome on the scale RevMan pools.
+
+    RevMan pools what was entered: ln(OR) or ln(RR) with the SE of the log when "entered data
+    are on log scale" (LOG_DATA) is set, the entered numbers as they stand when it is not.
+    It shows, and stores as the study's effect, the exponential of a log entry (a ratio) with
+    its interval on the ratio scale, and keeps the log itself where the format has room for
+    it (`entered`: LOG_EFFECT_SIZE of an .rm5 file, "GIV Mean" of a data package). So the
+    value pooled is `entered`, else ln(shown effect) with LOG_DATA, else the shown effect.
+
+    A stored study interval checks that reading: its centre must equal the value pooled (on
+    the ratio scale the centre of ln(lower), ln(upper)). When it fits the other reading
+    instead, or a "ratio" is not positive, the other reading is taken and the notes say so.
+    Afterwards `estimate` is the value pooled; `text["ratio"]` keeps the stored ratio's digits.
+    """
+    if outcome.kind != "generic":
+        return
+    ratio = outcome.measure in RATIO_MEASURES
+    place = f"analysis {outcome.comparison}.{outcome.number} '{outcome.name}'"
+    for row in outcome.rows:
+        shown, shown_text = row.estimate, row.text.pop("estimate", "")
+        if not ratio:
+            if row.entered is not None:
+                shown, shown_text = row.entered, row.text.get("entered", "")
+            row.estimate = shown
+            if shown_text:
+                row.text["estimate"] = shown_text
+            continue
+        if row.entered is not None:
+            row.estimate = row.entered
+            if shown is not None and shown > 0 and math.isclose(
+                    math.log(shown), row.entered, rel_tol=1e-6, abs_tol=1e-9):
+                row.text["ratio"] = shown_text
+            continue
+        if shown is None:
+            continue
+        as_ratio = math.log(shown) if shown > 0 else None   # the stored effect is the ratio
+        as_log = shown                                       # the stored effect is the log
+        preferred, other = (as_ratio, as_log) if outcome.log_data else (as_log, as_ratio)
+        chosen, why = preferred, ""
+        centre = _interval_centre(row, outcome.log_data)
+        alternative = _interval_centre(row, not outcome.log_data)
+        if preferred is None:
+            chosen, why = other, "is not positive, so it cannot be a ratio"
+        elif (centre is None or not _near(preferred, centre)) and other is not None \
+                and alternative is not None and _near(other, alternative):
+            chosen, why = other, "and its interval fit the other scale"
+        if why:
+            scale = "ln(ratio)" if chosen is as_log else "ratio"
+            result.notes.append(
+                f"{place}: {row.study}'s stored effect {shown_text or shown!r} {why}; read as "
+                f"a {scale} although LOG_DATA is {'YES' if outcome.log_data else 'NO'}. Check "
+                "the study against the RevMan file.")
+        row.estimate = chosen
+        if chosen is as_ratio and shown_text:
+            row.text["ratio"] = shown_text
+
+
+def _interval_centre(row: StudyRow, ratio_scale: bool) -> float | None:
+    """The centre of the stored study interval on the pooled scale (ln of its ends when the
+    interval is shown as ratios), None when no usable interval is stored."""
+    low, high = row.ci_low, row.ci_high
+    if low is None or high is None or not low < high:
+        return None
+    if ratio_scale:
+        return (math.log(low) + math.log(high)) / 2 if low > 0 else None
+    return (low + high) / 2
+
+
+def _near(value: float, centre: float) -> bool:
+    return abs(value - centre) <= CENTRE_TOLERANCE * max(1.0, abs(centre))
+
+
 def _unique_id(wanted: str, taken: set[str]) -> str:
     name, n = wanted, 2
     while name in taken:
@@ -306,6 +388,8 @@ def _row(element: ElementTree.Element, studies: dict[str, Study], where: str) ->
              "events_2": "EVENTS_2", "total_2": "TOTAL_2", "mean_2": "MEAN_2", "sd_2": "SD_2",
              "estimate": "EFFECT_SIZE", "se": "SE", "ci_low": "CI_START", "ci_high": "CI_END",
              "weight": "WEIGHT", "order": "ORDER"}
+    if element.tag == "IV_DATA":
+        names["entered"] = "LOG_EFFECT_SIZE"   # RevMan keeps the ln beside a ratio it shows
     row = StudyRow(study=found.id, **{k: _number(a.get(v)) for k, v in names.items()})
     row.text = {k: a[v] for k, v in names.items() if a.get(v, "") != ""}
     return row
@@ -380,6 +464,30 @@ def _rm5_risk_of_bias(root, result: RevManFile) -> None:
                                                      ROB_RESULTS[result_code], support))
 
 
+# Parts of an .rm5 review the importer reads; every other part that holds text is listed
+READ_SECTIONS = ("COVER_SHEET", "STUDIES_AND_REFERENCES", "CHARACTERISTICS_OF_STUDIES",
+                 "QUALITY_ITEMS", "ANALYSES_AND_DATA")
+
+
+def _rm5_unread_sections(root, result: RevManFile) -> None:
+    """Note the review's parts that hold text and are not data of the sheets."""
+    unread = [child.tag for child in root
+              if child.tag not in READ_SECTIONS and _text(child)]
+    cover = root.find("COVER_SHEET")
+    if cover is not None and any(_text(c) for c in cover if c.tag != "TITLE"):
+        unread.insert(0, "COVER_SHEET (all but the title)")
+    references = root.find("STUDIES_AND_REFERENCES/OTHER_REFERENCES")
+    if references is not None and _text(references):
+        unread.append("STUDIES_AND_REFERENCES/OTHER_REFERENCES")
+    excluded = root.find("CHARACTERISTICS_OF_STUDIES")
+    if excluded is not None:
+        unread += [f"CHARACTERISTICS_OF_STUDIES/{c.tag}" for c in excluded
+                   if c.tag != "CHARACTERISTICS_OF_INCLUDED_STUDIES" and _text(c)]
+    if unread:
+        result.notes.append("parts of the review that are text, not data of the sheets, are not "
+                            "imported: " + ", ".join(unread))
+
+
 def _rm5_outcome(element, comparison: int, studies, result: RevManFile) -> Outcome | None:
     kind_code = element.tag.split("_", 1)[0]
     kind = OUTCOME_KINDS[kind_code]
@@ -427,6 +535,10 @@ def _rm5_outcome(element, comparison: int, studies, result: RevManFile) -> Outco
     if not outcome.rows:
         raise RevManError(f"{where} '{name}': the outcome has no study data "
                           f"({data_tag} elements)")
+    if not outcome.log_data:
+        for row in outcome.rows:   # no log was entered: LOG_EFFECT_SIZE is only for display
+            row.entered = None
+    resolve_generic(outcome, result)
     return outcome
 
 
@@ -440,6 +552,7 @@ def read_rm5(data: bytes, source: str) -> RevManFile:
                         title=_text(root.find("COVER_SHEET/TITLE")) or Path(source).stem)
     _rm5_studies(root, result)
     _rm5_risk_of_bias(root, result)
+    _rm5_unread_sections(root, result)
     analyses = root.find("ANALYSES_AND_DATA")
     if analyses is None:
         raise RevManError(f"{source}: no ANALYSES_AND_DATA element: the review holds no data")
@@ -467,6 +580,7 @@ def read_rm5(data: bytes, source: str) -> RevManFile:
 CSV_KINDS = {"DIC": "dichotomous", "DICH": "dichotomous", "CON": "continuous",
              "CONT": "continuous", "IV": "generic", "GIV": "generic"}
 CSV_REQUIRED = ("Comparison Number", "Outcome Number", "Subgroup Number", "Name")
+CSV_LOG_COLUMN = "Entered data are on log scale (Generic Inverse Variance only)"
 
 
 def _decode_text(data: bytes) -> str:
@@ -544,9 +658,7 @@ def read_csv_export(data: bytes, source: str) -> RevManFile:
                 graph_label_1=row.get("Left Graph Label", "").strip(),
                 graph_label_2=row.get("Right Graph Label", "").strip(),
                 swap_events=_yes(row.get("Swap event and non-event")),
-                # the export shows each study's ratio as a ratio (its SE is of the log),
-                # whatever scale it was entered on
-                log_data=False,
+                log_data=_yes(row.get(CSV_LOG_COLUMN), default=True),
                 totals=_csv_totals(row))
             comparison.outcomes.append(outcome)
             subgroup = None
@@ -579,6 +691,7 @@ def read_csv_export(data: bytes, source: str) -> RevManFile:
     for o in result.outcomes:
         if not o.rows:
             raise RevManError(f"{source}: {o.element} '{o.name}': the outcome has no study data")
+        resolve_generic(o, result)
     if not result.outcomes:
         raise RevManError(f"{source}: the export holds no outcome that can be imported")
     return result
@@ -590,33 +703,50 @@ PACKAGE_KINDS = {"DICHOTOMOUS": "dichotomous", "CONTINUOUS": "continuous",
                  "GENERIC INVERSE VARIANCE": "generic", "INVERSE VARIANCE": "generic"}
 
 
-def _package_tables(data: bytes, source: str) -> dict[str, list[dict]]:
+PACKAGE_TABLES = ("data-rows", "overall-estimates-and-settings", "subgroup-estimates",
+                  "study-information", "risk-of-bias")
+
+
+def _package_tables(data: bytes, source: str) -> tuple[dict[str, list[dict]], list[str]]:
+    """The package's CSV tables by kind, and the names of the files that are not read."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise RevManError(f"{source}: not a zip archive") from None
+    unused: list[str] = []
     inner = [n for n in archive.namelist() if n.endswith("-data.zip")]
     if inner and not any(n.endswith("data-rows.csv") for n in archive.namelist()):
+        # the download of a review: the article, figures and the data zip inside
+        unused = [n for n in archive.namelist() if n != inner[0] and not n.endswith("/")]
+        if archive.getinfo(inner[0]).file_size > MAX_BYTES:
+            raise RevManError(f"{source}: {inner[0]} is too large")
         archive = zipfile.ZipFile(io.BytesIO(archive.read(inner[0])))
     tables = {}
     for name in archive.namelist():
-        for key in ("data-rows", "overall-estimates-and-settings", "subgroup-estimates",
-                    "study-information", "risk-of-bias"):
-            if name.endswith(f"-{key}.csv") or name.endswith(f"/{key}.csv"):
-                if archive.getinfo(name).file_size > MAX_BYTES:
-                    raise RevManError(f"{source}: {name} is too large")
-                text = _decode_text(archive.read(name))
-                tables[key] = list(csv.DictReader(io.StringIO(text, newline="")))
+        key = next((k for k in PACKAGE_TABLES
+                    if name.endswith(f"-{k}.csv") or name.endswith(f"/{k}.csv")), None)
+        if key is None:
+            if not name.endswith("/"):
+                unused.append(name)
+            continue
+        if archive.getinfo(name).file_size > MAX_BYTES:
+            raise RevManError(f"{source}: {name} is too large")
+        text = _decode_text(archive.read(name))
+        tables[key] = list(csv.DictReader(io.StringIO(text, newline="")))
     if "data-rows" not in tables or "overall-estimates-and-settings" not in tables:
         raise RevManError(f"{source}: not a Cochrane data package (no *-data-rows.csv and "
                           "*-overall-estimates-and-settings.csv)")
-    return tables
+    return tables, unused
 
 
 def read_data_package(data: bytes, source: str) -> RevManFile:
     """Read a Cochrane data package: the zip of CSV files RevMan Web exports."""
-    tables = _package_tables(data, source)
+    tables, unused = _package_tables(data, source)
     result = RevManFile(source=source, format="data-package", title=Path(source).stem)
+    if unused:
+        result.notes.append("files of the package that are not imported (text, figures or "
+                            "references, not data of the sheets): "
+                            + ", ".join(n.rsplit("/", 1)[-1] for n in unused))
     taken: set[str] = set()
     by_name: dict[str, str] = {}
     for info in tables.get("study-information", []):
@@ -704,14 +834,17 @@ def read_data_package(data: bytes, source: str) -> RevManFile:
                    "mean_1": "Experimental mean", "sd_1": "Experimental SD",
                    "events_2": "Control cases", "total_2": "Control N",
                    "mean_2": "Control mean", "sd_2": "Control SD",
-                   "estimate": "GIV Mean" if generic else "Mean", "ci_low": "CI start",
-                   "ci_high": "CI end", "weight": "Weight"}
-        if generic:
-            columns["se"] = "GIV SE"
+                   "estimate": "Mean", "ci_low": "CI start", "ci_high": "CI end",
+                   "weight": "Weight"}
+        if generic:   # GIV Mean and GIV SE are the numbers entered, Mean the effect shown
+            columns.update(se="GIV SE", entered="GIV Mean")
         study_row = StudyRow(by_name[name],
                              **{k: _number(row.get(v)) for k, v in columns.items()})
         study_row.text = {k: row[v] for k, v in columns.items() if (row.get(v) or "").strip()}
         subgroup.rows.append(study_row)
+        if (row.get("Footnotes") or "").strip():
+            result.notes.append(f"{outcome.element}, {name}: footnote not imported: "
+                                f"{row['Footnotes'].strip()}")
     for judgement_row in tables.get("risk-of-bias", []):
         study = by_name.get((judgement_row.get("Study") or "").strip())
         for number, column in enumerate([k for k in judgement_row if k and
@@ -730,6 +863,7 @@ def read_data_package(data: bytes, source: str) -> RevManFile:
         if not outcome.rows:
             raise RevManError(f"{source}: {outcome.element} '{outcome.name}': the outcome has no "
                               "study data")
+        resolve_generic(outcome, result)
     return result
 
 
