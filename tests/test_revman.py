@@ -520,3 +520,25 @@ def test_review_yaml_labels_comparisons_and_groups(root):
     fleiss = imported(root, "Fleiss1993.rm5", "fleiss").definitions
     assert fleiss.intervention == "Aspirin; Mental Health Treatment"
     assert fleiss.comparison_labels == {"comparison_1": "Examples from Fleiss (1993)"}
+
+
+# --- the report of RevMan's analyses ----------------------------------------------------------
+
+
+def test_report_tables_and_sentence(root):
+    from metareview.report import revman as revman_report
+
+    review = imported(root, "constructed.rm5", "report")
+    analyses = pool_outcomes(review)
+    table = revman_report.present(analyses)
+    deaths = table[table["outcome"] == "Deaths (random, subgroups, zero cells)"]
+    assert list(deaths["method"]) == ["M-H, random"] * 3
+    assert deaths["subgroup differences"].iloc[0].startswith("Chi² = ")
+    assert revman_report.agreement_sentence(analyses, review).startswith(
+        "The file stores no totals")   # constructed.rm5 stores none
+    fleiss = imported(root, "Fleiss1993.rm5", "fleiss")
+    sentence = revman_report.agreement_sentence(pool_outcomes(fleiss), fleiss)
+    assert sentence.startswith("11 totals stored by RevMan; 11 are reproduced")
+    peto = analyses.fits[("analysis_1_2", 0)]
+    assert "Peto's variances" in revman_report.model_text(peto)
+    assert revman_report.as_forest_result(peto)["pooling"] == "Peto"
