@@ -387,6 +387,21 @@ def test_export_command_writes_the_csv(root, capsys):
     out = root / "out dir" / "fleiss.csv"
     assert revman.main(["export", "fleiss", "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8").startswith("Comparison Number,Outcome Number")
+    assert "2 outcomes, 12 study results" in capsys.readouterr().out
+
+
+def test_export_says_what_revman_cannot_take(root, capsys):
+    """A split-face study has no place in RevMan's parallel-group analyses: the export says so
+    instead of dropping it silently."""
+    imported(root, "Fleiss1993.rm5", "fleiss")
+    studies = root / "data" / "raw" / "fleiss" / "studies.csv"
+    text = studies.read_text(encoding="utf-8").replace("AMIS,AMIS,1980,,,parallel",
+                                                       "AMIS,AMIS,1980,,,split_face", 1)
+    studies.write_text(text, encoding="utf-8")
+    assert revman.main(["export", "fleiss", "--out", str(root / "x.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "not exported (1 results)" in out and "split_face design" in out
+    assert "AMIS" not in (root / "x.csv").read_text(encoding="utf-8")
 
 
 # --- make targets ---------------------------------------------------------------------------------

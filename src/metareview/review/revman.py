@@ -437,11 +437,11 @@ def _num(value) -> str:
     return repr(float(value))  # every digit, so that an export reads back exactly
 
 
-def export_rows(review) -> list[dict]:
+def export_rows(review, pooled=None) -> list[dict]:
     """The review's analyses as rows of RevMan 5's CSV export (dicts keyed by CSV_COLUMNS)."""
     from metareview.review.revman_pooling import pool_outcomes, settings_of
 
-    pooled = pool_outcomes(review)
+    pooled = pool_outcomes(review) if pooled is None else pooled
     settings = settings_of(review)
     block = review.definitions.revman or {}
     imported = {o["outcome"]: (c, o) for c in block.get("comparisons", [])
@@ -529,12 +529,12 @@ def _total_row(c, o, subgroup, total, kind, settings) -> dict:
     return row
 
 
-def export_csv(review) -> str:
+def export_csv(review, pooled=None) -> str:
     """RevMan 5's CSV export of `review`'s analyses, as text."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n", restval="")
     writer.writeheader()
-    for row in export_rows(review):
+    for row in export_rows(review, pooled):
         writer.writerow(row)
     return out.getvalue()
 
@@ -571,8 +571,17 @@ def main(argv: list[str] | None = None) -> int:
         review = load_review(files.raw_dir(args.review))
         out = Path(args.out) if args.out else (files.reports_dir(args.review)
                                                / f"{args.review}_revman.csv")
-        files.write_text(export_csv(review), out)
-        print(f"wrote {files.display_path(out)}")
+        from metareview.review.revman_pooling import pool_outcomes
+
+        pooled = pool_outcomes(review)
+        files.write_text(export_csv(review, pooled), out)
+        print(f"wrote {files.display_path(out)}: {pooled.table['outcome'].nunique()} outcomes, "
+              f"{len(pooled.studies[pooled.studies['subgroup'] == 0])} study results")
+        if len(pooled.not_used):
+            # RevMan takes parallel groups with arm data or an estimate with its SE only
+            print(f"not exported ({len(pooled.not_used)} results):")
+            for reason, count in pooled.not_used["reason"].value_counts().sort_index().items():
+                print(f"  {count} x {reason}")
         return 0
     except (RevManError, ValueError, OSError) as error:
         lines = str(error).splitlines()
