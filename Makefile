@@ -154,7 +154,8 @@ share: reports ## zip reports, figures, tables and Word files for coauthors [NOT
 	$(PY) -m metareview.record share $(if $(filter 1 yes true,$(NOTEBOOKS)),--with-notebooks)
 
 fixtures: ## recompute the metafor reference values (needs R with metafor)
-	@for script in tests/fixtures/metafor/make_*.R; do echo "Rscript $$script"; Rscript "$$script"; done
+	@for script in tests/fixtures/metafor/make_*.R tests/fixtures/revman/make_*.R; do \
+	  echo "Rscript $$script"; Rscript "$$script"; done
 
 clean: ## delete generated data and reports (not .venv, not results/)
 	mkdir -p data/processed reports

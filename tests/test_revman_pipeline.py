@@ -9,6 +9,7 @@ variance), which must run through every notebook.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -87,3 +88,13 @@ def test_subgroups_and_a_study_that_is_not_estimable_run_through(revman_root):
     # the general analysis of the same review runs beside RevMan's (pooled.csv)
     general = pd.read_csv(revman_root / "data" / "processed" / "constructed" / "pooled.csv")
     assert {"analysis_1_1", "analysis_2_1", "analysis_3_1"} <= set(general["outcome"])
+
+
+@pytest.mark.slow
+def test_the_registry_in_docs_lists_what_a_revman_review_writes(revman_root):
+    text = (REPO / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    registry = text.split("## The processed tables (registry)", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([a-z_<>]+\.(?:csv|txt))`", registry, flags=re.M))
+    written = {p.name for p in (revman_root / "data" / "processed" / "fleiss1993").iterdir()}
+    written = {n if not n.startswith("clean_") else "clean_<sheet>.csv" for n in written}
+    assert written == listed
