@@ -33,18 +33,23 @@ ARM_FORMS = (
     "narrative",
 )
 CONTRAST_FORMS = ("estimate_ci", "estimate_p", "p_value", "t_stat", "estimate_only",
-                  "direction_only", "narrative")
+                  "direction_only", "narrative", "estimate_se")
 FAVOURS = ("treatment", "control", "none", "unclear")
 CONTRAST_MEASURES = ("MD", "SMD", "RR", "OR", "RD", "percent_difference", "none")
 CONTRAST_DIRECTIONS = ("treatment_minus_control", "control_minus_treatment", "unclear")
-ROB_TOOLS = ("RoB2", "ROBINS-I")
+ROB_TOOLS = ("RoB2", "ROBINS-I", "RoB1")
 ROB_JUDGEMENTS = {
     "RoB2": ("low", "some_concerns", "high", "no_information"),
     "ROBINS-I": ("low", "moderate", "serious", "critical", "no_information"),
+    # the Cochrane tool of RevMan 5 (Higgins et al. 2011, doi:10.1136/bmj.d5928): no overall
+    "RoB1": ("low", "high", "unclear"),
 }
 OUTCOME_TYPES = ("continuous", "binary", "proportion")
 OUTCOME_DIRECTIONS = ("lower_is_better", "higher_is_better")
 OUTCOME_MEASURES = ("SMD", "MD", "RR", "OR", "RD", "PLO", "PFT")
+# RevMan 5's statistical methods and analysis models (`analysis_method: revman`)
+POOLING_METHODS = ("MH", "IV", "Peto")
+POOLING_MODELS = ("fixed", "random")
 PROPORTION_FORMS = ("events_total", "percent_n", "narrative")
 GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
                  "publication_bias")
@@ -59,7 +64,8 @@ class Column:
 
     kind: "str", "int", "float", "bool" ("true"/"false") or "category" (value in `allowed`).
     minimum / exclusive_minimum / maximum bound numeric values; `required` means the cell may
-    not be empty.
+    not be empty. `may_be_absent` marks a column added after reviews were extracted: a header
+    without it is read as if all its cells were empty.
     """
 
     name: str
@@ -70,6 +76,7 @@ class Column:
     maximum: float | None = None
     exclusive_minimum: bool = False
     description: str = ""
+    may_be_absent: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,9 @@ CONTRASTS = Sheet(
         Column("reported_form", "category", True, CONTRAST_FORMS),
         *_source_columns(),
         Column("note"),
+        Column("se", "float", minimum=0, exclusive_minimum=True, may_be_absent=True,
+               description="standard error of the estimate as reported (of its natural log "
+                           "for a ratio), form estimate_se"),
     ),
     key=("study_id", "comparison", "outcome", "timepoint_weeks"),
     description="between-arm results as reported",
@@ -255,6 +265,10 @@ OUTCOMES = Sheet(
                                           "(same construct on another scale or sign "
                                           "convention); empty for its own analysis"),
         Column("note"),
+        Column("pooling_method", "category", allowed=POOLING_METHODS, may_be_absent=True,
+               description="RevMan's statistical method, used by `analysis_method: revman`"),
+        Column("pooling_model", "category", allowed=POOLING_MODELS, may_be_absent=True,
+               description="RevMan's analysis model, used by `analysis_method: revman`"),
     ),
     key=("outcome",),
     description="the machine-readable part of CODEBOOK.md",

@@ -104,6 +104,8 @@ def revman_p(p: float) -> str:
 
 
 def _interval_text(est: float, low: float, high: float, ratio: bool, digits: int = 2) -> str:
+    if not np.isfinite(est):
+        return "Not estimable"   # RevMan's words for a study with no events in either arm
     if ratio:
         est, low, high = np.exp(est), np.exp(low), np.exp(high)
     return f"{_fmt(est, digits)} [{_fmt(low, digits)}, {_fmt(high, digits)}]"
@@ -219,7 +221,10 @@ def measure_header(measure: str, result, level: float) -> tuple[str, str]:
     if result is None:
         return name, f"{level * 100:g}% CI"
     model = "Fixed" if str(_get(result, "method", "REML")) == "FE" else "Random"
-    return name, f"IV, {model}, {level * 100:g}% CI"
+    # the statistical method as RevMan abbreviates it (M-H, IV, Peto); inverse variance unless
+    # the result says otherwise (`pooling`, set for RevMan's own analyses)
+    pooling = _get(result, "pooling", "IV")
+    return name, f"{pooling if isinstance(pooling, str) else 'IV'}, {model}, {level * 100:g}% CI"
 
 
 def ratio_ticks(log_low: float, log_high: float) -> list[float]:
@@ -411,6 +416,8 @@ def _draw_marks(table: TableFigure, rows: list[Row]) -> None:
         y = -i
         if row.kind == "study":
             d = row.data
+            if not np.isfinite(d["est"]):
+                continue
             clip_interval(ax, d["low"], d["high"], y, colour="black", lw=0.9,
                           gid=f"study-ci-{d['index']}")
             ax.plot([d["est"]], [y], marker="s", color=STUDY_COLOUR, markeredgecolor=STUDY_COLOUR,
@@ -570,7 +577,9 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
         table_rows.append(Row("text", {}))
         table_rows += _pooled_rows(result, total_label, frame, arms, ratio, weight_text="100.0%",
                                    show_prediction=show_prediction, gid="pooled-total")
-        footer.append(f"Model: {model_label(result)}; study weights are inverse-variance.")
+        described = _get(result, "model_text", None)   # RevMan's analyses describe themselves
+        footer.append(f"Model: {described}." if isinstance(described, str) else
+                      f"Model: {model_label(result)}; study weights are inverse-variance.")
         if int(_get(result, "k", 0)) == 2:
             test = str(_get(result, "test", "z"))
             footer.append("Caution: two studies only; tau² cannot be estimated with any "

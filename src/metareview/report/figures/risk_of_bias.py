@@ -42,6 +42,7 @@ JUDGEMENT_LABELS = {
     "serious": "Serious",
     "critical": "Critical",
     "no_information": "No information",
+    "unclear": "Unclear",
 }
 
 # --- risk of bias ---------------------------------------------------------------------------

@@ -36,6 +36,7 @@ ROB_COLOURS = {
     "serious": "#d73027",
     "critical": "#7f0000",
     "no_information": "#bdbdbd",
+    "unclear": "#fee08b",  # RoB 1 (RevMan 5)
 }
 ROB_SYMBOLS = {
     "low": "+",
@@ -45,6 +46,7 @@ ROB_SYMBOLS = {
     "serious": "×",
     "critical": "!",
     "no_information": "?",
+    "unclear": "?",
 }
 
 
