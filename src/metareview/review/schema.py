@@ -59,7 +59,8 @@ class Column:
 
     kind: "str", "int", "float", "bool" ("true"/"false") or "category" (value in `allowed`).
     minimum / exclusive_minimum / maximum bound numeric values; `required` means the cell may
-    not be empty.
+    not be empty; `identifier` marks an id that may become part of a file name (a figure is
+    named after its outcome), so its cells must follow `metareview.files.NAME_RULE`.
     """
 
     name: str
@@ -70,6 +71,7 @@ class Column:
     maximum: float | None = None
     exclusive_minimum: bool = False
     description: str = ""
+    identifier: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,8 @@ def _source_columns() -> tuple[Column, ...]:
 STUDIES = Sheet(
     "studies.csv",
     (
-        Column("study_id", required=True, description="short key, e.g. Smith2020"),
+        Column("study_id", required=True, description="short key, e.g. Smith2020",
+               identifier=True),
         Column("citation", required=True),
         Column("year", "int", minimum=1800, maximum=2100,
                description="year of publication (empty when no page read shows it); review.yaml narrows the range"),
@@ -137,7 +140,8 @@ ARMS = Sheet(
     "arms.csv",
     (
         Column("study_id", required=True),
-        Column("comparison", required=True, description="id of the treatment-vs-control pair"),
+        Column("comparison", required=True, description="id of the treatment-vs-control pair",
+               identifier=True),
         Column("outcome", required=True, description="an outcome of outcomes.csv"),
         Column("timepoint_weeks", "float", minimum=0,
                description="weeks from baseline; empty when the source gives no timepoint"),
@@ -172,7 +176,7 @@ CONTRASTS = Sheet(
     "contrasts.csv",
     (
         Column("study_id", required=True),
-        Column("comparison", required=True),
+        Column("comparison", required=True, identifier=True),
         Column("outcome", required=True),
         Column("timepoint_weeks", "float", minimum=0,
                description="weeks from baseline; empty when the source gives no timepoint"),
@@ -240,7 +244,7 @@ RISK_OF_BIAS = Sheet(
 OUTCOMES = Sheet(
     "outcomes.csv",
     (
-        Column("outcome", required=True),
+        Column("outcome", required=True, identifier=True),
         Column("label", required=True),
         Column("type", "category", True, OUTCOME_TYPES),
         Column("measure", "category", True, OUTCOME_MEASURES, description="pooled measure"),
@@ -253,7 +257,8 @@ OUTCOMES = Sheet(
                                                    "number (the audit's GRIM test applies)"),
         Column("pooled_with", description="another outcome whose analysis this one joins "
                                           "(same construct on another scale or sign "
-                                          "convention); empty for its own analysis"),
+                                          "convention); empty for its own analysis",
+               identifier=True),
         Column("note"),
     ),
     key=("outcome",),
@@ -344,7 +349,7 @@ ORDINAL_COUNTS = Sheet(
     "ordinal_counts.csv",
     (
         Column("study_id", required=True),
-        Column("comparison", required=True),
+        Column("comparison", required=True, identifier=True),
         Column("outcome", required=True, description="an outcome of outcomes.csv"),
         Column("timepoint_weeks", "float", minimum=0),
         Column("arm", required=True),
