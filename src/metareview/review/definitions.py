@@ -51,6 +51,7 @@ from typing import Any
 import yaml
 
 from metareview.files import NAME_RULE, display_path, is_safe_name, shorten
+from metareview.review import yaml_files
 
 DEFINITIONS_FILE = "review.yaml"
 COLUMN_KINDS = ("str", "int", "float", "bool", "category")
@@ -357,7 +358,10 @@ def load_definitions(folder: str | Path) -> Definitions:
             f"`make new-review NAME={Path(folder).name}` writes a template for a new review; "
             "for an existing folder, copy review.yaml from another review and edit it.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_files.read_file(path)
+    except yaml_files.YamlRefused as error:
+        raise DefinitionError(shown, None, None, f"{error}.",
+                              "write the file out plainly, each key once.") from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise DefinitionError(shown, None, None, f"not readable as YAML ({error}).",
                               "check the indentation and quoting near the position named."

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from metareview.files import NAME_RULE, is_safe_name, shorten
+from metareview.review import yaml_files
 from metareview.stats.vocabulary import TAU2_METHODS, TESTS
 
 __all__ = ["DEFAULTS", "ParameterError", "load_params", "params_path"]
@@ -125,13 +126,13 @@ def params_path(review: str) -> Path:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        text = path.read_text(encoding="utf-8")
+        content = yaml_files.read_file(path)
     except FileNotFoundError:
         raise ParameterError(f"parameter file {path} does not exist.") from None
     except UnicodeDecodeError:
         raise ParameterError(f"parameter file {path} is not UTF-8 text.") from None
-    try:
-        content = yaml.safe_load(text)
+    except yaml_files.YamlRefused as err:
+        raise ParameterError(f"parameter file {path}: {err}.") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -160,7 +161,9 @@ def _from_command_line(name: str, value: Any) -> Any:
     """Command-line values arrive as text: read them as YAML scalars/lists ("0.3", "[A, B]")."""
     if isinstance(value, str) and not isinstance(DEFAULTS[name], str):
         try:
-            return yaml.safe_load(value)
+            return yaml_files.load_text(value)
+        except yaml_files.YamlRefused as err:
+            raise ParameterError(f"parameter {name!r} on the command line: {err}.") from None
         except yaml.YAMLError:
             return value
     return value
