@@ -23,10 +23,10 @@ def validate_and_copy(review: Review, processed: Path) -> str:
            "validation: every sheet passed", "checksums: every file matches SHA256SUMS", ""]
     for sheet in SHEET_NAMES:
         frame = getattr(review, sheet)
-        files.write_csv(frame, processed / f"clean_{sheet}.csv")
+        files.write_csv(frame, processed / f"clean_{sheet}.csv", within=processed)
         log.append(f"{sheet}.csv: {plural(len(frame), 'row')}")
     text = "\n".join(log) + "\n"
-    files.write_text(text, processed / "validation_log.txt")
+    files.write_text(text, processed / "validation_log.txt", within=processed)
     return text
 
 

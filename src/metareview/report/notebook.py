@@ -96,7 +96,8 @@ class Notebook:
         the saved PNG (drawn once, not again for the screen)."""
         from metareview.report.figures import save_figure
 
-        png, _ = save_figure(fig, self.figures / name)
+        name = files.check_name(name, "figure name")
+        png, _ = save_figure(fig, self.figures / name, within=self.figures)
         if _in_ipython() is None:
             print(f"[figure {files.display_path(png)}]")
             return
@@ -111,12 +112,14 @@ class Notebook:
         columns; a wide table in blocks that each start with the `key` columns) and, when
         named, write it as CSV to reports/<review>/tables/<name>.csv."""
         if name:
-            files.write_csv(frame, self.tables / f"{name}.csv")
+            name = files.check_name(name, "table name")
+            files.write_csv(frame, self.tables / f"{name}.csv", within=self.tables)
         _display(display_frame(frame, caption=caption, key=key))
 
     def image(self, name: str) -> bool:
         """Show a figure an earlier notebook saved (figures/<name>.png); False if absent."""
-        path = self.figures / f"{name}.png"
+        path = files.inside(self.figures / f"{files.check_name(name, 'figure name')}.png",
+                            self.figures)
         if not path.is_file():
             return False
         if _in_ipython() is None:
@@ -138,11 +141,14 @@ class Notebook:
 
     def write(self, frame: pd.DataFrame, name: str) -> Path:
         """Write a processed table to data/processed/<review>/<name>.csv (atomically)."""
-        return files.write_csv(frame, self.processed / f"{name}.csv")
+        name = files.check_name(name, "table name")
+        return files.write_csv(frame, self.processed / f"{name}.csv", within=self.processed)
 
     def read(self, name: str, **options) -> pd.DataFrame:
         """Read a processed table an earlier notebook wrote."""
-        return pd.read_csv(self.processed / f"{name}.csv", keep_default_na=False,
+        path = files.inside(self.processed / f"{files.check_name(name, 'table name')}.csv",
+                            self.processed)
+        return pd.read_csv(path, keep_default_na=False,
                            na_values=[""], **options)
 
 

@@ -64,8 +64,10 @@ class Column:
 
     kind: "str", "int", "float", "bool" ("true"/"false") or "category" (value in `allowed`).
     minimum / exclusive_minimum / maximum bound numeric values; `required` means the cell may
-    not be empty. `may_be_absent` marks a column added after reviews were extracted: a header
-    without it is read as if all its cells were empty.
+    not be empty; `identifier` marks an id that may become part of a file name (a figure is
+    named after its outcome), so its cells must follow `metareview.files.NAME_RULE`.
+    `may_be_absent` marks a column added after reviews were extracted: a header without it is
+    read as if all its cells were empty.
     """
 
     name: str
@@ -77,6 +79,7 @@ class Column:
     exclusive_minimum: bool = False
     description: str = ""
     may_be_absent: bool = False
+    identifier: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ def _source_columns() -> tuple[Column, ...]:
 STUDIES = Sheet(
     "studies.csv",
     (
-        Column("study_id", required=True, description="short key, e.g. Smith2020"),
+        Column("study_id", required=True, description="short key, e.g. Smith2020",
+               identifier=True),
         Column("citation", required=True),
         Column("year", "int", minimum=1800, maximum=2100,
                description="year of publication (empty when no page read shows it); review.yaml narrows the range"),
@@ -144,7 +148,8 @@ ARMS = Sheet(
     "arms.csv",
     (
         Column("study_id", required=True),
-        Column("comparison", required=True, description="id of the treatment-vs-control pair"),
+        Column("comparison", required=True, description="id of the treatment-vs-control pair",
+               identifier=True),
         Column("outcome", required=True, description="an outcome of outcomes.csv"),
         Column("timepoint_weeks", "float", minimum=0,
                description="weeks from baseline; empty when the source gives no timepoint"),
@@ -179,7 +184,7 @@ CONTRASTS = Sheet(
     "contrasts.csv",
     (
         Column("study_id", required=True),
-        Column("comparison", required=True),
+        Column("comparison", required=True, identifier=True),
         Column("outcome", required=True),
         Column("timepoint_weeks", "float", minimum=0,
                description="weeks from baseline; empty when the source gives no timepoint"),
@@ -250,7 +255,7 @@ RISK_OF_BIAS = Sheet(
 OUTCOMES = Sheet(
     "outcomes.csv",
     (
-        Column("outcome", required=True),
+        Column("outcome", required=True, identifier=True),
         Column("label", required=True),
         Column("type", "category", True, OUTCOME_TYPES),
         Column("measure", "category", True, OUTCOME_MEASURES, description="pooled measure"),
@@ -263,7 +268,8 @@ OUTCOMES = Sheet(
                                                    "number (the audit's GRIM test applies)"),
         Column("pooled_with", description="another outcome whose analysis this one joins "
                                           "(same construct on another scale or sign "
-                                          "convention); empty for its own analysis"),
+                                          "convention); empty for its own analysis",
+               identifier=True),
         Column("note"),
         Column("pooling_method", "category", allowed=POOLING_METHODS, may_be_absent=True,
                description="RevMan's statistical method, used by `analysis_method: revman`"),
@@ -358,7 +364,7 @@ ORDINAL_COUNTS = Sheet(
     "ordinal_counts.csv",
     (
         Column("study_id", required=True),
-        Column("comparison", required=True),
+        Column("comparison", required=True, identifier=True),
         Column("outcome", required=True, description="an outcome of outcomes.csv"),
         Column("timepoint_weeks", "float", minimum=0),
         Column("arm", required=True),

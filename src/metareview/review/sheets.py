@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metareview.files import display_path
+from metareview.files import NAME_RULE, display_path, is_safe_name, shorten
 from metareview.review import schema
 from metareview.review.definitions import (
     DEFINITIONS_FILE,
@@ -111,7 +111,7 @@ class Problem:
         if self.column is not None:
             where.append(f"column {self.column}")
         if self.value is not None:
-            where.append(f"value {self.value!r}")
+            where.append(f"value {shorten(self.value, 80)}")
         text = f"{', '.join(where)}: {self.rule}"
         return f"{text} Fix: {self.fix[:1].upper()}{self.fix[1:]}" if self.fix else text
 
@@ -458,6 +458,14 @@ def _parse_cell(file, row, column: Column, raw: str, decimal_comma: bool, proble
         return None
     kind = column.kind
     if kind == "str":
+        if column.identifier and not is_safe_name(raw):
+            problems.add(
+                file, row, column.name, raw,
+                f"'{column.name}' is an id, and ids become parts of file names (a figure is "
+                f"named after its outcome): use {NAME_RULE}.",
+                f"rename the id, e.g. '{_safe_suggestion(raw)}', here and wherever it is used.",
+            )
+            return None
         return raw
     if kind == "category":
         if raw in column.allowed:
@@ -492,6 +500,11 @@ def _parse_cell(file, row, column: Column, raw: str, decimal_comma: bool, proble
         )
         return None
     return number
+
+
+def _safe_suggestion(raw: str) -> str:
+    """A name like `raw` that follows NAME_RULE ("../tmp/evil" -> "tmp_evil")."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", raw).strip("_-")[:40] or "id1"
 
 
 def _parse_number(raw: str, kind: str, decimal_comma: bool):

@@ -150,7 +150,8 @@ def build_record(review: str) -> dict:
 
 def write(review: str) -> Path:
     """Rewrite results/<review>.json from the current run."""
-    return files.write_json(build_record(review), files.results_path(review))
+    return files.write_json(build_record(review), files.results_path(review),
+                            within=files.repo_root() / "results")
 
 
 # --- comparing ---------------------------------------------------------------------------------
@@ -547,7 +548,8 @@ def build_index(reviews: list[str], notebooks: bool = True) -> str:
 
 
 def write_index(reviews: list[str]) -> Path:
-    return files.write_text(build_index(reviews), files.reports_dir() / "index.html")
+    return files.write_text(build_index(reviews), files.reports_dir() / "index.html",
+                            within=files.reports_dir())
 
 
 SHARED_SUFFIXES = (".html", ".png", ".svg", ".csv", ".docx")
@@ -625,7 +627,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--review", action="append",
                         help="review name; repeat for several (default: every review)")
     args = parser.parse_args(argv)
+    try:
+        for review in args.review or []:
+            files.check_name(review, "review name")
+    except files.UnsafeNameError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     reviews = list(dict.fromkeys(args.review or pipeline.discover_reviews()))
+    if args.command in ("index", "check"):
+        print(pipeline.unusable_folders_message(), end="", file=sys.stderr)
     if not reviews:
         print("error: no reviews (folders of data/raw with a params/<review>.yaml)",
               file=sys.stderr)

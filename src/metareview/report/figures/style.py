@@ -8,6 +8,8 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
+from metareview.files import inside
+
 PNG_DPI = 300
 SVG_HASH_SALT = "metareview"
 
@@ -53,16 +55,21 @@ ROB_SYMBOLS = {
 # --- saving ---------------------------------------------------------------------------------
 
 
-def save_figure(fig: Figure, path_stem: str | Path) -> tuple[Path, Path]:
+def save_figure(fig: Figure, path_stem: str | Path, within: str | Path | None = None
+                ) -> tuple[Path, Path]:
     """Write `fig` as `<path_stem>.png` (300 dpi) and `<path_stem>.svg`, then release it.
 
     Both files are reproducible byte for byte: the SVG hash salt is fixed (stable element ids),
     the SVG carries no date and no creator version, and the PNG no software tag. Parent folders
-    are created. Returns the two paths.
+    are created. `within`: the folder the figures belong in (a stem resolving outside it is
+    refused before anything is written). Returns the two paths.
     """
     stem = Path(path_stem)
+    # the suffixes are added to the name, never swapped for a part of it ("a.b" stays whole)
+    png, svg = stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")
+    if within is not None:
+        inside(png, within), inside(svg, within)
     stem.parent.mkdir(parents=True, exist_ok=True)
-    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
     with matplotlib.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}):
         _atomic_save(fig, png, dict(format="png", dpi=PNG_DPI, metadata={"Software": None}))
         _atomic_save(
