@@ -103,7 +103,9 @@ def test_one_broken_review_does_not_stop_the_others(tmp_path):
 def test_make_reports_runs_reviews_in_parallel(tmp_path):
     root = _root(tmp_path, ("alpha", "beta"))
     plan = _make(root, "-n", "reports")
-    assert "--jobs=2" in plan.stdout and "--keep-going" in plan.stdout
+    # JOBS (default 2) reaches the recipe through the environment, checked as a number
+    assert '--jobs="$JOBS"' in plan.stdout and "--keep-going" in plan.stdout
+    assert 'JOBS must be a whole number' in plan.stdout
 
 
 # --- make lab -------------------------------------------------------------------------------------
@@ -113,7 +115,9 @@ def test_make_lab_passes_allow_root_as_root_and_lab_args(tmp_path):
     root = _root(tmp_path, ())
     plan = _make(root, "-n", "lab", "LAB_ARGS=--no-browser --port 8899")
     line = next(l for l in plan.stdout.splitlines() if "jupyter lab" in l)
-    assert "--no-browser --port 8899" in line
+    # LAB_ARGS reaches the shell through the environment, split into words, never pasted into
+    # the recipe as text that could run
+    assert "${LAB_ARGS:-}" in line and "8899" not in line and line.startswith("set -f;")
     assert ("--allow-root" in line) == (os.getuid() == 0)
 
 
