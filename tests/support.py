@@ -6,6 +6,7 @@ import csv
 import io
 import math
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,18 @@ def check_saved_figure(draw, folder, name: str) -> None:
 
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def empty_clone(root: Path) -> Path:
+    """A copy of the repository at `root` without reviews: the Makefile, the lock, the
+    package metadata and the notebooks; its environment marked as set up (`.ready`)."""
+    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "params").mkdir()
+    (root / ".ready").touch()
+    return root
 
 
 def make_in(root: Path, *args: str) -> subprocess.CompletedProcess:

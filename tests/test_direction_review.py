@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +20,7 @@ import pytest
 from scipy import stats
 
 from metareview.review.schema import SHEETS
-from support import make_in, rewrite_sheet
+from support import empty_clone, make_in, rewrite_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = json.loads((REPO / "tests" / "fixtures" / "metafor" / "direction.json").read_text())
@@ -82,12 +81,7 @@ def _fill_in(folder: Path) -> None:
 @pytest.fixture(scope="module")
 def root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("direction_review")
-    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
-        shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "notebooks", root / "notebooks")
-    (root / "data" / "raw").mkdir(parents=True)
-    (root / "params").mkdir()
-    (root / ".ready").touch()
+    empty_clone(root)
     scaffold = make_in(root, "new-review", f"NAME={NAME}")
     assert scaffold.returncode == 0, scaffold.stdout + scaffold.stderr
     _fill_in(root / "data" / "raw" / NAME)

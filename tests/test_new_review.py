@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from support import make_in, rewrite_sheet
+from support import empty_clone, make_in, rewrite_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "review_fixture"
@@ -84,12 +83,7 @@ def _fill_in(folder: Path) -> None:
 @pytest.fixture(scope="module")
 def bcg_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("second_review")
-    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
-        shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "notebooks", root / "notebooks")
-    (root / "data" / "raw").mkdir(parents=True)
-    (root / "params").mkdir()
-    (root / ".ready").touch()
+    empty_clone(root)
     scaffold = _make(root, "new-review", f"NAME={NAME}")
     assert scaffold.returncode == 0, scaffold.stdout + scaffold.stderr
     # the first run of the empty scaffold says what to fill in, without a traceback

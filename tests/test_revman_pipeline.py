@@ -8,26 +8,20 @@ variance), which must run through every notebook.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from support import empty_clone, make_in
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "revman"
 
 
-def _make(root: Path, *args: str) -> subprocess.CompletedProcess:
-    venv = REPO / ".venv"
-    variables = [f"PY={venv / 'bin' / 'python'}", f"SETUP_STAMP={root / '.ready'}",
-                 f"VENV={venv}"]
-    env = {**os.environ, "METAREVIEW_ROOT": str(root)}
-    return subprocess.run(["make", "--no-print-directory", *args, *variables], cwd=root,
-                          env=env, capture_output=True, text=True, timeout=1800)
+_make = make_in
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +29,7 @@ def revman_root(tmp_path_factory) -> Path:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     root = tmp_path_factory.mktemp("from_revman")
-    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
-        shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "notebooks", root / "notebooks")
-    (root / "data" / "raw").mkdir(parents=True)
-    (root / "params").mkdir()
-    (root / ".ready").touch()
+    empty_clone(root)
     for fixture, name in (("Fleiss1993.rm5", "fleiss1993"), ("constructed.rm5", "constructed")):
         imported = _make(root, "import-revman", f"FILE={FIXTURES / fixture}", f"NAME={name}")
         assert imported.returncode == 0, imported.stdout + imported.stderr
