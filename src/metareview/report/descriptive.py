@@ -1,5 +1,5 @@
-"""Tables that describe the evidence: the included studies, the PRISMA flow, the risk of bias
-and how each result was made analysable."""
+"""Tables that describe the evidence: the included studies, the risk of bias and how each
+result was made analysable (the PRISMA flow is `metareview.report.prisma`)."""
 
 from __future__ import annotations
 
@@ -119,65 +119,6 @@ def study_characteristics(review) -> pd.DataFrame:
                 .groupby("study_id")["outcome"].agg("; ".join))
     studies["outcomes"] = studies["study_id"].map(outcomes).fillna("")
     return sorted_frame(studies, ["study_id"])
-
-
-def prisma_counts(search_log: pd.DataFrame, screening: pd.DataFrame) -> pd.DataFrame:
-    """The numbers of a PRISMA 2020-style flow diagram from the search log and screening sheet.
-
-    identified = Σ records_seen over the searches; not kept on a title glance =
-    Σ (records_seen − records_kept); records assessed = rows of the screening sheet (a record
-    kept by several searches is assessed once: the difference is shown as repeat hits);
-    duplicates = decisions "duplicate"; screened = the other records; then exclusions on
-    title/abstract and after full assessment with their reasons, and the included records with
-    the number of distinct studies they make. Columns: step, count, detail, side ("main" or
-    "excluded") and after (the main step an exclusion box leaves from).
-    """
-    seen = int(search_log["records_seen"].sum()) if len(search_log) else 0
-    kept = int(search_log["records_kept"].sum()) if len(search_log) else 0
-    scr = screening if screening is not None and len(screening) else pd.DataFrame(
-        columns=["stage", "decision", "reason", "study_id"])
-    decisions = scr["decision"].astype(str)
-    stages = scr["stage"].astype(str)
-    duplicates = int((decisions == "duplicate").sum())
-    screened = int((decisions != "duplicate").sum())
-    excluded_ta = scr[(decisions == "excluded") & (stages == "title_abstract")]
-    excluded_ft = scr[(decisions == "excluded") & (stages == "full_text")]
-    included = scr[decisions == "included"]
-    n_studies = int(included["study_id"].dropna().nunique())
-
-    def reasons(frame) -> str:
-        if len(frame) == 0:
-            return ""
-        counts = frame["reason"].fillna("no reason given").value_counts()
-        return "\n".join(f"{reason}: {n}" for reason, n in sorted(counts.items()))
-
-    assessed = len(scr)
-    repeat_hits = kept - assessed
-    rows = [
-        {"step": "Records identified by the searches", "count": seen, "side": "main",
-         "detail": f"{len(search_log)} searches"},
-        {"step": "Not kept on a title glance", "count": seen - kept, "side": "excluded",
-         "after": "Records identified by the searches"},
-        {"step": "Records kept", "count": kept, "side": "main"},
-        {"step": "Repeat hits of the same record", "count": max(repeat_hits, 0),
-         "side": "excluded", "after": "Records kept",
-         "detail": "" if repeat_hits >= 0 else
-         f"the screening sheet lists {-repeat_hits} records more than the searches kept"},
-        {"step": "Records assessed", "count": assessed, "side": "main"},
-        {"step": "Duplicates removed", "count": duplicates, "side": "excluded",
-         "after": "Records assessed"},
-        {"step": "Records screened (title/abstract)", "count": screened, "side": "main"},
-        {"step": "Excluded on title/abstract", "count": len(excluded_ta), "side": "excluded",
-         "after": "Records screened (title/abstract)", "detail": reasons(excluded_ta)},
-        {"step": "Reports assessed for eligibility", "count": screened - len(excluded_ta),
-         "side": "main"},
-        {"step": "Excluded after assessment", "count": len(excluded_ft), "side": "excluded",
-         "after": "Reports assessed for eligibility", "detail": reasons(excluded_ft)},
-        {"step": "Reports included", "count": len(included), "side": "main",
-         "detail": f"{n_studies} studies"},
-    ]
-    return pd.DataFrame(rows, columns=["step", "count", "detail", "side", "after"]).fillna(
-        {"detail": "", "after": ""})
 
 
 def rob_table(risk_of_bias: pd.DataFrame) -> pd.DataFrame:
