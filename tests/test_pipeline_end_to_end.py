@@ -228,6 +228,25 @@ def test_word_summary_equals_the_html_summary_of_findings(run_root):
 
 
 @pytest.mark.slow
+def test_word_summary_holds_the_figures_with_captions_and_no_identifiers(run_root):
+    from docx import Document
+
+    document = Document(str(run_root / "reports" / REVIEW / "summary.docx"))
+    captions = [p.text for p in document.paragraphs if p.style.name == "Caption"]
+    # the flow diagram first, then a forest plot of each pooled outcome of the summary
+    assert len(document.inline_shapes) == len(captions) >= 2
+    assert captions[0].startswith("Figure 1. Flow of records")
+    assert all(c.startswith(f"Figure {i}. ") for i, c in enumerate(captions, start=1))
+    assert any("Forest plot of" in c for c in captions)
+    for shape in document.inline_shapes:
+        assert shape._inline.docPr.get("descr")
+    text = "\n".join([p.text for p in document.paragraphs]
+                     + [c.text for t in document.tables for r in t.rows for c in r.cells])
+    assert "**" not in text and "`" not in text
+    assert re.findall(r"\b[A-Za-z0-9]+_[A-Za-z0-9_]+\b", text) == []
+
+
+@pytest.mark.slow
 def test_share_ships_reports_without_notebooks_unless_asked(run_root):
     import zipfile
 

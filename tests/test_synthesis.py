@@ -338,43 +338,6 @@ def test_adverse_events_by_arm_and_narrative():
 # --- notebook 01 tables -----------------------------------------------------------------------
 
 
-def test_prisma_counts_on_fixture():
-    from metareview.review.sheets import load_review
-
-    review = load_review(FIXTURE)
-    counts = descriptive.prisma_counts(review.search_log, review.screening).set_index("step")["count"]
-    assert counts["Records identified by the searches"] == 35
-    assert counts["Duplicates removed"] == 13
-    assert counts["Records screened (title/abstract)"] == 22
-    assert counts["Reports included"] == 22
-
-
-def test_prisma_counts_add_up():
-    log = pd.DataFrame({"records_seen": [40, 10], "records_kept": [8, 4]})
-    screening = pd.DataFrame({
-        "record_id": [f"R{i}" for i in range(10)],
-        "stage": ["title_abstract"] * 4 + ["full_text"] * 6,
-        "decision": ["duplicate", "excluded", "excluded", "included",
-                     "excluded", "excluded", "included", "included", "included", "included"],
-        "reason": [None, "review", "no control", None, "not acne", "not acne", None, None,
-                   None, None],
-        "study_id": [None, None, None, "S1", None, None, "S2", "S3", "S3", "S4"],
-    })
-    counts = descriptive.prisma_counts(log, screening).set_index("step")
-    n = counts["count"]
-    assert n["Records identified by the searches"] == 50
-    assert n["Not kept on a title glance"] == 38
-    assert n["Repeat hits of the same record"] == 2
-    assert n["Records assessed"] == 10
-    assert n["Records screened (title/abstract)"] == 9
-    assert n["Records screened (title/abstract)"] == (n["Excluded on title/abstract"]
-                                                       + n["Reports assessed for eligibility"])
-    assert n["Reports assessed for eligibility"] == (n["Excluded after assessment"]
-                                                      + n["Reports included"])
-    assert counts.loc["Reports included", "detail"] == "4 studies"
-    assert counts.loc["Excluded after assessment", "detail"] == "not acne: 2"
-
-
 def test_rob_table_and_conversions():
     rob = pd.read_csv(FIXTURE / "risk_of_bias.csv")
     wide = descriptive.rob_table(rob)

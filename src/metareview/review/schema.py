@@ -55,7 +55,13 @@ GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
                  "publication_bias")
 GRADE_JUDGEMENTS = ("not_serious", "serious", "very_serious")
 SCREENING_STAGES = ("title_abstract", "full_text")
-SCREENING_DECISIONS = ("included", "excluded", "duplicate")
+# "not_retrieved": a record that passed screening but whose report (full text, or any page
+# with its methods and results) could not be reached, so that eligibility was never assessed
+# (PRISMA 2020's "reports not retrieved", not an exclusion).
+SCREENING_DECISIONS = ("included", "excluded", "duplicate", "not_retrieved")
+# How a record was found (PRISMA 2020's two columns): empty for a search of search_log.csv
+# (databases and registers); the other values are PRISMA's "other methods".
+SCREENING_ROUTES = ("citation", "website", "organisation")
 
 
 @dataclass(frozen=True)
@@ -302,10 +308,18 @@ SCREENING = Sheet(
         Column("record_id", required=True),
         Column("citation", required=True),
         Column("url"),
-        Column("stage", "category", True, SCREENING_STAGES),
-        Column("decision", "category", True, SCREENING_DECISIONS),
-        Column("reason", description="required when excluded"),
+        Column("stage", "category", True, SCREENING_STAGES,
+               description="what the decision was made on: the title and abstract (or the "
+                           "record page) or the full text"),
+        Column("decision", "category", True, SCREENING_DECISIONS,
+               description="not_retrieved: passed screening, but no report with the methods "
+                           "and results could be reached"),
+        Column("reason", description="required when excluded or not retrieved"),
         Column("study_id", description="set when included"),
+        Column("identified_via", "category", False, SCREENING_ROUTES,
+               description="how the record was found: empty for a search of search_log.csv "
+                           "(databases and registers); citation (citation searching), website "
+                           "or organisation for other methods"),
     ),
     key=("record_id",),
     description="every record assessed and the decision on it",

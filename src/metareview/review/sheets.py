@@ -788,6 +788,12 @@ def _screening_row(table, i, row, problems) -> None:
             table.file, row, "reason", "", "an excluded record needs a reason.",
             "give the reason for exclusion, e.g. 'no control group' or 'not cell-based'.",
         )
+    if decision == "not_retrieved" and table.raw("reason", i) is None:
+        problems.add(
+            table.file, row, "reason", "", "a record not retrieved needs a reason.",
+            "say what was read and what could not be reached, e.g. 'full text not reachable; "
+            "abstract has no results'.",
+        )
     if (decision == "included" and table.get("stage", i) == "full_text"
             and table.raw("study_id", i) is None):
         problems.add(
