@@ -492,7 +492,8 @@ def _legend_sections(favours, size_breaks, any_unknown_n, kinds, rob_levels) -> 
         handles = []
         for direction in (1, -1, 0):
             marker, text = MARKERS[kind][direction]
-            size = MARKER_SIZES[1] * _scale(marker)
+            # an arrow of the medium class is taller than a legend row: the small one stands in
+            size = MARKER_SIZES[0 if not isinstance(marker, str) else 1] * _scale(marker)
             handles.append(Line2D([], [], linestyle="none", marker=marker, markersize=size,
                                   color=MARKER_COLOUR,
                                   label=text.format(treatment=treatment, control=control)))

@@ -105,9 +105,9 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
                 "label": f"Pooled (k = {int(_field(summary, 'k'))}, n = {int(n)})",
                 "estimate": _interval(est, low, high)}, bold=True,
                 data={"est": est, "low": low, "high": high, "group": group}))
-            described.append(f"{heading}: pooled {_interval(est, low, high)}% "
-                             f"({text.plural(int(_field(summary, 'k')), 'study')}, "
-                             f"{int(n)} participants)")
+            described.append(f"{heading}: pooled {_percent(est)}% [{_percent(low)}, "
+                             f"{_percent(high)}] ({text.plural(int(_field(summary, 'k')), 'study')}"
+                             f", {text.plural(int(n), 'participant')})")
             if np.isfinite(pi_low) and np.isfinite(pi_high):
                 table_rows.append(Row("prediction", {
                     "label": "Prediction interval",
@@ -117,7 +117,7 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
             events = int(frame["events"].iloc[members].sum())
             total = int(frame["total"].iloc[members].sum())
             described.append(f"{heading}: {text.plural(len(members), 'study')}, not pooled "
-                             f"({events} of {total} participants)")
+                             f"({events} of {text.plural(total, 'participant')})")
         table_rows.append(Row("text", {}))
     if table_rows and table_rows[-1].kind == "text":
         table_rows.pop()
