@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from metareview.report.figures.style import STYLE
+from metareview.report.figures.style import STYLE, set_alt_text
 
 # --- PRISMA flow ----------------------------------------------------------------------------
 
@@ -41,7 +41,16 @@ def prisma_flow(counts: pd.DataFrame, title: str | None = None) -> Figure:
                             arrowprops=dict(arrowstyle="-|>", color="black", lw=0.8))
         if title:
             ax.text(0.4, 0.75, title, fontweight="bold", fontsize=10, va="center")
-    return fig
+    return set_alt_text(fig, prisma_alt_text(counts, title))
+
+
+def prisma_alt_text(counts: pd.DataFrame, title: str | None = None) -> str:
+    """The flow in words: every box's step and count in the order of the table, e.g.
+    "Records identified by the searches: 2664; Not kept on a title glance: 2408; ..."."""
+    head = f"Flow diagram: {title}." if title else "Flow diagram of records."
+    steps = [f"{row['step']}: {int(row['count'])}" for _, row in counts.iterrows()
+             if not pd.isna(row.get("count"))]
+    return f"{head} " + "; ".join(steps) + "." if steps else f"{head} No records."
 
 
 PRISMA_DETAIL_LINES = 4
