@@ -88,6 +88,9 @@ def test_saved_png_and_svg_carry_the_text(tmp_path):
     plain = Figure(figsize=(2, 1))
     bare, _ = figures.save_figure(plain, tmp_path / "plain")
     assert read_alt_text(bare) is None and read_alt_text(tmp_path / "absent.png") is None
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(png.read_bytes()[:40])  # cut inside its header: no text, no error
+    assert read_alt_text(broken) is None
     with pytest.raises(ValueError, match="empty"):
         set_alt_text(Figure(), "  \n ")
 

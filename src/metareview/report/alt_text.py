@@ -14,12 +14,17 @@ PNG_ALT_KEY = "Description"
 
 
 def read_alt_text(png: str | Path) -> str | None:
-    """The alternative text written into a PNG, or None (no such file, or none written)."""
-    from PIL import Image
+    """The alternative text written into a PNG, or None (no such file, none written, or a file
+    that is not a readable PNG: a page still shows, with a plainer description)."""
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(png)
     if not path.is_file():
         return None
-    with Image.open(path) as image:
-        text = getattr(image, "text", {}).get(PNG_ALT_KEY)
+    try:
+        with Image.open(path) as image:
+            # text chunks before the image data are in `info` without decoding the pixels
+            text = image.info.get(PNG_ALT_KEY)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+        return None
     return str(text) if text else None
