@@ -336,3 +336,45 @@ def test_every_page_shows_the_result_table_numbers(run_root, monkeypatch):
         assert any(p.startswith("06_summary.html:") and "tb" in p for p in found), found
     finally:
         summary.write_text(original, encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_every_image_of_every_report_says_what_it_shows(run_root):
+    """Every <img> of every report and of the index has an alt text of its own (never
+    nbconvert's default), and a forest plot's names its outcome, k and the pooled estimate
+    with its interval as the pooled table prints them."""
+    from html.parser import HTMLParser
+
+    from metareview.report import text
+
+    class Images(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.alts: list[str | None] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.alts.append(dict(attrs).get("alt"))
+
+    record = _run(run_root, "metareview.record", "index")
+    assert record.returncode == 0, record.stdout + record.stderr
+    pages = sorted((run_root / "reports").rglob("*.html"))
+    alts: dict[str, list] = {}
+    for page in pages:
+        parser = Images()
+        parser.feed(page.read_text(encoding="utf-8"))
+        alts[page.name] = parser.alts
+        assert "No description has been provided" not in page.read_text(encoding="utf-8")
+        for alt in parser.alts:
+            assert alt and len(alt) > 20 and "_" not in alt, (page.name, alt)
+    assert len(alts["03_pooled_models.html"]) >= 5 and len(alts["index.html"]) >= 3
+    pooled = pd.read_csv(run_root / "data" / "processed" / REVIEW / "pooled.csv")
+    outcomes = pd.read_csv(run_root / "data" / "raw" / REVIEW / "outcomes.csv")
+    table = text.present_pooled(pooled, outcomes)
+    tb = table[(table["outcome"] == "Tuberculosis cases") & (table["analysis"] == "main")].iloc[0]
+    forest = [a for a in alts["03_pooled_models.html"]
+              if a.startswith("Forest plot: Tuberculosis cases (RR; lower is better).")]
+    assert len(forest) == 1
+    assert f"{tb['studies']} studies; pooled RR {tb['estimate (95% CI)']} (95% CI)" in forest[0]
+    # the summary shows the saved figure with the same words
+    assert forest[0] in alts["06_summary.html"]

@@ -187,9 +187,17 @@ def _synthesis_row(outcome: str, kind: str, part: pd.DataFrame, k_effects: int,
 
 
 def direction_table(results: pd.DataFrame, risk_of_bias: pd.DataFrame) -> pd.DataFrame:
-    """The input of the effect direction plot: study, outcome, direction, n, overall RoB."""
+    """The input of the effect direction plot: study, outcome, direction, n, kind, overall RoB.
+
+    One row per study and outcome. Where a study has both a comparison between groups and a
+    before–after result for an outcome, the comparison is the one shown (it is the stronger
+    evidence, and the plot has one marker per cell); its direction, n and kind come from the
+    comparison's rows only."""
     overall = risk_of_bias[risk_of_bias["domain"] == "overall"]
     rob = dict(zip(overall["study_id"], overall["judgement"]))
+    between = (results["kind"] == BETWEEN_GROUPS).groupby(
+        [results["study_id"], results["outcome"]]).transform("any")
+    results = results[(results["kind"] == BETWEEN_GROUPS) | ~between]
     table = results.groupby(["study_id", "outcome"], as_index=False).agg(
         direction=("direction", "first"), n=("n", "max"), kind=("kind", "first"))
     table["rob"] = table["study_id"].map(rob)

@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from metareview import files
+from metareview.report.alt_text import read_alt_text
 
 # Result tables in the order they are recorded; whichever exist are used.
 RESULT_TABLES = (
@@ -428,9 +429,11 @@ def _review_section(review: str, notebooks: bool = True) -> str:
                 f" · <a href='{_href(f'{review}/{svg}')}'>SVG</a>"
                 if (reports / svg).is_file() else ""
             )
+            # the description the figure function wrote into the PNG (see figures.style)
+            alt = read_alt_text(reports / figure) or Path(figure).stem.replace("_", " ")
             parts.append(
                 f"<figure><a href='{_href(f'{review}/{figure}')}'>"
-                f"<img src='{_href(f'{review}/{figure}')}' alt='{_e(Path(figure).stem)}'></a>"
+                f"<img src='{_href(f'{review}/{figure}')}' alt='{_e(alt)}'></a>"
                 f"<figcaption>{_e(Path(figure).stem)}{svg_link}</figcaption></figure>"
             )
         parts.append("</div>")

@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from metareview.report.figures.style import STYLE
+from metareview.report.figures.style import STYLE, set_alt_text
 from metareview.report.prisma import DATABASES, INCLUDED, OTHER, box_count, box_items
 
 __all__ = ["prisma_flow"]
@@ -41,6 +41,7 @@ HEADER_HEIGHT = 0.42
 EDGE = "#404040"
 BOX_FILL = "#ffffff"
 BAND_FILL = "#cfe0ef"
+_COLUMN_NAMES = {DATABASES: "Databases and registers", OTHER: "Other methods"}
 HEADER_FILL = {DATABASES: "#f6df9a", OTHER: "#d9d9d9"}
 
 
@@ -130,7 +131,21 @@ def prisma_flow(counts: pd.DataFrame, title: str | None = None) -> Figure:
         if bottom_note:
             ax.text(x_main[DATABASES], height - 0.2, bottom_note, fontsize=FONT_SIZE,
                     style="italic", va="center", color="#404040")
-    return fig
+    return set_alt_text(fig, _alt_text(rows, columns, title))
+
+
+def _alt_text(rows: list[dict], columns: list[str], title: str | None) -> str:
+    """The flow in words, column by column: each box's heading (its step and count) in the
+    order the diagram draws them, then the studies included."""
+    head = f"PRISMA 2020 flow diagram: {title}." if title else "PRISMA 2020 flow diagram."
+    parts = [head]
+    for route in columns:
+        steps = [box.heading.removesuffix(", by reason:") for row in rows for key, box in row.items()
+                 if key.startswith(f"{route}-")]
+        parts.append(f"{_COLUMN_NAMES[route]}: " + "; ".join(steps) + ".")
+    included = [box for row in rows for key, box in row.items() if key.startswith(INCLUDED)]
+    parts += [f"{box.heading}, {box.body[0][0].lower()}{box.body[0][1:]}." for box in included]
+    return " ".join(parts)
 
 
 # --- content ----------------------------------------------------------------------------------
@@ -244,8 +259,7 @@ def _draw(ax, box: _Box, gid: str) -> None:
 
 def _header(ax, route: str, x: float, top: float) -> None:
     width = MAIN_WIDTH + SIDE_GAP + SIDE_WIDTH
-    label = ("Identification of studies via databases and registers" if route == DATABASES
-             else "Identification of studies via other methods")
+    label = f"Identification of studies via {_COLUMN_NAMES[route].lower()}"
     ax.add_patch(Rectangle((x, top), width, HEADER_HEIGHT, facecolor=HEADER_FILL[route],
                            edgecolor=EDGE, lw=0.8, gid=f"prisma-header-{route}"))
     ax.text(x + width / 2, top + HEADER_HEIGHT / 2, label, fontsize=9.5, fontweight="bold",
