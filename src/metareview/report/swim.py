@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 import metareview as mr
+from metareview.report.text import md
 from metareview.review.derive import analysis_of
 from metareview.review.effect import missing
 
@@ -160,14 +161,14 @@ def direction_table(results: pd.DataFrame, risk_of_bias: pd.DataFrame) -> pd.Dat
 def sentence(row) -> str:
     """The synthesis of one outcome in one plain sentence."""
     if not math.isfinite(row.get("proportion_favour", math.nan)):
-        return (f"**{row['outcome']}**: {row['k_studies']} results, none with a direction; "
+        return (f"**{md(row['outcome'])}**: {row['k_studies']} results, none with a direction; "
                 "nothing can be synthesised.")
-    text = (f"**{row['outcome']}** ({row['synthesis']}): {row['n_favour']} of "
+    text = (f"**{md(row['outcome'])}** ({md(row['synthesis'])}): {row['n_favour']} of "
             f"{row['n_favour'] + row['n_against']} results with a direction favour the "
             f"treatment (sign test p = {row['sign_test_p']:.3g})")
     if math.isfinite(row.get("stouffer_p", math.nan)):
         text += (f"; combined one-sided p = {row['stouffer_p']:.2g} (Stouffer, "
                  f"{row['weighted']} weights, {row['k_p']} p values)")
     if row.get("bounded"):
-        text += f"; 'p <' values used as bounds: {row['bounded']}"
+        text += f"; 'p <' values used as bounds: {md(row['bounded'])}"
     return text + "."

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import matplotlib.text
 from matplotlib.figure import Figure
 
 from metareview.files import inside
@@ -21,6 +22,9 @@ STYLE = {
     "xtick.labelsize": 8,
     "svg.fonttype": "path",
     "svg.hashsalt": SVG_HASH_SALT,
+    # Labels come from the sheets: "US$5 vs US$10" is text, not math, and a stray "$" or "\\"
+    # cannot stop a figure with a TeX parse error.
+    "text.parse_math": False,
 }
 STUDY_COLOUR = "#1f4e79"
 POOLED_COLOUR = "#000000"
@@ -65,6 +69,7 @@ def save_figure(fig: Figure, path_stem: str | Path, within: str | Path | None = 
     if within is not None:
         inside(png, within), inside(svg, within)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    plain_text(fig)
     with matplotlib.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}):
         _atomic_save(fig, png, dict(format="png", dpi=PNG_DPI, metadata={"Software": None}))
         _atomic_save(
@@ -72,6 +77,17 @@ def save_figure(fig: Figure, path_stem: str | Path, within: str | Path | None = 
         )
     close_figure(fig)
     return png, svg
+
+
+def plain_text(fig: Figure) -> Figure:
+    """Show every text of `fig` as written: no math text (a "$" in a label from the sheets
+    is a dollar sign). `STYLE` sets this for texts made inside it; this covers the rest."""
+    for text in fig.findobj(matplotlib.text.Text):
+        text.set_parse_math(False)
+        if text.get_wrap() and "$" in text.get_text():
+            # matplotlib measures the lines of wrapped text as math whatever parse_math says
+            text.set_wrap(False)
+    return fig
 
 
 def _atomic_save(fig: Figure, path: Path, options: dict) -> None:
