@@ -117,7 +117,8 @@ class Notebook:
         named, write it as CSV to reports/<review>/tables/<name>.csv."""
         if name:
             name = files.check_name(name, "table name")
-            files.write_csv(frame, self.tables / f"{name}.csv", within=self.tables)
+            files.write_csv(frame, self.tables / f"{name}.csv", within=self.tables,
+                            spreadsheet=True)
         _display(display_frame(frame, caption=caption, key=key))
 
     def image(self, name: str) -> bool:
