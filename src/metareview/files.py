@@ -20,6 +20,7 @@ error, never a file in /tmp.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -193,12 +194,46 @@ def write_text(text: str, path: str | os.PathLike, within: str | os.PathLike | N
     return write_bytes(text.encode("utf-8"), path, within)
 
 
-def write_csv(df, path: str | os.PathLike, within: str | os.PathLike | None = None) -> Path:
+# A spreadsheet reads a cell that starts with one of these as a formula (`=HYPERLINK(...)`,
+# `+cmd|' /C calc'!A0`, `@SUM(...)`), also after a tab or carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|nan)",
+                           re.ASCII | re.IGNORECASE)
+
+
+def neutralise_cell(value: Any) -> Any:
+    """`value` safe to open in a spreadsheet: text that starts like a formula gets a leading
+    apostrophe (OWASP's rule for CSV injection), so the spreadsheet shows it as text; numbers,
+    and text that is a plain number ("-0.52"), are left as they are."""
+    if (isinstance(value, str) and value.startswith(FORMULA_STARTS)
+            and not _PLAIN_NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
+
+
+def neutralise_csv_text(text: str) -> str:
+    """Every cell of a CSV text through `neutralise_cell` (for files shipped to coauthors)."""
+    import io
+
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    out = io.StringIO()
+    has_cr = any("\r" in cell for row in rows for cell in row)
+    csv.writer(out, lineterminator="\n",
+               quoting=csv.QUOTE_ALL if has_cr else csv.QUOTE_MINIMAL).writerows(
+        [[neutralise_cell(cell) for cell in row] for row in rows])
+    return out.getvalue()
+
+
+def write_csv(df, path: str | os.PathLike, within: str | os.PathLike | None = None,
+              spreadsheet: bool = False) -> Path:
     """Write a DataFrame as CSV atomically and deterministically.
 
     No index, "\\n" line ends, floats with `CSV_FLOAT_FORMAT`, missing values as empty cells,
     negative zero written as 0 (it is the same number, and "-0" would differ from run to run
-    depending on rounding paths).
+    depending on rounding paths). `spreadsheet`: the table is for coauthors, who open it in a
+    spreadsheet: text cells that start like a formula are neutralised (`neutralise_cell`);
+    numeric columns are written as numbers either way. Processed tables, which the pipeline
+    reads back, keep every text as it is.
     """
     import pandas as pd  # local import: importing this module stays cheap
 
@@ -206,8 +241,19 @@ def write_csv(df, path: str | os.PathLike, within: str | os.PathLike | None = No
     for column in frame.columns:
         if pd.api.types.is_float_dtype(frame[column].dtype):
             frame[column] = frame[column].where(frame[column] != 0, 0.0)
+        elif spreadsheet and not pd.api.types.is_numeric_dtype(frame[column].dtype):
+            frame[column] = frame[column].map(neutralise_cell)
+    if spreadsheet:
+        frame.columns = [neutralise_cell(str(c)) for c in frame.columns]
+    # Python's csv writer (3.11) leaves a field holding a bare carriage return unquoted when
+    # lines end in "\n", and readers then split the row there; such a file quotes every field.
+    has_cr = any(isinstance(v, str) and "\r" in v
+                 for column in frame.columns
+                 if not pd.api.types.is_numeric_dtype(frame[column].dtype)
+                 for v in frame[column]) or any("\r" in str(c) for c in frame.columns)
     text = frame.to_csv(
-        index=False, lineterminator="\n", float_format=CSV_FLOAT_FORMAT, na_rep=""
+        index=False, lineterminator="\n", float_format=CSV_FLOAT_FORMAT, na_rep="",
+        quoting=csv.QUOTE_ALL if has_cr else csv.QUOTE_MINIMAL,
     )
     return write_text(text, path, within)
 

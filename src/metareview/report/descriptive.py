@@ -11,7 +11,7 @@ import pandas as pd
 
 from metareview import files
 from metareview.report.frames import sorted_frame
-from metareview.report.text import plural
+from metareview.report.text import md, plural
 from metareview.review import checksums
 from metareview.review.sheets import SHEET_NAMES, Review
 
@@ -36,7 +36,7 @@ def studies_sentence(characteristics: pd.DataFrame) -> str:
     """"The review holds **14 studies**: 2 non randomised, 8 split face, ..."."""
     designs = characteristics["design"].value_counts().sort_index()
     return (f"The review holds **{plural(len(characteristics), 'study')}**: "
-            + ", ".join(f"{n} {d.replace('_', ' ')}" for d, n in designs.items()) + ".")
+            + ", ".join(f"{n} {md(d.replace('_', ' '))}" for d, n in designs.items()) + ".")
 
 
 def effects_sentence(effects: pd.DataFrame, not_pooled: pd.DataFrame,

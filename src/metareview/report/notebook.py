@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from metareview import files
-from metareview.report.display import display_frame, parameters_box
+from metareview.report.display import display_frame, markdown_html, parameters_box
 from metareview.review import params as review_params
 from metareview.review.sheets import Review, load_review
 
@@ -101,13 +101,17 @@ class Notebook:
     # --- showing and saving ------------------------------------------------------------------
 
     def say(self, text: str) -> None:
-        """Show a sentence (Markdown) of the narrative."""
+        """Show a sentence (Markdown) of the narrative.
+
+        It reaches the report as HTML rendered here with raw HTML escaped
+        (`display.markdown_html`), so that text from the sheets or review.yaml that slipped
+        into a sentence unescaped still cannot add an element or a script to the page."""
         if _in_ipython() is None:
             print(text)
             return
-        from IPython.display import Markdown
+        from IPython.display import HTML
 
-        _display(Markdown(text))
+        _display(HTML(markdown_html(text)))
 
     def figure(self, fig, name: str, alt: str | None = None) -> None:
         """Write a figure to reports/<review>/figures/<name>.png (300 dpi) and .svg, and show
@@ -145,7 +149,8 @@ class Notebook:
         named, write it as CSV to reports/<review>/tables/<name>.csv."""
         if name:
             name = files.check_name(name, "table name")
-            files.write_csv(frame, self.tables / f"{name}.csv", within=self.tables)
+            files.write_csv(frame, self.tables / f"{name}.csv", within=self.tables,
+                            spreadsheet=True)
         _display(display_frame(frame, caption=caption, key=key))
 
     def image(self, name: str) -> bool:

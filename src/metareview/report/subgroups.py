@@ -12,6 +12,7 @@ import pandas as pd
 import metareview as mr
 from metareview.report.frames import outcome_groups, with_exp
 from metareview.report.pooled import result_row, single_study_row
+from metareview.report.text import md
 
 SUBGROUP_MODERATORS = ("intervention_class", "design", "co_intervention")
 # About ten studies per moderator before a meta-regression (Cochrane Handbook 10.11.5.1).
@@ -197,7 +198,7 @@ def meta_regression_sentence(table: pd.DataFrame) -> str:
     if table.empty:
         return "The review defines no continuous moderator for meta-regression."
     reasons = sorted(set(table["status"].str.replace("not fitted: ", "", regex=False)))
-    return "No meta-regression could be fitted: " + "; ".join(reasons) + "."
+    return "No meta-regression could be fitted: " + "; ".join(md(r) for r in reasons) + "."
 
 
 def _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed):

@@ -36,7 +36,7 @@ from metareview.report import findings, grade
 from metareview.report.pooled import ALL_STUDIES, MAIN
 from metareview.report.proportions import is_pooled
 from metareview.report.swim import BEFORE_AFTER, BETWEEN_GROUPS
-from metareview.report.text import p_text, plural
+from metareview.report.text import md, p_text, plural
 from metareview.review.derive import analysis_of, read_effects
 
 KEY_RESULTS_RULE = ("Key results: the pooled results of the main analysis (comparisons and "
@@ -525,21 +525,26 @@ def plain_language(summary: Summary) -> str:
 def opening(definitions, summary: Summary) -> str:
     """The first lines of the summary page: title, question, the plain-language summary and
     the main findings (with the rule that chose them)."""
-    lines = [f"## {definitions.title}", "", f"**Question.** {definitions.question}", "",
-             f"**In plain language.** {plain_language(summary)}", "",
+    lines = [f"## {md(definitions.title)}", "", f"**Question.** {md(definitions.question)}", "",
+             f"**In plain language.** {md(plain_language(summary))}", "",
              f"**Main findings.** {KEY_RESULTS_RULE}", ""]
-    lines += [f"- {line}" for line in summary.headline]
+    lines += [f"- {md(line)}" for line in summary.headline]
     return "\n".join(lines)
 
 
 def sof_header(definitions) -> str:
     """The summary of findings' header as GRADEpro prints it: population, setting,
     intervention and comparison (each from review.yaml; the favours labels otherwise)."""
+    return "  \n".join(f"**{name}:** {md(value)}"
+                        for name, value in _sof_header_parts(definitions))
+
+
+def _sof_header_parts(definitions) -> list[tuple[str, str]]:
     parts = [("Population", definitions.population),
              ("Setting", definitions.setting),
              ("Intervention", definitions.intervention or definitions.favours_treatment),
              ("Comparison", definitions.comparison or definitions.favours_control)]
-    return "  \n".join(f"**{name}:** {value}" for name, value in parts if value)
+    return [(name, value) for name, value in parts if value]
 
 
 def present_sof(summary: Summary) -> pd.DataFrame:
@@ -550,7 +555,7 @@ def present_sof(summary: Summary) -> pd.DataFrame:
 
 def footnote_text(summary: Summary) -> str:
     """The table's footnotes, one per line, then GRADE's certainty levels in words."""
-    lines = [f"- {note}" for note in summary.footnotes]
+    lines = [f"- {md(note)}" for note in summary.footnotes]
     lines.append("- GRADE certainty: high, the true effect is very likely close to the "
                  "estimate; moderate, probably close but possibly substantially different; "
                  "low, may be substantially different; very low, likely to be substantially "
@@ -583,4 +588,4 @@ def main_figures(summary: Summary, pooled: pd.DataFrame) -> list[str]:
 
 def sof_header_plain(definitions) -> str:
     """`sof_header` as plain text, for Word."""
-    return sof_header(definitions).replace("**", "").replace("  \n", "; ")
+    return "; ".join(f"{name}: {value}" for name, value in _sof_header_parts(definitions))

@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats
 
 import metareview as mr
+from metareview.report.text import md
 from metareview.review.derive import analysis_of
 from metareview.review.effect import missing
 
@@ -212,7 +213,7 @@ def sentence(row, label: str | None = None) -> str:
     """The synthesis of one outcome and kind in one plain sentence, its denominator named.
 
     label: the outcome as readers call it (default: its id with spaces)."""
-    name = label or str(row["outcome"]).replace("_", " ")
+    name = md(label or str(row["outcome"]).replace("_", " "))
     between = row.get("kind", BETWEEN_GROUPS) == BETWEEN_GROUPS
     k = int(row["k_studies"])
     favour, against, unclear = int(row["n_favour"]), int(row["n_against"]), int(row["n_unclear"])
@@ -242,5 +243,5 @@ def sentence(row, label: str | None = None) -> str:
                                                 or math.isfinite(row.get("single_p", math.nan))):
         text += f"; {_count(int(row['k_without_p']), 'result', 'results')} without a p value"
     if isinstance(row.get("bounded"), str) and row["bounded"]:
-        text += f"; 'p <' values used as bounds: {row['bounded']}"
+        text += f"; 'p <' values used as bounds: {md(row['bounded'])}"
     return text + "."

@@ -1,12 +1,39 @@
-"""Numbers and sentences for readers: intervals, p values and one plain sentence per result."""
+"""Numbers and sentences for readers: intervals, p values and one plain sentence per result.
+
+Sentences are Markdown (the notebooks show them with `Notebook.say`). Text that comes from a
+review folder (labels, titles, study ids, subgroup values, notes) enters them through `md`, so
+that it shows as written: `**x**` in a label is not bold, `[x](y)` is not a link, `<img ...>` is
+not an element.
+"""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
 
 from metareview.stats.heterogeneity import tau2_bound_reached_search_end
 from metareview.stats.vocabulary import is_ratio
+
+
+# Characters that start Markdown syntax anywhere in a line (CommonMark's inline constructs and
+# raw HTML); "_" only at a word's edge (intraword "_" is never emphasis, and ids use it).
+_MD_ALWAYS = re.compile(r"([\\`*\[\]<>&#|~])")
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# A value that would start a list item, a heading or a quote if it began a line.
+_MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+[.)])")
+
+
+def md(value) -> str:
+    """`value` (text from data) as Markdown that renders exactly as the text: the characters of
+    Markdown syntax are escaped with a backslash and line breaks become spaces, so that a label
+    cannot add emphasis, links, images, headings, lists or HTML to a sentence."""
+    text = " ".join(str("" if value is None else value).split())
+    text = _MD_ALWAYS.sub(r"\\\1", text)
+    text = _MD_UNDERSCORE.sub(r"\\_", text)
+    return _MD_LINE_START.sub(lambda m: m.group(1) + re.sub(r"([-+=.)])", r"\\\1", m.group(2)),
+                              text)
 
 
 def format_number(value: float) -> str:
@@ -125,7 +152,7 @@ def pooled_summary(pooled: pd.DataFrame, outcomes: pd.DataFrame, definitions=Non
     if pooled.empty:
         return "No outcome has an analysable effect, so nothing can be pooled."
     lines = []
-    main_label = getattr(definitions, "main_label", "") or "main analysis"
+    main_label = md(getattr(definitions, "main_label", "") or "main analysis")
     for line in pooled_sentences(pooled, outcomes):
         lines.append(f"- {line}")
     text = "\n".join(lines)
@@ -218,16 +245,16 @@ def pooled_sentences(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None)
         zip(outcomes["outcome"], outcomes["label"]))
     sentences = []
     for _, r in pooled.iterrows():
-        label = labels.get(r["outcome"], r["outcome"])
+        label = md(labels.get(r["outcome"], r["outcome"]))
         ratio = is_ratio(r["measure"])
         pick = (lambda n: r[f"{n}_exp"]) if ratio else (lambda n: r[n])
         pct = f"{100 * float(r['level']):g}%"
         interval = format_interval(pick("estimate"), pick("ci_low"), pick("ci_high"))
-        where = f" ({r['analysis']})" if "analysis" in r and r["analysis"] != "main" else ""
+        where = f" ({md(r['analysis'])})" if "analysis" in r and r["analysis"] != "main" else ""
         if r["status"] != "pooled":
             text = f"**{label}**{where}: {r['status']}"
             if int(r["k"]) == 1 and np.isfinite(r["estimate"]):
-                text += (f"; the single study ({r['studies']}) gives {r['measure']} {interval} "
+                text += (f"; the single study ({md(r['studies'])}) gives {r['measure']} {interval} "
                          f"({pct} CI, {r.get('interval', 'z')})")
             sentences.append(text + ".")
             continue
@@ -247,7 +274,7 @@ def pooled_sentences(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None)
             text += f"; I² = {r['i2']:.0f}%"
         text += "."
         if isinstance(r["warning"], str) and r["warning"]:
-            text += f" Caution: {r['warning']}."
+            text += f" Caution: {md(r['warning'])}."
         sentences.append(text)
     return sentences
 
@@ -270,7 +297,7 @@ def subgroup_sentences(subgroups: pd.DataFrame) -> list[str]:
         for _, g in groups.iterrows():
             interval = format_interval(_ratio_or_plain(g, "estimate"), _ratio_or_plain(g, "ci_low"),
                                        _ratio_or_plain(g, "ci_high"))
-            parts.append(f"{g['level']} {interval} (k = {int(g['k'])})")
+            parts.append(f"{md(g['level'])} {interval} (k = {int(g['k'])})")
         common = tests[tests["tau2_mode"] == "common"]
         separate = tests[tests["tau2_mode"] == "separate"]
         test_parts = []
@@ -285,7 +312,8 @@ def subgroup_sentences(subgroups: pd.DataFrame) -> list[str]:
             test_parts.append(f"separate tau² {subgroup_test_text(s)}, "
                               f"{p_text(s['q_between_pval'])}")
         measure = groups["measure"].iloc[0] if len(groups) else ""
-        sentences.append(f"**{outcome}** by {moderator} ({measure}): " + "; ".join(parts)
+        sentences.append(f"**{md(outcome)}** by {md(moderator)} ({md(measure)}): "
+                         + "; ".join(parts)
                          + ". Test for subgroup differences: " + ", ".join(test_parts) + ".")
     return sentences
 
@@ -298,9 +326,9 @@ def safety_sentences(safety: pd.DataFrame) -> list[str]:
     for event, rows in safety.groupby("event", sort=True):
         first = rows.iloc[0]
         if first["method"] == "none":
-            sentences.append(f"**{event}**: {first['status']}.")
+            sentences.append(f"**{md(event)}**: {md(first['status'])}.")
             continue
-        text = (f"**{event}**: {int(first['k_studies'])} studies, "
+        text = (f"**{md(event)}**: {int(first['k_studies'])} studies, "
                 f"{int(first['events_treatment'])}/{int(first['total_treatment'])} events with "
                 f"treatment and {int(first['events_control'])}/{int(first['total_control'])} "
                 "with control")

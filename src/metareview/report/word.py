@@ -128,7 +128,8 @@ def _landscape(document):
 
 def _properties(document, title: str) -> None:
     core = document.core_properties
-    core.title = title
+    # the document's properties hold at most 255 characters (the heading keeps the whole title)
+    core.title = title if len(title) <= 255 else title[:254] + "…"
     core.author = "metareview"
     core.last_modified_by = "metareview"
     core.comments = ""

@@ -578,7 +578,13 @@ def share(with_notebooks: bool = False) -> tuple[Path, int]:
     with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("reports/index.html", index)
         for path in shipped:
-            archive.write(path, (Path("reports") / path.relative_to(reports)).as_posix())
+            name = (Path("reports") / path.relative_to(reports)).as_posix()
+            if path.suffix == ".csv":
+                # tables are neutralised when written; a table left by an older run is too
+                text = path.read_bytes().decode("utf-8")  # a CR inside a cell stays a CR
+                archive.writestr(name, files.neutralise_csv_text(text))
+            else:
+                archive.write(path, name)
     temporary.replace(target)
     return target, len(shipped) + 1
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import matplotlib.text
 from matplotlib.figure import Figure
 
 from metareview.files import inside
@@ -32,6 +33,9 @@ STYLE = {
     "xtick.labelsize": 8,
     "svg.fonttype": "path",
     "svg.hashsalt": SVG_HASH_SALT,
+    # Labels come from the sheets: "US$5 vs US$10" is text, not math, and a stray "$" or "\\"
+    # cannot stop a figure with a TeX parse error.
+    "text.parse_math": False,
 }
 STUDY_COLOUR = "#1f4e79"
 POOLED_COLOUR = "#000000"
@@ -110,11 +114,23 @@ def save_figure(fig: Figure, path_stem: str | Path, within: str | Path | None = 
     if description:
         png_metadata[PNG_ALT_KEY] = description
         svg_metadata["Description"] = description
+    plain_text(fig)
     with matplotlib.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}):
         _atomic_save(fig, png, dict(format="png", dpi=PNG_DPI, metadata=png_metadata))
         _atomic_save(fig, svg, dict(format="svg", metadata=svg_metadata))
     close_figure(fig)
     return png, svg
+
+
+def plain_text(fig: Figure) -> Figure:
+    """Show every text of `fig` as written: no math text (a "$" in a label from the sheets
+    is a dollar sign). `STYLE` sets this for texts made inside it; this covers the rest."""
+    for text in fig.findobj(matplotlib.text.Text):
+        text.set_parse_math(False)
+        if text.get_wrap() and "$" in text.get_text():
+            # matplotlib measures the lines of wrapped text as math whatever parse_math says
+            text.set_wrap(False)
+    return fig
 
 
 def _atomic_save(fig: Figure, path: Path, options: dict) -> None:
