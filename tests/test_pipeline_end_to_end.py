@@ -338,6 +338,33 @@ def test_every_page_shows_the_result_table_numbers(run_root, monkeypatch):
         summary.write_text(original, encoding="utf-8")
 
 
+
+def test_pages_for_coauthors_are_in_words(run_root, monkeypatch):
+    """No snake_case identifier and no rendering debris in the summary report, the Word file
+    and the index of the fixture review; a planted identifier is caught, and one inside a
+    code element (a file name) is not."""
+    from metareview import files
+    from metareview.run import wording
+
+    monkeypatch.setenv(files.ROOT_ENV, str(run_root))
+    record = _run(run_root, "metareview.record", "index")
+    assert record.returncode == 0, record.stdout + record.stderr
+    assert wording.problems(REVIEW) == []
+    index = run_root / "reports" / "index.html"
+    assert wording.text_problems(wording.readable_text(index), "index") == []
+    assert "<code>" in index.read_text(encoding="utf-8")  # file names are shown as code
+    summary = run_root / "reports" / REVIEW / "06_summary.html"
+    original = summary.read_text(encoding="utf-8")
+    try:
+        summary.write_text(original.replace("</body>", "<p>tb_outcome nan <code>pooled_results"
+                                            ".csv</code></p></body>"), encoding="utf-8")
+        found = wording.problems(REVIEW)
+        assert any("'tb_outcome'" in p for p in found), found
+        assert any("'nan'" in p for p in found), found
+        assert not any("pooled_results" in p for p in found), found
+    finally:
+        summary.write_text(original, encoding="utf-8")
+
 @pytest.mark.slow
 def test_every_image_of_every_report_says_what_it_shows(run_root):
     """Every <img> of every report and of the index has an alt text of its own (never

@@ -241,9 +241,10 @@ def check(review: str) -> list[str]:
     committed = json.loads(record_path.read_text(encoding="utf-8"))
     fresh = build_record(review)
     problems += compare(committed, fresh)
-    from metareview.run import consistency
+    from metareview.run import consistency, wording
 
     problems += [f"shown differently: {p}" for p in consistency.problems(review)]
+    problems += [f"not in words: {p}" for p in wording.problems(review)]
     for figure in committed.get("figures", []):
         if not (reports / figure).is_file():
             problems.append(f"figure missing: {files.display_path(reports / figure)}")
@@ -401,7 +402,7 @@ def _review_section(review: str, notebooks: bool = True) -> str:
     for nb in pipeline.discover_notebooks():
         report, executed = reports / f"{nb.stem}.html", reports / f"{nb.stem}.ipynb"
         failed = reports / f"{nb.stem}.FAILED.ipynb"
-        item = f"<li>{_e(nb.stem)}: "
+        item = f"<li><code>{_e(nb.stem)}</code>: "
         if report.is_file():
             item += f"<a href='{_href(f'{review}/{report.name}')}'>report</a>"
             if executed.is_file() and notebooks:
@@ -434,13 +435,13 @@ def _review_section(review: str, notebooks: bool = True) -> str:
             parts.append(
                 f"<figure><a href='{_href(f'{review}/{figure}')}'>"
                 f"<img src='{_href(f'{review}/{figure}')}' alt='{_e(alt)}'></a>"
-                f"<figcaption>{_e(Path(figure).stem)}{svg_link}</figcaption></figure>"
+                f"<figcaption><code>{_e(Path(figure).stem)}</code>{svg_link}</figcaption></figure>"
             )
         parts.append("</div>")
 
     if others:
         parts += ["<h3>Other figures</h3>", "<ul>"]
-        parts += [f"<li><a href='{_href(f'{review}/{f}')}'>{_e(Path(f).stem)}</a></li>"
+        parts += [f"<li><a href='{_href(f'{review}/{f}')}'><code>{_e(Path(f).stem)}</code></a></li>"
                   for f in others]
         parts.append("</ul>")
 
@@ -450,7 +451,8 @@ def _review_section(review: str, notebooks: bool = True) -> str:
         parts += ["<h3>Tables</h3>", "<ul>"]
         for table in tables:
             rel = table.relative_to(reports).as_posix()
-            parts.append(f"<li><a href='{_href(f'{review}/{rel}')}'>{_e(table.name)}</a></li>")
+            parts.append(
+                f"<li><a href='{_href(f'{review}/{rel}')}'><code>{_e(table.name)}</code></a></li>")
         parts.append("</ul>")
     return "\n".join(parts)
 
@@ -521,7 +523,7 @@ def _provenance_section(reviews: list[str]) -> str:
         if verified:
             parts.append("<table><thead><tr><th>file</th><th>SHA-256</th></tr></thead><tbody>")
             parts += [
-                f"<tr><td>{_e(name)}</td><td><code>{_e(digest)}</code></td></tr>"
+                f"<tr><td><code>{_e(name)}</code></td><td><code>{_e(digest)}</code></td></tr>"
                 for name, digest in sorted(verified.items())
             ]
             parts.append("</tbody></table>")
