@@ -401,18 +401,21 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
     tau_short = post.shortest(level)
 
     # the mixtures of mu, theta_new and each study's theta_i
-    order = np.argsort(tau_w)
-    keep = np.zeros(tau_w.size, dtype=bool)
-    keep[order[np.cumsum(tau_w[order]) > PRUNE]] = True
-    weights = tau_w[keep] / tau_w[keep].sum()
-    tau_j = post.node_tau[keep]
-    mean_j = post.node_mean[keep]
-    var_j = post.node_var[keep]
+    tau_j, mean_j, var_j = post.node_tau, post.node_mean, post.node_var
     shrink = v[:, None] / (v[:, None] + (tau_j * tau_j)[None, :])
     study_mean = (1 - shrink) * y[:, None] + shrink * mean_j[None, :]
     study_var = (1 - shrink) * v[:, None] + shrink * shrink * var_j[None, :]
     means = np.vstack([mean_j, mean_j, study_mean])
     sds = np.sqrt(np.vstack([var_j, var_j + tau_j * tau_j, study_var]))
+    # means and SDs from every node: a light node far out in tau's tail still adds to the
+    # variance; quantiles, modes and intervals from the mixture without its lightest nodes
+    # (of total weight PRUNE, so no probability moves by more than that)
+    moments = Mixtures(tau_w, means, sds)
+    order = np.argsort(tau_w)
+    keep = np.zeros(tau_w.size, dtype=bool)
+    keep[order[np.cumsum(tau_w[order]) > PRUNE]] = True
+    weights = tau_w[keep] / tau_w[keep].sum()
+    means, sds = means[:, keep], sds[:, keep]
     mixtures = Mixtures(weights, means, sds)
     rows = means.shape[0]
     stacked = Mixtures(weights, np.vstack([means] * 3), np.vstack([sds] * 3))
@@ -420,7 +423,7 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
         np.repeat([0.5, alpha / 2, 1 - alpha / 2], rows)), 3)
     short_low, short_high = mixtures.shortest(level, (central_low, central_high))
     modes = mixtures.mode(medians)
-    mu_only = Mixtures(weights, mean_j[None, :], np.sqrt(var_j)[None, :])
+    mu_only = Mixtures(weights, means[:1], sds[:1])
     p_below_zero, p_below_threshold = (float(mu_only.cdf(np.array([0.0]))[0]),
                                        float(mu_only.cdf(np.array([threshold]))[0]))
 
@@ -429,11 +432,11 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
     if math.isfinite(tau_p.upper):
         grid_top = min(grid_top, tau_p.upper)
     grid_tau = np.linspace(tau_p.lower, grid_top, _GRID_POINTS)
-    theta_only = Mixtures(weights, mean_j[None, :], sds[1][None, :])
+    theta_only = Mixtures(weights, means[1:2], sds[1:2])
     ends = theta_only.quantile(np.array([0.0005]))[0], theta_only.quantile(np.array([0.9995]))[0]
     grid_effect = np.linspace(ends[0], ends[1], _GRID_POINTS)
-    posterior_mu = grid_density(weights, mean_j, sds[0], grid_effect)
-    predictive = grid_density(weights, mean_j, sds[1], grid_effect)
+    posterior_mu = grid_density(weights, means[0], sds[0], grid_effect)
+    predictive = grid_density(weights, means[1], sds[1], grid_effect)
 
     proper = mu_p.proper
     log_ml = post.log_z if proper else math.nan
@@ -450,14 +453,14 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
         tau_shortest=(float(tau_short[0]), float(tau_short[1])),
         mu_mode=float(modes[0]),
         mu_median=float(medians[0]),
-        mu_mean=float(mixtures.mean[0]),
-        mu_sd=float(mixtures.sd[0]) if post.moment_finite[2] else math.inf,
+        mu_mean=float(moments.mean[0]),
+        mu_sd=float(moments.sd[0]) if post.moment_finite[2] else math.inf,
         mu_central=(float(central_low[0]), float(central_high[0])),
         mu_shortest=(float(short_low[0]), float(short_high[0])),
         theta_mode=float(modes[1]),
         theta_median=float(medians[1]),
-        theta_mean=float(mixtures.mean[1]),
-        theta_sd=float(mixtures.sd[1]) if post.moment_finite[2] else math.inf,
+        theta_mean=float(moments.mean[1]),
+        theta_sd=float(moments.sd[1]) if post.moment_finite[2] else math.inf,
         theta_central=(float(central_low[1]), float(central_high[1])),
         theta_shortest=(float(short_low[1]), float(short_high[1])),
         p_mu_below_zero=p_below_zero,
@@ -469,8 +472,8 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
         study_se=np.sqrt(v),
         shrinkage_mode=modes[2:],
         shrinkage_median=medians[2:],
-        shrinkage_mean=mixtures.mean[2:],
-        shrinkage_sd=mixtures.sd[2:],
+        shrinkage_mean=moments.mean[2:],
+        shrinkage_sd=moments.sd[2:],
         shrinkage_central_low=central_low[2:],
         shrinkage_central_high=central_high[2:],
         shrinkage_shortest_low=short_low[2:],
@@ -483,7 +486,7 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
         posterior_mu_density=posterior_mu,
         predictive_theta_density=predictive,
         support_tau=tau_j,
-        support_weight=weights,
+        support_weight=tau_w,
         support_mean=mean_j,
         support_sd=np.sqrt(var_j),
         n_nodes=int(post.n_nodes),

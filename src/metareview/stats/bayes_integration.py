@@ -402,7 +402,7 @@ class TauPosterior:
             factor = 1.0
             while factor > 1e-12:
                 new_a, new_b = a - factor * step_a, b - factor * step_b
-                if lower < new_a < new_b:
+                if lower < new_a < new_b < self.prior.upper:
                     trial = residual(new_a, new_b)
                     if trial[-1] <= size:
                         break
@@ -438,6 +438,10 @@ class Mixtures:
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         return special.ndtr(self._z(x)) @ self.w
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        z = self._z(x)
+        return (np.exp(-0.5 * z * z) / self.s) @ self.w / SQRT_2PI
 
     def cdf_pdf(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """F and f at x."""

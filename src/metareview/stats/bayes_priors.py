@@ -534,8 +534,8 @@ def turner_prior(outcome: str | None = None, comparator1: str = "pharmacological
         where = f"{TURNER_OUTCOMES[row]}, {TURNER_COMPARISONS[column]}"
     prior = log_normal(mean / 2, sd / 2)
     return TauPrior(prior.family, prior.parameters,
-                    f"Turner et al. 2015 ({where}): log tau² ~ N({mean:g}, {sd:g}²), i.e. "
-                    f"log-normal(meanlog={mean / 2:g}, sdlog={sd / 2:g}) for tau")
+                    f"Turner 2015 ({where}): log-normal(meanlog={mean / 2:g}, "
+                    f"sdlog={sd / 2:g})")
 
 
 def rhodes_prior(outcome: str | None = None, comparator1: str = "pharmacological",
@@ -560,9 +560,8 @@ def rhodes_prior(outcome: str | None = None, comparator1: str = "pharmacological
         where = f"{RHODES_OUTCOMES[row]}, {RHODES_COMPARISONS[column]}, area {area_name}"
     prior = log_student_t(location / 2, scale / 2, _RHODES_DF)
     return TauPrior(prior.family, prior.parameters,
-                    f"Rhodes et al. 2015 ({where}): log tau² ~ t5({location:g}, {scale:g}), "
-                    f"i.e. log-Student-t(location={location / 2:g}, scale={scale / 2:g}, "
-                    f"df=5) for tau")
+                    f"Rhodes 2015 ({where}): log-Student-t(location={location / 2:g}, "
+                    f"scale={scale / 2:g}, df=5)")
 
 
 # --- priors written as text --------------------------------------------------------------------
