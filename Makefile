@@ -165,8 +165,8 @@ lab: setup ## open JupyterLab with the project kernel [LAB_ARGS="--port 8890 ...
 share: reports ## zip reports, figures, tables and Word files for coauthors [NOTEBOOKS=1 adds the executed notebooks]
 	$(PY) -m metareview.record share $(if $(filter 1 yes true,$(NOTEBOOKS)),--with-notebooks)
 
-fixtures: ## recompute the metafor reference values (needs R with metafor)
-	@for script in tests/fixtures/metafor/make_*.R tests/fixtures/revman/make_*.R; do \
+fixtures: ## recompute the R reference values (needs R with metafor; bayesmeta 3.4 for the Bayesian ones, ~20 min)
+	@for script in tests/fixtures/metafor/make_*.R tests/fixtures/revman/make_*.R tests/fixtures/bayesmeta/make_*.R; do \
 	  echo "Rscript $$script"; Rscript "$$script"; done
 
 clean: ## delete generated data and reports (not .venv, not results/)
