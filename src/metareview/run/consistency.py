@@ -33,7 +33,7 @@ from metareview import files
 from metareview.report.findings import MINUS, effect_text
 from metareview.stats.vocabulary import is_ratio
 
-__all__ = ["problems", "page_text"]
+__all__ = ["problems", "page_text", "visible_text"]
 
 # Summary-of-findings rows whose numbers are a pooled-table row, and those whose numbers are a
 # row of the single-group rates.
@@ -42,19 +42,20 @@ RATE_KINDS = ("proportion", "single-group study")
 
 
 class _Text(HTMLParser):
-    """The visible text of an HTML page (no script or style)."""
+    """The visible text of an HTML page, without the elements named in `hidden`."""
 
-    def __init__(self) -> None:
+    def __init__(self, hidden: tuple[str, ...]) -> None:
         super().__init__()
         self.parts: list[str] = []
+        self.hidden = hidden
         self._skip = 0
 
     def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style"):
+        if tag in self.hidden:
             self._skip += 1
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style") and self._skip:
+        if tag in self.hidden and self._skip:
             self._skip -= 1
 
     def handle_data(self, data):
@@ -62,9 +63,9 @@ class _Text(HTMLParser):
             self.parts.append(data)
 
 
-def page_text(path: Path) -> str:
-    """The text a reader sees on an HTML page or in a Word file, whitespace collapsed and the
-    minus sign read as a hyphen; "" when the file does not exist."""
+def visible_text(path: Path, hidden: tuple[str, ...] = ("script", "style")) -> str:
+    """The text a reader sees in an HTML page (without the `hidden` elements) or a Word file
+    (paragraphs, then table cells), one part per line; "" when the file does not exist."""
     path = Path(path)
     if not path.is_file():
         return ""
@@ -75,12 +76,16 @@ def page_text(path: Path) -> str:
         parts = [p.text for p in document.paragraphs]
         parts += [cell.text for table in document.tables for row in table.rows
                   for cell in row.cells]
-        text = " ".join(parts)
-    else:
-        parser = _Text()
-        parser.feed(path.read_text(encoding="utf-8"))
-        text = html.unescape(" ".join(parser.parts))
-    return _normal(text)
+        return "\n".join(parts)
+    parser = _Text(hidden)
+    parser.feed(path.read_text(encoding="utf-8"))
+    return html.unescape("\n".join(parser.parts))
+
+
+def page_text(path: Path) -> str:
+    """The text a reader sees on an HTML page or in a Word file, whitespace collapsed and the
+    minus sign read as a hyphen; "" when the file does not exist."""
+    return _normal(visible_text(path))
 
 
 def _normal(text: str) -> str:

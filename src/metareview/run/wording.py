@@ -16,12 +16,11 @@ lists:
 
 from __future__ import annotations
 
-import html
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 from metareview import files
+from metareview.run.consistency import visible_text
 
 __all__ = ["problems", "readable_text", "text_problems"]
 
@@ -33,42 +32,10 @@ DEBRIS = re.compile(r"\\n|\bnan\b|\bNaN\b|<NA>|\bNone\b|\*\*|Table: no rows")
 HIDDEN_TAGS = ("script", "style", "code", "pre")
 
 
-class _Readable(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self._hidden = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in HIDDEN_TAGS:
-            self._hidden += 1
-
-    def handle_endtag(self, tag):
-        if tag in HIDDEN_TAGS and self._hidden:
-            self._hidden -= 1
-
-    def handle_data(self, data):
-        if not self._hidden:
-            self.parts.append(data)
-
-
 def readable_text(path: Path) -> str:
     """The text a reader sees in an HTML page or a Word file, without code elements; "" when
     the file does not exist."""
-    path = Path(path)
-    if not path.is_file():
-        return ""
-    if path.suffix == ".docx":
-        from docx import Document
-
-        document = Document(str(path))
-        parts = [p.text for p in document.paragraphs]
-        parts += [cell.text for table in document.tables for row in table.rows
-                  for cell in row.cells]
-        return "\n".join(parts)
-    parser = _Readable()
-    parser.feed(path.read_text(encoding="utf-8"))
-    return html.unescape("\n".join(parser.parts))
+    return visible_text(path, hidden=HIDDEN_TAGS)
 
 
 def text_problems(text: str, where: str) -> list[str]:
