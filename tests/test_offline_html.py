@@ -39,6 +39,10 @@ def tree(tmp_path, monkeypatch):
         "analysis,outcome,measure,k,status,estimate,ci_low,ci_high,pval\n"
         f"a & b,\"{EVIL}\",MD,3,pooled,-0.5,-0.9,-0.1,0.02\n"
     )
+    (processed / "key_results.csv").write_text(  # what the index shows of a review
+        "rank,Outcome,Effect (95% CI),Participants (studies),Certainty,Statement\n"
+        f"1,\"{EVIL}\",MD -0.5,30 (3 studies),Low,a & b\n"
+    )
     reports = root / "reports" / "rev"
     (reports / "figures").mkdir(parents=True)
     (reports / "tables").mkdir()

@@ -20,7 +20,8 @@ def _make(root: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedPr
     variables = [f"PY={venv / 'bin' / 'python'}", f"SETUP_STAMP={root / '.ready'}",
                  f"VENV={venv}"]
     env = {**os.environ, "METAREVIEW_ROOT": str(root)}
-    return subprocess.run(["make", "--no-print-directory", *args, *variables], cwd=root,
+    # the test's own variables come last, so that they override these (the last one wins)
+    return subprocess.run(["make", "--no-print-directory", *variables, *args], cwd=root,
                           env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -103,7 +104,9 @@ def test_one_broken_review_does_not_stop_the_others(tmp_path):
 def test_make_reports_runs_reviews_in_parallel(tmp_path):
     root = _root(tmp_path, ("alpha", "beta"))
     plan = _make(root, "-n", "reports")
-    assert "--jobs=2" in plan.stdout and "--keep-going" in plan.stdout
+    # JOBS reaches the recipe through the environment (quoted), 2 unless given
+    assert '--jobs="$JOBS"' in plan.stdout and "--keep-going" in plan.stdout
+    assert "\nJOBS ?= 2\n" in (root / "Makefile").read_text()
 
 
 # --- make lab -------------------------------------------------------------------------------------
@@ -111,10 +114,20 @@ def test_make_reports_runs_reviews_in_parallel(tmp_path):
 
 def test_make_lab_passes_allow_root_as_root_and_lab_args(tmp_path):
     root = _root(tmp_path, ())
-    plan = _make(root, "-n", "lab", "LAB_ARGS=--no-browser --port 8899")
-    line = next(l for l in plan.stdout.splitlines() if "jupyter lab" in l)
-    assert "--no-browser --port 8899" in line
-    assert ("--allow-root" in line) == (os.getuid() == 0)
+    fake = root / "venv" / "bin" / "jupyter"  # prints the arguments it is given, one a line
+    fake.parent.mkdir(parents=True)
+    fake.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+    ran = _make(root, "lab", "LAB_ARGS=--no-browser --port 8899", f"VENV={root / 'venv'}",
+                timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    # the first line is Make's echo of the recipe, the others what jupyter was given
+    echo, *arguments = ran.stdout.splitlines()
+    assert echo.startswith("set -f;") and "${LAB_ARGS:-}" in echo
+    assert arguments[0] == "lab" and arguments[-1] == "notebooks/"
+    assert ["--no-browser", "--port", "8899"] == [a for a in arguments
+                                                  if a in ("--no-browser", "--port", "8899")]
+    assert ("--allow-root" in arguments) == (os.getuid() == 0)
 
 
 # --- command lines --------------------------------------------------------------------------------

@@ -211,6 +211,11 @@ def check(review: str) -> list[str]:
         checksums.verify(raw)
     except (ValueError, OSError) as exc:
         problems.append(f"raw data: {exc}")
+    problems += pipeline.stale_reports(review)
+    state = run_state(review)
+    if state is not None and (state.startswith("a run is under way")
+                              or "did not finish" in state):
+        problems.append(f"not current: {state}")
 
     reports = files.reports_dir(review)
     for nb in pipeline.discover_notebooks():
@@ -326,16 +331,47 @@ def _key_results_table(review: str) -> str:
     return "\n".join(parts)
 
 
+def run_state(review: str) -> str | None:
+    """Why the reports of `review` are not current, or None when they are: a run under way
+    (its lock is held), a run that did not finish (interrupted or killed), a failed run, or a
+    report missing."""
+    from metareview.run import locks, pipeline
+
+    info = locks.holder(review)
+    if info is not None:
+        return (f"a run is under way (process {info.get('pid', '?')}, started "
+                f"{info.get('started', '?')}); its reports are being replaced")
+    marker = pipeline.running_path(review)
+    if marker.is_file():
+        started = marker.read_text(encoding="utf-8", errors="replace").strip()[:40]
+        return (f"the run started {started} did not finish (interrupted or killed); run "
+                "`make reports` again")
+    if review in pipeline.failed_reviews():
+        return "the last run failed (see below)"
+    reports = files.reports_dir(review)
+    missing = [nb.stem for nb in pipeline.discover_notebooks()
+               if not (reports / f"{nb.stem}.html").is_file()]
+    if missing:
+        return f"not run to the end (no report of {', '.join(missing)})"
+    return None
+
+
 def _answers(reviews: list[str]) -> str:
     """The first screen: per review its headline result with direction and certainty, and
-    the plain-language summary, linked to the summary report."""
+    the plain-language summary, linked to the summary report. A review whose run is not
+    current shows why instead of results that may be an earlier run's."""
     parts = ["<section class='answers'>"]
     for review in reviews:
         key = _key_results(review)
         summary = f"{review}/06_summary.html"
-        parts.append(f"<div class='answer'><h2><a href='{_href(summary)}'>"
-                     f"{_e(_review_title(review))}</a></h2>")
-        if key is not None and len(key):
+        title = _e(_review_title(review))
+        state = run_state(review)
+        if (files.reports_dir(review) / "06_summary.html").is_file():
+            title = f"<a href='{_href(summary)}'>{title}</a>"
+        parts.append(f"<div class='answer'><h2>{title}</h2>")
+        if state is not None:
+            parts.append(f"<p class='missing'>Not current: {_e(state)}.</p>")
+        elif key is not None and len(key):
             first = key.iloc[0]
             parts.append(f"<p class='headline'><strong>{_e(first['Outcome'])}</strong>: "
                          f"{_e(first['Effect (95% CI)'])}; {_e(first['Participants (studies)'])};"
@@ -371,6 +407,10 @@ def _review_section(review: str, notebooks: bool = True) -> str:
     reports = files.reports_dir(review)
     title = _review_title(review)
     parts = [f"<h2 id='{_e(review)}'>{_e(review)}: {_e(title)}</h2>"]
+    state = run_state(review)
+    if state is not None:
+        parts.append(f"<p class='missing'>Not current: {_e(state)}. Only the files that "
+                     "exist are linked; key results appear when a run completes.</p>")
     failure = pipeline.failed_reviews().get(review)
     if failure:
         parts.append("<p class='failed'>This review did not run to the end; the other reviews "
@@ -383,8 +423,9 @@ def _review_section(review: str, notebooks: bool = True) -> str:
         if word.is_file():
             parts[-1] += f" · <a href='{_href(f'{review}/{word.name}')}'>Word document</a>"
         parts[-1] += "</p>"
-    parts += ["<h3>Key results</h3>", _key_results_table(review), _published_table(review),
-              "<h3>Reports</h3>", "<ul>"]
+    if state is None:
+        parts += ["<h3>Key results</h3>", _key_results_table(review), _published_table(review)]
+    parts += ["<h3>Reports</h3>", "<ul>"]
     for nb in pipeline.discover_notebooks():
         report, executed = reports / f"{nb.stem}.html", reports / f"{nb.stem}.ipynb"
         failed = reports / f"{nb.stem}.FAILED.ipynb"
