@@ -237,21 +237,25 @@ def check_inputs(review: str, overrides: dict | None = None) -> dict:
     path = files.params_path(review)
     if not path.is_file():
         raise InputError(f"{review}: no parameter file {files.display_path(path)}")
-    checks = (
-        ("parameters", lambda: params.load_params(review, path=path, overrides=overrides)),
+    found = {}
+    checks = (  # (what the result is kept as, the label of a problem, the check)
+        ("parameters", "parameters",
+         lambda: params.load_params(review, path=path, overrides=overrides)),
         # sheets before checksums: the checksum message (which says how to accept a change)
         # must never come for sheets that are not valid
-        ("sheets", lambda: sheets.load_review(raw)),
-        ("checksums", lambda: checksums.verify(raw)),
+        ("sheets", "sheets", lambda: sheets.load_review(raw)),
+        # the parameters' study ids are checked against the validated studies.csv
+        ("study ids", "parameters", lambda: params.check_study_ids(
+            found["parameters"], found["sheets"].studies["study_id"],
+            files.display_path(path))),
+        ("checksums", "checksums", lambda: checksums.verify(raw)),
     )
-    values = None
-    for label, check in checks:
+    for key, label, check in checks:
         try:
-            result = check()
+            found[key] = check()
         except (ValueError, OSError, KeyError, TypeError) as exc:
             raise InputError(f"{review}: {label}: {exc}") from None
-        if label == "parameters":
-            values = dict(result)
+    values = dict(found["parameters"])
     if values.get("review", review) != review:
         raise InputError(
             f"{review}: parameter review is {values['review']!r} in {files.display_path(path)}; "
@@ -936,6 +940,10 @@ def run(
     """
     err = err or sys.stderr
     early = None
+    # folders of data/raw that no run can include are said once per `make reports` (by its
+    # recipe) or once per direct call of the runner
+    if not os.environ.get("MAKELEVEL"):
+        print(unusable_folders_message(), end="", file=err, flush=True)
     try:
         # names come from a command line: checked before any path is built from them
         for review in reviews:
@@ -1015,6 +1023,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("failures", help="print the message of every review whose last run "
                                          "failed (exit 1 if there is one)")
     commands.add_parser("notebooks", help="list the notebooks in run order")
+    commands.add_parser("folders", help="warn about folders of data/raw whose names no run "
+                                        "can use (exit 1 if there is one)")
     args = parser.parse_args(argv)
 
     if args.command == "reviews":
@@ -1025,6 +1035,10 @@ def main(argv: list[str] | None = None) -> int:
         for review, message in failed.items():
             print(f"{review} failed:\n{message}\n")
         return 1 if failed else 0
+    if args.command == "folders":
+        message = unusable_folders_message()
+        print(message, end="", file=sys.stderr)
+        return 1 if message else 0
     if args.command == "notebooks":
         print("\n".join(nb.stem for nb in discover_notebooks()))
         return 0

@@ -167,12 +167,15 @@ def _flatten(record: dict) -> dict[str, object]:
 
 
 def _same(old, new) -> bool:
+    """Equal values of the same kind: true is not 1 and "1" is not 1 (Python's == says
+    True == 1); whole and real numbers compare as numbers (a column that gains an empty cell
+    is read as real), to a relative 1e-9."""
     numeric = (int, float)
-    if isinstance(old, bool) or isinstance(new, bool) or not (
-        isinstance(old, numeric) and isinstance(new, numeric)
-    ):
-        return old == new
-    return math.isclose(old, new, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
+    if isinstance(old, bool) or isinstance(new, bool):
+        return type(old) is type(new) and old == new
+    if isinstance(old, numeric) and isinstance(new, numeric):
+        return math.isclose(old, new, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
+    return type(old) is type(new) and old == new
 
 
 def compare(committed: dict, fresh: dict) -> list[str]:
@@ -191,13 +194,41 @@ def compare(committed: dict, fresh: dict) -> list[str]:
 
 def _error_outputs(path: Path) -> list[str]:
     """'cell N: Ename: value' for each error output in an executed notebook."""
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return [f"not readable as a notebook ({type(error).__name__}); rerun `make reports`"]
+    if not isinstance(notebook, dict):
+        return ["not a notebook; rerun `make reports`"]
     found = []
     for position, cell in enumerate(notebook.get("cells", []), start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 found.append(f"cell {position}: {output.get('ename')}: {output.get('evalue')}")
     return found
+
+
+def read_record(path: Path) -> dict:
+    """A committed record, read and its shape checked; ValueError naming the file otherwise
+    (a merge conflict or a hand edit can leave it unreadable)."""
+    shown = files.display_path(path)
+    fix = ("restore it (`git checkout -- " + shown + "`) or rewrite it from a good run "
+           "(`make record`) and review the diff")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"record {shown} is not UTF-8 text: {fix}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"record {shown} is not valid JSON (line {error.lineno}, column "
+                         f"{error.colno}: {error.msg}): {fix}") from None
+    tables = record.get("tables", {}) if isinstance(record, dict) else None
+    if not isinstance(tables, dict) or not all(
+            isinstance(rows, dict) and all(isinstance(v, dict) for v in rows.values())
+            for rows in tables.values()) or not isinstance(record.get("figures", []), list) \
+            or not all(isinstance(f, str) for f in record.get("figures", [])):
+        raise ValueError(f"record {shown} is not a record of results (an object with "
+                         f"tables of rows and a list of figures): {fix}")
+    return record
 
 
 def check(review: str) -> list[str]:
@@ -242,7 +273,11 @@ def check(review: str) -> list[str]:
             f"no committed record {files.display_path(record_path)}: run `make record` and commit it"
         )
         return problems
-    committed = json.loads(record_path.read_text(encoding="utf-8"))
+    try:
+        committed = read_record(record_path)
+    except ValueError as error:
+        problems.append(str(error))
+        return problems
     fresh = build_record(review)
     problems += compare(committed, fresh)
     for figure in committed.get("figures", []):
@@ -690,7 +725,10 @@ def main(argv: list[str] | None = None) -> int:
 
     failed = False
     for review in reviews:
-        problems = check(review)
+        try:
+            problems = check(review)
+        except (OSError, ValueError) as error:  # one unreadable review never hides the others
+            problems = [f"the check could not finish: {error}"]
         if problems:
             failed = True
             print(f"{review}: {len(problems)} problem(s):", file=sys.stderr)
