@@ -62,7 +62,7 @@ inputs_of = $(wildcard data/raw/$(1)/*) params/$(1).yaml
 # --- targets -----------------------------------------------------------------------------------
 
 .PHONY: help setup reproduce reports report-files check record test lab share clean checksums \
-        codebook new-review fixtures
+        codebook new-review fixtures import-revman export-revman
 
 help: ## list the targets
 	@echo "Targets (reviews: $(or $(REVIEWS),none); notebooks: $(words $(NB_STEMS))):"
@@ -138,6 +138,25 @@ new-review: setup ## scaffold a new review: data/raw/<name>/ and params/<name>.y
 	@test -n "$${NAME:-}" || { echo "usage: make new-review NAME=<review-name>"; exit 2; }
 	$(PY) -m metareview.review.scaffold -- "$$NAME"
 
+# FILE, NAME and REVIEW reach the shell through the environment (never pasted into the recipe),
+# so a path with spaces, quotes or `;` is passed as one argument and runs nothing.
+REVIEW_NAME_RE := ^[A-Za-z0-9][A-Za-z0-9_-]*$$
+import-revman: export REVMAN_FILE = $(FILE)
+import-revman: export REVMAN_NAME = $(NAME)
+import-revman: setup ## import a RevMan 5 file (.rm5, CSV export, data package) as a review [FILE=path NAME=x]
+	@if [ -z "$$REVMAN_FILE" ] || [ -z "$$REVMAN_NAME" ]; then \
+	  echo "usage: make import-revman FILE=<file.rm5 or export.csv> NAME=<review-name>"; exit 2; fi
+	@[[ "$$REVMAN_NAME" =~ $(REVIEW_NAME_RE) ]] || { \
+	  echo "error: NAME '$$REVMAN_NAME': use letters, digits, '-' and '_', starting with a letter or digit"; exit 2; }
+	$(PY) -m metareview.review.revman import "$$REVMAN_FILE" "$$REVMAN_NAME"
+
+export-revman: export REVMAN_REVIEW = $(REVIEW)
+export-revman: setup ## write a review's analyses in RevMan 5's CSV layout [REVIEW=x OUT=path]
+	@[[ "$$REVMAN_REVIEW" =~ $(REVIEW_NAME_RE) ]] || { echo "usage: make export-revman REVIEW=<review>"; exit 2; }
+	$(PY) -m metareview.review.revman export "$$REVMAN_REVIEW" $(if $(OUT),--out "$$REVMAN_OUT")
+
+export-revman: export REVMAN_OUT = $(OUT)
+
 test: setup ## run the test suite (fails when no test ran); property tests with fixed examples
 	$(PY) -m pytest -q --hypothesis-profile=ci
 
@@ -151,8 +170,9 @@ lab: setup ## open JupyterLab with the project kernel [LAB_ARGS="--port 8890 ...
 share: reports ## zip reports, figures, tables and Word files for coauthors [NOTEBOOKS=1 adds the executed notebooks]
 	$(PY) -m metareview.record share $(if $(filter 1 yes true,$(NOTEBOOKS)),--with-notebooks)
 
-fixtures: ## recompute the metafor reference values (needs R with metafor)
-	@for script in tests/fixtures/metafor/make_*.R; do echo "Rscript $$script"; Rscript "$$script"; done
+fixtures: ## recompute the R reference values (needs R with metafor; bayesmeta 3.4 for the Bayesian ones, ~20 min)
+	@for script in tests/fixtures/metafor/make_*.R tests/fixtures/revman/make_*.R tests/fixtures/bayesmeta/make_*.R; do \
+	  echo "Rscript $$script"; Rscript "$$script"; done
 
 clean: ## delete generated data and reports (not .venv, not results/)
 	mkdir -p data/processed reports

@@ -12,7 +12,7 @@ import metareview as mr
 
 API = ["effect_sizes", "pool", "subgroup", "meta_regression", "permutation_test",
        "mantel_haenszel", "peto", "egger_test", "rank_test", "trim_and_fill", "leave_one_out",
-       "influence", "vote_count", "combine_pvalues", "pool_glmm"]
+       "influence", "vote_count", "combine_pvalues", "pool_glmm", "pool_bayes"]
 
 
 @pytest.mark.parametrize("name", API)

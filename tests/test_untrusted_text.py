@@ -28,6 +28,7 @@ import yaml
 
 import metareview as mr
 from metareview.report import display, figures, notebook, summary, text
+from metareview.report.prisma import prisma_counts
 from metareview.review import checksums, schema
 from metareview.review.definitions import parse_definitions
 
@@ -134,7 +135,8 @@ def test_result_sentences_show_labels_as_text():
         "status": ["pooled", "pooled", "tested"], "tau2_mode": ["", "", "common"],
         "level": ["**pwnbold**", "<img src=x>", ""], "measure": ["MD"] * 3,
         "estimate": [0.1, 0.2, np.nan], "ci_low": [0.0, 0.1, np.nan],
-        "ci_high": [0.2, 0.3, np.nan], "k": [2, 2, 4], "q_between_pval": [np.nan, np.nan, 0.5],
+        "ci_high": [0.2, 0.3, np.nan], "k": [2, 2, 4], "q_between": [np.nan, np.nan, 0.45],
+        "df": [np.nan, np.nan, 1], "q_between_pval": [np.nan, np.nan, 0.5],
         "p_permutation": [np.nan] * 3})
     (sentence,) = text.subgroup_sentences(subgroups)
     assert "**pwnbold**" in _assert_text_only(sentence)
@@ -158,10 +160,11 @@ def test_dollar_signs_in_figures_are_text(tmp_path):
             "study_id": ["A"] * 6, "tool": ["RoB2"] * 6,
             "domain": ["D1", "D2", "D3", "D4", "D5", "overall"], "judgement": ["low"] * 6}),
             title=TEX),
-        "prisma": figures.prisma_flow(pd.DataFrame({
-            "step": ["Records identified", "Excluded"], "count": [5, 2],
-            "detail": [TEX, TEX], "side": ["main", "excluded"],
-            "after": ["", "Records identified"]}), title=TEX),
+        "prisma": figures.prisma_flow(prisma_counts(
+            pd.DataFrame({"source": [TEX], "records_seen": [5], "records_kept": [2]}),
+            pd.DataFrame({"record_id": ["R1", "R2"], "stage": "full_text",
+                          "decision": ["excluded", "included"], "reason": [TEX, None],
+                          "study_id": [None, "S1"]})), title=TEX),
     }
     for name, fig in drawn.items():
         assert any(TEX in t for t in _all_texts(fig)), name

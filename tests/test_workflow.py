@@ -4,6 +4,7 @@ root, and every command line's --help and missing-file message."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,7 @@ def _make(root: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedPr
     variables = [f"PY={venv / 'bin' / 'python'}", f"SETUP_STAMP={root / '.ready'}",
                  f"VENV={venv}"]
     env = {**os.environ, "METAREVIEW_ROOT": str(root)}
-    # the test's own variables come last, so that they override these (the last one wins)
-    return subprocess.run(["make", "--no-print-directory", *variables, *args], cwd=root,
+    return subprocess.run(["make", "--no-print-directory", *args, *variables], cwd=root,
                           env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -104,9 +104,11 @@ def test_one_broken_review_does_not_stop_the_others(tmp_path):
 def test_make_reports_runs_reviews_in_parallel(tmp_path):
     root = _root(tmp_path, ("alpha", "beta"))
     plan = _make(root, "-n", "reports")
-    # JOBS reaches the recipe through the environment (quoted), 2 unless given
+    # JOBS reaches the recipe through the environment (two reviews at a time by default)
     assert '--jobs="$JOBS"' in plan.stdout and "--keep-going" in plan.stdout
-    assert "\nJOBS ?= 2\n" in (root / "Makefile").read_text()
+    assert re.search(r"^JOBS \?= 2$", (root / "Makefile").read_text(), flags=re.M)
+    refused = _make(root, "reports", "JOBS=0")
+    assert refused.returncode == 2 and "JOBS must be a whole number" in refused.stdout
 
 
 # --- make lab -------------------------------------------------------------------------------------
@@ -114,20 +116,21 @@ def test_make_reports_runs_reviews_in_parallel(tmp_path):
 
 def test_make_lab_passes_allow_root_as_root_and_lab_args(tmp_path):
     root = _root(tmp_path, ())
-    fake = root / "venv" / "bin" / "jupyter"  # prints the arguments it is given, one a line
+    # a stand-in for JupyterLab that records its arguments, one per line
+    fake = root / "fake-venv" / "bin" / "jupyter"
     fake.parent.mkdir(parents=True)
-    fake.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
+    fake.write_text('#!/usr/bin/env bash\nfor a in "$@"; do printf \'%s\\n\' "$a"; done > lab.log\n')
     fake.chmod(0o755)
-    ran = _make(root, "lab", "LAB_ARGS=--no-browser --port 8899", f"VENV={root / 'venv'}",
-                timeout=120)
-    assert ran.returncode == 0, ran.stderr
-    # the first line is Make's echo of the recipe, the others what jupyter was given
-    echo, *arguments = ran.stdout.splitlines()
-    assert echo.startswith("set -f;") and "${LAB_ARGS:-}" in echo
-    assert arguments[0] == "lab" and arguments[-1] == "notebooks/"
-    assert ["--no-browser", "--port", "8899"] == [a for a in arguments
-                                                  if a in ("--no-browser", "--port", "8899")]
-    assert ("--allow-root" in arguments) == (os.getuid() == 0)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    done = subprocess.run(["make", "--no-print-directory", "lab",
+                           "LAB_ARGS=--no-browser --port 8899", f"VENV={fake.parents[1]}",
+                           f"SETUP_STAMP={root / '.ready'}"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    args = (root / "lab.log").read_text().splitlines()
+    assert args[:2] == ["lab", "--notebook-dir=."] and args[-1] == "notebooks/"
+    assert args[-4:-1] == ["--no-browser", "--port", "8899"]
+    assert ("--allow-root" in args) == (os.getuid() == 0)
 
 
 # --- command lines --------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 The package has four layers, each importing only the layers before it:
 
-- `metareview.stats`: the engine (effect sizes, tau², pooling, moderators, binary and
-  small-study methods, sensitivity, proportions, synthesis without meta-analysis). numpy,
+- `metareview.stats`: the engine (effect sizes, tau², pooling, Bayesian random effects,
+  moderators, binary and small-study methods, sensitivity, proportions, synthesis without
+  meta-analysis). numpy,
   SciPy and pandas only; it never touches a file.
 - `metareview.review`: a review folder: its schema, sheets and their validation, checksums,
   definitions (review.yaml), parameters, codebook, the derivation of effects and the audit.
@@ -46,6 +47,7 @@ _API = {
     "vote_count": "stats.swim",
     "combine_pvalues": "stats.swim",
     "pool_glmm": "stats.glmm",
+    "pool_bayes": "stats.bayes",
 }
 
 # old module name -> its home in the layers

@@ -46,6 +46,24 @@ def _display(obj) -> None:
     display(obj)
 
 
+SCREEN_DPI = 96  # CSS pixels per inch
+MAX_DISPLAY_WIDTH = 980  # pixels: wider figures are shown scaled down to the report's column
+
+
+def display_width(png: Path) -> int:
+    """Width in CSS pixels at which a saved figure is shown: its size in inches at 96 pixels
+    per inch (its text then has the point size it was drawn with), at most
+    MAX_DISPLAY_WIDTH."""
+    from PIL import Image
+
+    from metareview.report.figures.style import PNG_DPI
+
+    with Image.open(png) as image:
+        dpi = image.info.get("dpi", (PNG_DPI, PNG_DPI))[0] or PNG_DPI
+        inches = image.size[0] / float(dpi)
+    return min(MAX_DISPLAY_WIDTH, int(round(inches * SCREEN_DPI)))
+
+
 @dataclass
 class Notebook:
     """One review notebook's settings and folders, and how it shows and saves results."""
@@ -95,20 +113,34 @@ class Notebook:
 
         _display(HTML(markdown_html(text)))
 
-    def figure(self, fig, name: str) -> None:
+    def figure(self, fig, name: str, alt: str | None = None) -> None:
         """Write a figure to reports/<review>/figures/<name>.png (300 dpi) and .svg, and show
-        the saved PNG (drawn once, not again for the screen)."""
-        from metareview.report.figures import save_figure
+        the saved PNG (drawn once, not again for the screen) with its alternative text.
+
+        `alt` (default: the text the figure function attached, `figures.style.alt_text`)
+        says what the figure shows; it becomes the image's `alt` in the HTML report and is
+        written into the PNG and SVG. A figure without one is refused: every image of a report
+        needs a description (WCAG 2.2, 1.1.1)."""
+        from metareview.report.figures.style import alt_text, save_figure, set_alt_text
 
         name = files.check_name(name, "figure name")
+        if alt is not None:
+            set_alt_text(fig, alt)
+        description = alt_text(fig)
+        if not description:
+            raise ValueError(f"figure {name!r} has no alternative text: give nb.figure(..., "
+                             "alt='what it shows') or set it with figures.style.set_alt_text")
         png, _ = save_figure(fig, self.figures / name, within=self.figures)
+        self._show_png(png, description)
+
+    def _show_png(self, png: Path, description: str) -> None:
         if _in_ipython() is None:
-            print(f"[figure {files.display_path(png)}]")
+            print(f"[figure {files.display_path(png)}: {description}]")
             return
         from IPython.display import Image
 
-        width = min(980, int(fig.get_figwidth() * 96))
-        _display(Image(data=png.read_bytes(), format="png", width=width))
+        _display(Image(data=png.read_bytes(), format="png", width=display_width(png),
+                       alt=description))
 
     def table(self, frame: pd.DataFrame, name: str | None = None, *,
               caption: str | None = None, key: list[str] | None = None) -> None:
@@ -122,17 +154,16 @@ class Notebook:
         _display(display_frame(frame, caption=caption, key=key))
 
     def image(self, name: str) -> bool:
-        """Show a figure an earlier notebook saved (figures/<name>.png); False if absent."""
+        """Show a figure an earlier notebook saved (figures/<name>.png) with the alternative
+        text saved in it; False if absent."""
+        from metareview.report.alt_text import read_alt_text
+
         path = files.inside(self.figures / f"{files.check_name(name, 'figure name')}.png",
                             self.figures)
         if not path.is_file():
             return False
-        if _in_ipython() is None:
-            print(f"[figure {files.display_path(path)}]")
-            return True
-        from IPython.display import Image
-
-        _display(Image(filename=str(path), width=760))
+        description = read_alt_text(path) or f"Figure {name.replace('_', ' ')}"
+        self._show_png(path, description)
         return True
 
     def show_parameters(self) -> None:

@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from metareview.stats.heterogeneity import tau2_bound_reached_search_end
 from metareview.stats.vocabulary import is_ratio
 
 
@@ -77,6 +78,14 @@ def format_interval(estimate: float, low: float, high: float, digits: int = 2) -
     return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def format_tau2_interval(tau2: float, low: float, high: float) -> str:
+    """tau² with its Q-profile interval, "0.120 [0.000, 1.830]"; an upper bound at the end of
+    the search range reads "not estimable" (the data set no upper limit)."""
+    if tau2_bound_reached_search_end(tau2, high):
+        return f"{tau2:.3f} [{low:.3f}, not estimable]"
+    return format_interval(tau2, low, high, 3)
+
+
 def format_p(p: float) -> str:
     """p values as a reader expects them: "< 0.001" or three decimals."""
     if p is None or not np.isfinite(p):
@@ -129,7 +138,7 @@ def present_pooled(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None) -
                "prediction interval": format_interval(natural(r, "estimate"),
                                                       natural(r, "pi_low"),
                                                       natural(r, "pi_high")).split(" ", 1)[-1],
-               "tau² [CI]": format_interval(r["tau2"], r["tau2_ci_low"], r["tau2_ci_high"], 3),
+               "tau² [CI]": format_tau2_interval(r["tau2"], r["tau2_ci_low"], r["tau2_ci_high"]),
                "I² % [CI]": format_interval(r["i2"], r["i2_ci_low"], r["i2_ci_high"], 1)}
         if "analysis" in pooled.columns:
             row = {"analysis": r["analysis"], **row}
@@ -165,21 +174,42 @@ def present_sensitivity(part: pd.DataFrame) -> pd.DataFrame:
     }).reset_index(drop=True)
 
 
-def present_swim(synthesis: pd.DataFrame) -> pd.DataFrame:
-    """The synthesis without meta-analysis for readers."""
+def present_swim(synthesis: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """The synthesis without meta-analysis for readers: one row per outcome and kind of
+    result, each count with its denominator. labels: outcome id -> label."""
+    labels = labels or {}
     rows = []
     for r in synthesis.to_dict("records"):
-        directed = r["n_favour"] + r["n_against"]
+        directed = int(r["n_favour"] + r["n_against"])
+        between = r.get("kind", "between groups") == "between groups"
         rows.append({
-            "outcome": r["outcome"], "synthesis": r["synthesis"],
-            "favour treatment": f"{r['n_favour']} of {directed}" if directed else "",
-            "no difference": r["n_unclear"],
-            "sign test p": format_p(r["sign_test_p"]),
-            "combined p (Stouffer)": format_p(r["stouffer_p"]),
-            "combined p (Fisher)": format_p(r["fisher_p"]),
-            "no direction given": r["not_oriented"],
+            "Outcome": labels.get(r["outcome"], str(r["outcome"]).replace("_", " ")),
+            "Results": ("compared between groups" if between
+                        else "before–after, single groups (no control)"),
+            ("Favour treatment" if between else "Improved from baseline"):
+                f"{int(r['n_favour'])} of {directed} with a direction" if directed else "none",
+            "No difference": int(r["n_unclear"]),
+            "Sign test p": format_p(r["sign_test_p"]) if directed > 1 else "",
+            "One study's p (one-sided)": format_p(r.get("single_p", float("nan"))),
+            "Combined p (Stouffer)": format_p(r["stouffer_p"]),
+            "Combined p (Fisher)": format_p(r["fisher_p"]),
+            "No direction given": r["not_oriented"] or "",
         })
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        # one column for both kinds' counts would mix two meanings; keep both, blank where
+        # a row is of the other kind
+        frame = frame.fillna("")
+    return frame
+
+
+def subgroup_test_text(row) -> str:
+    """The test of subgroup differences named by its distribution: "F(1, 13) = 2.44" under
+    Hartung-Knapp (common tau²), "Q = 2.44, df = 1" (chi²) otherwise."""
+    value = float(row["q_between"])
+    if str(row.get("statistic", "Q")) == "F" and np.isfinite(float(row.get("df2", np.nan))):
+        return f"F({int(row['df'])}, {float(row['df2']):g}) = {value:.2f}"
+    return f"Q = {value:.2f}, df = {int(row['df'])}"
 
 
 def present_subgroups(subgroups: pd.DataFrame) -> pd.DataFrame:
@@ -194,7 +224,7 @@ def present_subgroups(subgroups: pd.DataFrame) -> pd.DataFrame:
                          "estimate (95% CI) or test": estimate, "p": format_p(r["pval"]),
                          "note": "" if r["status"] == "pooled" else r["status"]})
         elif r["status"] == "tested":
-            test = f"Q = {r['q_between']:.2f}, df = {int(r['df'])}"
+            test = subgroup_test_text(r)
             if np.isfinite(r.get("p_permutation", np.nan)):
                 test += f"; permutation {p_text(r['p_permutation'])}"
             rows.append({"outcome": r["outcome"], "moderator": r["moderator"],
@@ -273,12 +303,14 @@ def subgroup_sentences(subgroups: pd.DataFrame) -> list[str]:
         test_parts = []
         if len(common):
             c = common.iloc[0]
-            text = f"common tau² {p_text(c['q_between_pval'])}"
+            text = f"common tau² {subgroup_test_text(c)}, {p_text(c['q_between_pval'])}"
             if np.isfinite(c["p_permutation"]):
                 text += f" (permutation {p_text(c['p_permutation'])})"
             test_parts.append(text)
         if len(separate):
-            test_parts.append(f"separate tau² {p_text(separate.iloc[0]['q_between_pval'])}")
+            s = separate.iloc[0]
+            test_parts.append(f"separate tau² {subgroup_test_text(s)}, "
+                              f"{p_text(s['q_between_pval'])}")
         measure = groups["measure"].iloc[0] if len(groups) else ""
         sentences.append(f"**{md(outcome)}** by {md(moderator)} ({md(measure)}): "
                          + "; ".join(parts)

@@ -36,6 +36,8 @@ harms: [any_adverse_event, death]    # optional: harm outcomes, shown in the sum
 comparisons:                         # optional: labels of comparison ids, and their kind
   msc_vs_placebo: MSC vs placebo                      # add_on (the default), or
   msc_vs_steroid: {label: MSC vs steroids, kind: head_to_head}   # head_to_head or placebo
+revman: {...}                        # written by `make import-revman`: RevMan's comparisons,
+                                     # outcomes, labels and subgroups (metareview.review.revman)
 ```
 
 `load_definitions(folder)` reads and checks the file and raises `DefinitionError` naming the
@@ -69,7 +71,8 @@ STUDY_LEVEL_COLUMNS = ("year", "design", "randomised", "country", "condition",
                        "follow_up_weeks")
 _KEYS = ("title", "question", "years", "conditions", "intervention_classes", "main_analysis",
          "study_columns", "subgroups", "moderators", "favours", "required", "population",
-         "setting", "intervention", "comparison", "indirectness", "comparisons", "harms")
+         "setting", "intervention", "comparison", "indirectness", "comparisons", "harms",
+         "revman")
 COMPARISON_KINDS = ("add_on", "head_to_head", "placebo")
 # The keys of each nested mapping: any other key is a typo (`exclude_study`, `treatmnt`,
 # `kin`), never silently ignored.
@@ -126,6 +129,7 @@ class Definitions:
     favours_treatment: str = "treatment"
     favours_control: str = "control"
     required: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    revman: dict[str, Any] = field(default_factory=dict)
     population: str = ""
     setting: str = ""
     intervention: str = ""
@@ -321,6 +325,16 @@ def _moderators(file, value, known: set[str]) -> tuple[Moderator, ...]:
     return tuple(found)
 
 
+def _revman(file, value) -> dict[str, Any]:
+    """The `revman` block as written by the importer (checked by metareview.review.revman)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not isinstance(value.get("comparisons", []), list):
+        raise _fail(file, "revman", None, "must be the mapping `make import-revman` writes.",
+                    "import the RevMan file again, or delete the `revman` block.")
+    return value
+
+
 def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
     """Check the content of a review.yaml (already read as YAML) and return its Definitions."""
     if not isinstance(data, dict):
@@ -387,6 +401,7 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
         comparison_labels=comparisons[0],
         comparison_kinds=comparisons[1],
         harms=_string_list(file, "harms", data.get("harms"), ids=True),
+        revman=_revman(file, data.get("revman")),
     )
 
 

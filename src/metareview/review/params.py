@@ -33,9 +33,13 @@ DEFAULTS: dict[str, Any] = {
     "n_perm": 5000,
     "seed": 20260101,
     "sensitivity_r": [0.2, 0.5, 0.8],
+    "analysis_method": "default",
 }
 
 TIMEPOINTS = ("last", "first")
+# "revman": notebook 03 also pools each outcome with the method and model of outcomes.csv
+# (pooling_method, pooling_model), as RevMan 5 does (metareview.review.revman_pooling).
+ANALYSIS_METHODS = ("default", "revman")
 
 
 class ParameterError(ValueError):
@@ -109,6 +113,7 @@ CHECKS = {
     "n_perm": _whole(100, what=">= 100"),
     "seed": _whole(0, what=">= 0"),
     "sensitivity_r": _r_values,
+    "analysis_method": _choice(ANALYSIS_METHODS),
 }
 
 

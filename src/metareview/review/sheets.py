@@ -76,6 +76,7 @@ _ARM_FORM_NEEDS = {
 _CONTRAST_FORM_NEEDS = {
     "estimate_ci": ("estimate", "ci_low", "ci_high"),
     "estimate_p": ("estimate", "p_value"),
+    "estimate_se": ("estimate", "se"),
     "p_value": ("p_value",),
     "t_stat": ("t_stat",),
     "estimate_only": ("estimate",),
@@ -88,6 +89,8 @@ _PROPORTION_FORM_NEEDS = {
 _ROB_DOMAINS = {
     "RoB2": tuple(f"D{i}" for i in range(1, 6)) + ("overall",),
     "ROBINS-I": tuple(f"D{i}" for i in range(1, 8)) + ("overall",),
+    # RevMan 5's quality items by their number (the tool has no overall judgement)
+    "RoB1": tuple(f"D{i}" for i in range(1, 21)),
 }
 _OUTCOME_MEASURES_BY_TYPE = {"continuous": ("SMD", "MD"), "binary": ("RR", "OR", "RD"),
                              "proportion": ("PLO", "PFT")}
@@ -396,7 +399,8 @@ def _check_header(file, sheet: Sheet, header, records, problems: _Problems) -> d
             positions[name] = index
         else:
             unknown.append((index, name))
-    missing = [c.name for c in sheet.columns if c.name not in positions]
+    missing = [c.name for c in sheet.columns
+               if c.name not in positions and not c.may_be_absent]
     for _, name in unknown:
         guess = _closest(name, missing) or _closest(name, sheet.names)
         hint = f"did you mean '{guess}'? " if guess else ""
@@ -827,6 +831,12 @@ def _screening_row(table, i, row, problems) -> None:
             table.file, row, "reason", "", "an excluded record needs a reason.",
             "give the reason for exclusion, e.g. 'no control group' or 'not cell-based'.",
         )
+    if decision == "not_retrieved" and table.raw("reason", i) is None:
+        problems.add(
+            table.file, row, "reason", "", "a record not retrieved needs a reason.",
+            "say what was read and what could not be reached, e.g. 'full text not reachable; "
+            "abstract has no results'.",
+        )
     if (decision == "included" and table.get("stage", i) == "full_text"
             and table.raw("study_id", i) is None):
         problems.add(
@@ -1073,7 +1083,7 @@ def _check_rob_studies(table: _Table, problems) -> None:
             )
         tools.setdefault(sid, (tool, row))
     for sid, row in first_row.items():
-        if sid not in overall:
+        if sid not in overall and tools.get(sid, ("",))[0] != "RoB1":
             problems.add(
                 table.file, row, "domain", None,
                 f"study {sid} has no 'overall' risk-of-bias judgement.",
