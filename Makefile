@@ -36,6 +36,10 @@ export NAME REVIEW JOBS LAB_ARGS PYTHON
 REVIEWS := $(sort $(shell for d in data/raw/*/; do n="$${d:9}"; n="$${n%/}"; \
   case "$$n" in (*[!A-Za-z0-9_-]*|[!A-Za-z0-9]*) ;; \
   (*) if [ -f "params/$$n.yaml" ]; then echo "$$n"; fi;; esac; done))
+# One word per folder of data/raw whose name breaks that rule (its name itself may hold spaces,
+# so only the count is kept): `make reports` then lets the runner say which and how to mend them.
+UNUSABLE := $(shell for d in data/raw/*/; do n="$${d:9}"; n="$${n%/}"; \
+  case "$$n" in (*[!A-Za-z0-9_-]*|[!A-Za-z0-9]*) echo x;; esac; done)
 # Notebooks: notebooks/NN_name.ipynb, run in the order of NN.
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NB_STEMS := $(basename $(notdir $(NOTEBOOKS)))
@@ -89,6 +93,7 @@ reproduce: setup ## from raw data to checked reports: delete outputs, run everyt
 reports: $(SETUP_STAMP) ## run what changed (reviews in parallel) and rebuild the index page
 	@[[ "$$JOBS" =~ ^[1-9][0-9]*$$ ]] || { echo "error: JOBS must be a whole number >= 1"; exit 2; }; \
 	status=0; \
+	$(if $(UNUSABLE),$(PY) -m metareview.pipeline folders || true;) \
 	$(MAKE) --jobs="$$JOBS" --keep-going report-files || status=$$?; \
 	$(MAKE) reports/index.html || status=$$?; \
 	if [ $$status -ne 0 ]; then \

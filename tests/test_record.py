@@ -70,6 +70,10 @@ def tree(tmp_path, monkeypatch):
     for suffix in (".png", ".svg"):
         (reports / "figures" / f"forest_scar_score{suffix}").write_bytes(b"figure")
     monkeypatch.setenv(files.ROOT_ENV, str(root))
+    from metareview.run import pipeline
+
+    for notebook in pipeline.discover_notebooks():  # what a run records of its inputs
+        pipeline.write_inputs(REVIEW, notebook)
     record.write(REVIEW)
     return root
 
@@ -164,8 +168,9 @@ def test_checksum_mismatch_is_caught(tree):
     studies = tree / "data" / "raw" / REVIEW / "studies.csv"
     studies.write_text(studies.read_text().replace("\n", "\r\n"))
     problems = record.check(REVIEW)
-    assert len(problems) == 1
+    assert len(problems) == 2
     assert problems[0].startswith("raw data:") and "studies.csv" in problems[0]
+    assert problems[1].startswith("stale: 01_first, 02_second ran on other raw data")
 
 
 def test_remote_script_in_a_report_is_caught(tree):

@@ -41,11 +41,18 @@ revman: {...}                        # written by `make import-revman`: RevMan's
 ```
 
 `load_definitions(folder)` reads and checks the file and raises `DefinitionError` naming the
-file, the key, the value and the rule.
+file, the key, the value and the rule. The file is held to the sheets' standard: a key not
+listed above, at any level, is an error (with the closest key); `required` names sheets and
+their columns; booleans are YAML's true and false (a quoted 'false' is refused, since Python
+reads it as true); labels are text; an extra study column may not reuse a name of
+studies.csv. Study ids (`main_analysis.exclude_studies`, `indirectness`) are checked against
+studies.csv by `metareview.review.sheets.load_review`, which has the sheet.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +60,7 @@ from typing import Any
 import yaml
 
 from metareview.files import NAME_RULE, display_path, is_safe_name, shorten
-from metareview.review import yaml_files
+from metareview.review import schema, yaml_files
 
 DEFINITIONS_FILE = "review.yaml"
 COLUMN_KINDS = ("str", "int", "float", "bool", "category")
@@ -67,6 +74,12 @@ _KEYS = ("title", "question", "years", "conditions", "intervention_classes", "ma
          "setting", "intervention", "comparison", "indirectness", "comparisons", "harms",
          "revman")
 COMPARISON_KINDS = ("add_on", "head_to_head", "placebo")
+# The keys of each nested mapping: any other key is a typo (`exclude_study`, `treatmnt`,
+# `kin`), never silently ignored.
+MAIN_ANALYSIS_KEYS = ("label", "intervention_classes", "exclude_studies")
+FAVOURS_KEYS = ("treatment", "control")
+STUDY_COLUMN_KEYS = ("name", "kind", "allowed", "description", "required")
+MODERATOR_KEYS = ("column", "kind")
 
 
 class DefinitionError(ValueError):
@@ -153,6 +166,49 @@ def _fail(file: str, key: str, value: Any, rule: str, fix: str) -> DefinitionErr
     return DefinitionError(file, key, value, rule, fix)
 
 
+def _did_you_mean(name: Any, options) -> str:
+    close = difflib.get_close_matches(str(name), list(options), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def _key_text(key: Any) -> str:
+    """A key as a message shows it: plainly when it is a short word, else quoted and cut."""
+    if isinstance(key, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,40}", key):
+        return key
+    return shorten(key, 40)
+
+
+def _known_keys(file, where: str, mapping: dict, allowed: tuple[str, ...]) -> None:
+    """A key of a nested mapping that is not one of `allowed` is an error naming it."""
+    for key in mapping:
+        if key not in allowed:
+            shown = _key_text(key)
+            raise _fail(file, f"{where}.{shown}" if where else shown, None,
+                        f"is not a key of {where or 'review.yaml'}.",
+                        f"{_did_you_mean(key, allowed)}keys are: {', '.join(allowed)}.")
+
+
+def _boolean(file, key, value, default: bool = False) -> bool:
+    """true or false as YAML writes them; 'false' in quotes, yes, 1 are refused (bool('false')
+    would be True)."""
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise _fail(file, key, value, "must be true or false (unquoted).",
+                    f"write `{key.rsplit('.', 1)[-1]}: true` or `false` without quotes.")
+    return value
+
+
+def _text(file, key, value, default: str) -> str:
+    """A label: text (a number is accepted as its digits), never a list or a mapping."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _fail(file, key, value, "must be text.", f"write `{key.rsplit('.', 1)[-1]}: "
+                    "...` as a short phrase.")
+    return str(value)
+
+
 def _ids(file, key, names) -> None:
     """Ids of review.yaml become values of the sheets and parts of file names: one rule."""
     for name in names:
@@ -174,8 +230,9 @@ def _labels(file, key, value) -> dict[str, str]:
     return {k: str(v) for k, v in value.items()}
 
 
-def _string_list(file, key, value, known: set[str] | None = None, ids: bool = False
-                 ) -> tuple[str, ...]:
+def _string_list(file, key, value, known: set[str] | None = None, ids: bool = False,
+                 what: str = "columns of studies.csv",
+                 rule: str = "names columns studies.csv does not have.") -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -185,8 +242,9 @@ def _string_list(file, key, value, known: set[str] | None = None, ids: bool = Fa
     if known is not None:
         unknown = [v for v in value if v not in known]
         if unknown:
-            raise _fail(file, key, unknown, "names columns studies.csv does not have.",
-                        f"use columns of studies.csv: {', '.join(sorted(known))}.")
+            raise _fail(file, key, unknown, rule,
+                        f"{_did_you_mean(unknown[0], sorted(known))}use {what}: "
+                        f"{', '.join(sorted(known))}.")
     return tuple(value)
 
 
@@ -197,21 +255,48 @@ def _study_columns(file, value) -> tuple[StudyColumn, ...]:
         raise _fail(file, "study_columns", value, "must be a list of columns.",
                     "write e.g. `study_columns: [{name: route, kind: str}]`.")
     columns = []
+    builtin = schema.STUDIES.names
     for index, item in enumerate(value):
         where = f"study_columns[{index}]"
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise _fail(file, where, item, "needs a name.", "write `{name: route, kind: str}`.")
-        _ids(file, f"{where}.name", [item["name"]])
+        _known_keys(file, where, item, STUDY_COLUMN_KEYS)
+        name = item["name"]
+        _ids(file, f"{where}.name", [name])
+        if name in builtin:
+            raise _fail(file, f"{where}.name", name, "is a column studies.csv has already "
+                        "(its kind and rules are the schema's).",
+                        "give the extra column another name, or drop it and use "
+                        f"studies.csv's own {name}.")
+        if name in {c.name for c in columns}:
+            raise _fail(file, f"{where}.name", name, "is declared twice.",
+                        "keep one of the two entries.")
         kind = item.get("kind", "str")
-        if kind not in COLUMN_KINDS:
+        if not isinstance(kind, str) or kind not in COLUMN_KINDS:
             raise _fail(file, f"{where}.kind", kind, "is not a column kind.",
-                        f"use one of {', '.join(COLUMN_KINDS)}.")
-        allowed = tuple(str(v) for v in item.get("allowed", []) or [])
+                        f"{_did_you_mean(kind, COLUMN_KINDS)}use one of "
+                        f"{', '.join(COLUMN_KINDS)}.")
+        allowed = item.get("allowed")
+        if allowed is not None and kind != "category":
+            raise _fail(file, f"{where}.allowed", allowed, f"is only for kind category (this "
+                        f"column is {kind}).", "set `kind: category` or remove allowed.")
+        if allowed is not None and (not isinstance(allowed, list) or not all(
+                isinstance(v, str) and v.strip() for v in allowed)):
+            raise _fail(file, f"{where}.allowed", allowed, "must be a list of values (text).",
+                        "write e.g. `allowed: [intravenous, local]` (quote values that look "
+                        "like numbers or true/false).")
+        allowed = tuple(allowed or ())
         if kind == "category" and not allowed:
             raise _fail(file, f"{where}.allowed", None, "a category column needs its values.",
                         "list them, e.g. `allowed: [intravenous, local]`.")
-        columns.append(StudyColumn(item["name"], kind, allowed, str(item.get("description", "")),
-                                   bool(item.get("required", False))))
+        repeated = sorted({v for v in allowed if allowed.count(v) > 1})
+        if repeated:
+            raise _fail(file, f"{where}.allowed", repeated, "lists a value twice.",
+                        "keep each value once.")
+        columns.append(StudyColumn(name, kind, allowed,
+                                   _text(file, f"{where}.description", item.get("description"),
+                                         ""),
+                                   _boolean(file, f"{where}.required", item.get("required"))))
     return tuple(columns)
 
 
@@ -226,11 +311,14 @@ def _moderators(file, value, known: set[str]) -> tuple[Moderator, ...]:
         where = f"moderators[{index}]"
         if isinstance(item, str):
             item = {"column": item}
-        if not isinstance(item, dict) or item.get("column") not in known:
+        if isinstance(item, dict):
+            _known_keys(file, where, item, MODERATOR_KEYS)
+        if not isinstance(item, dict) or not isinstance(item.get("column"), str) or (
+                item["column"] not in known):
             raise _fail(file, where, item, "must name a column of studies.csv.",
                         f"use one of: {', '.join(sorted(known))}.")
         kind = item.get("kind", "continuous")
-        if kind not in MODERATOR_KINDS:
+        if not isinstance(kind, str) or kind not in MODERATOR_KINDS:
             raise _fail(file, f"{where}.kind", kind, "is not a moderator kind.",
                         "use continuous or categorical.")
         found.append(Moderator(item["column"], kind))
@@ -252,10 +340,7 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
     if not isinstance(data, dict):
         raise _fail(file, "(file)", None, "must be a YAML mapping of keys to values.",
                     "start from the template `make new-review` writes.")
-    unknown = sorted(set(data) - set(_KEYS))
-    if unknown:
-        raise _fail(file, unknown[0], None, "is not a key of review.yaml.",
-                    f"keys are: {', '.join(_KEYS)}.")
+    _known_keys(file, "", data, _KEYS)
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         raise _fail(file, "title", title, "is required.", "give the review's title.")
@@ -274,8 +359,11 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
     if not isinstance(main, dict):
         raise _fail(file, "main_analysis", main, "must be a mapping.",
                     "write `main_analysis: {label: ..., intervention_classes: [...]}`.")
+    _known_keys(file, "main_analysis", main, MAIN_ANALYSIS_KEYS)
     main_classes = _string_list(file, "main_analysis.intervention_classes",
-                                main.get("intervention_classes"), set(classes))
+                                main.get("intervention_classes"), set(classes),
+                                what="classes of intervention_classes",
+                                rule="names classes intervention_classes does not list.")
     main_excluded = _string_list(file, "main_analysis.exclude_studies",
                                  main.get("exclude_studies"), ids=True)
     extra = _study_columns(file, data.get("study_columns"))
@@ -286,26 +374,25 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
     if not isinstance(favours, dict):
         raise _fail(file, "favours", favours, "must be a mapping.",
                     "write `favours: {treatment: cell therapy, control: control}`.")
+    _known_keys(file, "favours", favours, FAVOURS_KEYS)
     comparisons = _comparisons(file, data.get("comparisons"))
-    required = data.get("required") or {}
-    if not isinstance(required, dict):
-        raise _fail(file, "required", required, "must map sheet names to columns.",
-                    "write e.g. `required: {arms: [timepoint_weeks]}`.")
+    required = _required(file, data.get("required"), extra)
     return Definitions(
         title=title.strip(),
-        question=str(data.get("question", "") or "").strip(),
+        question=_optional_text(file, "question", data.get("question")),
         years=(years[0], years[1]),
         conditions=conditions,
         intervention_classes=classes,
-        main_label=str(main.get("label", "") or ""),
+        main_label=_text(file, "main_analysis.label", main.get("label"), ""),
         main_classes=main_classes,
         main_excluded=main_excluded,
         study_columns=extra,
         subgroups=subgroups,
         moderators=_moderators(file, data.get("moderators"), known),
-        favours_treatment=str(favours.get("treatment", "treatment")),
-        favours_control=str(favours.get("control", "control")),
-        required={str(k): _string_list(file, f"required.{k}", v) for k, v in required.items()},
+        favours_treatment=_text(file, "favours.treatment", favours.get("treatment"),
+                                "treatment"),
+        favours_control=_text(file, "favours.control", favours.get("control"), "control"),
+        required=required,
         population=_optional_text(file, "population", data.get("population")),
         setting=_optional_text(file, "setting", data.get("setting")),
         intervention=_optional_text(file, "intervention", data.get("intervention")),
@@ -316,6 +403,32 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
         harms=_string_list(file, "harms", data.get("harms"), ids=True),
         revman=_revman(file, data.get("revman")),
     )
+
+
+def _required(file, value, extra: tuple[StudyColumn, ...]) -> dict[str, tuple[str, ...]]:
+    """`required: {sheet: [column, ...]}`: every sheet a sheet of the schema, every column one
+    of that sheet's (for studies, the review's extra columns too)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(file, "required", value, "must map sheet names to columns.",
+                    "write e.g. `required: {arms: [timepoint_weeks]}`.")
+    sheets = {sheet.filename[: -len(".csv")]: sheet for sheet in schema.SHEETS}
+    found = {}
+    for name, columns in value.items():
+        sheet = sheets.get(name) if isinstance(name, str) else None
+        if sheet is None:
+            raise _fail(file, f"required.{_key_text(name)}", None, "is not a sheet.",
+                        f"{_did_you_mean(name, sheets)}sheets are: {', '.join(sheets)}.")
+        known = list(sheet.names) + ([c.name for c in extra] if sheet is schema.STUDIES else [])
+        listed = _string_list(file, f"required.{name}", columns)
+        unknown = [c for c in listed if c not in known]
+        if unknown:
+            raise _fail(file, f"required.{name}", unknown, f"names columns {sheet.filename} "
+                        "does not have.", f"{_did_you_mean(unknown[0], known)}columns of "
+                        f"{sheet.filename}: {', '.join(known)}.")
+        found[name] = listed
+    return found
 
 
 def _optional_text(file, key, value) -> str:

@@ -19,7 +19,7 @@ from metareview.files import NAME_RULE, is_safe_name, shorten
 from metareview.review import yaml_files
 from metareview.stats.vocabulary import TAU2_METHODS, TESTS
 
-__all__ = ["DEFAULTS", "ParameterError", "load_params", "params_path"]
+__all__ = ["DEFAULTS", "ParameterError", "check_study_ids", "load_params", "params_path"]
 
 DEFAULTS: dict[str, Any] = {
     "review": "",
@@ -172,6 +172,22 @@ def _from_command_line(name: str, value: Any) -> Any:
         except yaml.YAMLError:
             return value
     return value
+
+
+def check_study_ids(values: dict, study_ids, origin: str) -> dict:
+    """Refuse ids of `exclude_studies` that are not study_ids of the review's studies.csv
+    (a misspelt id would exclude nothing, silently); return `values`."""
+    known = sorted({str(sid) for sid in study_ids})
+    unknown = [sid for sid in values.get("exclude_studies", []) if sid not in known]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+        raise ParameterError(
+            f"parameter 'exclude_studies' in {origin} (or on the command line) names "
+            f"{shorten(', '.join(unknown))}, not a study_id of studies.csv.{hint} Study ids: "
+            f"{shown or 'none'}.")
+    return values
 
 
 def load_params(review: str, path: str | os.PathLike | None = None,

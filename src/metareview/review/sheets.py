@@ -58,6 +58,9 @@ _FLOAT_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCI
 _INT_RE = re.compile(r"[+-]?\d+(?:\.0*)?", re.ASCII)
 _INT64_LIMIT = 2**63 - 1
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# Longest cell accepted: 128 KB of text (the csv module's own default field limit). A real cell
+# is a number, an id or a sentence; a longer one is pasted text or an unclosed quote.
+MAX_CELL_CHARS = 128 * 1024
 
 # Cells each reported form needs (docs/EXTRACTION.md, rule 3).
 _ARM_FORM_NEEDS = {
@@ -220,6 +223,7 @@ def load_review(review_dir: str | os.PathLike) -> Review:
             _check_rows(table, problems)
             _check_duplicate_keys(table, problems)
     _check_across_sheets(tables, problems)
+    _check_plan_studies(f"{shown}/{DEFINITIONS_FILE}", definitions, tables, problems)
 
     if problems:
         order = {s.filename: i for i, s in enumerate(review_sheets)}
@@ -276,13 +280,22 @@ def _read_sheet(folder: Path, shown: str, sheet: Sheet, problems: _Problems) -> 
         )
         return None
 
+    # The csv module refuses a cell over its field limit with an error that names neither row
+    # nor column; the limit is lifted while this file is read, and over-long cells are then
+    # reported one by one below.
+    limit = csv.field_size_limit()
     try:
+        csv.field_size_limit(max(limit, len(text) + 1))
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text)))
     except csv.Error as err:
         problems.add(
             file, None, None, None, f"the file cannot be read as CSV ({err}).",
             f"{_EXPORT_CSV}.",
         )
+        return None
+    finally:
+        csv.field_size_limit(limit)
+    if _report_long_cells(file, records, problems):
         return None
     records = [[cell.strip() for cell in record] for record in records]
     if not any(any(record) for record in records):
@@ -302,6 +315,27 @@ def _read_sheet(folder: Path, shown: str, sheet: Sheet, problems: _Problems) -> 
     header = [name.lstrip("\ufeff") for name in records[0]]
     positions = _check_header(file, sheet, header, records, problems)
     return _parse_cells(file, sheet, records, positions, decimal_comma, problems)
+
+
+def _report_long_cells(file, records, problems: _Problems) -> bool:
+    """Report every cell longer than MAX_CELL_CHARS with its row and column; True if any."""
+    header = [name.strip().lstrip("\ufeff") for name in records[0]] if records else []
+    found = False
+    for index, record in enumerate(records):
+        for position, cell in enumerate(record):
+            if len(cell) > MAX_CELL_CHARS:
+                found = True
+                name = header[position] if position < len(header) and header[position] else (
+                    f"#{position + 1}")
+                problems.add(
+                    file, index + 1, name, cell[:40] + "...",
+                    f"this cell holds {len(cell):,} characters; a cell may hold at most "
+                    f"{MAX_CELL_CHARS:,} (128 KB).",
+                    "a cell holds one value: keep a short quotation and put long text in "
+                    "extraction_notes.md; a quote character left open also makes one huge "
+                    "cell of the rest of the file.",
+                )
+    return found
 
 
 def _delimiter(text: str) -> str:
@@ -625,6 +659,15 @@ def _check_events(table, i, row, problems) -> None:
 
 def _arm_row(table, i, row, problems) -> None:
     _check_events(table, i, row, problems)
+    events, n = table.get("events", i), table.get("n", i)
+    if events is not None and n is not None and events > n:  # whether or not total is filled
+        problems.add(
+            table.file, row, "events", table.raw("events", i),
+            f"events ({events}) must not exceed n ({n}), the people analysed in the arm.",
+            "check both numbers against the source; a count of lesions, sides or episodes is "
+            "not a count of people (say what the source counts in note and leave events "
+            "empty).",
+        )
     _ordered(table, i, row, problems, ("q1", "median", "q3"), "q1 <= median <= q3",
              "check the quartiles against the source (q1 is the lower one).")
     _ordered(table, i, row, problems, ("min", "median", "max"), "min <= median <= max",
@@ -906,6 +949,34 @@ def _check_across_sheets(tables: dict[str, _Table | None], problems: _Problems) 
         _check_control_has_treatment(tables["arms.csv"], problems)
     if tables.get("risk_of_bias.csv") is not None:
         _check_rob_studies(tables["risk_of_bias.csv"], problems)
+
+
+def study_ids_problem(ids, known, file: str, key: str) -> Problem | None:
+    """The problem of study ids of the analysis plan (`key` of `file`) that studies.csv does
+    not list, or None: a misspelt id in an exclusion would otherwise exclude nothing."""
+    unknown = [sid for sid in ids if sid not in known]
+    if not unknown or not known:
+        return None
+    guess = _closest(unknown[0], sorted(known))
+    hint = f"did you mean '{guess}'? " if guess else ""
+    shown = ", ".join(sorted(known)[:12]) + (", ..." if len(known) > 12 else "")
+    return Problem(file, None, key, ", ".join(unknown),
+                   f"{'these ids are' if len(unknown) > 1 else 'this id is'} not a study_id of "
+                   "studies.csv.", f"{hint}Use study_ids of studies.csv ({shown}).")
+
+
+def _check_plan_studies(file: str, definitions: Definitions, tables, problems) -> None:
+    """review.yaml's main_analysis.exclude_studies and indirectness name studies of
+    studies.csv."""
+    studies = tables.get("studies.csv")
+    if studies is None or "study_id" not in studies.header:
+        return
+    known = {sid for sid in studies.values["study_id"] if sid is not None}
+    for key, ids in (("main_analysis.exclude_studies", definitions.main_excluded),
+                     ("indirectness", tuple(definitions.indirect_studies))):
+        problem = study_ids_problem(ids, known, file, key)
+        if problem is not None:
+            problems.append(problem)
 
 
 def _check_known(table: _Table, column: str, known: set, where: str, problems) -> None:

@@ -34,17 +34,20 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import functools
 import multiprocessing
 import os
 import queue
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from metareview import files
+from metareview.run import locks
 
 # jsonschema imports rfc3987_syntax, when installed, to check IRI formats; that module builds a
 # grammar at import, about 2.4 s here, and nbformat's notebook schema uses no IRI format. Marking
@@ -234,21 +237,25 @@ def check_inputs(review: str, overrides: dict | None = None) -> dict:
     path = files.params_path(review)
     if not path.is_file():
         raise InputError(f"{review}: no parameter file {files.display_path(path)}")
-    checks = (
-        ("parameters", lambda: params.load_params(review, path=path, overrides=overrides)),
+    found = {}
+    checks = (  # (what the result is kept as, the label of a problem, the check)
+        ("parameters", "parameters",
+         lambda: params.load_params(review, path=path, overrides=overrides)),
         # sheets before checksums: the checksum message (which says how to accept a change)
         # must never come for sheets that are not valid
-        ("sheets", lambda: sheets.load_review(raw)),
-        ("checksums", lambda: checksums.verify(raw)),
+        ("sheets", "sheets", lambda: sheets.load_review(raw)),
+        # the parameters' study ids are checked against the validated studies.csv
+        ("study ids", "parameters", lambda: params.check_study_ids(
+            found["parameters"], found["sheets"].studies["study_id"],
+            files.display_path(path))),
+        ("checksums", "checksums", lambda: checksums.verify(raw)),
     )
-    values = None
-    for label, check in checks:
+    for key, label, check in checks:
         try:
-            result = check()
+            found[key] = check()
         except (ValueError, OSError, KeyError, TypeError) as exc:
             raise InputError(f"{review}: {label}: {exc}") from None
-        if label == "parameters":
-            values = dict(result)
+    values = dict(found["parameters"])
     if values.get("review", review) != review:
         raise InputError(
             f"{review}: parameter review is {values['review']!r} in {files.display_path(path)}; "
@@ -297,18 +304,34 @@ def _write_manifest(review: str, notebook: Notebook, written: list[Path]) -> Non
 
 
 def invalidate(review: str, notebooks: list[Notebook]) -> None:
-    """Remove the reports and last outputs of `notebooks`, so that nothing stale looks current."""
+    """Remove the reports and last outputs of `notebooks`, so that nothing stale looks current.
+
+    Every report goes first (a report is what marks a notebook as done), then the files each
+    notebook wrote last time, as its manifest lists them; a manifest line that points outside
+    the review's folders is ignored, never followed."""
     root = files.repo_root()
     reports = files.reports_dir(review)
     for nb in notebooks:
         for suffix in (".html", ".ipynb", ".FAILED.ipynb"):
             (reports / f"{nb.stem}{suffix}").unlink(missing_ok=True)
+    own = (files.processed_dir(review), reports)
+    for nb in notebooks:
         manifest = _manifest_path(review, nb)
         if manifest.is_file():
             for line in manifest.read_text(encoding="utf-8").splitlines():
-                if line.strip():
-                    (root / line).unlink(missing_ok=True)
+                target = root / line.strip()
+                if line.strip() and any(_lies_in(target, folder) for folder in own):
+                    target.unlink(missing_ok=True)
             manifest.unlink()
+        _inputs_path(review, nb).unlink(missing_ok=True)
+
+
+def _lies_in(path: Path, folder: Path) -> bool:
+    try:
+        files.inside(path, folder)
+    except files.OutsideFolderError:
+        return False
+    return True
 
 
 # --- executing one notebook --------------------------------------------------------------------
@@ -622,32 +645,77 @@ def run_review(
     each notebook after the first, the kernel's namespace is reset, so that every notebook
     sees only its own variables, as in a fresh kernel, while the stack is imported once.
     `first_kernel`, if given, is that already started kernel.
+
+    The run holds the review's lock (`locks.ReviewLock`: a second run waits for it), marks
+    the review as running in `.runs/<review>.running` until it ends, and rewrites the index page
+    when it starts and when it ends, so that the index never shows the reports or key results
+    of an earlier run as current while this one replaces them (nor after an interruption). An
+    interruption (Ctrl-C, SIGTERM) removes what the current notebook wrote and is recorded as
+    a failure; a folder that cannot be written is a `RunFailed` naming it.
     """
-    files.reports_dir(review).mkdir(parents=True, exist_ok=True)
-    files.processed_dir(review).mkdir(parents=True, exist_ok=True)
-    invalidate(review, downstream)
+    try:
+        held = contextlib.ExitStack()
+        try:
+            held.enter_context(locks.ReviewLock(review))
+        except OSError as error:  # .runs/ cannot be written: nothing can be run or recorded
+            if first_kernel is not None:
+                first_kernel.shutdown()
+            lock = locks.lock_path(review)
+            where = files.display_path(error.filename or lock)
+            failure = RunFailed(review, f"{review}: cannot write {where} (for the run's lock "
+                                f"{files.display_path(lock)}): {error.strerror or error}. Make "
+                                f"{files.display_path(files.runs_dir())} a writable folder (or "
+                                "free disk space) and run `make reports` again; nothing was "
+                                "run or removed.")
+            _record_failure(review, failure.message())
+            raise failure from None
+        with held:
+            try:
+                timings = _run_locked(review, params, notebooks, downstream, kernel,
+                                      first_kernel)
+            except (NotebookFailed, RunFailed) as failure:
+                _record_failure(review, failure.message())
+                raise
+        failure_path(review).unlink(missing_ok=True)
+        return timings
+    finally:
+        refresh_index()
+
+
+def _run_locked(review, params, notebooks, downstream, kernel, first_kernel):
+    try:
+        prepare_folders(review)
+    except RunFailed:
+        if first_kernel is not None:
+            first_kernel.shutdown()
+        raise
     timings = []
-    modules = list(dict.fromkeys(m for nb in notebooks for m in imported_modules(nb)))
-    warm = first_kernel or WarmKernel(kernel, modules)
-    # A notebook's HTML export runs in this process while the kernel runs the next notebook
-    # (two processes, two cores); at most one export is pending, so a failed export stops the
-    # review one notebook later at most, and every report is written before this returns.
+    warm = None
     exporter = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     pending = None
+    current, before = None, {}
     try:
+        inputs = current_inputs(review)
+        files.write_text(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n", running_path(review),
+                         within=files.runs_dir())
+        invalidate(review, downstream)
+        refresh_index()
+        modules = list(dict.fromkeys(m for nb in notebooks for m in imported_modules(nb)))
+        warm = first_kernel or WarmKernel(kernel, modules)
+        # A notebook's HTML export runs in this process while the kernel runs the next notebook
+        # (two processes, two cores); at most one export is pending, so a failed export stops
+        # the review one notebook later at most, and every report is written before this
+        # returns.
         for position, notebook in enumerate(notebooks):
             later = [nb.stem for nb in notebooks[position + 1 :]]
-            before = snapshot(review)
+            current, before = notebook, snapshot(review)
             start = time.perf_counter()
             try:
                 if position:
                     reset_kernel(warm)
                 execute(review, notebook, params, kernel, later, warm, report=False)
             except NotebookFailed:
-                # what the notebook wrote before failing is incomplete: remove it
-                for path, state in snapshot(review).items():
-                    if before.get(path) != state:
-                        path.unlink(missing_ok=True)
+                _remove_written_since(review, before)
                 if pending is not None:
                     pending.result()
                 raise
@@ -657,21 +725,178 @@ def run_review(
             seconds = time.perf_counter() - start
             after = snapshot(review)
             _write_manifest(review, notebook, [p for p, s in after.items() if before.get(p) != s])
+            write_inputs(review, notebook, inputs)
+            current = None
             print(f"{review} {notebook.stem}  {seconds:.1f} s", flush=True)
             timings.append((notebook.stem, seconds))
         if pending is not None:
             pending.result()
+    except OSError as error:
+        if current is not None:
+            _remove_written_since(review, before)
+        where = files.display_path(error.filename) if error.filename else "a file"
+        during = (f"during {current.stem}, whose outputs were removed; no later notebook ran"
+                  if current is not None else "before the next notebook started")
+        raise RunFailed(review, f"{review}: cannot write {where}: {error.strerror or error} "
+                        f"({during}). Check the folder's permissions and the free disk space, "
+                        "then run `make reports` again.") from None
+    except (KeyboardInterrupt, SystemExit) as stop:
+        if current is not None:
+            _remove_written_since(review, before)
+            (files.reports_dir(review) / PARTIAL_DIR / current.path.name).unlink(
+                missing_ok=True)
+        why = "Ctrl-C" if isinstance(stop, KeyboardInterrupt) else "stopped"
+        during = f" during {current.stem}" if current is not None else ""
+        _record_failure(review, f"{review}: the run was interrupted ({why}){during}; what "
+                        "that notebook had written was removed and no later notebook ran. "
+                        "Run `make reports` again.")
+        raise
     finally:
         exporter.shutdown(wait=True)
-        warm.shutdown()
+        if warm is not None:
+            warm.shutdown()
+        elif first_kernel is not None:
+            first_kernel.shutdown()
+        running_path(review).unlink(missing_ok=True)
     return timings
 
 
-def _run_review_job(args) -> tuple[str, list[tuple[str, float]] | NotebookFailed]:
+def _remove_written_since(review: str, before: dict) -> None:
+    """What a notebook wrote before failing is incomplete: remove it."""
+    for path, state in snapshot(review).items():
+        if before.get(path) != state:
+            path.unlink(missing_ok=True)
+
+
+class RunFailed(Exception):
+    """A review's run stopped outside a notebook (a folder it cannot write)."""
+
+    def __init__(self, review: str, text: str):
+        self.review, self.text = review, text
+        super().__init__(text)
+
+    def message(self) -> str:
+        return self.text
+
+    def __reduce__(self):
+        return (RunFailed, (self.review, self.text))
+
+
+def running_path(review: str) -> Path:
+    """`.runs/<review>.running`: present while a run of the review is under way, and left
+    behind by a run that was killed before it could clean up (the index says so)."""
+    return files.runs_dir() / f"{files.check_name(review, 'review name')}.running"
+
+
+def prepare_folders(review: str) -> None:
+    """Create the folders a run writes, check that each can be written, and remove the stray
+    `.partial` notebooks and temporary files an interrupted run left; raise RunFailed naming a
+    folder that cannot be written (before anything of the review is invalidated)."""
+    folders = (files.processed_dir(review), files.reports_dir(review), files.runs_dir(),
+               files.reports_dir())
+    for folder in folders:
+        probe = folder / f".write-test.{os.getpid()}.tmp"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            raise RunFailed(review, f"{review}: cannot write to {files.display_path(folder)}: "
+                            f"{error.strerror or error}. Make the folder writable (or free "
+                            "disk space) and run `make reports` again; nothing was run or "
+                            "removed.") from None
+    for folder in folders[:2]:
+        for stray in folder.rglob(".*.tmp"):
+            if stray.is_file():
+                stray.unlink(missing_ok=True)
+    partial = files.reports_dir(review) / PARTIAL_DIR
+    if partial.is_dir():
+        for stray in partial.iterdir():
+            if stray.is_file():
+                stray.unlink(missing_ok=True)
+
+
+def refresh_index() -> None:
+    """Rewrite reports/index.html from what exists now (never stops a run)."""
+    try:
+        from metareview.run import record
+
+        record.write_index(discover_reviews())
+    except Exception:  # the index is rebuilt by `make reports` in any case
+        pass
+
+
+# --- what a run was built from -------------------------------------------------------------
+
+
+def current_inputs(review: str) -> dict:
+    """The raw files' SHA-256 and the parameter file's, as they are now."""
+    import hashlib
+
+    from metareview.review import checksums
+
+    raw = files.raw_dir(review)
+    params_file = files.params_path(review)
+    return {"raw": checksums.compute(raw) if raw.is_dir() else {},
+            "params": hashlib.sha256(params_file.read_bytes()).hexdigest()
+            if params_file.is_file() else None}
+
+
+def _inputs_path(review: str, notebook: Notebook) -> Path:
+    return files.reports_dir(review) / OUTPUTS_MANIFEST_DIR / f"{notebook.stem}.inputs.json"
+
+
+def write_inputs(review: str, notebook: Notebook, inputs: dict | None = None) -> None:
+    """Record what `notebook` of `review` was run on (`current_inputs` by default), beside
+    its manifest; `make check` compares it with today's raw data (`stale_reports`)."""
+    files.write_json(current_inputs(review) if inputs is None else inputs,
+                     _inputs_path(review, notebook), within=files.reports_dir(review))
+
+
+def stale_reports(review: str) -> list[str]:
+    """Why reports of `review` are stale: one line per reason (other raw data, another
+    parameter file, no record), naming the notebooks whose report exists but whose run used
+    other inputs than today's."""
+    import json
+
+    now = current_inputs(review)
+    no_record, other_params, changed_files, other_raw = [], [], set(), []
+    for nb in discover_notebooks():
+        if not (files.reports_dir(review) / f"{nb.stem}.html").is_file():
+            continue
+        try:
+            used = json.loads(_inputs_path(review, nb).read_text(encoding="utf-8"))
+            old = dict(used.get("raw", {}))
+        except (OSError, ValueError, TypeError, AttributeError):
+            no_record.append(nb.stem)
+            continue
+        changed = {n for n in set(old) | set(now["raw"]) if old.get(n) != now["raw"].get(n)}
+        if changed:
+            other_raw.append(nb.stem)
+            changed_files |= changed
+        elif used.get("params") != now["params"]:
+            other_params.append(nb.stem)
+    lines = []
+    if other_raw:
+        names = sorted(changed_files)
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        lines.append(f"stale: {', '.join(other_raw)} ran on other raw data than today's "
+                     f"(changed since: {shown}), so the processed tables and reports predate "
+                     "the data: rerun `make reports`")
+    if other_params:
+        lines.append(f"stale: {', '.join(other_params)} ran with another params/{review}.yaml:"
+                     " rerun `make reports`")
+    if no_record:
+        lines.append(f"stale: {', '.join(no_record)} left no record of the raw data it ran "
+                     "on: rerun `make reports`")
+    return lines
+
+
+def _run_review_job(args) -> tuple[str, list[tuple[str, float]] | NotebookFailed | RunFailed]:
     review, params, notebooks, downstream, kernel, first_kernel = args
     try:
         return review, run_review(review, params, notebooks, downstream, kernel, first_kernel)
-    except NotebookFailed as failure:
+    except (NotebookFailed, RunFailed) as failure:
         return review, failure
 
 
@@ -683,7 +908,13 @@ def failure_path(review: str) -> Path:
 
 
 def _record_failure(review: str, message: str) -> None:
-    files.write_text(message.rstrip("\n") + "\n", failure_path(review), within=files.runs_dir())
+    try:
+        files.write_text(message.rstrip("\n") + "\n", failure_path(review),
+                         within=files.runs_dir())
+    except OSError as error:
+        print(f"error: {review}: the failure could not be recorded in "
+              f"{files.display_path(files.runs_dir())}: {error.strerror or error}",
+              file=sys.stderr, flush=True)
 
 
 def failed_reviews() -> dict[str, str]:
@@ -709,6 +940,10 @@ def run(
     """
     err = err or sys.stderr
     early = None
+    # folders of data/raw that no run can include are said once per `make reports` (by its
+    # recipe) or once per direct call of the runner
+    if not os.environ.get("MAKELEVEL"):
+        print(unusable_folders_message(), end="", file=err, flush=True)
     try:
         # names come from a command line: checked before any path is built from them
         for review in reviews:
@@ -759,11 +994,8 @@ def run(
         results = []
     failures = []
     for review, outcome in results:
-        if isinstance(outcome, NotebookFailed):
-            failures.append(outcome)
-            _record_failure(review, outcome.message())
-        else:
-            failure_path(review).unlink(missing_ok=True)
+        if isinstance(outcome, (NotebookFailed, RunFailed)):
+            failures.append(outcome)  # recorded in .runs/ by run_review
     for failure in failures:
         print(f"error: {failure.message()}", file=err, flush=True)
     if bad_input:
@@ -791,6 +1023,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("failures", help="print the message of every review whose last run "
                                          "failed (exit 1 if there is one)")
     commands.add_parser("notebooks", help="list the notebooks in run order")
+    commands.add_parser("folders", help="warn about folders of data/raw whose names no run "
+                                        "can use (exit 1 if there is one)")
     args = parser.parse_args(argv)
 
     if args.command == "reviews":
@@ -801,6 +1035,10 @@ def main(argv: list[str] | None = None) -> int:
         for review, message in failed.items():
             print(f"{review} failed:\n{message}\n")
         return 1 if failed else 0
+    if args.command == "folders":
+        message = unusable_folders_message()
+        print(message, end="", file=sys.stderr)
+        return 1 if message else 0
     if args.command == "notebooks":
         print("\n".join(nb.stem for nb in discover_notebooks()))
         return 0
@@ -810,7 +1048,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}\nNothing was run or written.", file=sys.stderr)
         return EXIT_BAD_INPUT
     reviews = list(dict.fromkeys(args.review))  # keep order, drop repeats
-    return run(reviews, args.notebooks, args.start, overrides)
+
+    def stop(signum, frame):  # SIGTERM (kill, a closed terminal) ends a run as Ctrl-C does
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        return run(reviews, args.notebooks, args.start, overrides)
+    except (KeyboardInterrupt, SystemExit) as stopped:
+        print(f"\ninterrupted: {', '.join(reviews)} did not run to the end (recorded in "
+              ".runs/; `make reports` reruns what is missing)", file=sys.stderr, flush=True)
+        return stopped.code if isinstance(stopped, SystemExit) and stopped.code else 130
 
 
 if __name__ == "__main__":

@@ -168,12 +168,15 @@ def _flatten(record: dict) -> dict[str, object]:
 
 
 def _same(old, new) -> bool:
+    """Equal values of the same kind: true is not 1 and "1" is not 1 (Python's == says
+    True == 1); whole and real numbers compare as numbers (a column that gains an empty cell
+    is read as real), to a relative 1e-9."""
     numeric = (int, float)
-    if isinstance(old, bool) or isinstance(new, bool) or not (
-        isinstance(old, numeric) and isinstance(new, numeric)
-    ):
-        return old == new
-    return math.isclose(old, new, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
+    if isinstance(old, bool) or isinstance(new, bool):
+        return type(old) is type(new) and old == new
+    if isinstance(old, numeric) and isinstance(new, numeric):
+        return math.isclose(old, new, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
+    return type(old) is type(new) and old == new
 
 
 def compare(committed: dict, fresh: dict) -> list[str]:
@@ -192,13 +195,41 @@ def compare(committed: dict, fresh: dict) -> list[str]:
 
 def _error_outputs(path: Path) -> list[str]:
     """'cell N: Ename: value' for each error output in an executed notebook."""
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return [f"not readable as a notebook ({type(error).__name__}); rerun `make reports`"]
+    if not isinstance(notebook, dict):
+        return ["not a notebook; rerun `make reports`"]
     found = []
     for position, cell in enumerate(notebook.get("cells", []), start=1):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 found.append(f"cell {position}: {output.get('ename')}: {output.get('evalue')}")
     return found
+
+
+def read_record(path: Path) -> dict:
+    """A committed record, read and its shape checked; ValueError naming the file otherwise
+    (a merge conflict or a hand edit can leave it unreadable)."""
+    shown = files.display_path(path)
+    fix = ("restore it (`git checkout -- " + shown + "`) or rewrite it from a good run "
+           "(`make record`) and review the diff")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"record {shown} is not UTF-8 text: {fix}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"record {shown} is not valid JSON (line {error.lineno}, column "
+                         f"{error.colno}: {error.msg}): {fix}") from None
+    tables = record.get("tables", {}) if isinstance(record, dict) else None
+    if not isinstance(tables, dict) or not all(
+            isinstance(rows, dict) and all(isinstance(v, dict) for v in rows.values())
+            for rows in tables.values()) or not isinstance(record.get("figures", []), list) \
+            or not all(isinstance(f, str) for f in record.get("figures", [])):
+        raise ValueError(f"record {shown} is not a record of results (an object with "
+                         f"tables of rows and a list of figures): {fix}")
+    return record
 
 
 def check(review: str) -> list[str]:
@@ -212,6 +243,11 @@ def check(review: str) -> list[str]:
         checksums.verify(raw)
     except (ValueError, OSError) as exc:
         problems.append(f"raw data: {exc}")
+    problems += pipeline.stale_reports(review)
+    state = run_state(review)
+    if state is not None and (state.startswith("a run is under way")
+                              or "did not finish" in state):
+        problems.append(f"not current: {state}")
 
     reports = files.reports_dir(review)
     for nb in pipeline.discover_notebooks():
@@ -238,7 +274,11 @@ def check(review: str) -> list[str]:
             f"no committed record {files.display_path(record_path)}: run `make record` and commit it"
         )
         return problems
-    committed = json.loads(record_path.read_text(encoding="utf-8"))
+    try:
+        committed = read_record(record_path)
+    except ValueError as error:
+        problems.append(str(error))
+        return problems
     fresh = build_record(review)
     problems += compare(committed, fresh)
     from metareview.run import consistency, wording
@@ -335,18 +375,47 @@ def _key_results_table(review: str) -> str:
     return "\n".join(parts)
 
 
+def run_state(review: str) -> str | None:
+    """Why the reports of `review` are not current, or None when they are: a run under way
+    (its lock is held), a run that did not finish (interrupted or killed), a failed run, or a
+    report missing."""
+    from metareview.run import locks, pipeline
+
+    info = locks.holder(review)
+    if info is not None:
+        return (f"a run is under way (process {info.get('pid', '?')}, started "
+                f"{info.get('started', '?')}); its reports are being replaced")
+    marker = pipeline.running_path(review)
+    if marker.is_file():
+        started = marker.read_text(encoding="utf-8", errors="replace").strip()[:40]
+        return (f"the run started {started} did not finish (interrupted or killed); run "
+                "`make reports` again")
+    if review in pipeline.failed_reviews():
+        return "the last run failed (see below)"
+    reports = files.reports_dir(review)
+    missing = [nb.stem for nb in pipeline.discover_notebooks()
+               if not (reports / f"{nb.stem}.html").is_file()]
+    if missing:
+        return f"not run to the end (no report of {', '.join(missing)})"
+    return None
+
+
 def _answers(reviews: list[str]) -> str:
     """The first screen: per review its headline result with direction and certainty, and
-    the plain-language summary, linked to the summary report."""
+    the plain-language summary, linked to the summary report. A review whose run is not
+    current shows why instead of results that may be an earlier run's."""
     parts = ["<section class='answers'>"]
     for review in reviews:
         key = _key_results(review)
         summary = f"{review}/06_summary.html"
         title = _e(_review_title(review))
+        state = run_state(review)
         if (files.reports_dir() / summary).is_file():
             title = f"<a href='{_href(summary)}'>{title}</a>"
         parts.append(f"<div class='answer'><h2>{title}</h2>")
-        if key is not None and len(key):
+        if state is not None:
+            parts.append(f"<p class='missing'>Not current: {_e(state)}.</p>")
+        elif key is not None and len(key):
             first = key.iloc[0]
             parts.append(f"<p class='headline'><strong>{_e(first['Outcome'])}</strong>: "
                          f"{_e(first['Effect (95% CI)'])}; {_e(first['Participants (studies)'])};"
@@ -385,6 +454,10 @@ def _review_section(review: str, notebooks: bool = True) -> str:
     reports = files.reports_dir(review)
     title = _review_title(review)
     parts = [f"<h2 id='{_e(review)}'>{_e(review)}: {_e(title)}</h2>"]
+    state = run_state(review)
+    if state is not None:
+        parts.append(f"<p class='missing'>Not current: {_e(state)}. Only the files that "
+                     "exist are linked; key results appear when a run completes.</p>")
     failure = pipeline.failed_reviews().get(review)
     if failure:
         parts.append("<p class='failed'>This review did not run to the end; the other reviews "
@@ -397,8 +470,9 @@ def _review_section(review: str, notebooks: bool = True) -> str:
         if word.is_file():
             parts[-1] += f" · <a href='{_href(f'{review}/{word.name}')}'>Word document</a>"
         parts[-1] += "</p>"
-    parts += ["<h3>Key results</h3>", _key_results_table(review), _published_table(review),
-              "<h3>Reports</h3>", "<ul>"]
+    if state is None:
+        parts += ["<h3>Key results</h3>", _key_results_table(review), _published_table(review)]
+    parts += ["<h3>Reports</h3>", "<ul>"]
     for nb in pipeline.discover_notebooks():
         report, executed = reports / f"{nb.stem}.html", reports / f"{nb.stem}.ipynb"
         failed = reports / f"{nb.stem}.FAILED.ipynb"
@@ -666,7 +740,10 @@ def main(argv: list[str] | None = None) -> int:
 
     failed = False
     for review in reviews:
-        problems = check(review)
+        try:
+            problems = check(review)
+        except (OSError, ValueError) as error:  # one unreadable review never hides the others
+            problems = [f"the check could not finish: {error}"]
         if problems:
             failed = True
             print(f"{review}: {len(problems)} problem(s):", file=sys.stderr)
