@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "n_perm": 5000,
     "seed": 20260101,
     "sensitivity_r": [0.2, 0.5, 0.8],
+    "bayes_tau_prior": "default",
+    "bayes_mu_prior": "uniform",
 }
 
 TIMEPOINTS = ("last", "first")
@@ -85,6 +87,32 @@ def _r_values(name, value):
     return [inner(f"{name}[{i}]", v) for i, v in enumerate(value)]
 
 
+def _tau_prior(name, value):
+    from metareview.stats.bayes_priors import tau_prior
+
+    if value == "default":
+        return value
+    if not isinstance(value, str):
+        _fail(name, value, "'default' or a prior of tau as text, e.g. 'halfnormal(0.5)'")
+    try:
+        tau_prior(value)
+    except ValueError as error:
+        _fail(name, value, f"'default' or a prior of tau as text ({error})")
+    return value
+
+
+def _mu_prior(name, value):
+    from metareview.stats.bayes_priors import mu_prior
+
+    if not isinstance(value, str):
+        _fail(name, value, "'uniform' or 'normal(mean, sd)'")
+    try:
+        mu_prior(value)
+    except ValueError as error:
+        _fail(name, value, f"'uniform' or 'normal(mean, sd)' ({error})")
+    return value
+
+
 def _review_name(name, value):
     if not isinstance(value, str) or not value:
         _fail(name, value, "the review's folder name under data/raw/, e.g. 'acne-scars'")
@@ -103,6 +131,8 @@ CHECKS = {
     "n_perm": _whole(100, what=">= 100"),
     "seed": _whole(0, what=">= 0"),
     "sensitivity_r": _r_values,
+    "bayes_tau_prior": _tau_prior,
+    "bayes_mu_prior": _mu_prior,
 }
 
 

@@ -5,7 +5,7 @@
     python -m metareview.record index                    # reports/index.html
 
 `results/<review>.json` holds every number of the result tables the notebooks write to
-data/processed/<review>/ (pooled, sensitivity, leave-one-out, small-study, subgroups,
+data/processed/<review>/ (pooled, Bayesian, sensitivity, leave-one-out, small-study, subgroups,
 meta-regression, safety), one entry per table row, keyed by the row's text columns (outcome,
 comparison, method, ...) with its numeric columns (k, estimate, CI, tau², I², p, ...) as values,
 plus the list of figures the run drew. It is written deterministically (sorted keys, floats with
@@ -35,6 +35,7 @@ from metareview import files
 # Result tables in the order they are recorded; whichever exist are used.
 RESULT_TABLES = (
     "pooled",
+    "bayes",
     "sensitivity",
     "leave_one_out",
     "small_study",

@@ -73,7 +73,7 @@ class BayesResult(ResultMixin):
     tau_mode, tau_median, tau_mean, tau_sd : float
         Posterior mode, median, mean and standard deviation of the heterogeneity τ (mean and
         SD are inf when the posterior's moment diverges, as with a half-Cauchy prior and two
-        studies).
+        studies, or its tail is still not negligible at τ = 1e150).
     tau_central, tau_shortest : (float, float)
         Equal-tailed and shortest intervals of τ (the shortest starts at 0 when the density is
         highest there).
@@ -396,8 +396,9 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
         # s²(τ) grows like τ²/k, so the variances of μ and θ_new diverge with that of τ
         which = "mean and SD" if not post.moment_finite[1] else "SD"
         notes.append(f"the posterior {which} of tau, and the SDs of mu and of a new study's "
-                     "theta, are infinite (the prior's tail is too heavy for this number of "
-                     "studies)")
+                     "theta, are reported as inf: the posterior's tail is too heavy for them "
+                     "to be finite (or to be integrated to 1e150) with this prior and this "
+                     "number of studies")
     tau_short = post.shortest(level)
 
     # the mixtures of mu, theta_new and each study's theta_i

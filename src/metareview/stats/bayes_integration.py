@@ -34,6 +34,7 @@ _TAIL_TOLERATED = 23.0      # a tail still above exp(-23) of its maximum at the 
 _LOG_TAU_CAP = math.log(1e150)   # tau^2 stays finite in double precision
 PRUNE = 1e-14               # the lightest mixture components, of this total weight, are dropped
 SOLVE_TOL = 1e-13           # relative accuracy of quantiles, modes and interval ends
+_ROUNDING = 1e-14           # a probability residual this small is rounding
 _LOG_2PI = math.log(2.0 * math.pi)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 
@@ -448,17 +449,20 @@ class Mixtures:
         z = self._z(x)
         return special.ndtr(z) @ self.w, (np.exp(-0.5 * z * z) / self.s) @ self.w / SQRT_2PI
 
-    def derivatives(self, x: np.ndarray, with_cdf: bool = False):
-        """f, f' and f'' at x (and F first, with `with_cdf`)."""
+    def derivatives(self, x: np.ndarray, with_cdf: bool = False, second: bool = True):
+        """f, f' and f'' at x (F first, with `with_cdf`; no f'' without `second`)."""
         z = self._z(x)
-        phi = np.exp(-0.5 * z * z) / self.s / SQRT_2PI
-        f = phi @ self.w
+        phi = np.exp(-0.5 * z * z) / self.s
+        f = phi @ self.w / SQRT_2PI
         z_over_s = z / self.s
-        d1 = (-z_over_s * phi) @ self.w
-        d2 = ((z_over_s * z_over_s - 1.0 / (self.s * self.s)) * phi) @ self.w
+        d1 = (-z_over_s * phi) @ self.w / SQRT_2PI
+        out = [f, d1]
+        if second:
+            out.append(((z_over_s * z_over_s - 1.0 / (self.s * self.s)) * phi) @ self.w
+                       / SQRT_2PI)
         if with_cdf:
-            return special.ndtr(z) @ self.w, f, d1, d2
-        return f, d1, d2
+            out.insert(0, special.ndtr(z) @ self.w)
+        return tuple(out)
 
     def quantile(self, p: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
         """x with F_j(x) = p_j, by Newton's method kept inside the bracket that the iterates
@@ -529,8 +533,8 @@ class Mixtures:
         tol = SOLVE_TOL * self.sd
 
         def residual(a, b):
-            cdf_a, fa, da, _ = self.derivatives(a, with_cdf=True)
-            cdf_b, fb, db, _ = self.derivatives(b, with_cdf=True)
+            cdf_a, fa, da = self.derivatives(a, with_cdf=True, second=False)
+            cdf_b, fb, db = self.derivatives(b, with_cdf=True, second=False)
             r1 = cdf_b - cdf_a - level
             r2 = fa - fb
             # both residuals as probabilities: r₂ times the interval's width
@@ -545,11 +549,14 @@ class Mixtures:
                 step_b = ((-fa) * r2 - da * r1) / det
             step_a = np.where(np.isfinite(step_a), step_a, 0.0)
             step_b = np.where(np.isfinite(step_b), step_b, 0.0)
+            # a step within the tolerance, or a residual at rounding level, is taken as it is
+            tiny = (np.abs(step_a) <= tol) & (np.abs(step_b) <= tol)
             factor = np.ones_like(a)
             for _ in range(40):
                 new_a, new_b = a - factor * step_a, b - factor * step_b
                 trial = residual(new_a, new_b)
-                worse = ~(trial[-1] <= size) & (factor > 1e-12)
+                worse = ((trial[-1] > size) & (trial[-1] > _ROUNDING) & ~tiny
+                         & (factor > 1e-12))
                 if not worse.any():
                     break
                 factor = np.where(worse, factor / 2.0, factor)
