@@ -22,11 +22,20 @@ UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),.make/uv/bin/uv)
 # Number of reviews run at the same time by `make reports` / `make reproduce`.
 JOBS ?= 2
 
+# Variables a user passes (NAME, REVIEW, JOBS, LAB_ARGS, PYTHON) reach recipes through the
+# environment, quoted ("$$NAME"), and are checked by the program that uses them; never pasted
+# into a recipe's text, where `NAME='x;touch /tmp/pwned'` would run the command.
+export NAME REVIEW JOBS LAB_ARGS PYTHON
+
 # --- what there is to run ----------------------------------------------------------------------
 
-# Reviews: the folders of data/raw that have a params/<review>.yaml.
-RAW_DIRS := $(patsubst %/,%,$(wildcard data/raw/*/))
-REVIEWS := $(sort $(foreach d,$(RAW_DIRS),$(if $(wildcard params/$(notdir $(d)).yaml),$(notdir $(d)))))
+# Reviews: the folders of data/raw that have a params/<review>.yaml and a name of letters,
+# digits, '-' and '_' (metareview.files.NAME_RULE; Make splits names on spaces, and a name
+# becomes part of commands). The runner reports the folders left out.
+# (The case patterns open with "(" so that Make's parentheses stay balanced.)
+REVIEWS := $(sort $(shell for d in data/raw/*/; do n="$${d:9}"; n="$${n%/}"; \
+  case "$$n" in (*[!A-Za-z0-9_-]*|[!A-Za-z0-9]*) ;; \
+  (*) if [ -f "params/$$n.yaml" ]; then echo "$$n"; fi;; esac; done))
 # Notebooks: notebooks/NN_name.ipynb, run in the order of NN.
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NB_STEMS := $(basename $(notdir $(NOTEBOOKS)))
@@ -49,7 +58,7 @@ inputs_of = $(wildcard data/raw/$(1)/*) params/$(1).yaml
 # --- targets -----------------------------------------------------------------------------------
 
 .PHONY: help setup reproduce reports report-files check record test lab share clean checksums \
-        codebook new-review fixtures
+        codebook new-review fixtures import-revman export-revman
 
 help: ## list the targets
 	@echo "Targets (reviews: $(or $(REVIEWS),none); notebooks: $(words $(NB_STEMS))):"
@@ -59,12 +68,12 @@ help: ## list the targets
 setup: $(SETUP_STAMP) ## build .venv from requirements.lock (reruns only when the lock changes)
 
 $(SETUP_STAMP): requirements.lock pyproject.toml
-	@test -n "$(PYTHON)" || { echo "error: python3.11 (or python3) is needed to build .venv"; exit 1; }
+	@test -n "$${PYTHON:-}" || { echo "error: python3.11 (or python3) is needed to build .venv"; exit 1; }
 	@if [ ! -x "$(UV)" ]; then \
 	  echo "uv not found on PATH: installing uv $(UV_VERSION) from PyPI into .make/uv"; \
-	  $(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .make/uv uv==$(UV_VERSION); \
+	  "$$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .make/uv uv==$(UV_VERSION); \
 	fi
-	test -x $(PY) || $(UV) venv --python $(PYTHON) $(VENV)
+	test -x $(PY) || $(UV) venv --python "$$PYTHON" $(VENV)
 	$(UV) pip sync --python $(PY) requirements.lock
 	$(UV) pip install --python $(PY) --no-deps -e .
 	$(PY) -m ipykernel install --prefix $(VENV) --name metareview \
@@ -78,8 +87,9 @@ reproduce: setup ## from raw data to checked reports: delete outputs, run everyt
 	$(MAKE) check
 
 reports: $(SETUP_STAMP) ## run what changed (reviews in parallel) and rebuild the index page
-	@status=0; \
-	$(MAKE) --jobs=$(JOBS) --keep-going report-files || status=$$?; \
+	@[[ "$$JOBS" =~ ^[1-9][0-9]*$$ ]] || { echo "error: JOBS must be a whole number >= 1"; exit 2; }; \
+	status=0; \
+	$(MAKE) --jobs="$$JOBS" --keep-going report-files || status=$$?; \
 	$(MAKE) reports/index.html || status=$$?; \
 	if [ $$status -ne 0 ]; then \
 	  echo; echo "Some reviews did not run to the end (the others did):"; \
@@ -98,7 +108,7 @@ report-files: $(REPORTS)
 reports/%.html: notebooks/$$(notdir $$*).ipynb $$(call inputs_of,$$(call review_of,$$*)) \
                 $$(call upstream_of,$$*) $(SRC) $(SETUP_STAMP)
 	@if [ -e $@ ] && [ -z "$$(find $^ -newer $@ -print -quit)" ]; then exit 0; fi; \
-	$(PY) -m metareview.pipeline run --review $(call review_of,$*) --from $(call number_of,$*)
+	$(PY) -m metareview.pipeline run --review '$(call review_of,$*)' --from '$(call number_of,$*)'
 
 # The index shows what exists, failed reviews included (it marks them).
 reports/index.html: $(wildcard $(REPORTS)) $(wildcard .runs/*.failed) $(wildcard results/*.json) \
@@ -112,15 +122,35 @@ record: reports ## rewrite results/*.json from the current run (review the git d
 	$(PY) -m metareview.record write
 
 checksums: setup ## accept an intended raw-data edit: valid sheets, changed reviews only [REVIEW=x]
-	$(PY) -m metareview.checksums accept $(addprefix data/raw/,$(or $(REVIEW),$(REVIEWS)))
+	@if [ -n "$${REVIEW:-}" ]; then $(PY) -m metareview.checksums accept --review "$$REVIEW"; \
+	else $(PY) -m metareview.checksums accept $(addprefix --review ,$(REVIEWS)); fi
 
 codebook: setup ## write the generated tables of a review's CODEBOOK.md [REVIEW=x]
-	@test -n "$(REVIEW)" || { echo "usage: make codebook REVIEW=<review>"; exit 2; }
-	$(PY) -m metareview.codebook --write data/raw/$(REVIEW)
+	@test -n "$${REVIEW:-}" || { echo "usage: make codebook REVIEW=<review>"; exit 2; }
+	$(PY) -m metareview.codebook --write --review "$$REVIEW"
 
 new-review: setup ## scaffold a new review: data/raw/<name>/ and params/<name>.yaml [NAME=x]
-	@test -n "$(NAME)" || { echo "usage: make new-review NAME=<review-name>"; exit 2; }
-	$(PY) -m metareview.review.scaffold $(NAME)
+	@test -n "$${NAME:-}" || { echo "usage: make new-review NAME=<review-name>"; exit 2; }
+	$(PY) -m metareview.review.scaffold -- "$$NAME"
+
+# FILE, NAME and REVIEW reach the shell through the environment (never pasted into the recipe),
+# so a path with spaces, quotes or `;` is passed as one argument and runs nothing.
+REVIEW_NAME_RE := ^[A-Za-z0-9][A-Za-z0-9_-]*$$
+import-revman: export REVMAN_FILE = $(FILE)
+import-revman: export REVMAN_NAME = $(NAME)
+import-revman: setup ## import a RevMan 5 file (.rm5, CSV export, data package) as a review [FILE=path NAME=x]
+	@if [ -z "$$REVMAN_FILE" ] || [ -z "$$REVMAN_NAME" ]; then \
+	  echo "usage: make import-revman FILE=<file.rm5 or export.csv> NAME=<review-name>"; exit 2; fi
+	@[[ "$$REVMAN_NAME" =~ $(REVIEW_NAME_RE) ]] || { \
+	  echo "error: NAME '$$REVMAN_NAME': use letters, digits, '-' and '_', starting with a letter or digit"; exit 2; }
+	$(PY) -m metareview.review.revman import "$$REVMAN_FILE" "$$REVMAN_NAME"
+
+export-revman: export REVMAN_REVIEW = $(REVIEW)
+export-revman: setup ## write a review's analyses in RevMan 5's CSV layout [REVIEW=x OUT=path]
+	@[[ "$$REVMAN_REVIEW" =~ $(REVIEW_NAME_RE) ]] || { echo "usage: make export-revman REVIEW=<review>"; exit 2; }
+	$(PY) -m metareview.review.revman export "$$REVMAN_REVIEW" $(if $(OUT),--out "$$REVMAN_OUT")
+
+export-revman: export REVMAN_OUT = $(OUT)
 
 test: setup ## run the test suite (fails when no test ran); property tests with fixed examples
 	$(PY) -m pytest -q --hypothesis-profile=ci
@@ -129,13 +159,15 @@ test: setup ## run the test suite (fails when no test ran); property tests with 
 # e.g. make lab LAB_ARGS="--no-browser --port 8890".
 LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: setup ## open JupyterLab with the project kernel [LAB_ARGS="--port 8890 ..."]
-	$(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ROOT) $(LAB_ARGS) notebooks/
+	@# LAB_ARGS is split into words by the shell but never run as a command (no globbing)
+	set -f; $(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ROOT) $${LAB_ARGS:-} notebooks/
 
 share: reports ## zip reports, figures, tables and Word files for coauthors [NOTEBOOKS=1 adds the executed notebooks]
 	$(PY) -m metareview.record share $(if $(filter 1 yes true,$(NOTEBOOKS)),--with-notebooks)
 
 fixtures: ## recompute the R reference values (needs R with metafor; bayesmeta 3.4 for the Bayesian ones, ~20 min)
-	@for script in tests/fixtures/metafor/make_*.R tests/fixtures/bayesmeta/make_*.R; do echo "Rscript $$script"; Rscript "$$script"; done
+	@for script in tests/fixtures/metafor/make_*.R tests/fixtures/revman/make_*.R tests/fixtures/bayesmeta/make_*.R; do \
+	  echo "Rscript $$script"; Rscript "$$script"; done
 
 clean: ## delete generated data and reports (not .venv, not results/)
 	mkdir -p data/processed reports

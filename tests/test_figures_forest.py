@@ -316,3 +316,124 @@ def test_figures_use_no_pyplot_state():
         "assert 'matplotlib.pyplot' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- axis, arrows, labels and alternative text -----------------------------------------------
+
+Z95 = 1.959963984540054
+
+
+@pytest.fixture(scope="module")
+def two_trials() -> pd.DataFrame:
+    """Two trials of a percentage outcome as acne-scars pools them (scar volume, percent
+    improvement): MD 13.48 [4.80, 22.16] and 33.24 [25.63, 40.85]. With the Hartung-Knapp test
+    and one df their pooled interval is [-102.19, 148.89], about ten times the studies'."""
+    yi = np.array([13.48, 33.24])
+    se = np.array([(22.16 - 4.80), (40.85 - 25.63)]) / (2 * Z95)
+    return pd.DataFrame({"label": ["Gel 2025", "Subcision 2022"], "yi": yi, "vi": se ** 2})
+
+
+def test_axis_fits_the_studies_and_a_wider_pooled_interval_ends_in_arrows(two_trials):
+    result = mr.pool(two_trials["yi"], two_trials["vi"], method="REML", test="knha")
+    assert result.ci_low < -100 and result.ci_high > 140  # the interval that stretched the axis
+    fig = figures.forest_plot(two_trials, result, measure="MD", direction="higher_is_better",
+                              title="Scar volume")
+    ax = fig.axes[0]
+    # RevMan's scale: the smallest of 1, 2, 4, 5 × 10^j covering the studies (40.85 -> 50)
+    assert ax.get_xlim() == (-50.0, 50.0)
+    for line in _by_gid(fig, "study-ci-"):
+        low, high = line.get_xdata()
+        assert -50 < low < high < 50  # every study's interval is whole
+    (diamond,) = [p for p in fig.findobj(Polygon) if p.get_gid() == "pooled-total"]
+    xs = diamond.get_xy()[:, 0]
+    assert xs.min() == pytest.approx(-50.0) and xs.max() == pytest.approx(50.0)
+    assert result.estimate in list(xs)  # top and bottom vertices at the estimate
+    arrows = {p.get_gid(): p.get_xy()[:, 0] for p in fig.findobj(Polygon)
+              if (p.get_gid() or "").startswith("arrow-pooled-total")}
+    assert set(arrows) == {"arrow-pooled-total-left", "arrow-pooled-total-right"}
+    assert arrows["arrow-pooled-total-left"].min() < -50  # heads point out of the axis
+    assert arrows["arrow-pooled-total-right"].max() > 50
+    # the numbers of the whole interval are still printed
+    assert f"{result.estimate:.2f} [{result.ci_low:.2f}, {result.ci_high:.2f}]" in _cells(
+        fig, "estimate")
+    assert_no_text_overlaps(fig)
+
+
+def test_an_interval_inside_the_axis_is_drawn_whole(bcg):
+    result = mr.pool(bcg["yi"], bcg["vi"], method="REML")
+    fig = figures.forest_plot(bcg, result, measure="RR")
+    assert not [p for p in fig.findobj(Polygon) if (p.get_gid() or "").startswith("arrow-")]
+    low, high = fig.axes[0].get_xlim()
+    # the axis covers every study's interval (log RR) and no more than the next scale step
+    reach = np.max(np.abs(np.r_[bcg["yi"] - Z95 * np.sqrt(bcg["vi"]),
+                                bcg["yi"] + Z95 * np.sqrt(bcg["vi"])]))
+    assert reach == pytest.approx(np.log(13.6), abs=0.01)  # a study up to RR 13.6
+    assert high == -low and high >= reach and np.exp(high) == pytest.approx(20.0)
+
+
+def test_ratio_axes_are_titled_log_scale_and_keep_clear_of_the_favours_labels(bcg, normand):
+    ratio = figures.forest_plot(bcg, mr.pool(bcg["yi"], bcg["vi"]), measure="RR")
+    assert ratio.axes[0].get_xlabel() == "Risk Ratio (log scale)"
+    assert [t.get_text() for t in ratio.axes[0].get_xticklabels()] == ["0.05", "0.2", "1",
+                                                                        "5", "20"]
+    assert_no_text_overlaps(ratio)
+    difference = figures.forest_plot(normand, mr.pool(normand["yi"], normand["vi"]),
+                                     measure="MD")
+    assert difference.axes[0].get_xlabel() == ""
+    assert figures.forest.axis_label("OR") == "Odds Ratio (log scale)"
+
+
+@pytest.mark.parametrize("direction, left, right", [
+    ("lower_is_better", "Favours treatment", "Favours control"),
+    ("higher_is_better", "Favours control", "Favours treatment"),
+])
+def test_default_favours_sides_follow_the_outcome_direction(bcg, direction, left, right):
+    result = mr.pool(bcg["yi"], bcg["vi"])
+    for fig in (figures.forest_plot(bcg, result, measure="RR", direction=direction),
+                figures.subgroup_forest_plot(bcg.assign(g="a"), "g", {"a": result}, result,
+                                             measure="RR", direction=direction)):
+        (shown_left,) = _by_gid(fig, "favours-left")
+        (shown_right,) = _by_gid(fig, "favours-right")
+        assert (shown_left.get_text(), shown_right.get_text()) == (left, right)
+
+
+def test_subgroup_forest_plot_prints_the_reviews_labels(bcg):
+    rows = bcg.assign(cls=np.where(np.arange(13) < 5, "svf", "fat_grafting"))
+    fits = {g: mr.pool(p["yi"], p["vi"]) for g, p in rows.groupby("cls")}
+    source = [None] * 13
+    source[0] = (-1.5, 0.2)
+    fig = figures.subgroup_forest_plot(
+        rows, "cls", fits, mr.pool(rows["yi"], rows["vi"]), measure="RR",
+        arm_labels=("Cell therapy", "Control"), single_interval=source,
+        group_labels={"svf": "Stromal vascular fraction", "fat_grafting": "Fat grafting"})
+    texts = _texts(fig)
+    assert {"Fat grafting (k = 8)", "Stromal vascular fraction (k = 5)", "Cell therapy"} <= set(
+        texts)
+    assert not {"svf (k = 5)", "fat_grafting (k = 8)", "Experimental"} & set(texts)
+    # headings in the order of their labels; the source's interval of a study as in forest_plot
+    spans = [t for t in texts if t.endswith(")") and "(k = " in t]
+    assert spans == ["Fat grafting (k = 8)", "Stromal vascular fraction (k = 5)"]
+    ci = {a.get_gid(): list(a.get_xdata()) for a in _by_gid(fig, "study-ci-")}
+    assert ci["study-ci-0"] == [-1.5, 0.2]
+    assert any(t.startswith("† t-based interval") for t in texts)
+    assert_no_text_overlaps(fig)
+
+
+def test_alt_text_names_the_outcome_k_and_the_pooled_estimate_as_the_table_prints_it(
+        bcg, two_trials):
+    from metareview.report.figures.style import alt_text
+    from metareview.report.text import format_interval
+
+    result = mr.pool(bcg["yi"], bcg["vi"], method="REML")
+    text = alt_text(figures.forest_plot(bcg, result, measure="RR", title="Tuberculosis (RR)"))
+    table = format_interval(*np.exp([result.estimate, result.ci_low, result.ci_high]))
+    assert text.startswith("Forest plot: Tuberculosis (RR). 13 studies; pooled RR ")
+    assert f"RR {table} (95% CI), random effects (REML)" in text and table == "0.49 [0.34, 0.70]"
+    assert "prediction interval" in text and "past the" not in text
+    wide = mr.pool(two_trials["yi"], two_trials["vi"], method="REML", test="knha")
+    text = alt_text(figures.forest_plot(two_trials, wide, measure="MD"))
+    printed = format_interval(wide.estimate, wide.ci_low, wide.ci_high)
+    assert f"2 studies; pooled MD {printed} (95% CI)" in text
+    assert "runs past the left and right end of the axis" in text
+    alone = alt_text(figures.forest_plot(two_trials.iloc[:1], None, measure="MD"))
+    assert alone == "Forest plot. 1 study, not pooled: Gel 2025: MD 13.48 [4.80, 22.16]."

@@ -18,6 +18,7 @@ from scipy import stats
 import metareview as mr
 from metareview.report import figures
 from metareview.report.figures.style import ROB_COLOURS
+from metareview.review.schema import ROB_JUDGEMENTS
 
 from support import check_saved_figure
 
@@ -71,9 +72,30 @@ def test_rob_summary_bars_sum_to_100_percent_per_domain():
     assert order == [lv for lv in ("low", "some_concerns", "high", "no_information")
                      if lv in order]
     texts = _texts(fig)
-    assert "RoB 2 (8 studies)" in texts and "ROBINS-I (3 studies)" in texts
-    assert "D1: Bias arising from the randomisation process" in texts
+    assert any(t.startswith("RoB 2 (8 studies; each bar") for t in texts)
+    assert any(t.startswith("ROBINS-I (3 studies; each bar") for t in texts)
+    assert "D1: Bias arising from the randomisation process (n = 8)" in texts
     assert {"Low", "Some concerns", "High", "Moderate", "Serious", "Critical"} <= set(texts)
+
+
+def test_rob_summary_bars_are_out_of_the_studies_rated_in_each_domain():
+    # 29 studies with an overall ROBINS-I judgement, 3 of them rated in D3 (all serious):
+    # D3's bar is 100% of its 3 studies, and says n = 3
+    rows = [{"study_id": f"S{i}", "tool": "ROBINS-I", "domain": "overall",
+             "judgement": "serious" if i % 2 else "moderate"} for i in range(29)]
+    rows += [{"study_id": f"S{i}", "tool": "ROBINS-I", "domain": "D3", "judgement": "serious"}
+             for i in range(3)]
+    fig = figures.rob_summary_bar(pd.DataFrame(rows))
+    texts = _texts(fig)
+    assert any(t.startswith("D3: ") and t.endswith("(n = 3)") for t in texts)
+    assert "Overall (n = 29)" in texts or any(t.endswith("(n = 29)") for t in texts)
+
+
+def test_each_judgement_of_a_tool_has_its_own_colour():
+    for tool in ("RoB2", "ROBINS-I"):
+        levels = ROB_JUDGEMENTS[tool]
+        assert len({ROB_COLOURS[j] for j in levels}) == len(levels), tool
+    assert ROB_COLOURS["some_concerns"] != ROB_COLOURS["moderate"]
 
 
 def test_rob_summary_from_the_review_fixture_and_empty():

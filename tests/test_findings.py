@@ -197,6 +197,7 @@ def test_the_pooled_row_decides_the_numbers_shown():
     assert (number["estimate"], number["ci_low"], number["ci_high"], number["k"]) == \
         (23.351746, -102.185513, 148.889005, 2)
     assert any("Hartung-Knapp interval has 1 df" in n for n in out.footnotes)
+    assert number["caution"] == "2 studies: the Hartung-Knapp interval has 1 df."
     assert effect_text("MD", 23.351746, -102.185513, 148.889005, "percent") == \
         strip_marks(out.table.iloc[0]["Effect (95% CI)"])
 
@@ -240,6 +241,16 @@ def test_absolute_effects_of_odds_ratios_and_risk_differences():
     # HR 0.5 at 0.2: 1 − 0.8^0.5 = 0.1056 -> 106
     assert absolute_effects("HR", 0.2, 0.5, 0.5, 0.5)["intervention"] == 106
     assert absolute_effects("RR", None, 0.7, 0.5, 0.98) is None
+
+
+def test_no_control_event_gives_no_absolute_effect():
+    # 0 per 1000 with control would read "0 per 1000 (0 to 0)" whatever the ratio says
+    assert absolute_effects("RR", 0.0, 1.62, 0.08, 34.66) is None
+    eff = binary_effects().assign(events_control=[0, 0, 0])
+    r = row(OutcomeSummary("d", "Death", "RR", "lower_is_better", log_fit(1.62, 0.08, 34.66),
+                           eff, None))
+    assert r["Risk with control"] == "not estimable"
+    assert r["Risk with intervention (95% CI)"] == ""
 
 
 def test_difference_crossing_zero_reads_fewer_to_more():

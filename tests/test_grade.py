@@ -161,8 +161,9 @@ def test_risk_of_bias_uses_the_weights_of_a_real_fit():
 def test_single_study_inconsistency_not_assessable():
     eff = effects(yi=(-0.4,), n=(200,))
     j = domain(grade(result=None, eff=eff, risk=rob("low")), "inconsistency")
-    assert j.computed == "not_serious"
+    assert j.computed == "not_assessed"                # nothing to be consistent with
     assert "single study" in j.reason
+    assert j.downgrade == 0
 
 
 def test_i2_under_50_not_serious_and_50_serious():
@@ -213,14 +214,14 @@ def test_imprecision_not_serious_when_ci_excludes_null_and_ois_met():
     eff = effects(n=(100, 100, 100, 100))
     j = domain(grade(eff=eff), "imprecision")
     assert j.computed == "not_serious"
-    assert "800 participants, at least the OIS of 786" in j.reason
+    assert "800 participants, at least the optimal information size of 786" in j.reason
 
 
 def test_imprecision_serious_below_the_ois():
     eff = effects(n=(98, 98, 98, 98))            # 784 < 786
     j = domain(grade(eff=eff), "imprecision")
     assert j.computed == "serious"
-    assert "784 participants, below the OIS of 786" in j.reason
+    assert "784 participants, below the optimal information size of 786" in j.reason
 
 
 def test_imprecision_serious_when_the_ci_includes_no_effect():
@@ -249,15 +250,13 @@ def test_md_band_needs_a_minimal_important_difference():
     assert j.computed == "not_serious"
 
 
-def test_single_study_under_100_participants_is_very_serious():
-    # one study, CI yi ± 1.96·0.1 = -0.6 to -0.2 excludes 0
+def test_single_small_study_excluding_the_null_is_rated_on_its_information_size():
+    # one study, CI yi ± 1.96·0.1 = -0.6 to -0.2 excludes 0; 90 participants are below the
+    # optimal information size, which rates down once (GRADE 6); size alone is no second step
     small = effects(yi=(-0.4,), n=(45,))          # 90 participants
     j = domain(grade(result=None, eff=small, risk=rob("low")), "imprecision")
-    assert j.computed == "very_serious"
-    assert "single study with fewer than 100" in j.reason
-    enough = effects(yi=(-0.4,), n=(50,))         # 100 participants: below the OIS only
-    assert domain(grade(result=None, eff=enough, risk=rob("low")),
-                  "imprecision").computed == "serious"
+    assert j.computed == "serious"
+    assert "optimal information size" in j.reason
 
 
 def test_binary_ois_from_the_median_control_risk():
@@ -268,7 +267,7 @@ def test_binary_ois_from_the_median_control_risk():
     j_small = domain(grade(result=Fit(**ci), eff=small, measure="RR"), "imprecision")
     j_large = domain(grade(result=Fit(**ci), eff=large, measure="RR"), "imprecision")
     assert j_small.computed == "serious"
-    assert "1804 participants, below the OIS of 1806" in j_small.reason
+    assert "1804 participants, below the optimal information size of 1806" in j_small.reason
     assert "control risk of 0.2" in j_small.reason
     assert j_large.computed == "not_serious"
 
@@ -336,8 +335,9 @@ def test_fewer_than_ten_studies_not_assessable():
     eff9 = eff.iloc[:9]
     fit9 = mr.pool(eff9["yi"], eff9["vi"])
     j = domain(grade(result=fit9, eff=eff9, risk=None), "publication_bias")
-    assert j.computed == "not_serious"
-    assert "not assessable with 9 studies" in j.reason
+    assert j.computed == "not_assessed"
+    assert "9 studies: Egger's test needs at least 10" in j.reason
+    assert j.downgrade == 0
 
 
 def test_reviewers_publication_bias_input_replaces_the_test():
@@ -385,7 +385,7 @@ def test_override_replaces_the_judgement_and_keeps_both():
     j = domain(c, "imprecision")
     assert (j.computed, j.final) == ("serious", "not_serious")
     assert j.overridden and j.overridden_by.startswith("the OIS is met")
-    assert "below the OIS of 786" in j.reason    # the computed rule is kept
+    assert "below the optimal information size of 786" in j.reason    # the computed rule is kept
     assert domain(c, "risk_of_bias").overridden_by is None
     assert c.level == "high"
     assert "computed serious" in c.explanation

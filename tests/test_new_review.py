@@ -9,15 +9,13 @@ their own "favours" labels. No package code is edited: everything is in the revi
 from __future__ import annotations
 
 import csv
-import io
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from support import empty_clone, make_in, rewrite_sheet
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = REPO / "tests" / "fixtures" / "review_fixture"
@@ -48,22 +46,8 @@ SOURCE = {"source_url": "https://wviechtb.github.io/metadat/reference/dat.bcg.ht
           "source_location": "dataset dat.bcg", "source_level": "full_text"}
 
 
-def _make(root: Path, *args: str) -> subprocess.CompletedProcess:
-    venv = REPO / ".venv"
-    variables = [f"PY={venv / 'bin' / 'python'}", f"SETUP_STAMP={root / '.ready'}",
-                 f"VENV={venv}"]
-    env = {**os.environ, "METAREVIEW_ROOT": str(root)}
-    return subprocess.run(["make", "--no-print-directory", *args, *variables], cwd=root,
-                          env=env, capture_output=True, text=True, timeout=1800)
-
-
-def _rewrite(path: Path, rows: list[dict]) -> None:
-    header = next(csv.reader(path.open(encoding="utf-8")))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows([{k: row.get(k, "") for k in header} for row in rows])
-    path.write_text(out.getvalue(), encoding="utf-8")
+_make = make_in
+_rewrite = rewrite_sheet
 
 
 def _fill_in(folder: Path) -> None:
@@ -99,12 +83,7 @@ def _fill_in(folder: Path) -> None:
 @pytest.fixture(scope="module")
 def bcg_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("second_review")
-    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
-        shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "notebooks", root / "notebooks")
-    (root / "data" / "raw").mkdir(parents=True)
-    (root / "params").mkdir()
-    (root / ".ready").touch()
+    empty_clone(root)
     scaffold = _make(root, "new-review", f"NAME={NAME}")
     assert scaffold.returncode == 0, scaffold.stdout + scaffold.stderr
     # the first run of the empty scaffold says what to fill in, without a traceback

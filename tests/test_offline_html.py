@@ -39,6 +39,11 @@ def tree(tmp_path, monkeypatch):
         "analysis,outcome,measure,k,status,estimate,ci_low,ci_high,pval\n"
         f"a & b,\"{EVIL}\",MD,3,pooled,-0.5,-0.9,-0.1,0.02\n"
     )
+    (processed / "key_results.csv").write_text(
+        "rank,Outcome,Effect (95% CI),Participants (studies),Certainty,Statement,analysis,"
+        "outcome,measure,k,participants,estimate,ci_low,ci_high\n"
+        f"1,\"{EVIL}\",MD −0.50 (−0.90 to −0.10),a & b,Low,\"{EVIL} may reduce it.\",main,o,"
+        "MD,3,30,-0.5,-0.9,-0.1\n")
     reports = root / "reports" / "rev"
     (reports / "figures").mkdir(parents=True)
     (reports / "tables").mkdir()

@@ -14,6 +14,7 @@ pooled estimate against metafor 3.8-1:
 from __future__ import annotations
 
 import json
+import math
 import re
 import os
 import shutil
@@ -227,6 +228,25 @@ def test_word_summary_equals_the_html_summary_of_findings(run_root):
 
 
 @pytest.mark.slow
+def test_word_summary_holds_the_figures_with_captions_and_no_identifiers(run_root):
+    from docx import Document
+
+    document = Document(str(run_root / "reports" / REVIEW / "summary.docx"))
+    captions = [p.text for p in document.paragraphs if p.style.name == "Caption"]
+    # the flow diagram first, then a forest plot of each pooled outcome of the summary
+    assert len(document.inline_shapes) == len(captions) >= 2
+    assert captions[0].startswith("Figure 1. Flow of records")
+    assert all(c.startswith(f"Figure {i}. ") for i, c in enumerate(captions, start=1))
+    assert any("Forest plot of" in c for c in captions)
+    for shape in document.inline_shapes:
+        assert shape._inline.docPr.get("descr")
+    text = "\n".join([p.text for p in document.paragraphs]
+                     + [c.text for t in document.tables for r in t.rows for c in r.cells])
+    assert "**" not in text and "`" not in text
+    assert re.findall(r"\b[A-Za-z0-9]+_[A-Za-z0-9_]+\b", text) == []
+
+
+@pytest.mark.slow
 def test_share_ships_reports_without_notebooks_unless_asked(run_root):
     import zipfile
 
@@ -289,4 +309,99 @@ def test_the_registry_in_docs_lists_exactly_the_processed_tables(run_root):
     listed = set(re.findall(r"^\| `([a-z_<>]+\.(?:csv|txt))`", registry, flags=re.M))
     written = {p.name for p in (run_root / "data" / "processed" / REVIEW).iterdir()}
     written = {n if not n.startswith("clean_") else "clean_<sheet>.csv" for n in written}
-    assert written == listed
+    # written only under analysis_method: revman (tests/test_revman_pipeline.py checks it)
+    assert written == listed - {"pooled_revman.csv"}
+
+
+def test_every_page_shows_the_result_table_numbers(run_root, monkeypatch):
+    from metareview import files
+    from metareview.run import consistency
+
+    monkeypatch.setenv(files.ROOT_ENV, str(run_root))
+    record = _run(run_root, "metareview.record", "index")
+    assert record.returncode == 0, record.stdout + record.stderr
+    assert consistency.problems(REVIEW) == []
+    pooled = pd.read_csv(run_root / "data" / "processed" / REVIEW / "pooled.csv")
+    tb = pooled[(pooled["outcome"] == "tb") & (pooled["status"] == "pooled")].iloc[0]
+    shown = f"RR {math.exp(tb['estimate']):.2f} ({math.exp(tb['ci_low']):.2f} to " \
+            f"{math.exp(tb['ci_high']):.2f})"
+    summary = run_root / "reports" / REVIEW / "06_summary.html"
+    assert shown in consistency.page_text(summary)
+    # a page that shows another number is caught, naming the page and the number
+    original = summary.read_text(encoding="utf-8")
+    try:
+        summary.write_text(original.replace(f"{math.exp(tb['ci_low']):.2f} to",
+                                            "0.01 to"), encoding="utf-8")
+        found = consistency.problems(REVIEW)
+        assert any(p.startswith("06_summary.html:") and "tb" in p for p in found), found
+    finally:
+        summary.write_text(original, encoding="utf-8")
+
+
+
+def test_pages_for_coauthors_are_in_words(run_root, monkeypatch):
+    """No snake_case identifier and no rendering debris in the summary report, the Word file
+    and the index of the fixture review; a planted identifier is caught, and one inside a
+    code element (a file name) is not."""
+    from metareview import files
+    from metareview.run import wording
+
+    monkeypatch.setenv(files.ROOT_ENV, str(run_root))
+    record = _run(run_root, "metareview.record", "index")
+    assert record.returncode == 0, record.stdout + record.stderr
+    assert wording.problems(REVIEW) == []
+    index = run_root / "reports" / "index.html"
+    assert wording.text_problems(wording.readable_text(index), "index") == []
+    assert "<code>" in index.read_text(encoding="utf-8")  # file names are shown as code
+    summary = run_root / "reports" / REVIEW / "06_summary.html"
+    original = summary.read_text(encoding="utf-8")
+    try:
+        summary.write_text(original.replace("</body>", "<p>tb_outcome nan <code>pooled_results"
+                                            ".csv</code></p></body>"), encoding="utf-8")
+        found = wording.problems(REVIEW)
+        assert any("'tb_outcome'" in p for p in found), found
+        assert any("'nan'" in p for p in found), found
+        assert not any("pooled_results" in p for p in found), found
+    finally:
+        summary.write_text(original, encoding="utf-8")
+
+@pytest.mark.slow
+def test_every_image_of_every_report_says_what_it_shows(run_root):
+    """Every <img> of every report and of the index has an alt text of its own (never
+    nbconvert's default), and a forest plot's names its outcome, k and the pooled estimate
+    with its interval as the pooled table prints them."""
+    from html.parser import HTMLParser
+
+    from metareview.report import text
+
+    class Images(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.alts: list[str | None] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.alts.append(dict(attrs).get("alt"))
+
+    record = _run(run_root, "metareview.record", "index")
+    assert record.returncode == 0, record.stdout + record.stderr
+    pages = sorted((run_root / "reports").rglob("*.html"))
+    alts: dict[str, list] = {}
+    for page in pages:
+        parser = Images()
+        parser.feed(page.read_text(encoding="utf-8"))
+        alts[page.name] = parser.alts
+        assert "No description has been provided" not in page.read_text(encoding="utf-8")
+        for alt in parser.alts:
+            assert alt and len(alt) > 20 and "_" not in alt, (page.name, alt)
+    assert len(alts["03_pooled_models.html"]) >= 5 and len(alts["index.html"]) >= 3
+    pooled = pd.read_csv(run_root / "data" / "processed" / REVIEW / "pooled.csv")
+    outcomes = pd.read_csv(run_root / "data" / "raw" / REVIEW / "outcomes.csv")
+    table = text.present_pooled(pooled, outcomes)
+    tb = table[(table["outcome"] == "Tuberculosis cases") & (table["analysis"] == "main")].iloc[0]
+    forest = [a for a in alts["03_pooled_models.html"]
+              if a.startswith("Forest plot: Tuberculosis cases (RR; lower is better).")]
+    assert len(forest) == 1
+    assert f"{tb['studies']} studies; pooled RR {tb['estimate (95% CI)']} (95% CI)" in forest[0]
+    # the summary shows the saved figure with the same words
+    assert forest[0] in alts["06_summary.html"]

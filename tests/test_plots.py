@@ -12,7 +12,7 @@ from matplotlib.patches import Polygon
 from PIL import Image
 
 import metareview as mr
-from metareview.report import descriptive, figures
+from metareview.report import figures
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review_fixture"
 
@@ -144,17 +144,6 @@ def test_rob_traffic_light_one_circle_per_judgement():
     assert "No risk-of-bias judgements recorded" in _texts(empty)
 
 
-def test_prisma_flow_has_a_box_per_step():
-    log = pd.DataFrame({"records_seen": [30], "records_kept": [10]})
-    screening = pd.DataFrame({"stage": ["full_text"] * 3, "decision": ["included", "excluded",
-                              "duplicate"], "reason": [None, "no control", None],
-                              "study_id": ["S1", None, None]})
-    counts = descriptive.prisma_counts(log, screening)
-    fig = figures.prisma_flow(counts)
-    assert len(_gids(fig, "prisma-main-")) == (counts["side"] == "main").sum()
-    assert len(_gids(fig, "prisma-excluded-")) == (counts["side"] == "excluded").sum()
-
-
 def test_save_figure_png_300_dpi_and_deterministic_svg(tmp_path, bcg):
     def draw():
         result = mr.pool(bcg["yi"], bcg["vi"])
@@ -171,18 +160,6 @@ def test_save_figure_png_300_dpi_and_deterministic_svg(tmp_path, bcg):
     assert png.read_bytes() == png2.read_bytes()
     assert b"<dc:date>" not in first and b"Matplotlib v" not in first
     assert not list(tmp_path.rglob(".*.tmp"))  # no temporary files left behind
-
-
-def test_prisma_flow_keeps_long_reasons_out_of_the_boxes():
-    log = pd.DataFrame({"records_seen": [30], "records_kept": [12]})
-    reasons = [f"a long and very specific reason number {i} that would never fit" for i in range(6)]
-    screening = pd.DataFrame({"stage": ["full_text"] * 7,
-                              "decision": ["excluded"] * 6 + ["included"],
-                              "reason": reasons + [None], "study_id": [None] * 6 + ["S1"]})
-    fig = figures.prisma_flow(descriptive.prisma_counts(log, screening))
-    texts = _texts(fig)
-    assert "Excluded after assessment\n(n = 6)\n6 reasons: see the table" in texts
-    assert not any("never fit" in t for t in texts)
 
 
 def test_forest_plot_warns_with_two_studies(bcg):

@@ -61,3 +61,12 @@ def test_pool_by_subgroups_stacks_one_analysis_per_column():
     assert not table["model"].str.startswith("inverse variance").any()  # GLMM only
     empty_table, empty_tests = pool_by_subgroups(ROWS, [])
     assert empty_table.empty and empty_tests.empty
+
+
+def test_a_pooled_status_with_a_note_is_still_pooled():
+    from metareview.report.proportions import is_pooled
+    from metareview.stats.glmm import BOUNDARY_NOTE
+
+    assert is_pooled("pooled") and is_pooled(f"pooled ({BOUNDARY_NOTE})")
+    assert not is_pooled("single study: 2/8 with its exact (Clopper-Pearson) interval")
+    assert not is_pooled("no events in any study: 0/7")

@@ -329,9 +329,10 @@ def test_effect_direction_plot_draws_one_marker_per_result_with_its_orientation(
     rows = [t.get_text() for t in ax.get_yticklabels()]
     columns = [t.get_text() for t in ax.get_xticklabels()]
     assert rows == ["Adams 2019", "Khan 2020", "Lee 2021"] and columns == ["pigment", "scar"]
+    centres = list(ax.get_xticks())
     for gid, line in markers.items():
         study, outcome = gid.removeprefix("direction-").rsplit("-", 1)
-        assert (line.get_xdata()[0], line.get_ydata()[0]) == (columns.index(outcome),
+        assert (line.get_xdata()[0], line.get_ydata()[0]) == (centres[columns.index(outcome)],
                                                                rows.index(study))
 
 
@@ -355,13 +356,13 @@ def test_effect_direction_plot_shades_cells_by_risk_of_bias(table):
                            "rob-Adams 2019-pigment"}  # Khan 2020 has no judgement
     some_concerns = to_rgba(ROB_SHADES["some_concerns"][0])
     assert shaded["rob-Adams 2019-scar"].get_facecolor() == some_concerns
-    legend = fig.legends[0]
-    labels = [t.get_text() for t in legend.get_texts()]
-    assert labels[:4] == ["Direction of effect", "Favours treatment", "Favours control",
-                          "No clear difference or unclear"]
-    assert labels[-5:] == ["Risk of bias (overall)", "Low", "Some concerns", "High",
-                           "No information"]
-    assert "n not reported" in labels
+    sections = {legend.get_title().get_text(): [t.get_text() for t in legend.get_texts()]
+                for legend in fig.legends}
+    assert sections["Direction of effect"] == ["Favours treatment", "Favours control",
+                                               "No clear difference or unclear"]
+    assert sections["Risk of bias (overall)"] == ["Low", "Some concerns", "High",
+                                                  "No information"]
+    assert "n not reported" in sections["Sample size"]
 
 
 def test_effect_direction_plot_is_deterministic_and_writes_png(table, tmp_path):

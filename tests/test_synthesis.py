@@ -29,6 +29,7 @@ import pytest
 import metareview as mr
 from metareview import files
 from metareview.report import descriptive, pooled, safety, subgroups, text
+from metareview.report.figures.forest import heterogeneity_text
 from metareview.report.published import side_by_side
 from metareview.review import derive
 from metareview.stats import vocabulary
@@ -337,43 +338,6 @@ def test_adverse_events_by_arm_and_narrative():
 # --- notebook 01 tables -----------------------------------------------------------------------
 
 
-def test_prisma_counts_on_fixture():
-    from metareview.review.sheets import load_review
-
-    review = load_review(FIXTURE)
-    counts = descriptive.prisma_counts(review.search_log, review.screening).set_index("step")["count"]
-    assert counts["Records identified by the searches"] == 35
-    assert counts["Duplicates removed"] == 13
-    assert counts["Records screened (title/abstract)"] == 22
-    assert counts["Reports included"] == 22
-
-
-def test_prisma_counts_add_up():
-    log = pd.DataFrame({"records_seen": [40, 10], "records_kept": [8, 4]})
-    screening = pd.DataFrame({
-        "record_id": [f"R{i}" for i in range(10)],
-        "stage": ["title_abstract"] * 4 + ["full_text"] * 6,
-        "decision": ["duplicate", "excluded", "excluded", "included",
-                     "excluded", "excluded", "included", "included", "included", "included"],
-        "reason": [None, "review", "no control", None, "not acne", "not acne", None, None,
-                   None, None],
-        "study_id": [None, None, None, "S1", None, None, "S2", "S3", "S3", "S4"],
-    })
-    counts = descriptive.prisma_counts(log, screening).set_index("step")
-    n = counts["count"]
-    assert n["Records identified by the searches"] == 50
-    assert n["Not kept on a title glance"] == 38
-    assert n["Repeat hits of the same record"] == 2
-    assert n["Records assessed"] == 10
-    assert n["Records screened (title/abstract)"] == 9
-    assert n["Records screened (title/abstract)"] == (n["Excluded on title/abstract"]
-                                                       + n["Reports assessed for eligibility"])
-    assert n["Reports assessed for eligibility"] == (n["Excluded after assessment"]
-                                                      + n["Reports included"])
-    assert counts.loc["Reports included", "detail"] == "4 studies"
-    assert counts.loc["Excluded after assessment", "detail"] == "not acne: 2"
-
-
 def test_rob_table_and_conversions():
     rob = pd.read_csv(FIXTURE / "risk_of_bias.csv")
     wide = descriptive.rob_table(rob)
@@ -513,7 +477,15 @@ def test_subgroup_and_safety_sentences(bcg):
     (sentence,) = text.subgroup_sentences(subgroup_rows)  # co_intervention has one level
     assert sentence.startswith("**tb** by design (RR): non_randomised ")
     assert "(k = 6)" in sentence and "(k = 7)" in sentence
-    assert "common tau² p = 0.187" in sentence and "permutation p" in sentence
+    # Hartung-Knapp (the default): the common-tau² test is F with both df (13 studies, 2
+    # groups: 1 and 11); the separate-tau² test is chi² (Q with its df)
+    assert "common tau² F(1, 11) = " in sentence and ", p = 0.187" in sentence
+    assert "permutation p" in sentence and "separate tau² Q = " in sentence
+    z_rows = subgroups.subgroup_table(bcg, moderators=["design"], test="z", n_perm=10)
+    common = z_rows[(z_rows["row"] == "between") & (z_rows["tau2_mode"] == "common")].iloc[0]
+    assert common["statistic"] == "Q" and math.isnan(common["df2"])
+    assert text.subgroup_test_text(common).startswith("Q = ")
+    assert text.subgroup_test_text(common).endswith(", df = 1")
     safety_rows = safety.safety_table(_adverse_events())
     sentences = text.safety_sentences(safety_rows)
     assert sentences[0].startswith("**any adverse event**: no comparative counts")
@@ -541,3 +513,14 @@ def test_natural_scale_of_result_rows():
     assert natural(pd.Series({"measure": "MD", "estimate": -3.2}), "estimate") == -3.2
     assert math.isnan(natural({"measure": "SMD"}, "pi_low"))
     assert scale_name("RR") == "risk ratio" and scale_name("PLO") == "PLO"
+
+
+def test_a_tau2_bound_at_the_search_limit_reads_not_estimable():
+    # two studies far apart: Q-profile has no upper bound below max(100, 10 tau²)
+    yi, vi = np.array([-2.0, 2.0]), np.array([0.01, 0.01])
+    fit = mr.pool(yi, vi, method="REML")
+    assert fit.tau2_ci[1] == pytest.approx(max(100.0, 10 * fit.tau2))
+    assert text.format_tau2_interval(fit.tau2, *fit.tau2_ci).endswith(", not estimable]")
+    assert "not estimable" in heterogeneity_text(fit)
+    near = mr.pool(np.array([0.1, 0.3, 0.2]), np.array([0.04, 0.05, 0.04]))
+    assert "not estimable" not in text.format_tau2_interval(near.tau2, *near.tau2_ci)

@@ -4,6 +4,7 @@ root, and every command line's --help and missing-file message."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -103,7 +104,11 @@ def test_one_broken_review_does_not_stop_the_others(tmp_path):
 def test_make_reports_runs_reviews_in_parallel(tmp_path):
     root = _root(tmp_path, ("alpha", "beta"))
     plan = _make(root, "-n", "reports")
-    assert "--jobs=2" in plan.stdout and "--keep-going" in plan.stdout
+    # JOBS reaches the recipe through the environment (two reviews at a time by default)
+    assert '--jobs="$JOBS"' in plan.stdout and "--keep-going" in plan.stdout
+    assert re.search(r"^JOBS \?= 2$", (root / "Makefile").read_text(), flags=re.M)
+    refused = _make(root, "reports", "JOBS=0")
+    assert refused.returncode == 2 and "JOBS must be a whole number" in refused.stdout
 
 
 # --- make lab -------------------------------------------------------------------------------------
@@ -111,10 +116,21 @@ def test_make_reports_runs_reviews_in_parallel(tmp_path):
 
 def test_make_lab_passes_allow_root_as_root_and_lab_args(tmp_path):
     root = _root(tmp_path, ())
-    plan = _make(root, "-n", "lab", "LAB_ARGS=--no-browser --port 8899")
-    line = next(l for l in plan.stdout.splitlines() if "jupyter lab" in l)
-    assert "--no-browser --port 8899" in line
-    assert ("--allow-root" in line) == (os.getuid() == 0)
+    # a stand-in for JupyterLab that records its arguments, one per line
+    fake = root / "fake-venv" / "bin" / "jupyter"
+    fake.parent.mkdir(parents=True)
+    fake.write_text('#!/usr/bin/env bash\nfor a in "$@"; do printf \'%s\\n\' "$a"; done > lab.log\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    done = subprocess.run(["make", "--no-print-directory", "lab",
+                           "LAB_ARGS=--no-browser --port 8899", f"VENV={fake.parents[1]}",
+                           f"SETUP_STAMP={root / '.ready'}"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    args = (root / "lab.log").read_text().splitlines()
+    assert args[:2] == ["lab", "--notebook-dir=."] and args[-1] == "notebooks/"
+    assert args[-4:-1] == ["--no-browser", "--port", "8899"]
+    assert ("--allow-root" in args) == (os.getuid() == 0)
 
 
 # --- command lines --------------------------------------------------------------------------------

@@ -10,13 +10,21 @@ Every file the pipeline or a notebook generates goes through the writers here, f
 
 Paths are relative to the repository root. The environment variable `METAREVIEW_ROOT`
 overrides the root, which lets tests run the whole pipeline inside a temporary directory.
+
+Names are data, never paths. A review folder travels between coauthors, so every name that
+becomes part of a path (a review, an outcome, a study, a comparison, a figure or table name) must
+pass one rule, `NAME_RULE` (`check_name`), and every writer is given the folder it writes into
+and refuses a target that resolves outside it (`inside`): an outcome id `../../tmp/evil` is an
+error, never a file in /tmp.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +36,57 @@ CSV_FLOAT_FORMAT = "%.10g"
 JSON_SIGNIFICANT_DIGITS = 12
 
 ROOT_ENV = "METAREVIEW_ROOT"
+
+# One rule for every name that becomes part of a file name: portable on every file system, no
+# path separator, no "..", no hidden (leading-dot) files, nothing a shell or Make splits.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*", re.ASCII)
+MAX_NAME_LENGTH = 80
+NAME_RULE = (f"letters, digits, '-' and '_' only, starting with a letter or a digit, at most "
+             f"{MAX_NAME_LENGTH} characters (no spaces, '/', '.' or other signs)")
+
+
+class UnsafeNameError(ValueError):
+    """A name that would become part of a path breaks `NAME_RULE`."""
+
+
+class OutsideFolderError(ValueError):
+    """A file would be written outside the folder it belongs in."""
+
+
+def shorten(value: Any, limit: int = 60) -> str:
+    """`repr(value)` cut to about `limit` characters, for messages: an error never echoes a
+    whole (possibly huge or hostile) value."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def is_safe_name(name: Any) -> bool:
+    """Does `name` follow `NAME_RULE`?"""
+    return (isinstance(name, str) and len(name) <= MAX_NAME_LENGTH
+            and SAFE_NAME.fullmatch(name) is not None)
+
+
+def check_name(name: Any, what: str = "name") -> str:
+    """Return `name` if it follows `NAME_RULE`, else raise `UnsafeNameError` naming `what`."""
+    if not is_safe_name(name):
+        raise UnsafeNameError(f"{what} {shorten(name)} cannot be used as a file name: use "
+                              f"{NAME_RULE}.")
+    return name
+
+
+def inside(path: str | os.PathLike, folder: str | os.PathLike) -> Path:
+    """`path`, after checking that it resolves (symbolic links and `..` followed) to `folder`
+    or to something under it; raise `OutsideFolderError` otherwise.
+
+    Every writer of the package calls this with the folder its file belongs in, so that no
+    name taken from data can place a file elsewhere.
+    """
+    target, base = Path(path), Path(folder)
+    resolved, root = target.resolve(), base.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise OutsideFolderError(f"refusing to write {target.as_posix()}: it lies outside "
+                                 f"{display_path(base)} (resolved to {resolved.as_posix()}).")
+    return target
 
 
 # --- paths -------------------------------------------------------------------------------------
@@ -59,18 +118,18 @@ def display_path(path: str | os.PathLike) -> str:
 
 def raw_dir(review: str) -> Path:
     """`data/raw/<review>/`: the extraction sheets (read-only for code)."""
-    return repo_root() / "data" / "raw" / review
+    return repo_root() / "data" / "raw" / check_name(review, "review name")
 
 
 def processed_dir(review: str) -> Path:
     """`data/processed/<review>/`: tables the notebooks derive from the sheets."""
-    return repo_root() / "data" / "processed" / review
+    return repo_root() / "data" / "processed" / check_name(review, "review name")
 
 
 def reports_dir(review: str | None = None) -> Path:
     """`reports/` or `reports/<review>/`: HTML reports, executed notebooks, figures, tables."""
     base = repo_root() / "reports"
-    return base / review if review else base
+    return base / check_name(review, "review name") if review else base
 
 
 def figures_dir(review: str) -> Path:
@@ -85,12 +144,17 @@ def tables_dir(review: str) -> Path:
 
 def params_path(review: str) -> Path:
     """`params/<review>.yaml`: the review's notebook parameters."""
-    return repo_root() / "params" / f"{review}.yaml"
+    return repo_root() / "params" / f"{check_name(review, 'review name')}.yaml"
 
 
 def results_path(review: str) -> Path:
     """`results/<review>.json`: the committed numeric record of the review."""
-    return repo_root() / "results" / f"{review}.json"
+    return repo_root() / "results" / f"{check_name(review, 'review name')}.json"
+
+
+def runs_dir() -> Path:
+    """`.runs/`: the runner's marks of failed runs and its locks (git-ignored)."""
+    return repo_root() / ".runs"
 
 
 def notebooks_dir() -> Path:
@@ -101,9 +165,14 @@ def notebooks_dir() -> Path:
 # --- atomic writers ----------------------------------------------------------------------------
 
 
-def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
-    """Write `data` to `path` atomically (hidden temporary file, then `os.replace`)."""
-    path = Path(path)
+def write_bytes(data: bytes, path: str | os.PathLike, within: str | os.PathLike | None = None
+                ) -> Path:
+    """Write `data` to `path` atomically (hidden temporary file, then `os.replace`).
+
+    `within`: the folder the file belongs in; a `path` resolving outside it is refused
+    (`inside`) before anything is written. Every writer of the package passes it.
+    """
+    path = Path(path) if within is None else inside(path, within)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # os.open with mode 0o666 lets the umask decide the permissions, as for any ordinary file
@@ -119,17 +188,52 @@ def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_text(text: str, path: str | os.PathLike) -> Path:
+def write_text(text: str, path: str | os.PathLike, within: str | os.PathLike | None = None
+               ) -> Path:
     """Write UTF-8 text atomically; line ends are written exactly as given ("\\n")."""
-    return write_bytes(text.encode("utf-8"), path)
+    return write_bytes(text.encode("utf-8"), path, within)
 
 
-def write_csv(df, path: str | os.PathLike) -> Path:
+# A spreadsheet reads a cell that starts with one of these as a formula (`=HYPERLINK(...)`,
+# `+cmd|' /C calc'!A0`, `@SUM(...)`), also after a tab or carriage return.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|nan)",
+                           re.ASCII | re.IGNORECASE)
+
+
+def neutralise_cell(value: Any) -> Any:
+    """`value` safe to open in a spreadsheet: text that starts like a formula gets a leading
+    apostrophe (OWASP's rule for CSV injection), so the spreadsheet shows it as text; numbers,
+    and text that is a plain number ("-0.52"), are left as they are."""
+    if (isinstance(value, str) and value.startswith(FORMULA_STARTS)
+            and not _PLAIN_NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
+
+
+def neutralise_csv_text(text: str) -> str:
+    """Every cell of a CSV text through `neutralise_cell` (for files shipped to coauthors)."""
+    import io
+
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    out = io.StringIO()
+    has_cr = any("\r" in cell for row in rows for cell in row)
+    csv.writer(out, lineterminator="\n",
+               quoting=csv.QUOTE_ALL if has_cr else csv.QUOTE_MINIMAL).writerows(
+        [[neutralise_cell(cell) for cell in row] for row in rows])
+    return out.getvalue()
+
+
+def write_csv(df, path: str | os.PathLike, within: str | os.PathLike | None = None,
+              spreadsheet: bool = False) -> Path:
     """Write a DataFrame as CSV atomically and deterministically.
 
     No index, "\\n" line ends, floats with `CSV_FLOAT_FORMAT`, missing values as empty cells,
     negative zero written as 0 (it is the same number, and "-0" would differ from run to run
-    depending on rounding paths).
+    depending on rounding paths). `spreadsheet`: the table is for coauthors, who open it in a
+    spreadsheet: text cells that start like a formula are neutralised (`neutralise_cell`);
+    numeric columns are written as numbers either way. Processed tables, which the pipeline
+    reads back, keep every text as it is.
     """
     import pandas as pd  # local import: importing this module stays cheap
 
@@ -137,10 +241,21 @@ def write_csv(df, path: str | os.PathLike) -> Path:
     for column in frame.columns:
         if pd.api.types.is_float_dtype(frame[column].dtype):
             frame[column] = frame[column].where(frame[column] != 0, 0.0)
+        elif spreadsheet and not pd.api.types.is_numeric_dtype(frame[column].dtype):
+            frame[column] = frame[column].map(neutralise_cell)
+    if spreadsheet:
+        frame.columns = [neutralise_cell(str(c)) for c in frame.columns]
+    # Python's csv writer (3.11) leaves a field holding a bare carriage return unquoted when
+    # lines end in "\n", and readers then split the row there; such a file quotes every field.
+    has_cr = any(isinstance(v, str) and "\r" in v
+                 for column in frame.columns
+                 if not pd.api.types.is_numeric_dtype(frame[column].dtype)
+                 for v in frame[column]) or any("\r" in str(c) for c in frame.columns)
     text = frame.to_csv(
-        index=False, lineterminator="\n", float_format=CSV_FLOAT_FORMAT, na_rep=""
+        index=False, lineterminator="\n", float_format=CSV_FLOAT_FORMAT, na_rep="",
+        quoting=csv.QUOTE_ALL if has_cr else csv.QUOTE_MINIMAL,
     )
-    return write_text(text, path)
+    return write_text(text, path, within)
 
 
 def format_float(value: float) -> str:
@@ -214,6 +329,7 @@ def dumps_json(obj: Any, indent: int = 2) -> str:
     return encode(obj, 0) + "\n"
 
 
-def write_json(obj: Any, path: str | os.PathLike) -> Path:
+def write_json(obj: Any, path: str | os.PathLike, within: str | os.PathLike | None = None
+               ) -> Path:
     """Write `obj` as deterministic JSON (see `dumps_json`) atomically."""
-    return write_text(dumps_json(obj), path)
+    return write_text(dumps_json(obj), path, within)

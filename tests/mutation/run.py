@@ -44,6 +44,7 @@ SMALL_STUDY_TESTS = ("tests/test_small_study.py", "tests/test_synthesis.py",
 BINARY_TESTS = ("tests/test_binary.py", "tests/test_synthesis.py")
 SENSITIVITY_TESTS = ("tests/test_sensitivity.py", "tests/test_synthesis.py")
 EFFECT_SIZE_TESTS = ("tests/test_effect_sizes.py", "tests/test_paired.py")
+REVMAN_TESTS = ("tests/test_revman.py",)
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,29 @@ MUTATIONS = (
              "    exact = np.exp(gammaln(m / 2) - 0.5 * np.log(m / 2) - gammaln((m - 1) / 2))\n"
              "    return np.where(m > 1e5, 1.0, exact)\n",
              EFFECT_SIZE_TESTS, "Hedges' J set to 1 for large samples"),
+    Mutation("revman-mh-sums-without-zero-cell-correction", "revman_methods.py",
+             "    add = np.where(_zero_cell(a, b, c, d), ZERO_CELL_INCREMENT, 0.0)\n"
+             "    a2, b2, c2, d2 = a + add, b + add, c + add, d + add\n    n1, n2 =",
+             "    add = 0.0\n    a2, b2, c2, d2 = a + add, b + add, c + add, d + add\n    n1, n2 =",
+             REVMAN_TESTS, "raw counts in the Mantel-Haenszel sums (metafor's rma.mh, not RevMan)"),
+    Mutation("revman-q-around-iv-mean", "revman_methods.py",
+             "    around = fixed[0] if centre is None else centre\n",
+             "    around = iv_mean\n",
+             REVMAN_TESTS, "Q of a Mantel-Haenszel analysis around the inverse-variance mean"),
+    Mutation("revman-smd-variance-of-metafor", "revman_methods.py",
+             "yi**2 / (2 * (total - 3.94))", "yi**2 / (2 * total)",
+             REVMAN_TESTS, "metafor's SMD variance instead of RevMan's"),
+    Mutation("revman-smd-correction-off", "revman_methods.py",
+             "(1 - 3 / (4 * total - 9))", "(1 - 3 / (4 * total - 1))",
+             REVMAN_TESTS, "a wrong small-sample correction of Hedges' g"),
+    Mutation("revman-subgroup-test-ignores-within-q", "revman_methods.py",
+             "        chi2 = overall.q - sum(s.q for s in used)\n",
+             "        chi2 = overall.q\n",
+             REVMAN_TESTS, "the fixed-effect subgroup test without subtracting Q within"),
+    Mutation("revman-generic-ratio-not-logged", "revman_read.py",
+             "        as_ratio = math.log(shown) if shown > 0 else None",
+             "        as_ratio = shown if shown > 0 else None",
+             REVMAN_TESTS, "a stored generic inverse-variance ratio pooled without its log"),
 )
 
 

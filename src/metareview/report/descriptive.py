@@ -1,15 +1,17 @@
-"""Tables that describe the evidence: the included studies, the PRISMA flow, the risk of bias
-and how each result was made analysable."""
+"""Tables that describe the evidence: the included studies, the risk of bias and how each
+result was made analysable (the PRISMA flow is `metareview.report.prisma`)."""
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from metareview import files
 from metareview.report.frames import sorted_frame
-from metareview.report.text import plural
+from metareview.report.text import md, plural
 from metareview.review import checksums
 from metareview.review.sheets import SHEET_NAMES, Review
 
@@ -23,10 +25,10 @@ def validate_and_copy(review: Review, processed: Path) -> str:
            "validation: every sheet passed", "checksums: every file matches SHA256SUMS", ""]
     for sheet in SHEET_NAMES:
         frame = getattr(review, sheet)
-        files.write_csv(frame, processed / f"clean_{sheet}.csv")
+        files.write_csv(frame, processed / f"clean_{sheet}.csv", within=processed)
         log.append(f"{sheet}.csv: {plural(len(frame), 'row')}")
     text = "\n".join(log) + "\n"
-    files.write_text(text, processed / "validation_log.txt")
+    files.write_text(text, processed / "validation_log.txt", within=processed)
     return text
 
 
@@ -34,7 +36,7 @@ def studies_sentence(characteristics: pd.DataFrame) -> str:
     """"The review holds **14 studies**: 2 non randomised, 8 split face, ..."."""
     designs = characteristics["design"].value_counts().sort_index()
     return (f"The review holds **{plural(len(characteristics), 'study')}**: "
-            + ", ".join(f"{n} {d.replace('_', ' ')}" for d, n in designs.items()) + ".")
+            + ", ".join(f"{n} {md(d.replace('_', ' '))}" for d, n in designs.items()) + ".")
 
 
 def effects_sentence(effects: pd.DataFrame, not_pooled: pd.DataFrame,
@@ -103,9 +105,17 @@ STUDY_COLUMNS = [
     "intervention", "comparator", "co_intervention", "n_randomised", "n_analysed",
     "follow_up_weeks", "country", "source_level",
 ]
-# What a reader's table shows (the CSV keeps every column, citations included).
-WORD_STUDY_COLUMNS = ["study_id", "year", "country", "design", "n_analysed", "condition",
-                      "intervention", "comparator", "follow_up_weeks"]
+# The designs of `metareview.review.schema.DESIGNS` in words.
+DESIGN_LABELS = {"parallel": "parallel groups", "split_face": "split-face (within-person)",
+                 "crossover": "crossover", "cluster": "cluster", "non_randomised":
+                 "non-randomised comparison", "single_arm": "single group (no control)"}
+NOT_STATED = "not stated"
+# A first author at the start of a citation: a capitalised surname (with a particle such as
+# "La" or "Del"), then initials and a comma or full stop, or "et al".
+_FIRST_AUTHOR = re.compile(
+    r"^\s*((?:(?:La|Le|De|Del|Della|Di|Da|Van|Von|El|Al)\s+)?[A-Z][^\s,.\[\]()]*)"
+    r"(?:\s+[A-Z]{1,4}[,.]|\s+[A-Z]{1,4}\s*$|,?\s+et al)")
+# What the table of notebook 01 shows (the CSV keeps every column, citations included).
 SHOWN_STUDY_COLUMNS = ["study_id", "design", "randomised", "n_analysed", "condition",
                        "intervention_class", "intervention", "comparator", "outcomes"]
 
@@ -121,63 +131,101 @@ def study_characteristics(review) -> pd.DataFrame:
     return sorted_frame(studies, ["study_id"])
 
 
-def prisma_counts(search_log: pd.DataFrame, screening: pd.DataFrame) -> pd.DataFrame:
-    """The numbers of a PRISMA 2020-style flow diagram from the search log and screening sheet.
+def study_labels(studies: pd.DataFrame) -> dict[str, str]:
+    """Each study's label for readers, "First author Year" (Cochrane's and RevMan's study
+    names), from the citation's first author and the `year` column.
 
-    identified = Σ records_seen over the searches; not kept on a title glance =
-    Σ (records_seen − records_kept); records assessed = rows of the screening sheet (a record
-    kept by several searches is assessed once: the difference is shown as repeat hits);
-    duplicates = decisions "duplicate"; screened = the other records; then exclusions on
-    title/abstract and after full assessment with their reasons, and the included records with
-    the number of distinct studies they make. Columns: step, count, detail, side ("main" or
-    "excluded") and after (the main step an exclusion box leaves from).
+    A citation that does not start with an author (a title, "[authors not shown ...]") or a
+    study without a year keeps its study id, with spaces for underscores. Labels that would be
+    the same within the review get the letters a, b, ... in the order of the study ids, as
+    reference lists do.
     """
-    seen = int(search_log["records_seen"].sum()) if len(search_log) else 0
-    kept = int(search_log["records_kept"].sum()) if len(search_log) else 0
-    scr = screening if screening is not None and len(screening) else pd.DataFrame(
-        columns=["stage", "decision", "reason", "study_id"])
-    decisions = scr["decision"].astype(str)
-    stages = scr["stage"].astype(str)
-    duplicates = int((decisions == "duplicate").sum())
-    screened = int((decisions != "duplicate").sum())
-    excluded_ta = scr[(decisions == "excluded") & (stages == "title_abstract")]
-    excluded_ft = scr[(decisions == "excluded") & (stages == "full_text")]
-    included = scr[decisions == "included"]
-    n_studies = int(included["study_id"].dropna().nunique())
+    labels = {}
+    for study_id, citation, year in zip(studies["study_id"],
+                                        studies.get("citation", pd.Series(dtype=str)).reindex(
+                                            studies.index),
+                                        studies.get("year", pd.Series(dtype=float)).reindex(
+                                            studies.index)):
+        author = _FIRST_AUTHOR.match(str(citation)) if isinstance(citation, str) else None
+        has_year = year is not None and not (isinstance(year, float) and math.isnan(year))
+        if author and has_year:
+            labels[str(study_id)] = f"{author.group(1)} {int(float(year))}"
+        else:
+            labels[str(study_id)] = str(study_id).replace("_", " ")
+    counts = pd.Series(labels).value_counts()
+    seen: dict[str, int] = {}
+    for study_id in sorted(labels):
+        label = labels[study_id]
+        if counts[label] > 1:
+            seen[label] = seen.get(label, 0) + 1
+            labels[study_id] = f"{label}{chr(ord('a') + seen[label] - 1)}"
+    return labels
 
-    def reasons(frame) -> str:
-        if len(frame) == 0:
-            return ""
-        counts = frame["reason"].fillna("no reason given").value_counts()
-        return "\n".join(f"{reason}: {n}" for reason, n in sorted(counts.items()))
 
-    assessed = len(scr)
-    repeat_hits = kept - assessed
-    rows = [
-        {"step": "Records identified by the searches", "count": seen, "side": "main",
-         "detail": f"{len(search_log)} searches"},
-        {"step": "Not kept on a title glance", "count": seen - kept, "side": "excluded",
-         "after": "Records identified by the searches"},
-        {"step": "Records kept", "count": kept, "side": "main"},
-        {"step": "Repeat hits of the same record", "count": max(repeat_hits, 0),
-         "side": "excluded", "after": "Records kept",
-         "detail": "" if repeat_hits >= 0 else
-         f"the screening sheet lists {-repeat_hits} records more than the searches kept"},
-        {"step": "Records assessed", "count": assessed, "side": "main"},
-        {"step": "Duplicates removed", "count": duplicates, "side": "excluded",
-         "after": "Records assessed"},
-        {"step": "Records screened (title/abstract)", "count": screened, "side": "main"},
-        {"step": "Excluded on title/abstract", "count": len(excluded_ta), "side": "excluded",
-         "after": "Records screened (title/abstract)", "detail": reasons(excluded_ta)},
-        {"step": "Reports assessed for eligibility", "count": screened - len(excluded_ta),
-         "side": "main"},
-        {"step": "Excluded after assessment", "count": len(excluded_ft), "side": "excluded",
-         "after": "Reports assessed for eligibility", "detail": reasons(excluded_ft)},
-        {"step": "Reports included", "count": len(included), "side": "main",
-         "detail": f"{n_studies} studies"},
-    ]
-    return pd.DataFrame(rows, columns=["step", "count", "detail", "side", "after"]).fillna(
-        {"detail": "", "after": ""})
+def present_characteristics(characteristics: pd.DataFrame, definitions=None) -> pd.DataFrame:
+    """The characteristics of the included studies for a manuscript: one row per study in the
+    order of their labels, the review's words for coded values (conditions from review.yaml,
+    designs from `DESIGN_LABELS`) and headers in words.
+
+    Columns: Study (`study_labels`), Year, Country, Design, Participants (randomised or
+    enrolled, and analysed where the source gives a different number), Condition,
+    Intervention, Comparator, Follow-up. A value the sources do not give reads "not stated".
+    """
+    columns = ["Study", "Year", "Country", "Design", "Participants", "Condition",
+               "Intervention", "Comparator", "Follow-up"]
+    if characteristics is None or characteristics.empty:
+        return pd.DataFrame(columns=columns)
+    frame = characteristics.reset_index(drop=True)
+    labels = study_labels(frame)
+
+    def cell(row, name):
+        value = row.get(name)
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+            return None
+        return value
+
+    rows = []
+    for row in frame.to_dict("records"):
+        design = DESIGN_LABELS.get(str(row.get("design")), str(row.get("design", "")))
+        if cell(row, "randomised") is not None and row.get("design") not in (
+                "non_randomised", "single_arm"):
+            design += ", randomised" if _true(row["randomised"]) else ", not randomised"
+        condition = cell(row, "condition")
+        if condition is not None:
+            condition = (definitions.label_of("condition", condition) if definitions is not None
+                         else str(condition).replace("_", " "))
+        year, weeks = cell(row, "year"), cell(row, "follow_up_weeks")
+        rows.append({
+            "Study": labels[str(row["study_id"])],
+            "Year": str(int(float(year))) if year is not None else NOT_STATED,
+            "Country": cell(row, "country") or NOT_STATED,
+            "Design": design,
+            "Participants": _participants(cell(row, "n_randomised"), cell(row, "n_analysed"),
+                                          _true(row.get("randomised"))),
+            "Condition": condition or NOT_STATED,
+            "Intervention": cell(row, "intervention") or NOT_STATED,
+            "Comparator": cell(row, "comparator") or NOT_STATED,
+            "Follow-up": (f"{float(weeks):g} weeks" if weeks is not None else NOT_STATED),
+        })
+    table = pd.DataFrame(rows, columns=columns)
+    return table.sort_values("Study", key=lambda s: s.str.lower(), kind="stable").reset_index(
+        drop=True)
+
+
+def _true(value) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def _participants(randomised, analysed, is_randomised: bool) -> str:
+    """"20 randomised", "20 randomised, 18 analysed", "18 analysed" or "not stated";
+    "enrolled" for a study that was not randomised (`n_randomised` then counts the people
+    enrolled)."""
+    parts = []
+    if randomised is not None:
+        parts.append(f"{int(float(randomised))} {'randomised' if is_randomised else 'enrolled'}")
+    if analysed is not None and (randomised is None or float(analysed) != float(randomised)):
+        parts.append(f"{int(float(analysed))} analysed")
+    return ", ".join(parts) or NOT_STATED
 
 
 def rob_table(risk_of_bias: pd.DataFrame) -> pd.DataFrame:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import html
 import math
+import re
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -115,3 +117,29 @@ def parameters_box(settings: dict[str, Any]) -> str:
     )
     return ("<details class=\"parameters\"><summary>Parameters of this run</summary>"
             f"<table>{rows}</table></details>")
+
+
+# --- narrative ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _markdown():
+    """CommonMark with raw HTML escaped (mistune's `escape=True`): a `<script>` or an
+    `onerror=` attribute in a sentence shows as text, never as an element. Links with a
+    script, data or file address are replaced by mistune's harmless anchor. Headings get an id,
+    as nbconvert gives them, so the report's table of contents lists them."""
+    import mistune
+
+    class Renderer(mistune.HTMLRenderer):
+        def heading(self, text: str, level: int, **attrs: Any) -> str:
+            plain = re.sub(r"<[^>]+>|&[^;\s]+;", "", text)
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", plain).strip("-") or f"section-{level}"
+            return f'<h{level} id="{slug}">{text}</h{level}>\n'
+
+    return mistune.create_markdown(renderer=Renderer(escape=True))
+
+
+def markdown_html(text: str) -> str:
+    """The HTML of one narrative text (Markdown written by the package, with any text from
+    data escaped by `metareview.report.text.md`); raw HTML in it is shown as text."""
+    return _markdown()(text)

@@ -117,7 +117,7 @@ SOF_COLUMNS = [
 # Columns of the numbers behind each row (the result table's values, on the natural scale), so
 # that every page that repeats a result takes it from the same row; not shown to readers.
 NUMBER_COLUMNS = ["kind", "analysis", "outcome", "measure", "k", "participants", "estimate",
-                  "ci_low", "ci_high", "level", "statement"]
+                  "ci_low", "ci_high", "level", "statement", "caution"]
 MINUS = "\u2212"
 # Measures whose absolute effects per 1000 the table shows.
 BINARY = ("RR", "OR", "PETO_OR", "HR", "RD")
@@ -140,7 +140,9 @@ class OutcomeSummary:
     row: the outcome's row of the pooled table (`pooled.csv`): when given, the estimate and
     intervals shown are that row's, so that every page shows the same numbers. analysis: the
     analysis the row belongs to ("main" or "all studies"); follow_up: text for the follow-up
-    column; comments: extra comments (a sensitivity line, a caution).
+    column; comments: extra comments (a sensitivity line, a caution). participants: the
+    people of an outcome synthesised without meta-analysis (its studies' results carry them;
+    `effects` is empty there).
     """
 
     outcome: str
@@ -157,6 +159,7 @@ class OutcomeSummary:
     analysis: str = "main"
     follow_up: str = ""
     comments: tuple[str, ...] = ()
+    participants: float | None = None
 
     def __post_init__(self) -> None:
         if self.direction not in OUTCOME_DIRECTIONS:
@@ -273,7 +276,8 @@ def _row(summary: OutcomeSummary, intervention: str, limits: Thresholds,
         absolute = absolute_effects(measure, median_control_risk(effects),
                                     est["estimate"], est["ci_low"], est["ci_high"])
         if absolute is None:
-            risk_notes.append("Absolute effects not computed: no control-arm events were given.")
+            risk_notes.append("Absolute effects not computed: no control-arm events were given, "
+                              "or the control arms had none.")
             row["Risk with control"] = "not estimable" + notes.marks(risk_notes)
         else:
             risk_notes.append(
@@ -298,7 +302,9 @@ def _row(summary: OutcomeSummary, intervention: str, limits: Thresholds,
     number.update(kind="single study" if est["k"] == 1 else
                   ("proportion" if is_proportion(measure) else "pooled"),
                   k=est["k"], participants=persons, estimate=est["estimate"],
-                  ci_low=est["ci_low"], ci_high=est["ci_high"], statement=statement)
+                  ci_low=est["ci_low"], ci_high=est["ci_high"], statement=statement,
+                  caution=(caution[:1].upper() + caution[1:] + ".") if est["k"] == 2 and caution
+                  else "")
     return row, number
 
 
@@ -324,7 +330,8 @@ def _synthesis_row(summary: OutcomeSummary, effects: pd.DataFrame, row: dict[str
     """A row for an outcome synthesised without meta-analysis (vote count, combined p)."""
     vote, combined = summary.vote, summary.combined
     k = (vote.k if vote is not None else combined.k if combined is not None else len(effects))
-    n = total_participants(effects) if len(effects) else math.nan
+    n = (summary.participants if summary.participants is not None else
+         total_participants(effects) if len(effects) else math.nan)
     row["Participants (studies)"] = _studies_cell(k, n)
     parts = ["Not pooled"]
     if vote is not None:
@@ -412,11 +419,14 @@ def absolute_effects(measure: str, control_risk: float | None, estimate: float,
     """Risks per 1000 with the control and the intervention, and their difference.
 
     estimate, ci_low, ci_high: the effect on its natural scale (a ratio, or a risk difference);
-    control_risk: the assumed control risk (0-1). Returns None without a control risk; else
+    control_risk: the assumed control risk (0-1). Returns None without a control risk or when
+    it is 0 (no control-arm event: a ratio then says nothing absolute); else
     integers control, intervention, intervention_low, intervention_high, difference,
     difference_low, difference_high (per 1000, rounded half away from zero).
     """
-    if control_risk is None or not np.isfinite(control_risk):
+    if control_risk is None or not np.isfinite(control_risk) or control_risk <= 0:
+        # with no control-arm event a ratio gives no absolute difference ("0 per 1000 (0 to
+        # 0)" would read as certainty of no harm)
         return None
     measure = str(measure).upper()
     acr = float(control_risk)

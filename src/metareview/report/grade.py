@@ -767,7 +767,7 @@ def rate_imprecision(effects: pd.DataFrame, result: Any, measure: str,
             relation = "below" if small else "at least"
             size = (f"{people:.0f} participants ({equivalence})" if equivalence
                     else f"{n:.0f} participants")
-            parts.append(f"{size}, {relation} the OIS of {ois} participants in parallel "
+            parts.append(f"{size}, {relation} the optimal information size of {ois} participants in parallel "
                          f"groups for {basis}, alpha {limits.alpha:g}, power {limits.power:g}")
 
     text = "; ".join(parts)

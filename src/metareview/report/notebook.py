@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from metareview import files
-from metareview.report.display import display_frame, parameters_box
+from metareview.report.display import display_frame, markdown_html, parameters_box
 from metareview.review import params as review_params
 from metareview.review.sheets import Review, load_review
 
@@ -44,6 +44,24 @@ def _display(obj) -> None:
     from IPython.display import display
 
     display(obj)
+
+
+SCREEN_DPI = 96  # CSS pixels per inch
+MAX_DISPLAY_WIDTH = 980  # pixels: wider figures are shown scaled down to the report's column
+
+
+def display_width(png: Path) -> int:
+    """Width in CSS pixels at which a saved figure is shown: its size in inches at 96 pixels
+    per inch (its text then has the point size it was drawn with), at most
+    MAX_DISPLAY_WIDTH."""
+    from PIL import Image
+
+    from metareview.report.figures.style import PNG_DPI
+
+    with Image.open(png) as image:
+        dpi = image.info.get("dpi", (PNG_DPI, PNG_DPI))[0] or PNG_DPI
+        inches = image.size[0] / float(dpi)
+    return min(MAX_DISPLAY_WIDTH, int(round(inches * SCREEN_DPI)))
 
 
 @dataclass
@@ -83,27 +101,46 @@ class Notebook:
     # --- showing and saving ------------------------------------------------------------------
 
     def say(self, text: str) -> None:
-        """Show a sentence (Markdown) of the narrative."""
+        """Show a sentence (Markdown) of the narrative.
+
+        It reaches the report as HTML rendered here with raw HTML escaped
+        (`display.markdown_html`), so that text from the sheets or review.yaml that slipped
+        into a sentence unescaped still cannot add an element or a script to the page."""
         if _in_ipython() is None:
             print(text)
             return
-        from IPython.display import Markdown
+        from IPython.display import HTML
 
-        _display(Markdown(text))
+        _display(HTML(markdown_html(text)))
 
-    def figure(self, fig, name: str) -> None:
+    def figure(self, fig, name: str, alt: str | None = None) -> None:
         """Write a figure to reports/<review>/figures/<name>.png (300 dpi) and .svg, and show
-        the saved PNG (drawn once, not again for the screen)."""
-        from metareview.report.figures import save_figure
+        the saved PNG (drawn once, not again for the screen) with its alternative text.
 
-        png, _ = save_figure(fig, self.figures / name)
+        `alt` (default: the text the figure function attached, `figures.style.alt_text`)
+        says what the figure shows; it becomes the image's `alt` in the HTML report and is
+        written into the PNG and SVG. A figure without one is refused: every image of a report
+        needs a description (WCAG 2.2, 1.1.1)."""
+        from metareview.report.figures.style import alt_text, save_figure, set_alt_text
+
+        name = files.check_name(name, "figure name")
+        if alt is not None:
+            set_alt_text(fig, alt)
+        description = alt_text(fig)
+        if not description:
+            raise ValueError(f"figure {name!r} has no alternative text: give nb.figure(..., "
+                             "alt='what it shows') or set it with figures.style.set_alt_text")
+        png, _ = save_figure(fig, self.figures / name, within=self.figures)
+        self._show_png(png, description)
+
+    def _show_png(self, png: Path, description: str) -> None:
         if _in_ipython() is None:
-            print(f"[figure {files.display_path(png)}]")
+            print(f"[figure {files.display_path(png)}: {description}]")
             return
         from IPython.display import Image
 
-        width = min(980, int(fig.get_figwidth() * 96))
-        _display(Image(data=png.read_bytes(), format="png", width=width))
+        _display(Image(data=png.read_bytes(), format="png", width=display_width(png),
+                       alt=description))
 
     def table(self, frame: pd.DataFrame, name: str | None = None, *,
               caption: str | None = None, key: list[str] | None = None) -> None:
@@ -111,20 +148,22 @@ class Notebook:
         columns; a wide table in blocks that each start with the `key` columns) and, when
         named, write it as CSV to reports/<review>/tables/<name>.csv."""
         if name:
-            files.write_csv(frame, self.tables / f"{name}.csv")
+            name = files.check_name(name, "table name")
+            files.write_csv(frame, self.tables / f"{name}.csv", within=self.tables,
+                            spreadsheet=True)
         _display(display_frame(frame, caption=caption, key=key))
 
     def image(self, name: str) -> bool:
-        """Show a figure an earlier notebook saved (figures/<name>.png); False if absent."""
-        path = self.figures / f"{name}.png"
+        """Show a figure an earlier notebook saved (figures/<name>.png) with the alternative
+        text saved in it; False if absent."""
+        from metareview.report.alt_text import read_alt_text
+
+        path = files.inside(self.figures / f"{files.check_name(name, 'figure name')}.png",
+                            self.figures)
         if not path.is_file():
             return False
-        if _in_ipython() is None:
-            print(f"[figure {files.display_path(path)}]")
-            return True
-        from IPython.display import Image
-
-        _display(Image(filename=str(path), width=760))
+        description = read_alt_text(path) or f"Figure {name.replace('_', ' ')}"
+        self._show_png(path, description)
         return True
 
     def show_parameters(self) -> None:
@@ -138,11 +177,14 @@ class Notebook:
 
     def write(self, frame: pd.DataFrame, name: str) -> Path:
         """Write a processed table to data/processed/<review>/<name>.csv (atomically)."""
-        return files.write_csv(frame, self.processed / f"{name}.csv")
+        name = files.check_name(name, "table name")
+        return files.write_csv(frame, self.processed / f"{name}.csv", within=self.processed)
 
     def read(self, name: str, **options) -> pd.DataFrame:
         """Read a processed table an earlier notebook wrote."""
-        return pd.read_csv(self.processed / f"{name}.csv", keep_default_na=False,
+        path = files.inside(self.processed / f"{files.check_name(name, 'table name')}.csv",
+                            self.processed)
+        return pd.read_csv(path, keep_default_na=False,
                            na_values=[""], **options)
 
 

@@ -156,6 +156,13 @@ def pool_by_subgroups(rows: pd.DataFrame, columns: list[str], *, level: float = 
     return pd.concat(tables, ignore_index=True), pd.concat(tests, ignore_index=True)
 
 
+def is_pooled(status: str) -> bool:
+    """True for a pooled model's status, with or without a note ("pooled (tau² is estimated
+    at its lower bound 0)"); False for a single study or a table of zero events."""
+    text = str(status)
+    return text == "pooled" or text.startswith("pooled (")
+
+
 def percent(value: float, digits: int = 1) -> str:
     """A proportion as a percentage for readers ("41.7%"); empty when missing."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from metareview.report.proportions import is_pooled
 from metareview.report.text import format_interval, format_number, format_p, natural
 from metareview.review.derive import analysis_of
 
@@ -100,7 +101,7 @@ def _match(row, outcome, subgroup, pooled, subgroups, proportions, swim, swim_re
             hits = hits[hits["group"] == subgroup]
         if len(hits):
             h = hits.iloc[0].to_dict()
-            row.update(bundle_result="pooled proportion (GLMM)" if h["status"] == "pooled"
+            row.update(bundle_result="pooled proportion (GLMM)" if is_pooled(h["status"])
                        else h["status"].split(":")[0], bundle_measure="proportion (%)",
                        bundle_k=h["k"], bundle_estimate=100 * h["proportion"],
                        bundle_ci_low=100 * h["ci_low"], bundle_ci_high=100 * h["ci_high"],

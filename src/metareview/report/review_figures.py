@@ -1,8 +1,9 @@
 """The figures of a review, from its fitted models and its own definitions (labels, favours).
 
 The drawing lives in `metareview.report.figures`; this module only decides what each figure of
-a review shows: the outcome's label and direction from outcomes.csv, the "favours" labels from
-review.yaml, the interval a single study's source printed.
+a review shows, in the review's own words: the outcome's label and direction from outcomes.csv,
+the "favours" labels and the names of subgroups from review.yaml, the studies' labels, the
+interval a single study's source printed.
 """
 
 from __future__ import annotations
@@ -18,13 +19,64 @@ def _outcome_info(review, outcome: str) -> tuple[str, str]:
     table = review.outcomes.set_index("outcome")
     if outcome in table.index:
         return str(table.loc[outcome, "label"]), str(table.loc[outcome, "direction"])
-    return outcome, "lower_is_better"
+    return outcome.replace("_", " "), "lower_is_better"
+
+
+DIRECTION_WORDS = {"lower_is_better": "lower is better", "higher_is_better": "higher is better"}
+
+
+def _title(label: str, inside: str, direction: str) -> str:
+    """"Scar volume, percent improvement (MD; higher is better)": the outcome's better side is
+    in the title because it decides on which side each "favours" label stands."""
+    words = DIRECTION_WORDS.get(direction)
+    return f"{label} ({inside}{'; ' + words if words else ''})"
 
 
 def favours(definitions, measure: str, direction: str) -> tuple[str, str]:
     """The review's own "favours" labels, on the sides its effects put them."""
     return figures.favours_labels(measure, direction, treatment=definitions.favours_treatment,
                                   control=definitions.favours_control)
+
+
+def _capitalised(text: str) -> str:
+    """First letter upper case, the rest as written ("MSC therapy" stays "MSC therapy")."""
+    return text[:1].upper() + text[1:]
+
+
+def arm_labels(definitions) -> tuple[str, str]:
+    """Headings of the two arms' columns, from the review's "favours" labels."""
+    return (_capitalised(definitions.favours_treatment),
+            _capitalised(definitions.favours_control))
+
+
+def study_names(review) -> dict[str, str]:
+    """Study id → the name a reader sees: the studies sheet's `label` where it has one,
+    otherwise the id."""
+    studies = review.studies
+    if "label" not in studies.columns:
+        return {str(s): str(s) for s in studies["study_id"]}
+    return {str(s): (str(label) if isinstance(label, str) and label.strip() else str(s))
+            for s, label in zip(studies["study_id"], studies["label"])}
+
+
+def _row_labels(part: pd.DataFrame, names: dict[str, str]) -> list[str]:
+    """One label per effect row: the study's name, plus the comparison when the study gives
+    more than one row (as `frames.study_labels`)."""
+    counts = part["study_id"].value_counts()
+    return [f"{names.get(str(s), str(s))} ({c})" if counts[s] > 1 else names.get(str(s), str(s))
+            for s, c in zip(part["study_id"], part["comparison"])]
+
+
+def _rob_for_rows(review, rows: pd.DataFrame):
+    """The risk-of-bias judgements of the rows' studies, keyed by each row's label (a study
+    with two rows gets its judgements on both); None when no study has any."""
+    rob = review.risk_of_bias
+    if not len(rob):
+        return None
+    pairs = rows[["study_id", "label"]].drop_duplicates().itertuples(index=False)
+    parts = [rob[rob["study_id"] == study].assign(study_id=label) for study, label in pairs]
+    frame = pd.concat(parts, ignore_index=True) if parts else rob.iloc[:0]
+    return frame if len(frame) else None
 
 
 def _single_intervals(effects: pd.DataFrame, level: float) -> list:
@@ -35,8 +87,9 @@ def _single_intervals(effects: pd.DataFrame, level: float) -> list:
     return [(lo, hi) if t else None for lo, hi, t in zip(low, high, t_based)]
 
 
-def _rows(effects: pd.DataFrame, labels) -> pd.DataFrame:
-    return effects.assign(label=list(labels)).reset_index(drop=True)
+def _rows(effects: pd.DataFrame, review) -> pd.DataFrame:
+    part = effects.reset_index(drop=True)
+    return part.assign(label=_row_labels(part, study_names(review)))
 
 
 def forest_for(named, review, level: float = 0.95):
@@ -46,41 +99,57 @@ def forest_for(named, review, level: float = 0.95):
     fit = named.fit
     label, direction = _outcome_info(review, fit.outcome)
     where = "" if named.analysis == "main" else ", all studies"
-    rows = _rows(fit.effects, fit.labels)
+    rows = _rows(fit.effects, review)
     intervals = _single_intervals(rows, level)
-    rob = review.risk_of_bias
-    rob = rob[rob["study_id"].isin(set(rows["study_id"]))] if len(rob) else None
     return figures.forest_plot(
-        rows, fit.result, measure=fit.measure, title=f"{label} ({fit.measure}{where})",
-        favours=favours(review.definitions, fit.measure, direction), level=level,
-        rob=rob if rob is not None and len(rob) and set(rows["label"]) == set(rows["study_id"])
-        else None,
+        rows, fit.result, measure=fit.measure,
+        title=_title(label, f"{fit.measure}{where}", direction),
+        favours=favours(review.definitions, fit.measure, direction), direction=direction,
+        level=level, rob=_rob_for_rows(review, rows),
         single_interval=intervals if any(i is not None for i in intervals) else None,
-        arm_labels=(review.definitions.favours_treatment.capitalize(),
-                    review.definitions.favours_control.capitalize()))
+        arm_labels=arm_labels(review.definitions))
+
+
+def _subgroup_label(definitions, column: str, value: str) -> str:
+    return _capitalised(definitions.label_of(column, str(value)))
 
 
 def subgroup_forest_for(fit, review, level: float = 0.95):
     """Subgroup forest plot of one outcome × moderator of `subgroups.subgroup_analyses`, with
-    subtotals and the test for subgroup differences; favours sides from the outcome's
-    direction, as in every other forest plot of the review."""
+    subtotals and the test for subgroup differences, in the review's words: subgroup headings
+    from review.yaml (`label_of`), study labels, arm and "favours" labels as in every other
+    forest plot of the review (sides from the outcome's direction)."""
     groups = {level_: result for level_, result in fit.groups.items() if result is not None}
     part = fit.effects.assign(**{fit.moderator: fit.effects[fit.moderator].astype(str)})
-    part = part.assign(label=part["study_id"]).reset_index(drop=True)
+    part = _rows(part, review)
     label, direction = _outcome_info(review, fit.outcome)
+    definitions = review.definitions
+    headings = {value: _subgroup_label(definitions, fit.moderator, value)
+                for value in part[fit.moderator].unique()}
+    intervals = _single_intervals(part, level)
     return figures.subgroup_forest_plot(
         part, fit.moderator, groups, fit.overall, measure=fit.measure,
-        favours=favours(review.definitions, fit.measure, direction),
-        title=f"{label} by {fit.moderator.replace('_', ' ')}",
-        level=level)
+        favours=favours(definitions, fit.measure, direction), direction=direction,
+        title=_title(label, f"{fit.measure}, by {fit.moderator.replace('_', ' ')}", direction),
+        level=level, arm_labels=arm_labels(definitions), group_labels=headings,
+        single_interval=intervals if any(i is not None for i in intervals) else None)
 
 
-def proportions_for(fits, outcome: str):
-    """Forest plot of one single-group outcome on the 0–100% axis, grouped by subgroup."""
-    rows = pd.concat([f.rows.assign(group=f.group, label=f.rows["study_id"]) for f in fits],
-                     ignore_index=True)
+def proportions_for(fits, outcome: str, review=None, group_column: str = "condition"):
+    """Forest plot of one single-group outcome on the 0–100% axis, grouped by subgroup (the
+    groups' and the outcome's labels from the review when it is given)."""
+    names = study_names(review) if review is not None else {}
+    rows = pd.concat([f.rows.assign(group=f.group,
+                                    label=f.rows["study_id"].astype(str).map(
+                                        lambda s: names.get(s, s)))
+                      for f in fits], ignore_index=True)
     groups = {f.group: f.result for f in fits if f.result is not None}
-    return figures.proportion_forest_plot(rows, groups, title=outcome.replace("_", " "))
+    if review is None:
+        return figures.proportion_forest_plot(rows, groups, title=outcome.replace("_", " "))
+    headings = {f.group: _subgroup_label(review.definitions, group_column, f.group)
+                for f in fits}
+    return figures.proportion_forest_plot(rows, groups, title=_outcome_info(review, outcome)[0],
+                                          group_labels=headings)
 
 
 def bubble_for(fit):
@@ -101,14 +170,16 @@ def cumulative_for(named, review, method: str = "REML", test: str = "z", level: 
     table = cumulative(fit.effects["yi"].to_numpy(float), fit.effects["vi"].to_numpy(float),
                        order=order, method=method, test=test, level=level)
     label, direction = _outcome_info(review, fit.outcome)
-    labels = [fit.labels[i] for i in table["study"]] if "study" in table else fit.labels
+    labels = _row_labels(fit.effects.reset_index(drop=True), study_names(review))
+    labels = [labels[i] for i in table["study"]] if "study" in table else labels
     return figures.cumulative_forest_plot(
         table, labels, fit.measure, favours(review.definitions, fit.measure, direction),
+        direction=direction,
         years=[years[i] for i in table["study"]] if "study" in table else None, level=level,
         title=f"{label}: cumulative meta-analysis by year")
 
 
-def baujat_for(named, method: str = "REML"):
+def baujat_for(named, method: str = "REML", review=None):
     """Baujat plot of one pooled outcome: each study's contribution to heterogeneity against
     its influence on the pooled estimate."""
     from metareview.stats.diagnostics import baujat
@@ -116,17 +187,41 @@ def baujat_for(named, method: str = "REML"):
     fit = named.fit
     coords = baujat(fit.effects["yi"].to_numpy(float), fit.effects["vi"].to_numpy(float),
                     method=method)
-    return figures.baujat_plot(coords, fit.labels, method=method,
-                               title=f"{fit.outcome.replace('_', ' ')}: Baujat plot")
+    if review is None:
+        return figures.baujat_plot(coords, fit.labels, method=method,
+                                   title=f"{fit.outcome.replace('_', ' ')}: Baujat plot")
+    labels = _row_labels(fit.effects.reset_index(drop=True), study_names(review))
+    return figures.baujat_plot(coords, labels, method=method,
+                               title=f"{_outcome_info(review, fit.outcome)[0]}: Baujat plot")
 
 
-def funnel_for(named, method: str = "REML"):
+def funnel_for(named, method: str = "REML", review=None):
     """Funnel plot of one pooled outcome, with the studies trim-and-fill adds drawn open."""
     from metareview.stats.small_study import trim_and_fill
 
     fit = named.fit
     yi, vi = fit.effects["yi"].to_numpy(float), fit.effects["vi"].to_numpy(float)
     filled = trim_and_fill(yi, vi, method=method).filled
+    label = fit.outcome if review is None else _outcome_info(review, fit.outcome)[0]
     return figures.funnel_plot(yi, vi, fit.result.estimate, filled_yi=filled["yi"],
                                filled_vi=filled["vi"], measure=fit.measure,
-                               title=f"{fit.outcome}: funnel plot")
+                               title=f"{label}: funnel plot")
+
+
+def effect_direction_for(results: pd.DataFrame, review):
+    """The effect direction plot of the synthesis without meta-analysis (`swim.study_results`),
+    in the review's words: outcome labels in the order of outcomes.csv, study labels, the
+    "favours" labels, the overall risk of bias, and before–after results of single groups
+    drawn apart from comparisons between groups."""
+    from metareview.report.swim import direction_table
+
+    table = direction_table(results, review.risk_of_bias)
+    order = [o for o in review.outcomes["outcome"].astype(str) if o in set(table["outcome"])]
+    order += sorted(set(table["outcome"]) - set(order))
+    labels = dict(zip(review.outcomes["outcome"].astype(str),
+                      review.outcomes["label"].astype(str)))
+    definitions = review.definitions
+    return figures.effect_direction_plot(
+        table, outcomes=order, outcome_labels=labels, study_labels=study_names(review),
+        favours=(definitions.favours_treatment, definitions.favours_control),
+        title="Direction of effect by study and outcome")

@@ -6,11 +6,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 import metareview as mr
 from metareview.report.frames import outcome_groups, with_exp
 from metareview.report.pooled import result_row, single_study_row
+from metareview.report.text import md
 
 SUBGROUP_MODERATORS = ("intervention_class", "design", "co_intervention")
 # About ten studies per moderator before a meta-regression (Cochrane Handbook 10.11.5.1).
@@ -18,8 +20,8 @@ MIN_K_META_REGRESSION = 10
 
 SUBGROUP_COLUMNS = [
     "outcome", "measure", "moderator", "row", "level", "k", "estimate", "se", "ci_low",
-    "ci_high", "pval", "tau2", "i2", "tau2_mode", "q_between", "df", "q_between_pval",
-    "p_permutation", "status", "estimate_exp", "ci_low_exp", "ci_high_exp",
+    "ci_high", "pval", "tau2", "i2", "tau2_mode", "statistic", "q_between", "df", "df2",
+    "q_between_pval", "p_permutation", "status", "estimate_exp", "ci_low_exp", "ci_high_exp",
 ]
 
 
@@ -117,7 +119,10 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
                     tests[mode] = mr.subgroup(yi, vi, values, method=method, tau2=mode,
                                               test=test, level=level_ci)
                     t = tests[mode]
-                    row.update(q_between=t.q_between, df=t.df, q_between_pval=t.pval,
+                    # under Hartung-Knapp the common-tau² test is F(df, df2); otherwise chi² (Q)
+                    row.update(statistic="F" if np.isfinite(t.df2) else "Q",
+                               q_between=t.q_between, df=t.df, df2=t.df2,
+                               q_between_pval=t.pval,
                                tau2=t.tau2, status="tested",
                                p_permutation=p_perm if mode == "common" else math.nan)
                 except ValueError as error:
@@ -193,7 +198,7 @@ def meta_regression_sentence(table: pd.DataFrame) -> str:
     if table.empty:
         return "The review defines no continuous moderator for meta-regression."
     reasons = sorted(set(table["status"].str.replace("not fitted: ", "", regex=False)))
-    return "No meta-regression could be fitted: " + "; ".join(reasons) + "."
+    return "No meta-regression could be fitted: " + "; ".join(md(r) for r in reasons) + "."
 
 
 def _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed):

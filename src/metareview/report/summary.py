@@ -34,17 +34,19 @@ import pandas as pd
 import metareview as mr
 from metareview.report import findings, grade
 from metareview.report.pooled import ALL_STUDIES, MAIN
-from metareview.report.text import format_p, plural
+from metareview.report.proportions import is_pooled
+from metareview.report.swim import BEFORE_AFTER, BETWEEN_GROUPS
+from metareview.report.text import md, p_text, plural
 from metareview.review.derive import analysis_of, read_effects
 
 KEY_RESULTS_RULE = ("Key results: the pooled results of the main analysis (comparisons and "
                     "single-group proportions), most participants first, at most three.")
 MAX_KEY_RESULTS = 3
 KEY_COLUMNS = ["rank", "Outcome", "Effect (95% CI)", "Participants (studies)", "Certainty",
-               "Statement", "analysis", "outcome", "measure", "k", "participants", "estimate",
-               "ci_low", "ci_high"]
-# Harms of different follow-up are pooled together only when the longest follow-up is at most
-# this many times the shortest (otherwise a row per follow-up band is shown).
+               "Statement", "Caution", "analysis", "outcome", "measure", "k", "participants",
+               "estimate", "ci_low", "ci_high"]
+# A harm's pooled rate is shown only when the longest stated follow-up is at most this many
+# times the shortest; otherwise the row gives each study's count with its follow-up.
 FOLLOW_UP_RATIO = 2.0
 
 
@@ -131,7 +133,22 @@ def _natural(row: dict, name: str) -> float:
         else value
 
 
-def _comparative(review, effects, pooled, settings, swim, overrides, audit):
+def _synthesis_participants(swim_results: pd.DataFrame, outcome: str) -> float:
+    """People in the between-group results of an outcome synthesised without meta-analysis:
+    each study once (its largest n; a within-person study's n counts persons), nan when a
+    study does not give its n."""
+    if swim_results.empty:
+        return math.nan
+    part = swim_results[(swim_results["outcome"] == outcome)
+                        & (swim_results["kind"] == BETWEEN_GROUPS)]
+    per_study = pd.to_numeric(part["n"], errors="coerce").groupby(part["study_id"]).max()
+    if per_study.empty or per_study.isna().any():
+        return math.nan
+    return float(per_study.sum())
+
+
+def _comparative(review, effects, pooled, settings, swim, overrides, audit,
+                 swim_results=None):
     """OutcomeSummary objects of comparative outcomes, in the codebook's order."""
     outcomes = review.outcomes.set_index("outcome")
     definitions = review.definitions
@@ -140,10 +157,12 @@ def _comparative(review, effects, pooled, settings, swim, overrides, audit):
         if len(review.published) else set()
     main_label = definitions.main_label or "the main analysis"
     summaries, certainties = [], {}
+    swim_results = pd.DataFrame() if swim_results is None else swim_results
     order = _outcome_order(review)
     for outcome in order:
         shown, wider = _pooled_row(pooled, outcome)
-        swim_row = swim[swim["outcome"] == outcome] if len(swim) else swim
+        swim_row = (swim[(swim["outcome"] == outcome) & (swim["kind"] == BETWEEN_GROUPS)]
+                    if len(swim) else swim)
         primary = outcome == order[0]
         pooled_enough = shown is not None and shown["status"] == "pooled"
         single = shown is not None and int(shown["k"]) == 1
@@ -176,8 +195,10 @@ def _comparative(review, effects, pooled, settings, swim, overrides, audit):
                              method=settings["tau2_method"], test=settings["test"],
                              level=1 - settings["alpha"])
         vote = combined = None
+        people = None
         if shown is None and len(swim_row):
             vote, combined = _swim_results(swim_row.iloc[0])
+            people = _synthesis_participants(swim_results, outcome)
         certainty = None
         if len(part):
             certainty = grade.assess(
@@ -191,7 +212,7 @@ def _comparative(review, effects, pooled, settings, swim, overrides, audit):
             result=result, effects=part, certainty=certainty, unit=unit, vote=vote,
             combined=combined, row=shown, analysis=analysis,
             follow_up=follow_up_text(part["timepoint_weeks"]) if len(part) else "",
-            comments=tuple(comments)))
+            comments=tuple(comments), participants=people))
     return summaries, certainties
 
 
@@ -246,12 +267,19 @@ def _proportion_rows(review, processed: Path, settings, intervention: str, notes
         label = (f"{_outcome_label(review, r['outcome'])}: "
                  f"{review.definitions.label_of('condition', r['group'])}")
         effect = findings.effect_text("PLO", r["proportion"], r["ci_low"], r["ci_high"])
-        pooled = r["status"] == "pooled"
+        pooled = is_pooled(r["status"])
         how = "random-effects logistic model" if pooled else "exact interval of a single study"
         studies = set(str(r["studies"]).split("; "))
         follow = (single[single["study_id"].isin(studies) & (single["outcome"] == r["outcome"])]
                   if len(single) else single)
         weeks = follow["timepoint_weeks"] if "timepoint_weeks" in follow else []
+        if harm and pooled and _follow_up_too_different(weeks):
+            rows.append(_harm_by_study_row(label, follow, r))
+            numbers.append({"kind": "harm not pooled", "analysis": MAIN,
+                            "outcome": f"{r['outcome']}: {r['group']}", "measure": "PLO",
+                            "k": int(r["k"]), "participants": int(r["participants"]),
+                            "level": 1 - settings["alpha"], "statement": rows[-1]["Comments"]})
+            continue
         statement = findings.proportion_statement(
             "very low", intervention, _outcome_label(review, r["outcome"]), r["proportion"])
         rows.append({
@@ -264,7 +292,7 @@ def _proportion_rows(review, processed: Path, settings, intervention: str, notes
             "Comments": f"{statement} {int(r['events'])} of {_people(int(r['participants']))} "
                         "had the event.",
             "Footnotes": f"{mark} {note}"})
-        numbers.append({"kind": "proportion" if pooled else "single study", "analysis": MAIN,
+        numbers.append({"kind": "proportion" if pooled else "single-group study", "analysis": MAIN,
                         "outcome": f"{r['outcome']}: {r['group']}", "measure": "PLO",
                         "k": int(r["k"]), "participants": int(r["participants"]),
                         "estimate": r["proportion"], "ci_low": r["ci_low"],
@@ -273,10 +301,41 @@ def _proportion_rows(review, processed: Path, settings, intervention: str, notes
     return rows, numbers, ([f"{mark} {note}"] if rows else []), zero
 
 
-def _comparative_harms(review, processed: Path, notes_start: int
+def _follow_up_too_different(weeks) -> bool:
+    """True when the stated follow-ups differ more than FOLLOW_UP_RATIO-fold (a harm counted
+    over 24 weeks and over 5 years is not one rate)."""
+    known = pd.to_numeric(pd.Series(list(weeks)), errors="coerce").dropna()
+    known = known[known > 0]
+    return len(known) >= 2 and known.max() / known.min() > FOLLOW_UP_RATIO
+
+
+def _harm_by_study_row(label: str, follow: pd.DataFrame, r) -> dict:
+    """A harm whose studies' follow-ups differ too much to pool: each study's count, with
+    its follow-up, as printed."""
+    parts = []
+    for f in follow.sort_values("timepoint_weeks", na_position="last").to_dict("records"):
+        weeks = f.get("timepoint_weeks")
+        when = (f"at {float(weeks):g} weeks" if weeks is not None and np.isfinite(weeks)
+                else "follow-up not stated")
+        parts.append(f"{f['study_id']} {int(f['events'])}/{int(f['total'])} ({when})")
+    return {
+        "Outcome": label + " (harm)",
+        "Follow-up": follow_up_text(follow["timepoint_weeks"]),
+        "Effect (95% CI)": (f"Not pooled: follow-up differs more than "
+                            f"{FOLLOW_UP_RATIO:g}-fold between studies"),
+        "Participants (studies)": f"{int(r['participants'])} ({plural(int(r['k']), 'study')})",
+        "Certainty": "Not assessed",
+        "Comments": f"{int(r['events'])} of {_people(int(r['participants']))} had the event: "
+                    + "; ".join(parts) + ".",
+        "Footnotes": ""}
+
+
+def _comparative_harms(review, processed: Path, notes_start: int,
+                       compared_elsewhere: bool = False
                        ) -> tuple[list[dict], list[dict], list[str]]:
-    """Rows for adverse events compared between arms (safety.csv), or one row saying that no
-    study counted them in both arms, when the review has adverse-event rows."""
+    """Rows for adverse events compared between arms (safety.csv), or, when no harm is
+    compared anywhere in the table (`compared_elsewhere`: a harm outcome with events per arm
+    has its own row), one row saying that no study counted them in both arms."""
     safety = _read(processed, "safety")
     ae = review.adverse_events
     if ae is None or ae.empty:
@@ -300,25 +359,21 @@ def _comparative_harms(review, processed: Path, notes_start: int
                         "participants": int(r["total_treatment"] + r["total_control"]),
                         "estimate": r["estimate_exp"], "ci_low": r["ci_low_exp"],
                         "ci_high": r["ci_high_exp"], "level": 0.95, "statement": ""})
-    if rows:
+    if rows or compared_elsewhere:
         return rows, numbers, []
     studies = ae["study_id"].nunique()
-    counts = ae[ae["events"].notna()]
-    shown = "; ".join(f"{c['study_id']}: {c['event']} {int(c['events'])}"
-                      + (f"/{int(c['total'])}" if pd.notna(c["total"]) else "")
-                      + f" ({c['role']} arm)" if c["role"] in ("treatment", "control") else
-                      f"{c['study_id']}: {c['event']} {int(c['events'])}"
-                      + (f"/{int(c['total'])}" if pd.notna(c["total"]) else "")
-                      for c in counts.to_dict("records"))
+    counted = ae.loc[ae["events"].notna(), "study_id"].nunique()
     mark = findings.footnote_mark(notes_start)
     note = ("Harms are not compared: no study reports the number of people with an event in "
-            "both arms; the counts printed for one arm or for everyone are listed as printed.")
+            "both arms; what each study printed is listed in report 05 (safety).")
     row = {"Outcome": "Adverse events (harm)",
            "Effect (95% CI)": "Not compared" + mark,
            "Participants (studies)": f"not reported ({plural(studies, 'study')})",
            "Certainty": "Not assessed",
-           "Comments": (f"{plural(studies, 'study')} describe harms; counts printed: {shown}."
-                        if shown else f"{plural(studies, 'study')} describe harms in words only."),
+           "Comments": (f"{plural(studies, 'study')} describe harms, {counted} of them with "
+                        "counts for one arm or for everyone (report 05 lists them)."
+                        if counted else f"{plural(studies, 'study')} describe harms in words "
+                        "only."),
            "Footnotes": f"{mark} {note}"}
     return [row], [{"kind": "harm", "analysis": MAIN, "outcome": "adverse events",
                     "measure": "", "k": studies, "statement": ""}], [f"{mark} {note}"]
@@ -337,12 +392,15 @@ def summarise(review, processed: Path, settings: dict) -> Summary:
     overrides = review.grade if len(review.grade) else None
     intervention = review.definitions.favours_treatment
     summaries, certainties = _comparative(review, effects, pooled, settings, swim, overrides,
-                                          _audit_warnings(processed))
+                                          _audit_warnings(processed),
+                                          _read(processed, "swim_results"))
     built = findings.build(summaries, intervention=intervention)
     sof, numbers, footnotes = built.table, built.numbers, list(built.footnotes)
     extra, extra_numbers, zero = [], [], []
+    compared = {s.outcome for s in summaries if s.outcome in set(review.definitions.harms)}
     if review.definitions.asks_about_harms or len(review.adverse_events):
-        rows, nums, notes = _comparative_harms(review, processed, len(footnotes))
+        rows, nums, notes = _comparative_harms(review, processed, len(footnotes),
+                                               compared_elsewhere=bool(compared))
         extra += rows
         extra_numbers += nums
         footnotes += notes
@@ -389,6 +447,7 @@ def key_results(sof: pd.DataFrame, numbers: pd.DataFrame) -> pd.DataFrame:
                                    for v in chosen["Participants (studies)"]],
         "Certainty": [findings.strip_marks(v) for v in chosen["Certainty"]],
         "Statement": chosen["_statement"].to_numpy(),
+        "Caution": chosen["_caution"].fillna("").astype(str).to_numpy(),
         "analysis": chosen["_analysis"].to_numpy(), "outcome": chosen["_outcome"].to_numpy(),
         "measure": chosen["_measure"].to_numpy(), "k": chosen["_k"].to_numpy(),
         "participants": chosen["_participants"].to_numpy(),
@@ -404,17 +463,28 @@ def _headline(review, key: pd.DataFrame, swim: pd.DataFrame) -> list[str]:
     lines = [f"{plural(len(studies), 'study')} included ("
              + ", ".join(f"{n} {d.replace('_', '-')}" for d, n in designs.items()) + ")."]
     for r in key.to_dict("records"):
+        caution = f" Caution: {r['Caution']}" if isinstance(r.get("Caution"), str) and \
+            r["Caution"] else ""
         lines.append(f"{r['Outcome']}: {r['Effect (95% CI)']}; {r['Participants (studies)']}; "
-                     f"{r['Certainty']}. {r['Statement']}")
+                     f"{r['Certainty']}. {r['Statement']}{caution}")
     if key.empty:
         lines.append("No outcome has two or more effects to pool; the synthesis without "
                      "meta-analysis below gives the direction of the evidence.")
     if len(swim):
-        comparative = swim[(swim["n_favour"] + swim["n_against"]) > 0]
-        lines.append(f"Synthesis without meta-analysis: of {plural(len(comparative), 'outcome')} "
-                     "with a comparison and a direction, "
-                     f"{int((comparative['n_favour'] > comparative['n_against']).sum())} have more "
-                     "results favouring the treatment than the control.")
+        directed = swim[(swim["n_favour"] + swim["n_against"]) > 0]
+        comparative = directed[directed["kind"] == BETWEEN_GROUPS]
+        before_after = directed[directed["kind"] == BEFORE_AFTER]
+        if len(comparative):
+            lines.append(
+                "Synthesis without meta-analysis: of "
+                f"{plural(len(comparative), 'outcome')} compared between groups with a "
+                f"direction, {int((comparative['n_favour'] > comparative['n_against']).sum())} "
+                "have more results favouring the treatment than the control.")
+        if len(before_after):
+            lines.append(
+                f"Before–after results of single groups (no control) for "
+                f"{plural(len(before_after), 'outcome')}: they show change from baseline, not "
+                "an effect of the treatment over a control, and are counted apart.")
     return lines
 
 
@@ -424,12 +494,18 @@ def present_other(other: pd.DataFrame, outcomes: pd.DataFrame | None = None) -> 
     rows = []
     for r in other.to_dict("records"):
         directed = int(r["n_favour"]) + int(r["n_against"])
+        between = r.get("kind", BETWEEN_GROUPS) == BETWEEN_GROUPS
+        verb = "favour the treatment" if between else "improved from baseline"
+        p = r.get("stouffer_p", np.nan)
         rows.append({"Outcome": labels.get(r["outcome"], r["outcome"].replace("_", " ")),
-                     "Results": int(r["k_studies"]),
-                     "Favour treatment": f"{int(r['n_favour'])} of {directed} with a direction"
+                     "Results": ("compared between groups" if between
+                                 else "before–after, single groups (no control)"),
+                     "Studies": int(r["k_studies"]),
+                     "Direction": f"{int(r['n_favour'])} of {directed} with a direction {verb}"
                      if directed else "none with a direction",
-                     "Combined p (Stouffer)": format_p(r["stouffer_p"])
-                     if int(r.get("k_p", 0) or 0) > 1 else ""})
+                     "p": (f"combined {p_text(p)} (Stouffer)" if np.isfinite(p) else
+                           f"one study, {p_text(r.get('single_p', np.nan))} (one-sided)"
+                           if np.isfinite(r.get("single_p", np.nan)) else "")})
     return pd.DataFrame(rows)
 
 
@@ -449,21 +525,26 @@ def plain_language(summary: Summary) -> str:
 def opening(definitions, summary: Summary) -> str:
     """The first lines of the summary page: title, question, the plain-language summary and
     the main findings (with the rule that chose them)."""
-    lines = [f"## {definitions.title}", "", f"**Question.** {definitions.question}", "",
-             f"**In plain language.** {plain_language(summary)}", "",
+    lines = [f"## {md(definitions.title)}", "", f"**Question.** {md(definitions.question)}", "",
+             f"**In plain language.** {md(plain_language(summary))}", "",
              f"**Main findings.** {KEY_RESULTS_RULE}", ""]
-    lines += [f"- {line}" for line in summary.headline]
+    lines += [f"- {md(line)}" for line in summary.headline]
     return "\n".join(lines)
 
 
 def sof_header(definitions) -> str:
     """The summary of findings' header as GRADEpro prints it: population, setting,
     intervention and comparison (each from review.yaml; the favours labels otherwise)."""
+    return "  \n".join(f"**{name}:** {md(value)}"
+                        for name, value in _sof_header_parts(definitions))
+
+
+def _sof_header_parts(definitions) -> list[tuple[str, str]]:
     parts = [("Population", definitions.population),
              ("Setting", definitions.setting),
              ("Intervention", definitions.intervention or definitions.favours_treatment),
              ("Comparison", definitions.comparison or definitions.favours_control)]
-    return "  \n".join(f"**{name}:** {value}" for name, value in parts if value)
+    return [(name, value) for name, value in parts if value]
 
 
 def present_sof(summary: Summary) -> pd.DataFrame:
@@ -474,7 +555,7 @@ def present_sof(summary: Summary) -> pd.DataFrame:
 
 def footnote_text(summary: Summary) -> str:
     """The table's footnotes, one per line, then GRADE's certainty levels in words."""
-    lines = [f"- {note}" for note in summary.footnotes]
+    lines = [f"- {md(note)}" for note in summary.footnotes]
     lines.append("- GRADE certainty: high, the true effect is very likely close to the "
                  "estimate; moderate, probably close but possibly substantially different; "
                  "low, may be substantially different; very low, likely to be substantially "
@@ -507,4 +588,4 @@ def main_figures(summary: Summary, pooled: pd.DataFrame) -> list[str]:
 
 def sof_header_plain(definitions) -> str:
     """`sof_header` as plain text, for Word."""
-    return sof_header(definitions).replace("**", "").replace("  \n", "; ")
+    return "; ".join(f"{name}: {value}" for name, value in _sof_header_parts(definitions))

@@ -1,11 +1,39 @@
-"""Numbers and sentences for readers: intervals, p values and one plain sentence per result."""
+"""Numbers and sentences for readers: intervals, p values and one plain sentence per result.
+
+Sentences are Markdown (the notebooks show them with `Notebook.say`). Text that comes from a
+review folder (labels, titles, study ids, subgroup values, notes) enters them through `md`, so
+that it shows as written: `**x**` in a label is not bold, `[x](y)` is not a link, `<img ...>` is
+not an element.
+"""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
 
+from metareview.stats.heterogeneity import tau2_bound_reached_search_end
 from metareview.stats.vocabulary import is_ratio
+
+
+# Characters that start Markdown syntax anywhere in a line (CommonMark's inline constructs and
+# raw HTML); "_" only at a word's edge (intraword "_" is never emphasis, and ids use it).
+_MD_ALWAYS = re.compile(r"([\\`*\[\]<>&#|~])")
+_MD_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+# A value that would start a list item, a heading or a quote if it began a line.
+_MD_LINE_START = re.compile(r"^(\s*)([-+=]|\d+[.)])")
+
+
+def md(value) -> str:
+    """`value` (text from data) as Markdown that renders exactly as the text: the characters of
+    Markdown syntax are escaped with a backslash and line breaks become spaces, so that a label
+    cannot add emphasis, links, images, headings, lists or HTML to a sentence."""
+    text = " ".join(str("" if value is None else value).split())
+    text = _MD_ALWAYS.sub(r"\\\1", text)
+    text = _MD_UNDERSCORE.sub(r"\\_", text)
+    return _MD_LINE_START.sub(lambda m: m.group(1) + re.sub(r"([-+=.)])", r"\\\1", m.group(2)),
+                              text)
 
 
 def format_number(value: float) -> str:
@@ -48,6 +76,14 @@ def format_interval(estimate: float, low: float, high: float, digits: int = 2) -
     if low is None or not np.isfinite(low):
         return f"{estimate:.{digits}f}"
     return f"{estimate:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def format_tau2_interval(tau2: float, low: float, high: float) -> str:
+    """tau² with its Q-profile interval, "0.120 [0.000, 1.830]"; an upper bound at the end of
+    the search range reads "not estimable" (the data set no upper limit)."""
+    if tau2_bound_reached_search_end(tau2, high):
+        return f"{tau2:.3f} [{low:.3f}, not estimable]"
+    return format_interval(tau2, low, high, 3)
 
 
 def format_p(p: float) -> str:
@@ -102,7 +138,7 @@ def present_pooled(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None) -
                "prediction interval": format_interval(natural(r, "estimate"),
                                                       natural(r, "pi_low"),
                                                       natural(r, "pi_high")).split(" ", 1)[-1],
-               "tau² [CI]": format_interval(r["tau2"], r["tau2_ci_low"], r["tau2_ci_high"], 3),
+               "tau² [CI]": format_tau2_interval(r["tau2"], r["tau2_ci_low"], r["tau2_ci_high"]),
                "I² % [CI]": format_interval(r["i2"], r["i2_ci_low"], r["i2_ci_high"], 1)}
         if "analysis" in pooled.columns:
             row = {"analysis": r["analysis"], **row}
@@ -116,7 +152,7 @@ def pooled_summary(pooled: pd.DataFrame, outcomes: pd.DataFrame, definitions=Non
     if pooled.empty:
         return "No outcome has an analysable effect, so nothing can be pooled."
     lines = []
-    main_label = getattr(definitions, "main_label", "") or "main analysis"
+    main_label = md(getattr(definitions, "main_label", "") or "main analysis")
     for line in pooled_sentences(pooled, outcomes):
         lines.append(f"- {line}")
     text = "\n".join(lines)
@@ -138,21 +174,42 @@ def present_sensitivity(part: pd.DataFrame) -> pd.DataFrame:
     }).reset_index(drop=True)
 
 
-def present_swim(synthesis: pd.DataFrame) -> pd.DataFrame:
-    """The synthesis without meta-analysis for readers."""
+def present_swim(synthesis: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """The synthesis without meta-analysis for readers: one row per outcome and kind of
+    result, each count with its denominator. labels: outcome id -> label."""
+    labels = labels or {}
     rows = []
     for r in synthesis.to_dict("records"):
-        directed = r["n_favour"] + r["n_against"]
+        directed = int(r["n_favour"] + r["n_against"])
+        between = r.get("kind", "between groups") == "between groups"
         rows.append({
-            "outcome": r["outcome"], "synthesis": r["synthesis"],
-            "favour treatment": f"{r['n_favour']} of {directed}" if directed else "",
-            "no difference": r["n_unclear"],
-            "sign test p": format_p(r["sign_test_p"]),
-            "combined p (Stouffer)": format_p(r["stouffer_p"]),
-            "combined p (Fisher)": format_p(r["fisher_p"]),
-            "no direction given": r["not_oriented"],
+            "Outcome": labels.get(r["outcome"], str(r["outcome"]).replace("_", " ")),
+            "Results": ("compared between groups" if between
+                        else "before–after, single groups (no control)"),
+            ("Favour treatment" if between else "Improved from baseline"):
+                f"{int(r['n_favour'])} of {directed} with a direction" if directed else "none",
+            "No difference": int(r["n_unclear"]),
+            "Sign test p": format_p(r["sign_test_p"]) if directed > 1 else "",
+            "One study's p (one-sided)": format_p(r.get("single_p", float("nan"))),
+            "Combined p (Stouffer)": format_p(r["stouffer_p"]),
+            "Combined p (Fisher)": format_p(r["fisher_p"]),
+            "No direction given": r["not_oriented"] or "",
         })
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        # one column for both kinds' counts would mix two meanings; keep both, blank where
+        # a row is of the other kind
+        frame = frame.fillna("")
+    return frame
+
+
+def subgroup_test_text(row) -> str:
+    """The test of subgroup differences named by its distribution: "F(1, 13) = 2.44" under
+    Hartung-Knapp (common tau²), "Q = 2.44, df = 1" (chi²) otherwise."""
+    value = float(row["q_between"])
+    if str(row.get("statistic", "Q")) == "F" and np.isfinite(float(row.get("df2", np.nan))):
+        return f"F({int(row['df'])}, {float(row['df2']):g}) = {value:.2f}"
+    return f"Q = {value:.2f}, df = {int(row['df'])}"
 
 
 def present_subgroups(subgroups: pd.DataFrame) -> pd.DataFrame:
@@ -167,7 +224,7 @@ def present_subgroups(subgroups: pd.DataFrame) -> pd.DataFrame:
                          "estimate (95% CI) or test": estimate, "p": format_p(r["pval"]),
                          "note": "" if r["status"] == "pooled" else r["status"]})
         elif r["status"] == "tested":
-            test = f"Q = {r['q_between']:.2f}, df = {int(r['df'])}"
+            test = subgroup_test_text(r)
             if np.isfinite(r.get("p_permutation", np.nan)):
                 test += f"; permutation {p_text(r['p_permutation'])}"
             rows.append({"outcome": r["outcome"], "moderator": r["moderator"],
@@ -188,16 +245,16 @@ def pooled_sentences(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None)
         zip(outcomes["outcome"], outcomes["label"]))
     sentences = []
     for _, r in pooled.iterrows():
-        label = labels.get(r["outcome"], r["outcome"])
+        label = md(labels.get(r["outcome"], r["outcome"]))
         ratio = is_ratio(r["measure"])
         pick = (lambda n: r[f"{n}_exp"]) if ratio else (lambda n: r[n])
         pct = f"{100 * float(r['level']):g}%"
         interval = format_interval(pick("estimate"), pick("ci_low"), pick("ci_high"))
-        where = f" ({r['analysis']})" if "analysis" in r and r["analysis"] != "main" else ""
+        where = f" ({md(r['analysis'])})" if "analysis" in r and r["analysis"] != "main" else ""
         if r["status"] != "pooled":
             text = f"**{label}**{where}: {r['status']}"
             if int(r["k"]) == 1 and np.isfinite(r["estimate"]):
-                text += (f"; the single study ({r['studies']}) gives {r['measure']} {interval} "
+                text += (f"; the single study ({md(r['studies'])}) gives {r['measure']} {interval} "
                          f"({pct} CI, {r.get('interval', 'z')})")
             sentences.append(text + ".")
             continue
@@ -217,7 +274,7 @@ def pooled_sentences(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None)
             text += f"; I² = {r['i2']:.0f}%"
         text += "."
         if isinstance(r["warning"], str) and r["warning"]:
-            text += f" Caution: {r['warning']}."
+            text += f" Caution: {md(r['warning'])}."
         sentences.append(text)
     return sentences
 
@@ -240,20 +297,23 @@ def subgroup_sentences(subgroups: pd.DataFrame) -> list[str]:
         for _, g in groups.iterrows():
             interval = format_interval(_ratio_or_plain(g, "estimate"), _ratio_or_plain(g, "ci_low"),
                                        _ratio_or_plain(g, "ci_high"))
-            parts.append(f"{g['level']} {interval} (k = {int(g['k'])})")
+            parts.append(f"{md(g['level'])} {interval} (k = {int(g['k'])})")
         common = tests[tests["tau2_mode"] == "common"]
         separate = tests[tests["tau2_mode"] == "separate"]
         test_parts = []
         if len(common):
             c = common.iloc[0]
-            text = f"common tau² {p_text(c['q_between_pval'])}"
+            text = f"common tau² {subgroup_test_text(c)}, {p_text(c['q_between_pval'])}"
             if np.isfinite(c["p_permutation"]):
                 text += f" (permutation {p_text(c['p_permutation'])})"
             test_parts.append(text)
         if len(separate):
-            test_parts.append(f"separate tau² {p_text(separate.iloc[0]['q_between_pval'])}")
+            s = separate.iloc[0]
+            test_parts.append(f"separate tau² {subgroup_test_text(s)}, "
+                              f"{p_text(s['q_between_pval'])}")
         measure = groups["measure"].iloc[0] if len(groups) else ""
-        sentences.append(f"**{outcome}** by {moderator} ({measure}): " + "; ".join(parts)
+        sentences.append(f"**{md(outcome)}** by {md(moderator)} ({md(measure)}): "
+                         + "; ".join(parts)
                          + ". Test for subgroup differences: " + ", ".join(test_parts) + ".")
     return sentences
 
@@ -266,9 +326,9 @@ def safety_sentences(safety: pd.DataFrame) -> list[str]:
     for event, rows in safety.groupby("event", sort=True):
         first = rows.iloc[0]
         if first["method"] == "none":
-            sentences.append(f"**{event}**: {first['status']}.")
+            sentences.append(f"**{md(event)}**: {md(first['status'])}.")
             continue
-        text = (f"**{event}**: {int(first['k_studies'])} studies, "
+        text = (f"**{md(event)}**: {int(first['k_studies'])} studies, "
                 f"{int(first['events_treatment'])}/{int(first['total_treatment'])} events with "
                 f"treatment and {int(first['events_control'])}/{int(first['total_control'])} "
                 "with control")

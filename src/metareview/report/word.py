@@ -2,10 +2,14 @@
 
 `write_word` writes a landscape document with the title, the review question, the
 summary-of-findings table (the cells of `summary_of_findings`'s DataFrame, header row shaded and
-repeated on every page, the GRADE certainty levels and any notes under it) and the table of the
-characteristics of the included studies. Columns share the page width: each gets room for its
-longest word, the rest goes by the amount of text, the wordiest column (the footnotes) taking up
-to 30 % of the width.
+repeated on every page, the GRADE certainty levels and any notes under it), the figures (the
+PRISMA flow diagram and the main forest plots, each scaled to the page, numbered, with its
+caption under it and as its alternative text) and the table of the characteristics of the
+included studies. Columns share the page width: each gets room for its longest word, the rest
+goes by the amount of text, the wordiest column (the footnotes) taking up to 30 % of the width.
+
+Text is written as a reader sees it: Markdown emphasis (``**bold**``) becomes bold runs and
+code marks (backticks) are dropped, so that no Markdown reaches the document.
 
 The file is written atomically (`metareview.files.write_bytes`: a hidden temporary file, then
 `os.replace`) and deterministically: the core properties (created, modified, last printed,
@@ -18,8 +22,10 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,10 +35,12 @@ from docx.enum.section import WD_ORIENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Emu, Pt
+from PIL import Image
 
 from metareview.files import write_bytes
 
-__all__ = ["CERTAINTY_DEFINITIONS", "DOCUMENT_DATE", "write_word"]
+__all__ = ["CERTAINTY_DEFINITIONS", "DOCUMENT_DATE", "WordFigure", "plain_runs", "plain_text",
+           "write_word"]
 
 # The date stamped in the document's properties and on the ZIP entries: a constant, so that
 # the file does not change from run to run.
@@ -48,26 +56,40 @@ CERTAINTY_DEFINITIONS = (
 HEADER_FILL = "D9D9D9"
 TABLE_FONT = Pt(8)
 WORDIEST_SHARE = 0.3
+# Room kept under a figure on its page for the caption (landscape A4 with 1.5 cm margins).
+CAPTION_ROOM = Cm(2.5)
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.S)
+
+
+@dataclass(frozen=True)
+class WordFigure:
+    """A figure for the document: the PNG file and its caption (a sentence saying what the
+    figure shows; also the picture's alternative text)."""
+
+    path: Path
+    caption: str
 
 
 def write_word(path: str | os.PathLike, *, title: str, question: str, sof: pd.DataFrame,
-               characteristics: pd.DataFrame, notes: Iterable[str] = ()) -> Path:
+               characteristics: pd.DataFrame, notes: Iterable[str] = (),
+               figures: Sequence[WordFigure] = ()) -> Path:
     """Write the summary-of-findings document to `path` (.docx) and return the path.
 
     sof: the DataFrame of `summary_of_findings` (any DataFrame of text works: its columns are
     the header row, each row one table row, in order). characteristics: one row per included
-    study. notes: paragraphs printed under the summary-of-findings table, after the GRADE
-    definitions.
+    study (`metareview.report.descriptive.present_characteristics`). notes: paragraphs printed
+    under the summary-of-findings table, after the GRADE definitions. figures: the figures to
+    embed after the notes, numbered in their order (`metareview.report.word_figures`).
     """
     document = Document()
     section = _landscape(document)
     width = section.page_width - section.left_margin - section.right_margin
     _properties(document, title)
 
-    document.add_heading(title, level=0)
+    document.add_heading(plain_text(title), level=0)
     paragraph = document.add_paragraph()
     paragraph.add_run("Question: ").bold = True
-    paragraph.add_run(question)
+    plain_runs(paragraph, question)
 
     document.add_heading("Summary of findings", level=1)
     _table(document, sof, width)
@@ -75,8 +97,13 @@ def write_word(path: str | os.PathLike, *, title: str, question: str, sof: pd.Da
         note = document.add_paragraph()
         note.paragraph_format.space_before = Pt(4)
         note.paragraph_format.space_after = Pt(0)
-        run = note.add_run(str(text))
-        run.font.size = TABLE_FONT
+        plain_runs(note, str(text), size=TABLE_FONT)
+
+    if figures:
+        document.add_heading("Figures", level=1)
+        height = section.page_height - section.top_margin - section.bottom_margin
+        for number, figure in enumerate(figures, start=1):
+            _figure(document, figure, number, width, height - CAPTION_ROOM)
 
     document.add_heading("Characteristics of included studies", level=1)
     if len(characteristics):
@@ -101,7 +128,8 @@ def _landscape(document):
 
 def _properties(document, title: str) -> None:
     core = document.core_properties
-    core.title = title
+    # the document's properties hold at most 255 characters (the heading keeps the whole title)
+    core.title = title if len(title) <= 255 else title[:254] + "…"
     core.author = "metareview"
     core.last_modified_by = "metareview"
     core.comments = ""
@@ -120,17 +148,14 @@ def _table(document, frame: pd.DataFrame, width: int):
     header = table.rows[0]
     _repeat_header(header)
     for cell, name in zip(header.cells, frame.columns):
-        cell.text = str(name)
+        plain_runs(cell.paragraphs[0], str(name), size=TABLE_FONT)
         _shade(cell, HEADER_FILL)
         for run in cell.paragraphs[0].runs:
             run.bold = True
-            run.font.size = TABLE_FONT
     for values in frame.itertuples(index=False):
         cells = table.add_row().cells
         for cell, value in zip(cells, values):
-            cell.text = cell_text(value)
-            for run in cell.paragraphs[0].runs:
-                run.font.size = TABLE_FONT
+            plain_runs(cell.paragraphs[0], cell_text(value), size=TABLE_FONT)
     shares = _column_shares(frame, width)
     for column, share in zip(table.columns, shares):
         column_width = Emu(int(width * share))
@@ -171,6 +196,52 @@ def _column_shares(frame: pd.DataFrame, width: int) -> list[float]:
                   share - need * (share - floor) / slack
                   for i, (share, floor) in enumerate(zip(shares, floors))]
     return shares
+
+
+def _figure(document, figure: WordFigure, number: int, width: int, height: int) -> None:
+    """The picture, as large as the page allows (never above its own size at its dpi), kept
+    with its caption "Figure n. ..." under it; the caption is also its alternative text."""
+    path = Path(figure.path)
+    with Image.open(path) as image:
+        pixels_wide, pixels_high = image.size
+        dpi = image.info.get("dpi", (96, 96))[0] or 96
+    natural = Emu(int(pixels_wide / dpi * 914400))
+    fitted = min(natural, width, int(height * pixels_wide / pixels_high))
+    paragraph = document.add_paragraph()
+    paragraph.paragraph_format.keep_with_next = True
+    picture = paragraph.add_run().add_picture(str(path), width=Emu(int(fitted)))
+    caption = plain_text(figure.caption)
+    picture._inline.docPr.set("descr", caption)
+    picture._inline.docPr.set("title", f"Figure {number}")
+    below = document.add_paragraph(style="Caption")
+    below.add_run(f"Figure {number}. ").bold = True
+    below.add_run(caption)
+
+
+def plain_text(text: str) -> str:
+    """`text` without Markdown marks: emphasis and code marks removed, the words kept."""
+    return _BOLD.sub(r"\1", str(text)).replace("`", "")
+
+
+def plain_runs(paragraph, text: str, size=None) -> None:
+    """Add `text` to `paragraph` as runs: ``**bold**`` as a bold run, backticks dropped,
+    line breaks kept (python-docx writes a newline as a line break)."""
+    text = str(text).replace("`", "")
+    position = 0
+    for match in _BOLD.finditer(text):
+        if match.start() > position:
+            _run(paragraph, text[position:match.start()], size)
+        _run(paragraph, match.group(1), size).bold = True
+        position = match.end()
+    if position < len(text) or not text:
+        _run(paragraph, text[position:], size)
+
+
+def _run(paragraph, text: str, size):
+    run = paragraph.add_run(text)
+    if size is not None:
+        run.font.size = size
+    return run
 
 
 def cell_text(value) -> str:

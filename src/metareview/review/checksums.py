@@ -6,7 +6,12 @@ file in the format of GNU `sha256sum` ("<64 hex digits>  <name>"), so that
 with '.', such as .DS_Store) are left out: they are operating-system clutter, not data.
 
     python -m metareview.checksums verify data/raw/acne-scars
+    python -m metareview.checksums accept --review acne-scars   # `make checksums REVIEW=...`
     python -m metareview.checksums write data/raw/acne-scars     # after an intended edit
+
+`accept` hashes a folder only when it is a review folder (it holds review.yaml), and a review named
+on the command line must follow `metareview.files.NAME_RULE`: `REVIEW=../../usr` is refused
+before a single file is read.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 import sys
 from pathlib import Path
 
+from metareview import files
 from metareview.files import display_path
 
 __all__ = ["ChecksumError", "SUMS_NAME", "verify", "write", "compute"]
@@ -54,6 +60,18 @@ def compute(review_dir: str | os.PathLike) -> dict[str, str]:
     return {name: _sha256(folder / name) for name in _data_files(folder)}
 
 
+def review_folder(review_dir: str | os.PathLike) -> Path:
+    """`review_dir` as a Path, after checking that it is a review folder (it holds
+    review.yaml); raise ChecksumError before anything in it is read otherwise."""
+    folder = Path(review_dir)
+    if not folder.is_dir():
+        raise ChecksumError(f"{display_path(folder)}: no such review folder.")
+    if not (folder / "review.yaml").is_file():
+        raise ChecksumError(f"{display_path(folder)} is not a review folder (it has no "
+                            "review.yaml); nothing was read or written.")
+    return folder
+
+
 def write(review_dir: str | os.PathLike) -> Path:
     """Rewrite SHA256SUMS from the folder's current files (atomically); return its path.
 
@@ -67,10 +85,7 @@ def write(review_dir: str | os.PathLike) -> Path:
     target = folder / SUMS_NAME
     if target.is_file() and target.read_bytes() == text.encode("utf-8"):
         return target
-    temporary = folder / f".{SUMS_NAME}.tmp"
-    temporary.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(temporary, target)
-    return target
+    return files.write_text(text, target, within=folder)
 
 
 def differences(review_dir: str | os.PathLike) -> list[str]:
@@ -103,9 +118,7 @@ def accept(review_dir: str | os.PathLike) -> tuple[str, list[str]]:
     """
     from metareview.review.sheets import load_review
 
-    folder = Path(review_dir)
-    if not folder.is_dir():
-        raise ChecksumError(f"{display_path(folder)}: no such review folder.")
+    folder = review_folder(review_dir)
     changes = differences(folder)
     if not changes:
         return "unchanged", []
@@ -163,10 +176,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("verify", "accept", "write"),
                         help="verify: check; accept: validate the sheets, then rewrite "
                              "SHA256SUMS of folders that changed; write: rewrite it as is")
-    parser.add_argument("folders", nargs="+", metavar="REVIEW_DIR")
+    parser.add_argument("folders", nargs="*", metavar="REVIEW_DIR")
+    parser.add_argument("--review", action="append", default=[], metavar="NAME",
+                        help="a review by name (data/raw/NAME); repeat for several")
     args = parser.parse_args(argv)
+    try:
+        named = [files.raw_dir(name) for name in args.review]
+    except files.UnsafeNameError as err:
+        print(f"error: {err} Nothing was read or written.", file=sys.stderr)
+        return 2
+    if not named and not args.folders:
+        parser.error("name a review folder or a --review")
     status = 0
-    for folder in args.folders:
+    for folder in [*args.folders, *named]:
         try:
             if args.command == "write":
                 print(f"wrote {display_path(write(folder))}")

@@ -127,11 +127,18 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m metareview.codebook",
         description="Print (or, with --write, write) the generated tables of a review's "
                     "CODEBOOK.md: its outcomes, vocabulary and every sheet's columns.")
-    parser.add_argument("folder", metavar="REVIEW_DIR", help="e.g. data/raw/acne-scars")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("folder", metavar="REVIEW_DIR", nargs="?", help="e.g. data/raw/acne-scars")
+    which.add_argument("--review", metavar="NAME",
+                       help="a review by name (data/raw/NAME), as `make codebook REVIEW=...`")
     parser.add_argument("--write", action="store_true",
                         help="replace the generated part of CODEBOOK.md in the folder")
     args = parser.parse_args(argv)
-    folder = Path(args.folder)
+    try:
+        folder = files.raw_dir(args.review) if args.review is not None else Path(args.folder)
+    except files.UnsafeNameError as error:
+        print(f"error: {error} Nothing was written.", file=sys.stderr)
+        return 2
     if not folder.is_dir():
         print(f"error: no review folder {files.display_path(folder)}", file=sys.stderr)
         return 2
@@ -144,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {files.display_path(folder)}: {error}", file=sys.stderr)
         return 2
     if args.write:
-        files.write_text(text, folder / CODEBOOK)
+        files.write_text(text, folder / CODEBOOK, within=folder)
         print(f"wrote {files.display_path(folder / CODEBOOK)} (run `make checksums` to accept "
               "it)")
     else:

@@ -36,6 +36,8 @@ harms: [any_adverse_event, death]    # optional: harm outcomes, shown in the sum
 comparisons:                         # optional: labels of comparison ids, and their kind
   msc_vs_placebo: MSC vs placebo                      # add_on (the default), or
   msc_vs_steroid: {label: MSC vs steroids, kind: head_to_head}   # head_to_head or placebo
+revman: {...}                        # written by `make import-revman`: RevMan's comparisons,
+                                     # outcomes, labels and subgroups (metareview.review.revman)
 ```
 
 `load_definitions(folder)` reads and checks the file and raises `DefinitionError` naming the
@@ -50,7 +52,8 @@ from typing import Any
 
 import yaml
 
-from metareview.files import display_path
+from metareview.files import NAME_RULE, display_path, is_safe_name, shorten
+from metareview.review import yaml_files
 
 DEFINITIONS_FILE = "review.yaml"
 COLUMN_KINDS = ("str", "int", "float", "bool", "category")
@@ -61,7 +64,8 @@ STUDY_LEVEL_COLUMNS = ("year", "design", "randomised", "country", "condition",
                        "follow_up_weeks")
 _KEYS = ("title", "question", "years", "conditions", "intervention_classes", "main_analysis",
          "study_columns", "subgroups", "moderators", "favours", "required", "population",
-         "setting", "intervention", "comparison", "indirectness", "comparisons", "harms")
+         "setting", "intervention", "comparison", "indirectness", "comparisons", "harms",
+         "revman")
 COMPARISON_KINDS = ("add_on", "head_to_head", "placebo")
 
 
@@ -71,7 +75,7 @@ class DefinitionError(ValueError):
 
     def __init__(self, file: str, key: str | None, value: Any, rule: str, fix: str) -> None:
         self.file, self.key, self.value, self.rule, self.fix = file, key, value, rule, fix
-        where = f"{key}" + ("" if value is None else f" = {value!r}") if key else ""
+        where = f"{key}" + ("" if value is None else f" = {shorten(value)}") if key else ""
         super().__init__(f"{file}: {where + ': ' if where else ''}{rule} Fix: {fix}")
 
 
@@ -112,6 +116,7 @@ class Definitions:
     favours_treatment: str = "treatment"
     favours_control: str = "control"
     required: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    revman: dict[str, Any] = field(default_factory=dict)
     population: str = ""
     setting: str = ""
     intervention: str = ""
@@ -148,22 +153,35 @@ def _fail(file: str, key: str, value: Any, rule: str, fix: str) -> DefinitionErr
     return DefinitionError(file, key, value, rule, fix)
 
 
+def _ids(file, key, names) -> None:
+    """Ids of review.yaml become values of the sheets and parts of file names: one rule."""
+    for name in names:
+        if not is_safe_name(name):
+            raise _fail(file, key, name, f"is not a usable id: use {NAME_RULE}.",
+                        "rename it here and in the sheets that use it.")
+
+
 def _labels(file, key, value) -> dict[str, str]:
     if value is None:
         return {}
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        _ids(file, key, value)
         return {v: v.replace("_", " ") for v in value}
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise _fail(file, key, value, "must map each allowed value to its label.",
                     f"write e.g. `{key}: {{svf: Stromal vascular fraction}}`.")
+    _ids(file, key, value)
     return {k: str(v) for k, v in value.items()}
 
 
-def _string_list(file, key, value, known: set[str] | None = None) -> tuple[str, ...]:
+def _string_list(file, key, value, known: set[str] | None = None, ids: bool = False
+                 ) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise _fail(file, key, value, "must be a list of names.", f"write e.g. `{key}: [a, b]`.")
+    if ids:
+        _ids(file, key, value)
     if known is not None:
         unknown = [v for v in value if v not in known]
         if unknown:
@@ -183,6 +201,7 @@ def _study_columns(file, value) -> tuple[StudyColumn, ...]:
         where = f"study_columns[{index}]"
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise _fail(file, where, item, "needs a name.", "write `{name: route, kind: str}`.")
+        _ids(file, f"{where}.name", [item["name"]])
         kind = item.get("kind", "str")
         if kind not in COLUMN_KINDS:
             raise _fail(file, f"{where}.kind", kind, "is not a column kind.",
@@ -218,6 +237,16 @@ def _moderators(file, value, known: set[str]) -> tuple[Moderator, ...]:
     return tuple(found)
 
 
+def _revman(file, value) -> dict[str, Any]:
+    """The `revman` block as written by the importer (checked by metareview.review.revman)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not isinstance(value.get("comparisons", []), list):
+        raise _fail(file, "revman", None, "must be the mapping `make import-revman` writes.",
+                    "import the RevMan file again, or delete the `revman` block.")
+    return value
+
+
 def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
     """Check the content of a review.yaml (already read as YAML) and return its Definitions."""
     if not isinstance(data, dict):
@@ -248,7 +277,7 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
     main_classes = _string_list(file, "main_analysis.intervention_classes",
                                 main.get("intervention_classes"), set(classes))
     main_excluded = _string_list(file, "main_analysis.exclude_studies",
-                                 main.get("exclude_studies"))
+                                 main.get("exclude_studies"), ids=True)
     extra = _study_columns(file, data.get("study_columns"))
     known = set(STUDY_LEVEL_COLUMNS) | {c.name for c in extra}
     subgroups = _string_list(file, "subgroups",
@@ -284,7 +313,8 @@ def parse_definitions(data: Any, file: str = DEFINITIONS_FILE) -> Definitions:
         indirect_studies=_text_map(file, "indirectness", data.get("indirectness")),
         comparison_labels=comparisons[0],
         comparison_kinds=comparisons[1],
-        harms=_string_list(file, "harms", data.get("harms")),
+        harms=_string_list(file, "harms", data.get("harms"), ids=True),
+        revman=_revman(file, data.get("revman")),
     )
 
 
@@ -304,6 +334,7 @@ def _text_map(file, key, value) -> dict[str, str]:
                                               for v in value.values()):
         raise _fail(file, key, None, "must map study ids to a sentence each.",
                     f"write e.g. `{key}: {{Smith2020: population of children, not adults}}`.")
+    _ids(file, key, [str(k) for k in value])
     return {str(k): v.strip() for k, v in value.items()}
 
 
@@ -316,6 +347,7 @@ def _comparisons(file, value) -> tuple[dict[str, str], dict[str, str]]:
                     "{label, kind}.", "write e.g. `comparisons: {fat_vs_laser: {label: Fat "
                     "grafting vs laser, kind: head_to_head}}`.")
     labels, kinds = {}, {}
+    _ids(file, "comparisons", [str(k) for k in value])
     for name, entry in value.items():
         entry = {"label": entry} if isinstance(entry, str) else entry
         if not isinstance(entry, dict) or set(entry) - {"label", "kind"}:
@@ -341,7 +373,10 @@ def load_definitions(folder: str | Path) -> Definitions:
             f"`make new-review NAME={Path(folder).name}` writes a template for a new review; "
             "for an existing folder, copy review.yaml from another review and edit it.")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_files.read_file(path)
+    except yaml_files.YamlRefused as error:
+        raise DefinitionError(shown, None, None, f"{error}.",
+                              "write the file out plainly, each key once.") from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise DefinitionError(shown, None, None, f"not readable as YAML ({error}).",
                               "check the indentation and quoting near the position named."

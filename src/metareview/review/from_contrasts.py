@@ -51,7 +51,8 @@ def effect_from_contrast(row: dict | None, arms: pd.DataFrame, study, analysis,
     """An effect from a reported between-arm estimate with its CI, p value or t statistic.
 
     SE = (upper − lower)/(2 q), with q the t quantile on the test's df for a difference (z
-    for ratios); SE = |estimate|/q(1 − p/2); SE = |estimate/t| (Cochrane Handbook 6.5.2.3).
+    for ratios); SE = |estimate|/q(1 − p/2); SE = |estimate/t| (Cochrane Handbook 6.5.2.3);
+    an SE reported with the estimate (form estimate_se, of the log for a ratio) as it is.
     A difference reported where the outcome is pooled as SMD is standardised
     (`md_se_to_measure`).
     """
@@ -77,7 +78,8 @@ def effect_from_contrast(row: dict | None, arms: pd.DataFrame, study, analysis,
         estimate, lower, upper = np.log(estimate), np.log(lower), np.log(upper)
     direction, direction_note = _direction(row, arms, estimate)
     split_face = bool(row["paired"])
-    df = None if ratio else _df(row, split_face)
+    # a reported SE comes with no test, so its interval is a z interval (as RevMan's)
+    df = None if ratio or form == "estimate_se" else _df(row, split_face)
     quantile = f"t, df = {df:g}" if df is not None else "z"
     p_derived = bound = False
     if form == "estimate_ci":
@@ -96,6 +98,9 @@ def effect_from_contrast(row: dict | None, arms: pd.DataFrame, study, analysis,
         how = f"SE from p {operator} {float(row['p_value']):g} ({quantile})"
         if bound:
             how += ", the bound used as p (conservative)"
+    elif form == "estimate_se":
+        se = number(row.get("se"))
+        how = "SE as reported"
     elif form == "t_stat":
         se = float(conversions.se_from_t(estimate, float(row["t_stat"])))
         how = f"SE from t = {float(row['t_stat']):g}"

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from metareview.files import NAME_RULE, is_safe_name, shorten
+from metareview.review import yaml_files
 from metareview.stats.vocabulary import TAU2_METHODS, TESTS
 
 __all__ = ["DEFAULTS", "ParameterError", "load_params", "params_path"]
@@ -31,11 +33,15 @@ DEFAULTS: dict[str, Any] = {
     "n_perm": 5000,
     "seed": 20260101,
     "sensitivity_r": [0.2, 0.5, 0.8],
+    "analysis_method": "default",
     "bayes_tau_prior": "default",
     "bayes_mu_prior": "uniform",
 }
 
 TIMEPOINTS = ("last", "first")
+# "revman": notebook 03 also pools each outcome with the method and model of outcomes.csv
+# (pooling_method, pooling_model), as RevMan 5 does (metareview.review.revman_pooling).
+ANALYSIS_METHODS = ("default", "revman")
 
 
 class ParameterError(ValueError):
@@ -76,6 +82,9 @@ def _study_ids(name, value):
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         _fail(name, value, "a list of study_id strings, e.g. [Smith2020, Lee2021] (quote ids "
               "that look like numbers)")
+    unsafe = [v for v in value if not is_safe_name(v)]
+    if unsafe:
+        _fail(name, unsafe[0], f"a study_id of studies.csv, and study ids use {NAME_RULE}")
     return list(value)
 
 
@@ -114,8 +123,9 @@ def _mu_prior(name, value):
 
 
 def _review_name(name, value):
-    if not isinstance(value, str) or not value:
-        _fail(name, value, "the review's folder name under data/raw/, e.g. 'acne-scars'")
+    if not is_safe_name(value):
+        _fail(name, value, "the review's folder name under data/raw/, e.g. 'acne-scars' "
+              f"({NAME_RULE})")
     return value
 
 
@@ -131,13 +141,15 @@ CHECKS = {
     "n_perm": _whole(100, what=">= 100"),
     "seed": _whole(0, what=">= 0"),
     "sensitivity_r": _r_values,
+    "analysis_method": _choice(ANALYSIS_METHODS),
     "bayes_tau_prior": _tau_prior,
     "bayes_mu_prior": _mu_prior,
 }
 
 
 def _fail(name, value, allowed):
-    raise ParameterError(f"parameter {name!r} = {value!r} is not valid: it must be {allowed}.")
+    raise ParameterError(f"parameter {name!r} = {shorten(value)} is not valid: it must be "
+                         f"{allowed}.")
 
 
 def params_path(review: str) -> Path:
@@ -149,13 +161,13 @@ def params_path(review: str) -> Path:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        text = path.read_text(encoding="utf-8")
+        content = yaml_files.read_file(path)
     except FileNotFoundError:
         raise ParameterError(f"parameter file {path} does not exist.") from None
     except UnicodeDecodeError:
         raise ParameterError(f"parameter file {path} is not UTF-8 text.") from None
-    try:
-        content = yaml.safe_load(text)
+    except yaml_files.YamlRefused as err:
+        raise ParameterError(f"parameter file {path}: {err}.") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -175,7 +187,7 @@ def _check_names(values: dict, origin: str) -> None:
             close = difflib.get_close_matches(str(name), list(DEFAULTS), n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ParameterError(
-                f"unknown parameter {name!r} in {origin}.{hint} Known parameters: "
+                f"unknown parameter {shorten(name)} in {origin}.{hint} Known parameters: "
                 f"{', '.join(DEFAULTS)}."
             )
 
@@ -184,7 +196,9 @@ def _from_command_line(name: str, value: Any) -> Any:
     """Command-line values arrive as text: read them as YAML scalars/lists ("0.3", "[A, B]")."""
     if isinstance(value, str) and not isinstance(DEFAULTS[name], str):
         try:
-            return yaml.safe_load(value)
+            return yaml_files.load_text(value)
+        except yaml_files.YamlRefused as err:
+            raise ParameterError(f"parameter {name!r} on the command line: {err}.") from None
         except yaml.YAMLError:
             return value
     return value
@@ -205,7 +219,7 @@ def load_params(review: str, path: str | os.PathLike | None = None,
         _check_names(from_file, str(file))
         if "review" in from_file and from_file["review"] != review:
             raise ParameterError(
-                f"parameter 'review' = {from_file['review']!r} in {file} does not match the "
+                f"parameter 'review' = {shorten(from_file['review'])} in {file} does not match the "
                 f"review being run ({review!r})."
             )
         values.update(from_file)

@@ -19,7 +19,8 @@ from metareview import files
 from metareview.review import codebook, params
 from metareview.review.schema import SHEETS
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Stricter than files.NAME_RULE: lower case and hyphens, the house style of review names.
+NAME = re.compile(r"[a-z0-9][a-z0-9-]*", re.ASCII)
 
 REVIEW_YAML = """\
 # Definitions of the review {name}: its vocabulary and analysis plan (README, "Adding a
@@ -54,16 +55,17 @@ def _header(sheet) -> str:
 
 def scaffold(name: str) -> list[Path]:
     """Create the new review `name`; return the files written (existing ones are kept)."""
-    if not NAME.match(name):
-        raise ValueError(f"review name {name!r}: use lower-case letters, digits and hyphens, "
-                         "e.g. bcg-vaccine")
+    if not (NAME.fullmatch(name) and files.is_safe_name(name)):
+        raise ValueError(f"review name {files.shorten(name)}: use lower-case letters, digits "
+                         f"and hyphens (at most {files.MAX_NAME_LENGTH} characters), e.g. "
+                         "bcg-vaccine; nothing was written")
     folder = files.raw_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
 
-    def create(path: Path, text: str) -> None:
+    def create(path: Path, text: str, within: Path = folder) -> None:
         if not path.exists():
-            files.write_text(text, path)
+            files.write_text(text, path, within=within)
             written.append(path)
 
     title = name.replace("-", " ").capitalize()
@@ -75,7 +77,7 @@ def scaffold(name: str) -> list[Path]:
     lines = [f"# Papermill parameters of the {name} review (README, \"Parameters\").",
              f"review: {name}"]
     lines += [f"{key}: {value}" for key, value in params.DEFAULTS.items() if key != "review"]
-    create(files.params_path(name), "\n".join(lines) + "\n")
+    create(files.params_path(name), "\n".join(lines) + "\n", files.repo_root() / "params")
     return written
 
 

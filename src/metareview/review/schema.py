@@ -33,24 +33,35 @@ ARM_FORMS = (
     "narrative",
 )
 CONTRAST_FORMS = ("estimate_ci", "estimate_p", "p_value", "t_stat", "estimate_only",
-                  "direction_only", "narrative")
+                  "direction_only", "narrative", "estimate_se")
 FAVOURS = ("treatment", "control", "none", "unclear")
 CONTRAST_MEASURES = ("MD", "SMD", "RR", "OR", "RD", "percent_difference", "none")
 CONTRAST_DIRECTIONS = ("treatment_minus_control", "control_minus_treatment", "unclear")
-ROB_TOOLS = ("RoB2", "ROBINS-I")
+ROB_TOOLS = ("RoB2", "ROBINS-I", "RoB1")
 ROB_JUDGEMENTS = {
     "RoB2": ("low", "some_concerns", "high", "no_information"),
     "ROBINS-I": ("low", "moderate", "serious", "critical", "no_information"),
+    # the Cochrane tool of RevMan 5 (Higgins et al. 2011, doi:10.1136/bmj.d5928): no overall
+    "RoB1": ("low", "high", "unclear"),
 }
 OUTCOME_TYPES = ("continuous", "binary", "proportion")
 OUTCOME_DIRECTIONS = ("lower_is_better", "higher_is_better")
 OUTCOME_MEASURES = ("SMD", "MD", "RR", "OR", "RD", "PLO", "PFT")
+# RevMan 5's statistical methods and analysis models (`analysis_method: revman`)
+POOLING_METHODS = ("MH", "IV", "Peto")
+POOLING_MODELS = ("fixed", "random")
 PROPORTION_FORMS = ("events_total", "percent_n", "narrative")
 GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
                  "publication_bias")
 GRADE_JUDGEMENTS = ("not_serious", "serious", "very_serious")
 SCREENING_STAGES = ("title_abstract", "full_text")
-SCREENING_DECISIONS = ("included", "excluded", "duplicate")
+# "not_retrieved": a record that passed screening but whose report (full text, or any page
+# with its methods and results) could not be reached, so that eligibility was never assessed
+# (PRISMA 2020's "reports not retrieved", not an exclusion).
+SCREENING_DECISIONS = ("included", "excluded", "duplicate", "not_retrieved")
+# How a record was found (PRISMA 2020's two columns): empty for a search of search_log.csv
+# (databases and registers); the other values are PRISMA's "other methods".
+SCREENING_ROUTES = ("citation", "website", "organisation")
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,10 @@ class Column:
 
     kind: "str", "int", "float", "bool" ("true"/"false") or "category" (value in `allowed`).
     minimum / exclusive_minimum / maximum bound numeric values; `required` means the cell may
-    not be empty.
+    not be empty; `identifier` marks an id that may become part of a file name (a figure is
+    named after its outcome), so its cells must follow `metareview.files.NAME_RULE`.
+    `may_be_absent` marks a column added after reviews were extracted: a header without it is
+    read as if all its cells were empty.
     """
 
     name: str
@@ -70,6 +84,8 @@ class Column:
     maximum: float | None = None
     exclusive_minimum: bool = False
     description: str = ""
+    may_be_absent: bool = False
+    identifier: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,7 +121,8 @@ def _source_columns() -> tuple[Column, ...]:
 STUDIES = Sheet(
     "studies.csv",
     (
-        Column("study_id", required=True, description="short key, e.g. Smith2020"),
+        Column("study_id", required=True, description="short key, e.g. Smith2020",
+               identifier=True),
         Column("citation", required=True),
         Column("year", "int", minimum=1800, maximum=2100,
                description="year of publication (empty when no page read shows it); review.yaml narrows the range"),
@@ -137,7 +154,8 @@ ARMS = Sheet(
     "arms.csv",
     (
         Column("study_id", required=True),
-        Column("comparison", required=True, description="id of the treatment-vs-control pair"),
+        Column("comparison", required=True, description="id of the treatment-vs-control pair",
+               identifier=True),
         Column("outcome", required=True, description="an outcome of outcomes.csv"),
         Column("timepoint_weeks", "float", minimum=0,
                description="weeks from baseline; empty when the source gives no timepoint"),
@@ -172,7 +190,7 @@ CONTRASTS = Sheet(
     "contrasts.csv",
     (
         Column("study_id", required=True),
-        Column("comparison", required=True),
+        Column("comparison", required=True, identifier=True),
         Column("outcome", required=True),
         Column("timepoint_weeks", "float", minimum=0,
                description="weeks from baseline; empty when the source gives no timepoint"),
@@ -195,6 +213,9 @@ CONTRASTS = Sheet(
         Column("reported_form", "category", True, CONTRAST_FORMS),
         *_source_columns(),
         Column("note"),
+        Column("se", "float", minimum=0, exclusive_minimum=True, may_be_absent=True,
+               description="standard error of the estimate as reported (of its natural log "
+                           "for a ratio), form estimate_se"),
     ),
     key=("study_id", "comparison", "outcome", "timepoint_weeks"),
     description="between-arm results as reported",
@@ -240,7 +261,7 @@ RISK_OF_BIAS = Sheet(
 OUTCOMES = Sheet(
     "outcomes.csv",
     (
-        Column("outcome", required=True),
+        Column("outcome", required=True, identifier=True),
         Column("label", required=True),
         Column("type", "category", True, OUTCOME_TYPES),
         Column("measure", "category", True, OUTCOME_MEASURES, description="pooled measure"),
@@ -253,8 +274,13 @@ OUTCOMES = Sheet(
                                                    "number (the audit's GRIM test applies)"),
         Column("pooled_with", description="another outcome whose analysis this one joins "
                                           "(same construct on another scale or sign "
-                                          "convention); empty for its own analysis"),
+                                          "convention); empty for its own analysis",
+               identifier=True),
         Column("note"),
+        Column("pooling_method", "category", allowed=POOLING_METHODS, may_be_absent=True,
+               description="RevMan's statistical method, used by `analysis_method: revman`"),
+        Column("pooling_model", "category", allowed=POOLING_MODELS, may_be_absent=True,
+               description="RevMan's analysis model, used by `analysis_method: revman`"),
     ),
     key=("outcome",),
     description="the machine-readable part of CODEBOOK.md",
@@ -282,10 +308,18 @@ SCREENING = Sheet(
         Column("record_id", required=True),
         Column("citation", required=True),
         Column("url"),
-        Column("stage", "category", True, SCREENING_STAGES),
-        Column("decision", "category", True, SCREENING_DECISIONS),
-        Column("reason", description="required when excluded"),
+        Column("stage", "category", True, SCREENING_STAGES,
+               description="what the decision was made on: the title and abstract (or the "
+                           "record page) or the full text"),
+        Column("decision", "category", True, SCREENING_DECISIONS,
+               description="not_retrieved: passed screening, but no report with the methods "
+                           "and results could be reached"),
+        Column("reason", description="required when excluded or not retrieved"),
         Column("study_id", description="set when included"),
+        Column("identified_via", "category", False, SCREENING_ROUTES,
+               description="how the record was found: empty for a search of search_log.csv "
+                           "(databases and registers); citation (citation searching), website "
+                           "or organisation for other methods"),
     ),
     key=("record_id",),
     description="every record assessed and the decision on it",
@@ -344,7 +378,7 @@ ORDINAL_COUNTS = Sheet(
     "ordinal_counts.csv",
     (
         Column("study_id", required=True),
-        Column("comparison", required=True),
+        Column("comparison", required=True, identifier=True),
         Column("outcome", required=True, description="an outcome of outcomes.csv"),
         Column("timepoint_weeks", "float", minimum=0),
         Column("arm", required=True),

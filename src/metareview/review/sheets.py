@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metareview.files import display_path
+from metareview.files import NAME_RULE, display_path, is_safe_name, shorten
 from metareview.review import schema
 from metareview.review.definitions import (
     DEFINITIONS_FILE,
@@ -73,6 +73,7 @@ _ARM_FORM_NEEDS = {
 _CONTRAST_FORM_NEEDS = {
     "estimate_ci": ("estimate", "ci_low", "ci_high"),
     "estimate_p": ("estimate", "p_value"),
+    "estimate_se": ("estimate", "se"),
     "p_value": ("p_value",),
     "t_stat": ("t_stat",),
     "estimate_only": ("estimate",),
@@ -85,6 +86,8 @@ _PROPORTION_FORM_NEEDS = {
 _ROB_DOMAINS = {
     "RoB2": tuple(f"D{i}" for i in range(1, 6)) + ("overall",),
     "ROBINS-I": tuple(f"D{i}" for i in range(1, 8)) + ("overall",),
+    # RevMan 5's quality items by their number (the tool has no overall judgement)
+    "RoB1": tuple(f"D{i}" for i in range(1, 21)),
 }
 _OUTCOME_MEASURES_BY_TYPE = {"continuous": ("SMD", "MD"), "binary": ("RR", "OR", "RD"),
                              "proportion": ("PLO", "PFT")}
@@ -108,7 +111,7 @@ class Problem:
         if self.column is not None:
             where.append(f"column {self.column}")
         if self.value is not None:
-            where.append(f"value {self.value!r}")
+            where.append(f"value {shorten(self.value, 80)}")
         text = f"{', '.join(where)}: {self.rule}"
         return f"{text} Fix: {self.fix[:1].upper()}{self.fix[1:]}" if self.fix else text
 
@@ -362,7 +365,8 @@ def _check_header(file, sheet: Sheet, header, records, problems: _Problems) -> d
             positions[name] = index
         else:
             unknown.append((index, name))
-    missing = [c.name for c in sheet.columns if c.name not in positions]
+    missing = [c.name for c in sheet.columns
+               if c.name not in positions and not c.may_be_absent]
     for _, name in unknown:
         guess = _closest(name, missing) or _closest(name, sheet.names)
         hint = f"did you mean '{guess}'? " if guess else ""
@@ -454,6 +458,14 @@ def _parse_cell(file, row, column: Column, raw: str, decimal_comma: bool, proble
         return None
     kind = column.kind
     if kind == "str":
+        if column.identifier and not is_safe_name(raw):
+            problems.add(
+                file, row, column.name, raw,
+                f"'{column.name}' is an id, and ids become parts of file names (a figure is "
+                f"named after its outcome): use {NAME_RULE}.",
+                f"rename the id, e.g. '{_safe_suggestion(raw)}', here and wherever it is used.",
+            )
+            return None
         return raw
     if kind == "category":
         if raw in column.allowed:
@@ -488,6 +500,11 @@ def _parse_cell(file, row, column: Column, raw: str, decimal_comma: bool, proble
         )
         return None
     return number
+
+
+def _safe_suggestion(raw: str) -> str:
+    """A name like `raw` that follows NAME_RULE ("../tmp/evil" -> "tmp_evil")."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", raw).strip("_-")[:40] or "id1"
 
 
 def _parse_number(raw: str, kind: str, decimal_comma: bool):
@@ -771,6 +788,12 @@ def _screening_row(table, i, row, problems) -> None:
             table.file, row, "reason", "", "an excluded record needs a reason.",
             "give the reason for exclusion, e.g. 'no control group' or 'not cell-based'.",
         )
+    if decision == "not_retrieved" and table.raw("reason", i) is None:
+        problems.add(
+            table.file, row, "reason", "", "a record not retrieved needs a reason.",
+            "say what was read and what could not be reached, e.g. 'full text not reachable; "
+            "abstract has no results'.",
+        )
     if (decision == "included" and table.get("stage", i) == "full_text"
             and table.raw("study_id", i) is None):
         problems.add(
@@ -989,7 +1012,7 @@ def _check_rob_studies(table: _Table, problems) -> None:
             )
         tools.setdefault(sid, (tool, row))
     for sid, row in first_row.items():
-        if sid not in overall:
+        if sid not in overall and tools.get(sid, ("",))[0] != "RoB1":
             problems.add(
                 table.file, row, "domain", None,
                 f"study {sid} has no 'overall' risk-of-bias judgement.",

@@ -93,13 +93,38 @@ def discover_notebooks(directory: Path | None = None) -> list[Notebook]:
 
 
 def discover_reviews() -> list[str]:
-    """Reviews = folders of data/raw that have a params/<review>.yaml (the Makefile's rule)."""
+    """Reviews = folders of data/raw that have a params/<review>.yaml (the Makefile's rule),
+    and whose name follows `files.NAME_RULE` (the others are listed by `unusable_folders`)."""
     raw = files.repo_root() / "data" / "raw"
     if not raw.is_dir():
         return []
     return sorted(
-        p.name for p in raw.iterdir() if p.is_dir() and files.params_path(p.name).is_file()
+        p.name for p in raw.iterdir()
+        if p.is_dir() and files.is_safe_name(p.name) and files.params_path(p.name).is_file()
     )
+
+
+def unusable_folders() -> list[str]:
+    """Folders of data/raw whose names break `files.NAME_RULE` (a space, a dot, ...): Make
+    cannot handle them, so no run or check includes them; the runner says so."""
+    raw = files.repo_root() / "data" / "raw"
+    if not raw.is_dir():
+        return []
+    return sorted(p.name for p in raw.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and not files.is_safe_name(p.name))
+
+
+def unusable_folders_message() -> str:
+    """One line per unusable folder of data/raw, saying how to mend it ("" when none)."""
+    return "".join(
+        f"warning: data/raw/{name!r} is not run or checked: a review folder's name must use "
+        f"{files.NAME_RULE}. Rename the folder (e.g. to {_suggested_name(name)!r}) and its "
+        "params/<review>.yaml.\n"
+        for name in unusable_folders())
+
+
+def _suggested_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-_")[:files.MAX_NAME_LENGTH] or "review"
 
 
 def select_notebooks(
@@ -267,7 +292,8 @@ def _manifest_path(review: str, notebook: Notebook) -> Path:
 def _write_manifest(review: str, notebook: Notebook, written: list[Path]) -> None:
     root = files.repo_root()
     lines = sorted(str(p.relative_to(root)) for p in written)
-    files.write_text("".join(f"{line}\n" for line in lines), _manifest_path(review, notebook))
+    files.write_text("".join(f"{line}\n" for line in lines), _manifest_path(review, notebook),
+                     within=files.reports_dir(review))
 
 
 def invalidate(review: str, notebooks: list[Notebook]) -> None:
@@ -531,8 +557,8 @@ def publish(review: str, notebook: Notebook, later: list[str]) -> None:
             review, notebook.stem, None, "", f"HTML export: {_exception_line(exc)}", kept, later
         ) from None
     # the executed notebook first, the HTML (Make's target) last: the HTML marks completion
-    os.replace(partial, reports / notebook.path.name)
-    files.write_text(html, reports / f"{notebook.stem}.html")
+    os.replace(partial, files.inside(reports / notebook.path.name, reports))
+    files.write_text(html, reports / f"{notebook.stem}.html", within=reports)
 
 
 # Run before each notebook after the first in a review's kernel: a fresh namespace and
@@ -653,16 +679,16 @@ def failure_path(review: str) -> Path:
     """`.runs/<review>.failed`: the message of a review's last failed run (removed when a run
     of it succeeds). `make reports` prints these at the end, and the index page marks the
     review, so one broken review neither hides nor stops the others."""
-    return files.repo_root() / ".runs" / f"{review}.failed"
+    return files.runs_dir() / f"{files.check_name(review, 'review name')}.failed"
 
 
 def _record_failure(review: str, message: str) -> None:
-    files.write_text(message.rstrip("\n") + "\n", failure_path(review))
+    files.write_text(message.rstrip("\n") + "\n", failure_path(review), within=files.runs_dir())
 
 
 def failed_reviews() -> dict[str, str]:
     """{review: message} of the reviews whose last run failed."""
-    folder = files.repo_root() / ".runs"
+    folder = files.runs_dir()
     if not folder.is_dir():
         return {}
     return {p.stem: p.read_text(encoding="utf-8").strip()
@@ -684,12 +710,15 @@ def run(
     err = err or sys.stderr
     early = None
     try:
+        # names come from a command line: checked before any path is built from them
+        for review in reviews:
+            files.check_name(review, "review name")
         all_notebooks = discover_notebooks()
         if not all_notebooks:
             raise InputError(
                 f"no notebooks NN_name.ipynb in {files.display_path(files.notebooks_dir())}")
         chosen = select_notebooks(all_notebooks, numbers, start)
-    except InputError as exc:
+    except (InputError, files.UnsafeNameError) as exc:
         print(f"error: {exc}\nNothing was run or written.", file=err, flush=True)
         return EXIT_BAD_INPUT
     first = chosen[0].number

@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from metareview import files
+from metareview.report.alt_text import read_alt_text
 
 # Result tables in the order they are recorded; whichever exist are used.
 RESULT_TABLES = (
@@ -151,7 +152,8 @@ def build_record(review: str) -> dict:
 
 def write(review: str) -> Path:
     """Rewrite results/<review>.json from the current run."""
-    return files.write_json(build_record(review), files.results_path(review))
+    return files.write_json(build_record(review), files.results_path(review),
+                            within=files.repo_root() / "results")
 
 
 # --- comparing ---------------------------------------------------------------------------------
@@ -240,6 +242,10 @@ def check(review: str) -> list[str]:
     committed = json.loads(record_path.read_text(encoding="utf-8"))
     fresh = build_record(review)
     problems += compare(committed, fresh)
+    from metareview.run import consistency, wording
+
+    problems += [f"shown differently: {p}" for p in consistency.problems(review)]
+    problems += [f"not in words: {p}" for p in wording.problems(review)]
     for figure in committed.get("figures", []):
         if not (reports / figure).is_file():
             problems.append(f"figure missing: {files.display_path(reports / figure)}")
@@ -273,6 +279,7 @@ code { font-size: .85rem; }
 .answer { border: 1px solid #ccc; border-radius: 4px; padding: .4rem .8rem; font-size: .92rem; }
 .answer h2 { font-size: 1.05rem; border: 0; margin: .3rem 0; }
 .answer p { margin: .3rem 0; } .rule { font-size: .85rem; color: #555; }
+.caution { font-size: .85rem; color: #8a4b00; }
 """
 
 
@@ -313,6 +320,9 @@ def _key_results_table(review: str) -> str:
         columns = ("Outcome", "Effect (95% CI)", "Participants (studies)", "Certainty")
         head = "".join(f"<th>{_e(c)}</th>" for c in columns)
         body = "".join("<tr>" + "".join(f"<td>{_e(r[c])}</td>" for c in columns) + "</tr>"
+                       + (f"<tr><td colspan='4' class='caution'>Caution: {_e(r['Caution'])}"
+                          "</td></tr>" if isinstance(r.get("Caution"), str) and r["Caution"]
+                          else "")
                        for _, r in key.iterrows())
         parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         parts.append(f"<p class='rule'>{_e(KEY_RESULTS_RULE)}</p>")
@@ -333,13 +343,18 @@ def _answers(reviews: list[str]) -> str:
     for review in reviews:
         key = _key_results(review)
         summary = f"{review}/06_summary.html"
-        parts.append(f"<div class='answer'><h2><a href='{_href(summary)}'>"
-                     f"{_e(_review_title(review))}</a></h2>")
+        title = _e(_review_title(review))
+        if (files.reports_dir() / summary).is_file():
+            title = f"<a href='{_href(summary)}'>{title}</a>"
+        parts.append(f"<div class='answer'><h2>{title}</h2>")
         if key is not None and len(key):
             first = key.iloc[0]
             parts.append(f"<p class='headline'><strong>{_e(first['Outcome'])}</strong>: "
                          f"{_e(first['Effect (95% CI)'])}; {_e(first['Participants (studies)'])};"
                          f" {_e(first['Certainty'])}.</p>")
+            caution = first.get("Caution", "")
+            if isinstance(caution, str) and caution:
+                parts.append(f"<p class='caution'>Caution: {_e(caution)}</p>")
             parts.append(f"<p>{_e(_plain_language(review))}</p>")
         else:
             parts.append("<p class='missing'>Not run to the end: no key result yet.</p>")
@@ -388,7 +403,7 @@ def _review_section(review: str, notebooks: bool = True) -> str:
     for nb in pipeline.discover_notebooks():
         report, executed = reports / f"{nb.stem}.html", reports / f"{nb.stem}.ipynb"
         failed = reports / f"{nb.stem}.FAILED.ipynb"
-        item = f"<li>{_e(nb.stem)}: "
+        item = f"<li><code>{_e(nb.stem)}</code>: "
         if report.is_file():
             item += f"<a href='{_href(f'{review}/{report.name}')}'>report</a>"
             if executed.is_file() and notebooks:
@@ -416,16 +431,18 @@ def _review_section(review: str, notebooks: bool = True) -> str:
                 f" · <a href='{_href(f'{review}/{svg}')}'>SVG</a>"
                 if (reports / svg).is_file() else ""
             )
+            # the description the figure function wrote into the PNG (see figures.style)
+            alt = read_alt_text(reports / figure) or Path(figure).stem.replace("_", " ")
             parts.append(
                 f"<figure><a href='{_href(f'{review}/{figure}')}'>"
-                f"<img src='{_href(f'{review}/{figure}')}' alt='{_e(Path(figure).stem)}'></a>"
-                f"<figcaption>{_e(Path(figure).stem)}{svg_link}</figcaption></figure>"
+                f"<img src='{_href(f'{review}/{figure}')}' alt='{_e(alt)}'></a>"
+                f"<figcaption><code>{_e(Path(figure).stem)}</code>{svg_link}</figcaption></figure>"
             )
         parts.append("</div>")
 
     if others:
         parts += ["<h3>Other figures</h3>", "<ul>"]
-        parts += [f"<li><a href='{_href(f'{review}/{f}')}'>{_e(Path(f).stem)}</a></li>"
+        parts += [f"<li><a href='{_href(f'{review}/{f}')}'><code>{_e(Path(f).stem)}</code></a></li>"
                   for f in others]
         parts.append("</ul>")
 
@@ -435,7 +452,8 @@ def _review_section(review: str, notebooks: bool = True) -> str:
         parts += ["<h3>Tables</h3>", "<ul>"]
         for table in tables:
             rel = table.relative_to(reports).as_posix()
-            parts.append(f"<li><a href='{_href(f'{review}/{rel}')}'>{_e(table.name)}</a></li>")
+            parts.append(
+                f"<li><a href='{_href(f'{review}/{rel}')}'><code>{_e(table.name)}</code></a></li>")
         parts.append("</ul>")
     return "\n".join(parts)
 
@@ -506,7 +524,7 @@ def _provenance_section(reviews: list[str]) -> str:
         if verified:
             parts.append("<table><thead><tr><th>file</th><th>SHA-256</th></tr></thead><tbody>")
             parts += [
-                f"<tr><td>{_e(name)}</td><td><code>{_e(digest)}</code></td></tr>"
+                f"<tr><td><code>{_e(name)}</code></td><td><code>{_e(digest)}</code></td></tr>"
                 for name, digest in sorted(verified.items())
             ]
             parts.append("</tbody></table>")
@@ -536,7 +554,8 @@ def build_index(reviews: list[str], notebooks: bool = True) -> str:
 
 
 def write_index(reviews: list[str]) -> Path:
-    return files.write_text(build_index(reviews), files.reports_dir() / "index.html")
+    return files.write_text(build_index(reviews), files.reports_dir() / "index.html",
+                            within=files.reports_dir())
 
 
 SHARED_SUFFIXES = (".html", ".png", ".svg", ".csv", ".docx")
@@ -562,7 +581,13 @@ def share(with_notebooks: bool = False) -> tuple[Path, int]:
     with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("reports/index.html", index)
         for path in shipped:
-            archive.write(path, (Path("reports") / path.relative_to(reports)).as_posix())
+            name = (Path("reports") / path.relative_to(reports)).as_posix()
+            if path.suffix == ".csv":
+                # tables are neutralised when written; a table left by an older run is too
+                text = path.read_bytes().decode("utf-8")  # a CR inside a cell stays a CR
+                archive.writestr(name, files.neutralise_csv_text(text))
+            else:
+                archive.write(path, name)
     temporary.replace(target)
     return target, len(shipped) + 1
 
@@ -614,7 +639,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--review", action="append",
                         help="review name; repeat for several (default: every review)")
     args = parser.parse_args(argv)
+    try:
+        for review in args.review or []:
+            files.check_name(review, "review name")
+    except files.UnsafeNameError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     reviews = list(dict.fromkeys(args.review or pipeline.discover_reviews()))
+    if args.command in ("index", "check"):
+        print(pipeline.unusable_folders_message(), end="", file=sys.stderr)
     if not reviews:
         print("error: no reviews (folders of data/raw with a params/<review>.yaml)",
               file=sys.stderr)

@@ -745,6 +745,18 @@ def tau2_iterative(method: str, ymc: np.ndarray, vi: np.ndarray,
     return _single(method, ymc, vi, X)
 
 
+def q_profile_search_end(tau2: float) -> float:
+    """The upper end of the Q-profile search for tau²'s interval, max(100, 10 tau²), as in
+    metafor's confint.rma.uni. An upper bound at this end was not reached: the data give no
+    upper limit for tau² (common with two or three studies)."""
+    return max(100.0, 10.0 * float(tau2))
+
+
+def tau2_bound_reached_search_end(tau2: float, upper: float) -> bool:
+    """True when the interval's upper bound is the end of the search range, not a solution."""
+    return bool(np.isfinite(upper) and upper >= q_profile_search_end(tau2) * (1 - 1e-12))
+
+
 def q_profile_ci(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, tau2: float,
                  level: float = 0.95) -> tuple[float, float]:
     """Q-profile confidence interval for tau² (Viechtbauer 2007), as metafor's confint.rma.uni.
@@ -757,7 +769,7 @@ def q_profile_ci(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, tau2: float,
     alpha = 1.0 - level
     crit_upper = float(stats.chi2.isf(alpha / 2, k - p))
     crit_lower = float(stats.chi2.ppf(alpha / 2, k - p))
-    lo, hi = min(0.0, tau2), max(100.0, 10.0 * tau2)
+    lo, hi = min(0.0, tau2), q_profile_search_end(tau2)
 
     def q_at(t: float) -> float:
         return generalised_q(t, yi, vi, X)

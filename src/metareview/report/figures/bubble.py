@@ -9,7 +9,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from metareview.report.figures.forest import MEASURE_NAMES, ratio_ticks
-from metareview.report.figures.style import PI_COLOUR, POOLED_COLOUR, STUDY_COLOUR, STYLE
+from metareview.report.figures.style import (
+    PI_COLOUR,
+    POOLED_COLOUR,
+    STUDY_COLOUR,
+    STYLE,
+    set_alt_text,
+)
 from metareview.stats.conversions import critical_value
 from metareview.stats.moderators import INTERCEPT
 from metareview.stats.pooling import check_study_data, fit_model
@@ -141,4 +147,8 @@ def bubble_plot(yi: Sequence[float], vi: Sequence[float], x: Sequence[float], fi
             ax.spines[side].set_visible(False)
         if title:
             fig.suptitle(title, x=0.02, ha="left", fontweight="bold", fontsize=10)
-    return fig
+    head = f"Bubble plot: {title}." if title else "Bubble plot."
+    return set_alt_text(fig, (
+        f"{head} {y.size} studies' {name}{' (log scale)' if ratio else ''} against {xlabel}, "
+        f"bubbles sized by weight, with the meta-regression line and its "
+        f"{level * 100:g}% confidence band: {note}."))

@@ -11,6 +11,8 @@ from matplotlib.figure import Figure
 from metareview.report.figures.forest import (
     MEASURE_NAMES,
     _interval_text,
+    axis_label,
+    estimate_text,
     favours_labels,
     revman_p,
 )
@@ -21,7 +23,7 @@ from metareview.report.figures.layout import (
     symmetric_axis,
     table_figure,
 )
-from metareview.report.figures.style import POOLED_COLOUR, STUDY_COLOUR
+from metareview.report.figures.style import POOLED_COLOUR, STUDY_COLOUR, set_alt_text
 from metareview.stats.vocabulary import is_ratio
 
 MARKER_SIZE = 6.0  # points: every step has the same square, as metafor's forest.cumul.rma
@@ -33,8 +35,8 @@ def _p_cell(p: float) -> str:
 
 
 def cumulative_forest_plot(table: pd.DataFrame, labels: Sequence[str], measure: str,
-                           favours: tuple[str, str] | None = ("Favours treatment",
-                                                              "Favours control"), *,
+                           favours: tuple[str, str] | None = None, *,
+                           direction: str = "lower_is_better",
                            years: Sequence | None = None, level: float = 0.95,
                            order_label: str = "year", title: str | None = None) -> Figure:
     """Forest plot of a cumulative meta-analysis (metafor's ``forest(cumul(res))``).
@@ -51,7 +53,10 @@ def cumulative_forest_plot(table: pd.DataFrame, labels: Sequence[str], measure: 
     measure : str
         Ratios are printed back-transformed and drawn on a log axis.
     favours : (str, str) or None
-        Labels under the axis, as for `forest_plot` (None: `favours_labels(measure)`).
+        Labels under the axis, as for `forest_plot` (None: `favours_labels(measure,
+        direction)`).
+    direction : str
+        The outcome's better direction, for the default "favours" sides.
     years : sequence, optional
         Year of each study, input order like `labels`: printed in a column.
     level : float
@@ -63,7 +68,10 @@ def cumulative_forest_plot(table: pd.DataFrame, labels: Sequence[str], measure: 
     -----
     Row j shows the model fitted to the studies of rows 1 to j: a square at the estimate with
     its confidence interval, k, the estimate [CI], I² and the p value. The first row is one
-    study alone; the last row, in bold, is the meta-analysis of all studies.
+    study alone; the last row, in bold, is the meta-analysis of all studies. The axis covers
+    every estimate and the intervals of the first and the last row; an interval of a step in
+    between that is wider (two or three studies, a Hartung-Knapp t with 1 or 2 df) ends in an
+    arrow at the edge. A ratio axis is titled "<measure> (log scale)".
     Squares carry the gids ``cumulative-<step>``, intervals ``cumulative-ci-<step>``.
     """
     table = table.reset_index(drop=True)
@@ -79,7 +87,7 @@ def cumulative_forest_plot(table: pd.DataFrame, labels: Sequence[str], measure: 
         positions = list(range(len(table)))
     ratio = is_ratio(measure)
     if favours is None:
-        favours = favours_labels(measure)
+        favours = favours_labels(measure, direction)
     rows = []
     for step, position in enumerate(positions):
         record = table.iloc[step]
@@ -103,8 +111,9 @@ def cumulative_forest_plot(table: pd.DataFrame, labels: Sequence[str], measure: 
         left.append(Column("year", "Year"))
     left += [Column("k", "k"), Column("estimate", pct, group=name, align="center"),
              Column("i2", "I²"), Column("p", "P")]
-    values = [row.data[key] for row in rows for key in ("est", "low", "high")]
-    axis = symmetric_axis(values, ratio=ratio, favours=favours)
+    values = [row.data["est"] for row in rows]
+    values += [rows[i].data[key] for i in {0, len(rows) - 1} for key in ("low", "high")]
+    axis = symmetric_axis(values, ratio=ratio, favours=favours, label=axis_label(measure))
     footer = [f"Studies added one at a time in order of {order_label}; each row pools the "
               "studies of the rows above it and its own.",
               f"First row: one study alone (I² not estimable); last row: all {len(rows)} studies."]
@@ -118,4 +127,10 @@ def cumulative_forest_plot(table: pd.DataFrame, labels: Sequence[str], measure: 
                       lw=1.3 if last else 0.9, gid=f"cumulative-ci-{row.data['step']}")
         ax.plot([row.data["est"]], [-i], marker="s", markersize=MARKER_SIZE, color=colour,
                 linestyle="none", gid=f"cumulative-{row.data['step']}", zorder=3)
-    return figure.fig
+    last = rows[-1].data
+    head = f"Cumulative forest plot: {title}." if title else "Cumulative forest plot."
+    first = rows[0].cells["label"]
+    overall = estimate_text(measure, last["est"], last["low"], last["high"])
+    return set_alt_text(figure.fig, (
+        f"{head} {len(rows)} studies added one at a time in order of {order_label}, from "
+        f"{first}; with all studies {overall} ({pct})."))

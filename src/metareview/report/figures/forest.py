@@ -35,8 +35,11 @@ from metareview.report.figures.style import (
     ROB_COLOURS,
     ROB_SYMBOLS,
     STUDY_COLOUR,
+    set_alt_text,
 )
+from metareview.report.text import format_interval, plural
 from metareview.stats.conversions import critical_value
+from metareview.stats.heterogeneity import tau2_bound_reached_search_end
 from metareview.stats.vocabulary import is_ratio
 
 MEASURE_NAMES = {
@@ -103,6 +106,8 @@ def revman_p(p: float) -> str:
 
 
 def _interval_text(est: float, low: float, high: float, ratio: bool, digits: int = 2) -> str:
+    if not np.isfinite(est):
+        return "Not estimable"   # RevMan's words for a study with no events in either arm
     if ratio:
         est, low, high = np.exp(est), np.exp(low), np.exp(high)
     return f"{_fmt(est, digits)} [{_fmt(low, digits)}, {_fmt(high, digits)}]"
@@ -135,7 +140,9 @@ def heterogeneity_text(result) -> str:
     low, high = _tau2_ci(result)
     tau2 = _get(result, "tau2")
     tau_text = f"τ² = {_fmt(tau2, 3)}"
-    if np.isfinite(low) and np.isfinite(high):
+    if tau2_bound_reached_search_end(tau2, high):
+        tau_text += f" [{_fmt(low, 3)}, not estimable]"
+    elif np.isfinite(low) and np.isfinite(high):
         tau_text += f" [{_fmt(low, 3)}, {_fmt(high, 3)}]"
     return (
         f"Heterogeneity: {tau_text}; I² = {_fmt(_get(result, 'i2'), 1)}%; "
@@ -216,7 +223,19 @@ def measure_header(measure: str, result, level: float) -> tuple[str, str]:
     if result is None:
         return name, f"{level * 100:g}% CI"
     model = "Fixed" if str(_get(result, "method", "REML")) == "FE" else "Random"
-    return name, f"IV, {model}, {level * 100:g}% CI"
+    # the statistical method as RevMan abbreviates it (M-H, IV, Peto); inverse variance unless
+    # the result says otherwise (`pooling`, set for RevMan's own analyses)
+    pooling = _get(result, "pooling", "IV")
+    return name, f"{pooling if isinstance(pooling, str) else 'IV'}, {model}, {level * 100:g}% CI"
+
+
+def axis_label(measure: str) -> str:
+    """The x-axis title of a ratio measure, "Risk Ratio (log scale)": ratios are drawn on the
+    log scale (equal distances for 0.5 and 2), which a reader must be told; "" otherwise (the
+    graph header names the measure)."""
+    if not is_ratio(measure):
+        return ""
+    return f"{MEASURE_NAMES.get(str(measure).upper(), str(measure))} (log scale)"
 
 
 def ratio_ticks(log_low: float, log_high: float) -> list[float]:
@@ -226,6 +245,64 @@ def ratio_ticks(log_low: float, log_high: float) -> list[float]:
     if len(ticks) >= 2:
         return ticks
     return [round(math.exp(log_low), 2), 1, round(math.exp(log_high), 2)]
+
+
+# --- alternative text -----------------------------------------------------------------------
+
+
+def estimate_text(measure: str, est: float, low: float, high: float) -> str:
+    """"MD 23.35 [-102.19, 148.89]", "RR 1.57 [0.00, 5206.73]": an estimate with its interval
+    as the pooled table prints it (`text.format_interval`, ratios back-transformed)."""
+    values = (est, low, high)
+    if is_ratio(measure):
+        values = tuple(float(np.exp(v)) for v in values)
+    return f"{measure} {format_interval(*values)}"
+
+
+def _pooled_sentence(result, measure: str, level: float) -> str:
+    est, low, high = (float(_get(result, key)) for key in ("estimate", "ci_low", "ci_high"))
+    level = float(_get(result, "level", level))
+    model = model_label(result)
+    text = (f"pooled {estimate_text(measure, est, low, high)} ({level * 100:g}% CI), "
+            f"{model[:1].lower()}{model[1:]}")
+    pi_low, pi_high = float(_get(result, "pi_low")), float(_get(result, "pi_high"))
+    if (np.isfinite(pi_low) and np.isfinite(pi_high) and int(_get(result, "k", 0)) >= 3
+            and str(_get(result, "method", "")) != "FE"):
+        shown = estimate_text(measure, est, pi_low, pi_high).split(" ", 2)[-1]
+        text += f", prediction interval {shown}"
+    return text
+
+
+def _cut_sentence(rows: list[Row]) -> str:
+    cut = sorted({side for row in rows if row.kind == "pooled" for side in row.data.get("cut", [])})
+    if not cut:
+        return ""
+    return (f" A pooled interval runs past the {' and '.join(cut)} end of the axis, drawn with "
+            "an arrow; its numbers are in the estimate column.")
+
+
+def _studies_sentence(rows: list[Row], measure: str, limit: int = 3) -> str:
+    """The studies' own estimates when there are few, e.g. "Park2019: MD 8.50 [-2.24, 19.24]"."""
+    studies = [row for row in rows if row.kind == "study"]
+    if len(studies) > limit:
+        return ""
+    return "; ".join(f"{row.cells['label']}: " + estimate_text(
+        measure, row.data["est"], row.data["low"], row.data["high"]) for row in studies)
+
+
+def forest_alt_text(title: str | None, measure: str, result, level: float,
+                    rows: list[Row]) -> str:
+    """What a forest plot shows, in words: the outcome (its title), k, the pooled estimate and
+    interval as the pooled table prints them (or the studies' own when not pooled), and
+    whether a pooled interval runs past the axis. `rows` as drawn (`_render`)."""
+    head = f"Forest plot: {title}." if title else "Forest plot."
+    k = sum(row.kind == "study" for row in rows)
+    if result is None:
+        studies = _studies_sentence(rows, measure)
+        return (f"{head} {plural(k, 'study')}, not pooled"
+                + (f": {studies}." if studies else "."))
+    text = f"{head} {plural(k, 'study')}; {_pooled_sentence(result, measure, level)}."
+    return text + _cut_sentence(rows)
 
 
 # --- study rows -----------------------------------------------------------------------------
@@ -396,10 +473,51 @@ def _rob_columns(rob, labels: list[str]) -> tuple[list[Column], pd.DataFrame]:
 
 
 def _axis_values(rows: list[Row]) -> list[float]:
+    """What the axis must show: every study's estimate and interval, and the pooled estimates.
+
+    Pooled and prediction intervals are left out on purpose, as RevMan scales its axis: with
+    two studies a Hartung-Knapp interval uses t with 1 df (t = 12.7) and can be ten times wider
+    than any study's interval; an axis stretched to it squeezes every study into a dot. Such
+    an interval is drawn to the edge of the axis with an arrow (`_draw_diamond`,
+    `clip_interval`), and its numbers are printed in the estimate column.
+    """
     values = []
     for row in rows:
-        values += [row.data.get(key, math.nan) for key in ("est", "low", "high")]
+        if row.kind == "study":
+            values += [row.data.get(key, math.nan) for key in ("est", "low", "high")]
+        elif row.kind == "pooled":
+            values.append(row.data.get("est", math.nan))
     return values
+
+
+def _draw_diamond(ax, est: float, low: float, high: float, y: float, gid: str) -> list[str]:
+    """The pooled diamond, cut at the axis limits with an arrow head beyond each cut side
+    (RevMan's mark of an interval wider than the scale). Returns the sides cut ("left",
+    "right"). The diamond's half-width at x is DIAMOND_HALF_HEIGHT · (1 − |x − est| / reach),
+    so a cut keeps the slope of the sides."""
+    lo, hi = ax.get_xlim()
+    h = DIAMOND_HALF_HEIGHT
+    cut = []
+    left_side = [(low, y)]
+    if low < lo:
+        half = h * (lo - low) / (est - low) if est > low else h
+        left_side = [(lo, y - half), (lo, y + half)]
+        cut.append("left")
+    right_side = [(high, y)]
+    if high > hi:
+        half = h * (high - hi) / (high - est) if high > est else h
+        right_side = [(hi, y + half), (hi, y - half)]
+        cut.append("right")
+    vertices = left_side + [(est, y + h)] + right_side + [(est, y - h)]
+    ax.add_patch(Polygon(vertices, closed=True, facecolor=POOLED_COLOUR, edgecolor=POOLED_COLOUR,
+                         lw=0.5, gid=gid, zorder=3))
+    reach = 0.035 * (hi - lo)  # the arrow head's length, in axis units
+    for side in cut:
+        edge, sign = (lo, -1) if side == "left" else (hi, 1)
+        ax.add_patch(Polygon([(edge, y + 0.22), (edge + sign * reach, y), (edge, y - 0.22)],
+                             closed=True, facecolor=POOLED_COLOUR, edgecolor=POOLED_COLOUR,
+                             lw=0.5, clip_on=False, gid=f"arrow-{gid}-{side}", zorder=3))
+    return cut
 
 
 def _draw_marks(table: TableFigure, rows: list[Row]) -> None:
@@ -408,16 +526,15 @@ def _draw_marks(table: TableFigure, rows: list[Row]) -> None:
         y = -i
         if row.kind == "study":
             d = row.data
+            if not np.isfinite(d["est"]):
+                continue
             clip_interval(ax, d["low"], d["high"], y, colour="black", lw=0.9,
                           gid=f"study-ci-{d['index']}")
             ax.plot([d["est"]], [y], marker="s", color=STUDY_COLOUR, markeredgecolor=STUDY_COLOUR,
                     linestyle="none", markersize=d["size"], gid=f"study-{d['index']}", zorder=3)
         elif row.kind == "pooled":
             d = row.data
-            h = DIAMOND_HALF_HEIGHT
-            ax.add_patch(Polygon([(d["low"], y), (d["est"], y + h), (d["high"], y),
-                                  (d["est"], y - h)], closed=True, facecolor=POOLED_COLOUR,
-                                 edgecolor=POOLED_COLOUR, lw=0.5, gid=d["gid"], zorder=3))
+            d["cut"] = _draw_diamond(ax, d["est"], d["low"], d["high"], y, d["gid"])
         elif row.kind == "prediction":
             d = row.data
             clip_interval(ax, d["low"], d["high"], y, colour=PI_COLOUR, lw=1.6,
@@ -466,7 +583,8 @@ def _render(rows: list[Row], study_labels: dict[int, str], *, left: list[Column]
             title: str | None) -> Figure:
     ratio = is_ratio(measure)
     rob_columns, rob_long = _rob_columns(rob, list(study_labels.values()))
-    axis = symmetric_axis(_axis_values(rows), ratio=ratio, favours=favours)
+    axis = symmetric_axis(_axis_values(rows), ratio=ratio, favours=favours,
+                          label=axis_label(measure))
     footer = footer + _rob_footer(rob_long)
     table = table_figure(rows, left, rob_columns, axis=axis, graph_header=header,
                          right_column_width=0.22, footer=footer, title=title)
@@ -482,7 +600,7 @@ def _legacy_rows(labels, yi, vi) -> pd.DataFrame:
 
 
 def forest_plot(rows, result=None, *legacy, measure: str = "MD",
-                favours: tuple[str, str] | None = ("Favours treatment", "Favours control"),
+                favours: tuple[str, str] | None = None, direction: str = "lower_is_better",
                 level: float = 0.95, rob: pd.DataFrame | None = None, title: str | None = None,
                 single_interval: Sequence | None = None,
                 arm_labels: tuple[str, str] = ("Experimental", "Control"),
@@ -504,7 +622,11 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
         Effect measure ("MD", "SMD", "RR", "OR", ...). Ratios are printed back-transformed
         (log RR → RR) and drawn on a log axis labelled with ratios.
     favours : (str, str) or None
-        Labels under the axis, left and right of no effect (None: `favours_labels(measure)`).
+        Labels under the axis, left and right of no effect (None: `favours_labels(measure,
+        direction)`, "Favours treatment" and "Favours control" on the sides `direction` gives).
+    direction : str
+        The outcome's better direction ("lower_is_better", "higher_is_better"), which decides
+        the sides of the default "favours" labels.
     level : float
         Confidence level of the study intervals (the pooled ones come from `result`).
     rob : pandas.DataFrame, optional
@@ -531,12 +653,17 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
     and the risk-of-bias dots. In the graph each study is a square of area proportional to its
     weight with its interval (an arrow where it runs past the axis), the pooled estimate is a
     diamond spanning its confidence interval and the prediction interval (Riley et al. 2011,
-    BMJ 342:d549) a red bar under it. The axis is symmetric about no effect. Under the total
-    row: "Heterogeneity: Tau² …; Chi² …, df … (P …); I² …" and "Test for overall effect: Z (or
-    t) …" (see `revman_heterogeneity_text`, `overall_effect_text`).
+    BMJ 342:d549) a red bar under it. The axis is symmetric about no effect and scaled to the
+    studies' intervals and the pooled estimate, not to the pooled or prediction interval: one
+    wider than the axis is cut at its edge with an arrow, as RevMan draws it. A ratio axis is
+    titled "<measure> (log scale)". Under the total row: "Heterogeneity: Tau² …; Chi² …, df …
+    (P …); I² …" and "Test for overall effect: Z (or t) …" (see `revman_heterogeneity_text`,
+    `overall_effect_text`). The figure's alternative text (`style.alt_text`) names the title,
+    k and the pooled estimate with its interval (`forest_alt_text`).
 
     Marks carry gids for checks: ``study-<i>`` (square), ``study-ci-<i>`` (interval),
-    ``pooled-total`` (diamond), ``prediction-<row>``; texts ``cell-<column>-<row>``.
+    ``pooled-total`` (diamond; ``arrow-pooled-total-left``/``-right`` where it is cut),
+    ``prediction-<row>``; texts ``cell-<column>-<row>``.
 
     The older call ``forest_plot(labels, yi, vi, result, ...)`` is still accepted.
     """
@@ -549,7 +676,7 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
     frame = _as_frame(rows)
     ratio = is_ratio(measure)
     if favours is None:
-        favours = favours_labels(measure)
+        favours = favours_labels(measure, direction)
     arms = _arm_columns(frame)
     weights = None if result is None else _weights_pct(result, len(frame))
     header = measure_header(measure, result, level)
@@ -567,7 +694,9 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
         table_rows.append(Row("text", {}))
         table_rows += _pooled_rows(result, total_label, frame, arms, ratio, weight_text="100.0%",
                                    show_prediction=show_prediction, gid="pooled-total")
-        footer.append(f"Model: {model_label(result)}; study weights are inverse-variance.")
+        described = _get(result, "model_text", None)   # RevMan's analyses describe themselves
+        footer.append(f"Model: {described}." if isinstance(described, str) else
+                      f"Model: {model_label(result)}; study weights are inverse-variance.")
         if int(_get(result, "k", 0)) == 2:
             test = str(_get(result, "test", "z"))
             footer.append("Caution: two studies only; tau² cannot be estimated with any "
@@ -581,8 +710,9 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
                       "tables")
     left = _left_columns(arms, arm_labels, header, with_weight=weights is not None)
     labels = {i: str(frame["label"].iloc[i]) for i in range(len(frame))}
-    return _render(table_rows, labels, left=left, rob=rob, measure=measure, favours=favours,
-                   header=header, footer=footer, title=title)
+    fig = _render(table_rows, labels, left=left, rob=rob, measure=measure, favours=favours,
+                  header=header, footer=footer, title=title)
+    return set_alt_text(fig, forest_alt_text(title, measure, result, level, table_rows))
 
 
 def _q_between(summaries: list[tuple[float, float]]) -> tuple[float, int, float]:
@@ -621,11 +751,12 @@ def _subgroup_test_line(test_text, summaries: list[tuple[float, float]]) -> str 
 
 def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=None, *,
                          test_text=None, measure: str = "MD",
-                         favours: tuple[str, str] | None = ("Favours treatment",
-                                                            "Favours control"),
-                         level: float = 0.95, title: str | None = None,
-                         rob: pd.DataFrame | None = None,
-                         arm_labels: tuple[str, str] = ("Experimental", "Control")) -> Figure:
+                         favours: tuple[str, str] | None = None,
+                         direction: str = "lower_is_better", level: float = 0.95,
+                         title: str | None = None, rob: pd.DataFrame | None = None,
+                         arm_labels: tuple[str, str] = ("Experimental", "Control"),
+                         group_labels: dict | None = None,
+                         single_interval: Sequence | None = None) -> Figure:
     """Forest plot with the studies grouped under subgroup headings, as RevMan draws it.
 
     Parameters
@@ -644,21 +775,34 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
         ``df``, ``pval`` (e.g. `metareview.subgroup`) formatted as RevMan's line; or None, then
         computed as RevMan does from the subgroup fits and the single-study subgroups'
         own estimates (`subgroup_difference_text`).
+    favours, direction, level, title, rob, arm_labels
+        As for `forest_plot`.
+    group_labels : dict, optional
+        Subgroup value → its heading (e.g. "svf" → "Stromal vascular fraction"); a value not
+        in it is shown as it is.
+    single_interval : sequence, optional
+        As for `forest_plot`: per row of `rows` None or the (low, high) its source printed.
 
     Notes
     -----
-    Subgroups are in sorted order, studies within a subgroup in the order of `rows`. Each
-    subgroup has its heading, its studies, a "Subtotal (95% CI)" diamond, its heterogeneity and
-    overall-effect lines. Weights are percentages of the overall fit when `overall` has one
-    weight per row (so subtotals add up to 100%, as in RevMan), otherwise within-subgroup
-    percentages (each subtotal 100%). I² of the subgroup differences is max(0, (Q − df)/Q).
+    Subgroups are in the order of their headings, studies within a subgroup in the order of
+    `rows`. Each subgroup has its heading, its studies, a "Subtotal (95% CI)" diamond, its
+    heterogeneity and overall-effect lines. Weights are percentages of the overall fit when
+    `overall` has one weight per row (so subtotals add up to 100%, as in RevMan), otherwise
+    within-subgroup percentages (each subtotal 100%). I² of the subgroup differences is
+    max(0, (Q − df)/Q). The axis is scaled to the studies, as in `forest_plot`.
     """
     frame = _as_frame(rows)
     if group_column not in frame.columns:
         raise ValueError(f"rows have no column {group_column!r} to group by")
     ratio = is_ratio(measure)
     if favours is None:
-        favours = favours_labels(measure)
+        favours = favours_labels(measure, direction)
+    if single_interval is not None and len(list(single_interval)) != len(frame):
+        raise ValueError(f"single_interval has {len(list(single_interval))} entries but there "
+                         f"are {len(frame)} rows; give one (low, high) or None per row")
+    intervals = list(single_interval) if single_interval is not None else None
+    headings = {str(k): str(v) for k, v in (group_labels or {}).items()}
     arms = _arm_columns(frame)
     overall_weights = None
     if overall is not None:
@@ -673,7 +817,9 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
     table_rows: list[Row] = []
     labels: dict[int, str] = {}
     summaries: list[tuple[float, float]] = []
-    for group in sorted(groups.unique()):
+    described: list[str] = []
+    for group in sorted(groups.unique(), key=lambda g: (headings.get(g, g), g)):
+        heading = headings.get(group, group)
         members = np.flatnonzero(groups.to_numpy() == group)
         part = frame.iloc[members].reset_index(drop=True)
         result = lookup.get(group)
@@ -687,10 +833,11 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
             weights = _weights_pct(result, len(part))
         else:
             weights = None
-        table_rows.append(Row("header", span=f"{group} (k = {len(part)})", bold=True))
+        table_rows.append(Row("header", span=f"{heading} (k = {len(part)})", bold=True))
         start = len(table_rows)
         largest = overall_weights.max() if overall_weights is not None else None
-        study_rows = _study_rows(part, arms, weights, level, None, ratio, largest)
+        part_intervals = None if intervals is None else [intervals[m] for m in members]
+        study_rows = _study_rows(part, arms, weights, level, part_intervals, ratio, largest)
         for offset, row in enumerate(study_rows):
             row.data["index"] = int(members[offset])
             labels[start + offset] = str(part["label"].iloc[offset])
@@ -700,6 +847,12 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
             table_rows += _pooled_rows(result, f"Subtotal ({pct})", part, arms, ratio,
                                        weight_text=subtotal, show_prediction=False,
                                        gid=f"pooled-{group}")
+            described.append(f"{heading}: {plural(len(part), 'study')}, "
+                             f"{_pooled_sentence(result, measure, level).split(' (')[0]}")
+        else:
+            described.append(f"{heading}: {plural(len(part), 'study')}"
+                             + (f", {_studies_sentence(study_rows, measure)}"
+                                if len(part) <= 3 else ""))
         table_rows.append(Row("text", {}))
     footer = []
     if overall is not None:
@@ -707,10 +860,22 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
                                    weight_text="100.0%", show_prediction=True,
                                    gid="pooled-total")
         footer.append(f"Model: {model_label(overall)}; study weights are inverse-variance.")
+    if any(r.cells.get("estimate", "").endswith(SOURCE_INTERVAL_MARK) for r in table_rows):
+        footer.append(f"{SOURCE_INTERVAL_MARK} t-based interval of the study's source (the "
+                      "interval it printed, or the one its printed test implies), as in the "
+                      "tables")
     line = _subgroup_test_line(test_text, summaries)
     if line:
         table_rows.append(Row("text", span=line))
     left = _left_columns(arms, arm_labels, header, with_weight=any(
         "weight" in r.cells for r in table_rows))
-    return _render(table_rows, labels, left=left, rob=rob, measure=measure, favours=favours,
-                   header=header, footer=footer, title=title)
+    fig = _render(table_rows, labels, left=left, rob=rob, measure=measure, favours=favours,
+                  header=header, footer=footer, title=title)
+    text = (f"Subgroup forest plot: {title}." if title else "Subgroup forest plot.")
+    text += (f" {plural(len(frame), 'study')} in {plural(len(described), 'subgroup')}. "
+             + "; ".join(described) + ".")
+    if overall is not None:
+        text += f" All studies: {_pooled_sentence(overall, measure, level)}."
+    if line:
+        text += f" {line}."
+    return set_alt_text(fig, text + _cut_sentence(table_rows))

@@ -9,7 +9,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from metareview.report.figures.forest import ratio_ticks
-from metareview.report.figures.style import FILLED_COLOUR, STUDY_COLOUR, STYLE
+from metareview.report.figures.style import FILLED_COLOUR, STUDY_COLOUR, STYLE, set_alt_text
+from metareview.report.text import format_number, plural
 from metareview.stats.conversions import critical_value
 from metareview.stats.vocabulary import is_ratio
 
@@ -24,7 +25,8 @@ def funnel_plot(yi: Sequence[float], vi: Sequence[float], estimate: float, *,
 
     The pseudo-confidence region is estimate ± z·SE for SE from 0 to the largest SE, drawn at
     the 90%, 95% and 99% levels (darker = narrower). Studies imputed by trim-and-fill
-    (`filled_yi`, `filled_vi`) are drawn as open circles in another colour.
+    (`filled_yi`, `filled_vi`) are drawn as open circles in another colour. The alternative
+    text gives k, the pooled estimate and how many studies trim-and-fill adds.
     """
     yi = np.asarray(yi, dtype=float)
     se = np.sqrt(np.asarray(vi, dtype=float))
@@ -59,4 +61,9 @@ def funnel_plot(yi: Sequence[float], vi: Sequence[float], estimate: float, *,
             ax.spines[side].set_visible(False)
         if title:
             ax.set_title(title, loc="left", fontweight="bold", fontsize=10)
-    return fig
+    shown = float(np.exp(estimate)) if ratio else float(estimate)
+    head = f"Funnel plot: {title}." if title else "Funnel plot."
+    return set_alt_text(fig, (
+        f"{head} {plural(yi.size, 'study')}: each study's {measure} against its standard error, "
+        f"around the pooled {measure} of {format_number(shown)}; trim-and-fill adds "
+        f"{plural(filled_yi.size, 'study')}, drawn open."))

@@ -11,7 +11,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from metareview.report.figures.layout import text_width, wrap_text
-from metareview.report.figures.style import STUDY_COLOUR, STYLE
+from metareview.report.figures.style import STUDY_COLOUR, STYLE, set_alt_text
+from metareview.report.text import plural
 
 FIG_WIDTH = 6.5
 PLOT_HEIGHT = 4.0  # inches of the axes
@@ -170,4 +171,9 @@ def baujat_plot(coords: pd.DataFrame, labels: Sequence[str], *, method: str = "F
             ax.spines[side].set_visible(False)
         if title:
             ax.set_title(title, loc="left", fontweight="bold", fontsize=10)
-    return fig
+    head = f"Baujat plot: {title}." if title else "Baujat plot."
+    return set_alt_text(fig, (
+        f"{head} {plural(len(labels), 'study')}: each study's contribution to the "
+        f"heterogeneity (x) against its influence on the pooled estimate (y). Largest "
+        f"contribution: {labels[int(np.argmax(x))]} ({x.max():.2f}); largest influence: "
+        f"{labels[int(np.argmax(y))]} ({y.max():.2f})."))

@@ -209,7 +209,8 @@ def table_figure(rows: list[Row], left: list[Column], right: list[Column], *, ax
         _write_headers(table, left + right, graph_header)
         _write_rows(table, rows, left + right)
         if axis.null is not None and any(axis.favours):
-            favours_y = graph_bottom - 0.3
+            # under the tick labels, and under the axis title when there is one
+            favours_y = graph_bottom - 0.3 - (0.2 if axis.label else 0.0)
             below = blended_transform_factory(ax.transData, inch)
             for text, side, shift in ((axis.favours[0], "right", -0.06),
                                       (axis.favours[1], "left", 0.06)):

@@ -10,8 +10,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from scipy import stats
 
+from metareview.report import text
 from metareview.report.figures.layout import Axis, Column, Row, clip_interval, table_figure
-from metareview.report.figures.style import PI_COLOUR, POOLED_COLOUR, STUDY_COLOUR
+from metareview.report.figures.style import PI_COLOUR, POOLED_COLOUR, STUDY_COLOUR, set_alt_text
 
 DIAMOND_HALF_HEIGHT = 0.36
 SQUARE_SIZE = 5.0
@@ -42,7 +43,8 @@ def _interval(est: float, low: float, high: float) -> str:
 
 
 def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | None = None,
-                           group_column: str = "group", level: float = 0.95) -> Figure:
+                           group_column: str = "group", level: float = 0.95,
+                           group_labels: dict | None = None) -> Figure:
     """Forest plot of single-arm proportions, grouped under headings, on a 0-100% axis.
 
     Parameters
@@ -59,6 +61,9 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
         Column of `rows` holding the group.
     level : float
         Level of the studies' exact intervals.
+    group_labels : dict, optional
+        Group value → its heading (e.g. "atopic_dermatitis" → "Atopic dermatitis"); a value
+        not in it is shown as it is.
 
     Notes
     -----
@@ -67,7 +72,7 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
     interval. Each group: a diamond at the pooled proportion spanning its confidence interval,
     and the prediction interval as a red bar beneath. Groups in sorted order, studies within a
     group in the order of `rows`. Gids: ``study-<i>``, ``study-ci-<i>``, ``pooled-<group>``,
-    ``prediction-<group>``.
+    ``prediction-<group>``. The alternative text names each group's pooled proportion.
     """
     frame = pd.DataFrame(rows).reset_index(drop=True)
     missing = [c for c in ("label", "events", "total", group_column) if c not in frame.columns]
@@ -77,9 +82,12 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
     table_rows: list[Row] = []
     names = frame[group_column].astype(str)
     lookup = {str(key): value for key, value in groups.items()}
-    for group in sorted(names.unique()):
+    headings = {str(k): str(v) for k, v in (group_labels or {}).items()}
+    described = []
+    for group in sorted(names.unique(), key=lambda g: (headings.get(g, g), g)):
         members = np.flatnonzero(names.to_numpy() == group)
-        table_rows.append(Row("header", span=str(group), bold=True))
+        heading = headings.get(group, group)
+        table_rows.append(Row("header", span=heading, bold=True))
         for i in members:
             events, total = int(frame["events"].iloc[i]), int(frame["total"].iloc[i])
             low, high = clopper_pearson(events, total, level)
@@ -97,11 +105,19 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
                 "label": f"Pooled (k = {int(_field(summary, 'k'))}, n = {int(n)})",
                 "estimate": _interval(est, low, high)}, bold=True,
                 data={"est": est, "low": low, "high": high, "group": group}))
+            described.append(f"{heading}: pooled {_percent(est)}% [{_percent(low)}, "
+                             f"{_percent(high)}] ({text.plural(int(_field(summary, 'k')), 'study')}"
+                             f", {text.plural(int(n), 'participant')})")
             if np.isfinite(pi_low) and np.isfinite(pi_high):
                 table_rows.append(Row("prediction", {
                     "label": "Prediction interval",
                     "estimate": f"[{_percent(pi_low)}, {_percent(pi_high)}]"}, italic=True,
                     data={"low": pi_low, "high": pi_high, "group": group}))
+        else:
+            events = int(frame["events"].iloc[members].sum())
+            total = int(frame["total"].iloc[members].sum())
+            described.append(f"{heading}: {text.plural(len(members), 'study')}, not pooled "
+                             f"({events} of {text.plural(total, 'participant')})")
         table_rows.append(Row("text", {}))
     if table_rows and table_rows[-1].kind == "text":
         table_rows.pop()
@@ -135,4 +151,7 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
                           gid=f"prediction-{d['group']}")
             ax.plot([100 * d["low"], 100 * d["high"]], [y, y], marker="|", markersize=6,
                     color=PI_COLOUR, linestyle="none")
-    return table.fig
+    head = f"Forest plot of proportions: {title}." if title else "Forest plot of proportions."
+    return set_alt_text(table.fig, f"{head} {text.plural(len(frame), 'study')} in "
+                        f"{text.plural(len(described), 'group')}, {pct} in brackets. "
+                        + "; ".join(described) + ".")

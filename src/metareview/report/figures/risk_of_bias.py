@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from metareview.report.figures.style import ROB_COLOURS, ROB_SYMBOLS, STYLE
+from metareview.report.figures.style import ROB_COLOURS, ROB_SYMBOLS, STYLE, set_alt_text
 from metareview.review.schema import ROB_JUDGEMENTS, ROB_TOOLS
 
 # What each domain of the two tools assesses (Sterne et al. 2019, BMJ 366:l4898; Sterne et
@@ -42,6 +42,7 @@ JUDGEMENT_LABELS = {
     "serious": "Serious",
     "critical": "Critical",
     "no_information": "No information",
+    "unclear": "Unclear",
 }
 
 # --- risk of bias ---------------------------------------------------------------------------
@@ -67,7 +68,28 @@ def _no_judgements_figure() -> Figure:
     """The small figure drawn in place of a risk-of-bias figure when nothing is recorded."""
     fig = Figure(figsize=(5, 1.2))
     fig.text(0.5, 0.5, "No risk-of-bias judgements recorded", ha="center", va="center")
-    return fig
+    return set_alt_text(fig, "Risk of bias: no judgements are recorded.")
+
+
+def judgements_summary(rob: pd.DataFrame) -> str:
+    """Per tool, its studies and their overall judgements, e.g. "RoB 2, 12 studies; overall:
+    3 low, 8 some concerns, 1 high" (the domains' count when no overall judgement is given)."""
+    frame = long_rob(rob) if len(rob) else pd.DataFrame(columns=["tool"])
+    parts = []
+    for tool in _tools_in(frame):
+        part = frame[frame["tool"] == tool]
+        n = part["study_id"].nunique()
+        name = "RoB 2" if tool == "RoB2" else tool
+        overall = part[part["domain"] == "overall"]["judgement"].value_counts()
+        if len(overall):
+            counts = ", ".join(f"{overall[j]} {JUDGEMENT_LABELS.get(j, j).lower()}"
+                               for j in ROB_COLOURS if j in overall.index)
+            parts.append(f"{name}, {n} {'study' if n == 1 else 'studies'}; overall: {counts}")
+        else:
+            domains = part["domain"].nunique()
+            parts.append(f"{name}, {n} {'study' if n == 1 else 'studies'} judged in {domains} "
+                         f"{'domain' if domains == 1 else 'domains'}")
+    return "; ".join(parts)
 
 
 def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
@@ -124,7 +146,9 @@ def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
                             bottom=0.8 / height + 0.02, hspace=0.35)
         if title:
             fig.suptitle(title, x=0.02, ha="left", fontweight="bold", fontsize=10)
-    return fig
+    head = f"Traffic-light plot: {title}." if title else "Risk-of-bias traffic-light plot."
+    return set_alt_text(fig, f"{head} One circle per study and domain, coloured by its "
+                        f"judgement. {judgements_summary(rob)}.")
 
 
 # --- long and wide forms -------------------------------------------------------------------
@@ -185,7 +209,8 @@ def rob_summary_bar(rob: pd.DataFrame, title: str | None = None) -> Figure:
     One horizontal bar per domain, stacked by the percentage of studies judged at each level:
     for RoB 2 low / some concerns / high / no information, for ROBINS-I low / moderate /
     serious / critical / no information. Each bar sums to 100% of the studies assessed in that
-    domain; "Overall" comes last. One panel per tool. Each segment carries the gid
+    domain, and its label says how many that is ("(n = 3)"), so a domain rated in 3 of 29
+    studies does not read as the whole body; "Overall" comes last. One panel per tool. Each segment carries the gid
     ``robbar-<tool>-<domain>-<judgement>`` and its width is the percentage.
 
     `rob` is risk_of_bias.csv in long form (study_id, tool, domain, judgement) or a wide table
@@ -226,8 +251,10 @@ def rob_summary_bar(rob: pd.DataFrame, title: str | None = None) -> Figure:
                     left += share
                     if level not in used:
                         used.append(level)
-            labels = [f"{d}: {names[d]}" if d in names and d != "overall" else
-                      names.get(d, d.capitalize() if d == "overall" else d) for d in domains]
+            rated = part.groupby("domain")["study_id"].nunique()
+            labels = [(f"{d}: {names[d]}" if d in names and d != "overall" else
+                       names.get(d, d.capitalize() if d == "overall" else d))
+                      + f" (n = {int(rated.get(d, 0))})" for d in domains]
             ax.set_yticks(range(len(domains)))
             ax.set_yticklabels(labels, fontsize=8)
             for tick, domain in zip(ax.get_yticklabels(), domains):
@@ -239,7 +266,8 @@ def rob_summary_bar(rob: pd.DataFrame, title: str | None = None) -> Figure:
             ax.set_xticklabels(["0%", "25%", "50%", "75%", "100%"])
             n_studies = part["study_id"].nunique()
             ax.set_title(f"{'RoB 2' if tool == 'RoB2' else tool} ({n_studies} "
-                         f"{'study' if n_studies == 1 else 'studies'})", loc="left",
+                         f"{'study' if n_studies == 1 else 'studies'}; each bar: % of the n "
+                         "studies rated in that domain)", loc="left",
                          fontweight="bold", fontsize=9)
             ax.tick_params(axis="y", length=0)
             for side in ("top", "right", "left"):
@@ -254,5 +282,7 @@ def rob_summary_bar(rob: pd.DataFrame, title: str | None = None) -> Figure:
                             bottom=0.75 / height, hspace=0.45)
         if title:
             fig.suptitle(title, x=0.02, ha="left", fontweight="bold", fontsize=10)
-    return fig
+    head = f"Bar graph: {title}." if title else "Risk-of-bias summary bar graph."
+    return set_alt_text(fig, f"{head} For each domain, the percentage of the studies rated "
+                        f"in it at each judgement. {judgements_summary(frame)}.")
 
