@@ -51,7 +51,9 @@ def test_default_priors_per_measure():
     assert bayes.default_tau_prior("SMD", effects)[0].parameters == {"scale": 0.25}
     md_prior, md_reason = bayes.default_tau_prior("MD", effects)
     uisd = bayes.unit_information_sd(bayes.persons(effects), effects["vi"])
-    assert md_prior.parameters["scale"] == pytest.approx(uisd / 8, rel=1e-14)
+    # an eighth of the unit-information SD, to three significant digits
+    assert md_prior.parameters["scale"] == float(f"{uisd / 8:.3g}")
+    assert md_prior.parameters["scale"] == pytest.approx(uisd / 8, rel=5e-3)
     assert "estimated from the studies" in md_reason
     no_n = effects.assign(n_control=np.nan, n_treatment=np.nan)
     with pytest.raises(ValueError, match="sample size"):
@@ -110,7 +112,7 @@ def test_ratios_are_exponentiated_and_two_studies_have_no_frequentist_prediction
     assert math.isnan(main["frequentist_pi_low"])
     assert "Turner 2015" in table.iloc[2]["tau_prior"]
     shown = bayes.present(table)
-    assert shown.iloc[0]["frequentist (REML / knha) prediction interval"] == "none (k < 3)"
+    assert shown.iloc[0]["frequentist (REML, Hartung-Knapp) prediction interval"] == "none (k < 3)"
     assert shown.iloc[0]["measure"] == "RR (ratio)"
 
 
@@ -125,3 +127,74 @@ def test_parameters_of_the_bayesian_model(tmp_path):
     path.write_text("bayes_mu_prior: cauchy(0, 1)\n")
     with pytest.raises(ParameterError, match="bayes_mu_prior"):
         load_params("r", path)
+
+
+def test_prior_sensitivity_rows_of_the_sensitivity_table():
+    effects = md_effects()
+    analyses = pooled.analyses(effects, method="REML", test="knha")
+    models = bayes.bayesian_models(analyses)
+    rows = bayes.prior_sensitivity(models.table)
+    assert rows.columns.tolist() == pooled.SENSITIVITY_COLUMNS
+    assert len(rows) == 3 and set(rows["analysis"]) == {bayes.PRIOR_SENSITIVITY}
+    for shown, fitted in zip(rows.to_dict("records"), models.table.to_dict("records")):
+        assert (shown["estimate"], shown["ci_low"], shown["ci_high"]) == \
+            (fitted["estimate"], fitted["ci_low"], fitted["ci_high"])
+        assert (shown["pi_low"], shown["pi_high"]) == (fitted["pi_low"], fitted["pi_high"])
+        # tau² is the square of tau's posterior median (the median of tau²)
+        assert shown["tau2"] == fitted["tau_median"] ** 2
+        assert math.isnan(shown["pval"]) and math.isnan(shown["i2"])
+        assert shown["method"] == "Bayesian" and fitted["tau_prior"] in shown["setting"]
+    assert rows["setting"].str.contains("the review's prior").sum() == 1
+    assert rows["setting"].str.contains("alternative").sum() == 2
+    # added to the frequentist scenarios, which keep their rows and sentences
+    frequentist = pooled.Sensitivity(
+        pd.DataFrame([{"analysis": "paired_r", "setting": "r = 0.2", "outcome": "score",
+                       "measure": "MD", "k": 3, "status": "pooled", "estimate": 1.0}],
+                     columns=pooled.SENSITIVITY_COLUMNS), ["exclusion: the same effects"])
+    both = bayes.add_prior_sensitivity(frequentist, models)
+    assert len(both.table) == 4 and both.unchanged == ["exclusion: the same effects"]
+    assert both.table["analysis"].tolist() == [bayes.PRIOR_SENSITIVITY] * 3 + ["paired_r"]
+    empty = bayes.BayesModels(models.table.iloc[0:0], [])
+    assert bayes.add_prior_sensitivity(frequentist, empty) is frequentist
+
+
+def test_rows_of_one_outcome_and_an_outcome_without_a_default_prior():
+    effects = md_effects()
+    no_n = effects.assign(outcome="other", n_treatment=np.nan)
+    analyses = pooled.analyses(pd.concat([effects, no_n], ignore_index=True))
+    models = bayes.bayesian_models(analyses)
+    # the mean difference without sample sizes has no default prior: skipped, saying why
+    assert set(models.table["outcome"]) == {"score"}
+    (skipped,) = models.skipped
+    assert skipped.startswith("other (main): not fitted") and "sample size" in skipped
+    main = models.main_row("main", "score")
+    assert main["prior_role"] == "main" and main["outcome"] == "score"
+    assert models.main_row("main", "other") is None
+    assert models.main_row("main", "score", measure="SMD") is None
+    alternatives = bayes.alternative_rows(models.table, "main", "score")
+    assert [r["prior_role"] for r in alternatives] == ["sensitivity", "sensitivity"]
+    assert bayes.main_row(pd.DataFrame(), "main", "score") is None
+    # an explicit prior needs no sample sizes
+    explicit = bayes.bayesian_models(analyses, tau_prior="halfnormal(5)")
+    assert set(explicit.table["outcome"]) == {"score", "other"} and not explicit.skipped
+
+
+def test_the_readers_table_shows_the_review_prior_with_the_outcome_label():
+    table = bayes.bayesian_models(pooled.analyses(md_effects())).table
+    outcomes = pd.DataFrame({"outcome": ["score"], "label": ["Scar score"]})
+    shown = bayes.present(table, outcomes=outcomes)
+    assert len(shown) == 1 and shown.iloc[0]["outcome"] == "Scar score"
+    assert "(sensitivity)" not in shown.iloc[0]["prior of tau"]
+    every = bayes.present(table, main_only=False)
+    assert len(every) == 3 and every["outcome"].tolist() == ["score"] * 3
+    assert every["prior of tau"].str.endswith("(sensitivity)").sum() == 2
+
+
+def test_prior_sensitivity_lists_the_main_analysis_and_the_reviews_prior_first():
+    effects = md_effects()
+    wider = effects.assign(main_analysis=[True, True, False])
+    models = bayes.bayesian_models(pooled.analyses(wider))
+    rows = bayes.prior_sensitivity(models.table)
+    assert rows["setting"].tolist()[0].endswith("(the review's prior)")
+    assert [s.endswith("all studies)") for s in rows["setting"]] == [False] * 3 + [True] * 3
+    assert rows["setting"].tolist()[3].endswith("(the review's prior; all studies)")

@@ -11,7 +11,16 @@ prediction interval for a new study that use what is known about plausible heter
 review's prior (parameter `bayes_tau_prior`; "default" is `default_tau_prior` of the measure)
 and, as prior sensitivity, under the alternatives of `sensitivity_priors`; each row carries
 the frequentist result beside it. Ratio measures stay on the log scale in `estimate`, `ci_*`,
-`pi_*`; the `*_exp` columns are the ratios.
+`pi_*`; the `*_exp` columns are the ratios. `prior_sensitivity` turns the table into rows of
+the sensitivity table (`report.pooled.sensitivity_analyses`), `add_prior_sensitivity` adds
+them to it; the forest plots draw the main prior's row as a second diamond
+(`review_figures.forest_for`), and the summary of findings reads it from bayes.csv
+(`report.summary`, `report.findings`; which estimate leads with few studies is the rule of
+`report.grade.leading_estimate`).
+
+Direction: like every effect of the bundle, μ is treatment minus control (ratios: treatment
+over control) on the outcome's own scale, so P(μ < 0) is the probability that the effect is
+below no effect, whichever side is better.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import pandas as pd
 
 import metareview as mr
 from metareview.report.frames import sorted_frame, with_exp
+from metareview.report.pooled import MAIN, SENSITIVITY_COLUMNS, Sensitivity
 from metareview.report.text import format_interval, format_number
 from metareview.stats.bayes_priors import half_cauchy, half_normal, rhodes_prior, turner_prior
 from metareview.stats.vocabulary import is_ratio
@@ -74,13 +84,17 @@ def unit_information_sd(n: np.ndarray, vi: np.ndarray) -> float:
     return float(math.sqrt(n.sum() / np.sum(1.0 / np.asarray(vi, float))))
 
 
+class NoDefaultPrior(ValueError):
+    """The measure's default prior of tau cannot be set from the outcome's data."""
+
+
 def default_tau_prior(measure: str, part: pd.DataFrame) -> tuple[Any, str]:
     """The review's default prior of tau for one outcome's effects, and why.
 
     Half-normal with scale sigma_u / 8 (see the module constants): 0.5 for ratio measures on
     the log scale, 0.25 for a standardised mean difference, and for a mean difference (or any
     other unstandardised measure) an eighth of the unit-information SD estimated from the
-    outcome's own studies (`unit_information_sd`).
+    outcome's own studies (`unit_information_sd`), to three significant digits.
     """
     if is_ratio(measure):
         return (half_normal(RATIO_SCALE),
@@ -92,12 +106,14 @@ def default_tau_prior(measure: str, part: pd.DataFrame) -> tuple[Any, str]:
                 f"(sigma_u = {SMD_UISD:g})")
     uisd = unit_information_sd(persons(part), part["vi"].to_numpy(float))
     if not math.isfinite(uisd):
-        raise ValueError("the default prior of a mean difference needs every study's sample "
-                         "size (n_treatment, n_control) to estimate the unit-information SD; "
-                         "set bayes_tau_prior explicitly")
-    scale = uisd * UISD_FRACTION
+        raise NoDefaultPrior("the default prior of a mean difference needs every study's "
+                             "sample size (n_treatment, n_control) to estimate the "
+                             "unit-information SD; set bayes_tau_prior explicitly")
+    # three significant digits: the scale is a heuristic, and the prior's label (shown in
+    # every table and note) is then the prior that was used
+    scale = float(f"{uisd * UISD_FRACTION:.3g}")
     return (half_normal(scale),
-            f"half-normal({format_number(scale)}): sigma_u/8 with sigma_u = "
+            f"half-normal({scale:g}): sigma_u/8 with sigma_u = "
             f"{format_number(uisd)} estimated from the studies' sample sizes and SEs")
 
 
@@ -122,10 +138,38 @@ def sensitivity_priors(measure: str, main) -> list[tuple[Any, str]]:
 @dataclass(frozen=True)
 class BayesModels:
     """`table`: one row per pooled outcome and prior (columns `BAYES_COLUMNS`; `prior_role`
-    "main" or "sensitivity"); `fits`: (analysis, outcome, measure, role, result) of each."""
+    "main" or "sensitivity"); `fits`: (analysis, outcome, measure, role, result) of each;
+    `skipped`: one sentence per pooled outcome without a Bayesian model, saying why."""
 
     table: pd.DataFrame
     fits: list[tuple[str, str, str, str, Any]]
+    skipped: tuple[str, ...] = ()
+
+    def main_row(self, analysis: str, outcome: str, measure: str | None = None
+                 ) -> dict | None:
+        """The row of one outcome under the review's prior (None when not fitted)."""
+        return main_row(self.table, analysis, outcome, measure)
+
+
+def main_row(table: pd.DataFrame, analysis: str, outcome: str, measure: str | None = None
+             ) -> dict | None:
+    """The row of `table` (`BAYES_COLUMNS`, e.g. bayes.csv as read back) of one analysis and
+    outcome under the main prior, or None."""
+    rows = alternative_rows(table, analysis, outcome, measure, role="main")
+    return rows[0] if rows else None
+
+
+def alternative_rows(table: pd.DataFrame, analysis: str, outcome: str,
+                     measure: str | None = None, role: str = "sensitivity") -> list[dict]:
+    """The rows of one analysis and outcome fitted under the alternative priors (or, with
+    `role="main"`, the main prior), in the table's order."""
+    if table is None or table.empty:
+        return []
+    chosen = ((table["analysis"] == analysis) & (table["outcome"] == outcome)
+              & (table["prior_role"] == role))
+    if measure is not None:
+        chosen &= table["measure"] == measure
+    return table[chosen].to_dict("records")
 
 
 def _row(analysis: str, fit, role: str, reason: str, level: float, result) -> dict:
@@ -160,14 +204,18 @@ def bayesian_models(analyses, *, tau_prior: str = DEFAULT, mu_prior: str | None 
     probability 1 − `alpha`; the estimate is the posterior median.
     """
     level = 1 - alpha
-    rows, fits = [], []
+    rows, fits, skipped = [], [], []
     for analysis, fit in analyses.fits:
         if fit.result is None:
             continue
         yi = fit.effects["yi"].to_numpy(float)
         vi = fit.effects["vi"].to_numpy(float)
         if tau_prior == DEFAULT:
-            main, reason = default_tau_prior(fit.measure, fit.effects)
+            try:
+                main, reason = default_tau_prior(fit.measure, fit.effects)
+            except NoDefaultPrior as error:
+                skipped.append(f"{fit.outcome} ({analysis}): not fitted, {error}")
+                continue
         else:
             main, reason = tau_prior, "set by the parameter bayes_tau_prior"
         priors = [("main", main, reason)]
@@ -181,7 +229,48 @@ def bayesian_models(analyses, *, tau_prior: str = DEFAULT, mu_prior: str | None 
     table = pd.DataFrame(rows, columns=BAYES_COLUMNS)
     table["_role"] = table["prior_role"].map({"main": 0, "sensitivity": 1})
     table = sorted_frame(table, ["outcome", "measure", "analysis", "_role"]).drop(columns="_role")
-    return BayesModels(table, fits)
+    return BayesModels(table, fits, tuple(skipped))
+
+
+# --- the sensitivity table ---------------------------------------------------------------------
+
+PRIOR_SENSITIVITY = "Bayesian, prior of tau"
+
+
+def prior_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
+    """The Bayesian rows of the sensitivity table (`report.pooled.SENSITIVITY_COLUMNS`): each
+    outcome under each prior of tau, its posterior median with the shortest credible interval
+    as estimate and CI, the prediction interval, and tau² as the square of tau's posterior
+    median (the median of tau², since squaring keeps the order); no p value and no I².
+    `setting` names the prior, whether it is the review's or an alternative, and the analysis
+    of all studies where the row is not the main analysis."""
+    rows = []
+    records = [] if table is None else table.to_dict("records")
+    # per outcome: the main analysis first, the review's prior before the alternatives
+    records.sort(key=lambda r: (r["outcome"], r["analysis"] != MAIN, r["analysis"],
+                                r["prior_role"] != "main"))
+    for r in records:
+        where = "" if r["analysis"] == MAIN else f"; {r['analysis']}"
+        role = "the review's prior" if r["prior_role"] == "main" else "alternative"
+        rows.append(with_exp({
+            "analysis": PRIOR_SENSITIVITY, "setting": f"{r['tau_prior']} ({role}{where})",
+            "outcome": r["outcome"], "measure": r["measure"], "k": r["k"], "status": "pooled",
+            "method": "Bayesian", "test": "credible interval",
+            "estimate": r["estimate"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+            "pval": np.nan, "tau2": r["tau_median"] ** 2, "i2": np.nan,
+            "pi_low": r["pi_low"], "pi_high": r["pi_high"]}))
+    return pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
+
+
+def add_prior_sensitivity(sensitivity: Sensitivity, models: BayesModels) -> Sensitivity:
+    """`sensitivity` with the rows of `prior_sensitivity`, by outcome and scenario as the
+    sensitivity table is sorted (the Bayesian rows in the order of `prior_sensitivity`)."""
+    extra = prior_sensitivity(models.table)
+    if extra.empty:
+        return sensitivity
+    parts = [part for part in (sensitivity.table, extra) if not part.empty]
+    table = pd.concat(parts, ignore_index=True)
+    return Sensitivity(sorted_frame(table, ["outcome", "analysis"]), sensitivity.unchanged)
 
 
 def _bracket(low: float, high: float) -> str:
@@ -190,12 +279,22 @@ def _bracket(low: float, high: float) -> str:
     return f"[{low:.2f}, {high:.2f}]"
 
 
-def present(table: pd.DataFrame) -> pd.DataFrame:
-    """The table for readers: per outcome and prior, the Bayesian median with its credible
-    interval and prediction interval beside the frequentist estimate with its confidence and
-    prediction intervals (ratios exponentiated), tau and P(mu < 0), the probability that the
-    effect is below no effect (a ratio below 1)."""
+_TESTS = {"knha": "Hartung-Knapp", "z": "z"}
+
+
+def present(table: pd.DataFrame, main_only: bool = True,
+            outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The table for readers: per outcome (and, without `main_only`, per prior), the Bayesian
+    median with its credible interval and prediction interval beside the frequentist estimate
+    with its confidence and prediction intervals (ratios exponentiated), tau and P(mu < 0), the
+    probability that the effect is below no effect (a ratio below 1). The alternative priors
+    are shown in the sensitivity table (`prior_sensitivity`). `outcomes` (outcomes.csv) gives
+    the outcomes' labels."""
+    labels = {} if outcomes is None or outcomes.empty else dict(
+        zip(outcomes["outcome"], outcomes["label"]))
     rows = []
+    if main_only and len(table):
+        table = table[table["prior_role"] == "main"]
     for row in table.to_dict("records"):
         ratio = is_ratio(row["measure"])
 
@@ -203,9 +302,10 @@ def present(table: pd.DataFrame) -> pd.DataFrame:
             value = row[f"{prefix}{name}"]
             return math.exp(value) if ratio and np.isfinite(value) else value
 
-        frequentist = f"frequentist ({row['frequentist_method']})"
+        method, _, test = str(row["frequentist_method"]).partition(" / ")
+        frequentist = f"frequentist ({method}, {_TESTS.get(test, test)})"
         rows.append({
-            "analysis": row["analysis"], "outcome": row["outcome"],
+            "analysis": row["analysis"], "outcome": labels.get(row["outcome"], row["outcome"]),
             "measure": row["measure"] + (" (ratio)" if ratio else ""), "k": row["k"],
             "prior of tau": row["tau_prior"] + ("" if row["prior_role"] == "main"
                                                 else " (sensitivity)"),

@@ -84,13 +84,17 @@ def _read_table(path: Path):
 
 
 def _cell(value):
-    """A CSV cell as a plain JSON value (NaN -> None)."""
+    """A CSV cell as a plain JSON value (NaN -> None; an infinite value, such as the SD of a
+    Bayesian posterior with a heavy tail, as the text "inf" or "-inf", which JSON has no
+    number for)."""
     if value is None:
         return None
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     return value
 
 
