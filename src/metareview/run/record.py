@@ -52,9 +52,11 @@ RELATIVE_TOLERANCE = 1e-9
 ABSOLUTE_TOLERANCE = 1e-12
 FIGURE_SUFFIXES = (".png", ".svg")
 # Text columns that describe a result rather than identify it: recorded as values, so that a
-# changed warning shows as a change of that result, not as one result removed and another added.
+# changed warning shows as a change of that result, not as one result removed and another added
+# (prior_reason: why bayes.csv's prior was chosen, with the numbers behind its scale).
 TEXT_VALUE_COLUMNS = frozenset(
-    {"status", "warning", "warnings", "note", "notes", "reason", "message", "interpretation"}
+    {"status", "warning", "warnings", "note", "notes", "reason", "message", "interpretation",
+     "prior_reason"}
 )
 # Packages whose versions the index lists as provenance.
 PROVENANCE_PACKAGES = (
