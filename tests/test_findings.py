@@ -369,3 +369,91 @@ def test_table_keeps_the_order_of_the_outcomes_and_is_all_text():
     table = summary_of_findings([rr_summary(label="First"), rr_summary(label="Second")])
     assert list(table["Outcome"].str.split(" ").str[0]) == ["First", "Second"]
     assert all(isinstance(v, str) for v in np.ravel(table.to_numpy()))
+
+
+# --- the Bayesian estimate beside the frequentist one ------------------------------------------
+
+
+def bayes_row(estimate, low, high, pi=(math.nan, math.nan), k=2, prior="half-normal(scale=2)",
+              role="main"):
+    return {"k": k, "estimate": estimate, "ci_low": low, "ci_high": high, "pi_low": pi[0],
+            "pi_high": pi[1], "tau_prior": prior, "mu_prior": "uniform (improper)",
+            "prior_role": role}
+
+
+def md_two_studies(**extra):
+    shown = {"k": 2, "estimate": 23.351746, "ci_low": -102.185513, "ci_high": 148.889005,
+             "pi_low": math.nan, "pi_high": math.nan, "interval": "t", "method": "REML",
+             "test": "knha", "warning": "only 2 studies: the Hartung-Knapp interval has 1 df"}
+    eff = binary_effects().iloc[:2]
+    return OutcomeSummary("v", "Scar volume", "MD", "higher_is_better", StubFit(-1, -2, 0),
+                          eff, None, unit="percent", row=shown, **extra)
+
+
+def test_with_two_studies_the_bayesian_estimate_leads():
+    main = bayes_row(23.28, 16.82, 29.74, pi=(14.95, 31.63))
+    alternatives = (bayes_row(23.31, 13.95, 32.69, prior="half-normal(scale=4)",
+                              role="sensitivity"),
+                    bayes_row(23.32, -2.18, 48.89, prior="half-Cauchy(scale=2)",
+                              role="sensitivity"))
+    out = build([md_two_studies(bayes=main, bayes_alternatives=alternatives)])
+    r = out.table.iloc[0]
+    assert strip_marks(r["Effect (95% CI)"]) == \
+        "MD 23.28 percentage points (16.82 to 29.74), Bayesian 95% CrI"
+    assert "95% prediction interval (Bayesian) 14.95 to 31.63." in r["Comments"]
+    number = out.numbers.iloc[0]
+    assert (number["estimate"], number["ci_low"], number["ci_high"], number["basis"]) == \
+        (23.28, 16.82, 29.74, "bayesian")
+    assert "the Bayesian estimate leads" in number["caution"]
+    note = next(n for n in out.footnotes if "Few studies" in n)
+    # which prior, why, the frequentist estimate, and what the alternative priors do
+    assert "prior of tau half-normal(scale=2)" in note
+    assert "t with 1 df (quantile 12.71)" in note
+    assert ("The frequentist estimate (REML, Hartung-Knapp) is MD 23.35 percentage points "
+            "(\u2212102.19 to 148.89) (95% CI)") in note
+    assert "half-Cauchy(scale=2): \u22122.18 to 48.89" in note
+    assert "the conclusion depends on the prior" in note
+    # the frequentist caution about its prediction interval is not put on the Bayesian cell
+    assert not any("Hartung-Knapp interval has 1 df." in n for n in out.footnotes)
+    # the statement reads the estimate the row leads with
+    assert "increases scar volume" in r["Comments"]
+
+
+def test_every_prior_agreeing_is_said_so_and_a_ratio_is_exponentiated():
+    eff = binary_effects().iloc[:2]
+    fit = StubFit(math.log(1.57), math.log(0.003), math.log(5206.7), k=2, weights=(60.0, 40.0))
+    shown = {"k": 2, "estimate": fit.estimate, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
+             "pi_low": math.nan, "pi_high": math.nan, "interval": "t", "method": "REML",
+             "test": "knha", "measure": "RR"}
+    main = bayes_row(math.log(1.34), math.log(0.54), math.log(4.08))
+    other = bayes_row(math.log(1.43), math.log(0.33), math.log(8.05), prior="half-normal(1)",
+                      role="sensitivity")
+    s = OutcomeSummary("r", "Response", "RR", "higher_is_better", fit, eff, None, row=shown,
+                       bayes=main, bayes_alternatives=(other,))
+    out = build([s])
+    assert strip_marks(out.table.iloc[0]["Effect (95% CI)"]) == \
+        "RR 1.34 (0.54 to 4.08), Bayesian 95% CrI"
+    assert out.numbers.iloc[0]["estimate"] == pytest.approx(1.34)
+    note = next(n for n in out.footnotes if "Few studies" in n)
+    assert "half-normal(1): 0.33 to 8.05" in note
+    assert "it includes no effect under every prior" in note
+    assert "credible interval (Bayesian)" in " ".join(out.footnotes)   # absolute effects
+
+
+def test_from_four_studies_the_frequentist_estimate_leads_and_the_bayesian_is_a_comment():
+    eff = pd.concat([binary_effects(), binary_effects().iloc[:1].assign(study_id="D")],
+                    ignore_index=True)
+    fit = StubFit(math.log(0.7), math.log(0.5), math.log(0.98), k=4,
+                  weights=(25.0, 25.0, 25.0, 25.0))
+    main = bayes_row(math.log(0.72), math.log(0.45), math.log(1.1), pi=(math.log(0.3),
+                                                                       math.log(1.8)), k=4)
+    s = OutcomeSummary("o", "Wound infection", "RR", "lower_is_better", fit, eff, None,
+                       bayes=main)
+    out = build([s])
+    r = out.table.iloc[0]
+    assert strip_marks(r["Effect (95% CI)"]) == "RR 0.70 (0.50 to 0.98)"
+    assert ("Bayesian random-effects model (prior of tau half-normal(scale=2), of the effect "
+            "uniform (improper)): RR 0.72 (0.45 to 1.10) (95% CrI), 95% prediction interval "
+            "0.30 to 1.80.") in r["Comments"]
+    assert out.numbers.iloc[0]["basis"] == "frequentist"
+    assert not any("Few studies" in n for n in out.footnotes)

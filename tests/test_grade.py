@@ -434,3 +434,43 @@ def test_certainty_is_frozen():
         c.level = "low"
     with pytest.raises(TypeError):
         c.domains["imprecision"] = None
+
+
+# --- which estimate leads with few studies ------------------------------------------------------
+
+
+@pytest.mark.parametrize("k, fitted, lead", [
+    (2, True, "bayesian"), (3, True, "bayesian"), (4, True, "frequentist"),
+    (10, True, "frequentist"), (2, False, "frequentist"), (1, True, "frequentist")])
+def test_the_bayesian_estimate_leads_with_three_studies_or_fewer(k, fitted, lead):
+    from scipy import stats
+
+    from metareview.report.grade import FEW_STUDIES, leading_estimate
+
+    assert FEW_STUDIES == 3
+    chosen, why = leading_estimate(k, fitted)
+    assert chosen == lead
+    if lead == "bayesian":
+        # the reason names the t quantile of the Hartung-Knapp interval on k - 1 df
+        quantile = float(stats.t.ppf(0.975, k - 1))     # 12.71 (1 df), 4.30 (2 df)
+        assert f"t with {k - 1} df (quantile {quantile:.2f})" in why
+        assert "Friede et al. 2017" in why
+
+
+def test_the_rule_is_written_in_the_module_documentation():
+    import metareview.report.grade as grade_module
+
+    doc = grade_module.__doc__
+    assert "Few studies: which estimate the summary of findings leads with" in doc
+    assert "k <= 3" in doc and "10.1002/bimj.201500236" in doc and "10.1002/jrsm.1475" in doc
+
+
+def test_imprecision_is_rated_on_the_interval_the_row_leads_with():
+    wide = Fit(ci_low=-0.9, ci_high=0.3)                  # includes 0
+    eff = effects(n=(400, 400, 400, 400))                # 3200 >= 786: only the CI counts
+    assert domain(grade(result=wide, eff=eff), "imprecision").computed == "serious"
+    narrow = (-0.5, -0.1, "95% credible interval (Bayesian)")
+    j = domain(grade(result=wide, eff=eff, interval=narrow), "imprecision")
+    assert j.computed == "not_serious"
+    assert "the 95% credible interval (Bayesian) -0.50 to -0.10 excludes" in j.reason.replace(
+        "\u2212", "-")

@@ -22,6 +22,7 @@ def test_contract_defaults():
         "review": "", "tau2_method": "REML", "test": "knha", "paired_r": 0.5, "alpha": 0.05,
         "exclude_studies": [], "timepoint": "last", "min_k_pool": 2, "n_perm": 5000,
         "seed": 20260101, "sensitivity_r": [0.2, 0.5, 0.8], "analysis_method": "default",
+        "bayes_tau_prior": "default", "bayes_mu_prior": "uniform",
     }
 
 

@@ -313,6 +313,58 @@ def test_the_registry_in_docs_lists_exactly_the_processed_tables(run_root):
     assert written == listed - {"pooled_revman.csv"}
 
 
+
+@pytest.mark.slow
+def test_the_bayesian_model_of_every_pooled_outcome_in_the_reports(run_root, monkeypatch):
+    """bayes.csv: each pooled outcome under the review's prior and two alternatives, equal to
+    pool_bayes on its effects; the alternatives in sensitivity.csv; the second diamond in the
+    forest plot's description; the summary of findings leading with the Bayesian estimate for
+    k = 2 (los_contrast) and giving it as a comment for k = 13 (tb)."""
+    import metareview as mr
+    from metareview.report.alt_text import read_alt_text
+
+    processed = run_root / "data" / "processed" / REVIEW
+    bayes = pd.read_csv(processed / "bayes.csv")
+    assert bayes.groupby("outcome")["prior_role"].apply(list).to_dict() == {
+        o: ["main", "sensitivity", "sensitivity"] for o in ("los", "los_contrast", "tb")}
+    tb = bayes[(bayes["outcome"] == "tb") & (bayes["prior_role"] == "main")].iloc[0]
+    assert tb["tau_prior"] == "half-normal(scale=0.5)"
+    effects = pd.read_csv(processed / "effects.csv")
+    part = effects[effects["outcome"] == "tb"].sort_values(["study_id", "comparison"])
+    again = mr.pool_bayes(part["yi"], part["vi"], "halfnormal(0.5)")
+    # (the CSV keeps 10 significant digits)
+    assert tb["estimate"] == pytest.approx(again.mu_median, rel=1e-9)
+    assert (tb["ci_low"], tb["ci_high"]) == pytest.approx(again.mu_shortest, rel=1e-9)
+    sensitivity = pd.read_csv(processed / "sensitivity.csv")
+    assert (sensitivity["analysis"] == "Bayesian, prior of tau").sum() == len(bayes)
+    alt = read_alt_text(run_root / "reports" / REVIEW / "figures" / "forest_tb.png")
+    assert "Bayesian random-effects model: RR" in alt
+    sof = pd.read_csv(processed / "summary_of_findings.csv")
+    sof = sof[sof["kind"] == "pooled"].set_index("outcome")
+    assert sof.loc["los_contrast", "basis"] == "bayesian"
+    assert sof.loc["los_contrast", "Effect (95% CI)"].startswith("MD ")
+    assert "Bayesian 95% CrI" in sof.loc["los_contrast", "Effect (95% CI)"]
+    assert sof.loc["tb", "basis"] == "frequentist"
+    assert "Bayesian random-effects model (prior of tau half-normal(scale=0.5)" in \
+        sof.loc["tb", "Comments"]
+    # make check holds the row that leads with the Bayesian estimate to bayes.csv
+    from metareview import files
+    from metareview.run import consistency
+
+    monkeypatch.setenv(files.ROOT_ENV, str(run_root))
+    assert _run(run_root, "metareview.record", "index").returncode == 0
+    assert consistency.problems(REVIEW) == []
+    original = (processed / "bayes.csv").read_text()
+    try:
+        changed = bayes.copy()
+        changed.loc[(changed["outcome"] == "los_contrast")
+                    & (changed["prior_role"] == "main"), "ci_low"] -= 1.0
+        changed.to_csv(processed / "bayes.csv", index=False)
+        found = consistency.problems(REVIEW)
+        assert any("los_contrast" in p and "bayes.csv has" in p for p in found), found
+    finally:
+        (processed / "bayes.csv").write_text(original)
+
 def test_every_page_shows_the_result_table_numbers(run_root, monkeypatch):
     from metareview import files
     from metareview.run import consistency

@@ -218,3 +218,24 @@ def test_csv_writer_is_deterministic_and_atomic(tmp_path):
     assert path.read_bytes() == b"s,x,n\na,0.3333333333,1\n,0,2\n"
     assert [p.name for p in path.parent.iterdir()] == ["t.csv"]  # no temporary file left
     assert oct(path.stat().st_mode & 0o777) != oct(0o600)  # ordinary permissions
+
+
+def test_an_infinite_value_is_recorded_as_text_and_checks_clean(tree):
+    # the SD of a Bayesian posterior with a heavy-tailed prior and two studies is infinite
+    processed = tree / "data" / "processed" / REVIEW
+    (processed / "bayes.csv").write_text(
+        "analysis,outcome,measure,k,tau_prior,estimate,sd\n"
+        "main,scar_score,SMD,2,half-Cauchy(scale=0.25),-0.7,inf\n"
+        "main,scar_score,SMD,2,half-normal(scale=0.25),-0.6,0.3\n")
+    record.write(REVIEW)
+    data = json.loads(files.results_path(REVIEW).read_text())
+    rows = data["tables"]["bayes"]
+    cauchy = next(v for k, v in rows.items() if "half-Cauchy" in k)
+    assert cauchy["sd"] == "inf" and cauchy["estimate"] == -0.7
+    assert record.check(REVIEW) == []
+    # a finite SD where inf was recorded is a change
+    (processed / "bayes.csv").write_text(
+        "analysis,outcome,measure,k,tau_prior,estimate,sd\n"
+        "main,scar_score,SMD,2,half-Cauchy(scale=0.25),-0.7,2.5\n"
+        "main,scar_score,SMD,2,half-normal(scale=0.25),-0.6,0.3\n")
+    assert any("half-Cauchy" in p and "recorded 'inf'" in p for p in record.check(REVIEW))

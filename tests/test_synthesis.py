@@ -524,3 +524,13 @@ def test_a_tau2_bound_at_the_search_limit_reads_not_estimable():
     assert "not estimable" in heterogeneity_text(fit)
     near = mr.pool(np.array([0.1, 0.3, 0.2]), np.array([0.04, 0.05, 0.04]))
     assert "not estimable" not in text.format_tau2_interval(near.tau2, *near.tau2_ci)
+
+
+def test_present_pooled_names_a_missing_prediction_interval(bcg):
+    # two studies: no prediction interval, and the column says so instead of repeating the
+    # estimate
+    two = pooled.pooled_table(bcg.sort_values("study_id").iloc[:2], "REML", "knha")
+    shown = text.present_pooled(two).iloc[0]
+    assert shown["prediction interval"] == "none (k < 3)"
+    every = text.present_pooled(pooled.pooled_table(bcg, "REML", "z")).iloc[0]
+    assert every["prediction interval"].startswith("[")

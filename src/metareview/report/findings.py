@@ -15,6 +15,17 @@ Numbers: given the outcome's row of the pooled table (`OutcomeSummary.row`), the
 intervals shown are that row's, so the summary, the index, the Word file and the forest plots
 show one result; a single study has the interval of `frames.study_intervals`.
 
+Two models: a pooled outcome also has its Bayesian random-effects model (`OutcomeSummary.bayes`,
+its row of bayes.csv under the review's prior; `report.bayes`). By the rule "Few studies" of
+`metareview.report.grade` (`leading_estimate`), a row of k <= 3 studies leads with the Bayesian
+estimate: its Effect cell is the posterior median with the shortest 95% credible interval,
+followed by "Bayesian 95% CrI", its statement and absolute effects read that estimate, its
+comments give the Bayesian prediction interval, and a footnote names the prior, gives the
+reason and the frequentist estimate, and says whether the alternative priors of the sensitivity
+table (`OutcomeSummary.bayes_alternatives`) change whether the credible interval includes no
+effect. From four studies the frequentist estimate leads and the Bayesian one (with its
+prediction interval) is a comment. The numbers behind the row (`basis`) say which one it shows.
+
 Absolute effects (GRADE 12, Guyatt et al. 2013): the assumed control risk (ACR) is the median of
 the included studies' control-arm risks events_control / n_control; the corresponding risk with
 the intervention is ACR × RR (OR: ACR·OR / (1 − ACR + ACR·OR); HR: 1 − (1 − ACR)^HR; RD:
@@ -77,9 +88,11 @@ import pandas as pd
 
 from metareview.report.frames import study_intervals
 from metareview.report.grade import (
+    BAYESIAN,
     Certainty,
     Thresholds,
     appreciable_band,
+    leading_estimate,
     median_control_risk,
     total_participants,
 )
@@ -117,8 +130,10 @@ SOF_COLUMNS = [
 # Columns of the numbers behind each row (the result table's values, on the natural scale), so
 # that every page that repeats a result takes it from the same row; not shown to readers.
 NUMBER_COLUMNS = ["kind", "analysis", "outcome", "measure", "k", "participants", "estimate",
-                  "ci_low", "ci_high", "level", "statement", "caution"]
+                  "ci_low", "ci_high", "level", "statement", "caution", "basis"]
 MINUS = "\u2212"
+# After the effect of a row that leads with the Bayesian estimate (`grade.leading_estimate`).
+BAYESIAN_SUFFIX = ", Bayesian 95% CrI"
 # Measures whose absolute effects per 1000 the table shows.
 BINARY = ("RR", "OR", "PETO_OR", "HR", "RD")
 # Footnote marks as GRADEpro prints them: superscript letters (no superscript q exists, so
@@ -142,7 +157,10 @@ class OutcomeSummary:
     analysis the row belongs to ("main" or "all studies"); follow_up: text for the follow-up
     column; comments: extra comments (a sensitivity line, a caution). participants: the
     people of an outcome synthesised without meta-analysis (its studies' results carry them;
-    `effects` is empty there).
+    `effects` is empty there). bayes: the outcome's row of the Bayesian model under the
+    review's prior (bayes.csv, `report.bayes`), and bayes_alternatives its rows under the
+    alternative priors: with k <= 3 the row leads with the Bayesian estimate (the rule of
+    `grade.leading_estimate`), otherwise the Bayesian estimate is a comment.
     """
 
     outcome: str
@@ -160,6 +178,8 @@ class OutcomeSummary:
     follow_up: str = ""
     comments: tuple[str, ...] = ()
     participants: float | None = None
+    bayes: Mapping[str, Any] | None = None
+    bayes_alternatives: tuple[Mapping[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if self.direction not in OUTCOME_DIRECTIONS:
@@ -255,7 +275,11 @@ def _row(summary: OutcomeSummary, intervention: str, limits: Thresholds,
         _synthesis_row(summary, effects, row, notes, intervention, number)
         return row, number
 
-    est = _estimates(summary, effects, measure, limits)
+    frequentist = _estimates(summary, effects, measure, limits)
+    lead, why = leading_estimate(frequentist["k"], summary.bayes is not None)
+    bayesian = (_bayes_estimates(summary.bayes, measure) if summary.bayes is not None
+                and frequentist["k"] >= 2 else None)
+    est = bayesian if lead == BAYESIAN else frequentist
     persons = total_participants(effects)
     row["Participants (studies)"] = _studies_cell(est["k"], persons) + notes.marks(
         _participant_notes(effects))
@@ -264,12 +288,28 @@ def _row(summary: OutcomeSummary, intervention: str, limits: Thresholds,
         effect_notes.append(f"One study: its own estimate with the interval of its source "
                             f"({est['interval']}); no pooling and no prediction interval.")
     caution = str((summary.row or {}).get("warning") or "")
-    if est["k"] == 2 and caution:
+    if est["k"] == 2 and caution and lead != BAYESIAN:
+        # (where the Bayesian estimate leads, its note says what the frequentist one lacks)
         effect_notes.append(caution[:1].upper() + caution[1:] + ".")
-    row["Effect (95% CI)"] = _effect_cell(measure, summary.unit, est) + notes.marks(effect_notes)
     comments = [*summary.comments]
-    if est["k"] >= 3 and np.isfinite(est["pi_low"]):
-        comments.append(f"95% prediction interval {_range(measure, est['pi_low'], est['pi_high'])}.")
+    if lead == BAYESIAN:
+        effect_notes.append(_bayes_lead_note(summary, measure, frequentist, why))
+        caution = (f"only {est['k']} studies: the Bayesian estimate leads (tau cannot be "
+                   f"estimated from the data, so its interval rests on the prior of tau, "
+                   f"{summary.bayes['tau_prior']})")
+        row["Effect (95% CI)"] = (_effect_cell(measure, summary.unit, est)
+                                  + BAYESIAN_SUFFIX + notes.marks(effect_notes))
+        if np.isfinite(est["pi_low"]):
+            comments.append(f"95% prediction interval (Bayesian) "
+                            f"{_range(measure, est['pi_low'], est['pi_high'])}.")
+    else:
+        row["Effect (95% CI)"] = (_effect_cell(measure, summary.unit, est)
+                                  + notes.marks(effect_notes))
+        if est["k"] >= 3 and np.isfinite(est["pi_low"]):
+            comments.append(f"95% prediction interval "
+                            f"{_range(measure, est['pi_low'], est['pi_high'])}.")
+        if bayesian is not None:
+            comments.append(_bayes_comment(summary, measure, bayesian))
 
     risk_notes = []
     if measure in BINARY:
@@ -284,7 +324,7 @@ def _row(summary: OutcomeSummary, intervention: str, limits: Thresholds,
                 f"Risk with control: the median control-arm risk of the "
                 f"{_count(len(effects), 'included study', 'included studies')}. Risk with "
                 f"intervention = {_risk_formula(measure)}, its interval from the {measure}'s "
-                "95% CI.")
+                + ("95% credible interval (Bayesian)." if lead == BAYESIAN else "95% CI."))
             row["Risk with control"] = f"{absolute['control']} per 1000" + notes.marks(risk_notes)
             row["Risk with intervention (95% CI)"] = (
                 f"{absolute['intervention']} per 1000 "
@@ -303,9 +343,80 @@ def _row(summary: OutcomeSummary, intervention: str, limits: Thresholds,
                   ("proportion" if is_proportion(measure) else "pooled"),
                   k=est["k"], participants=persons, estimate=est["estimate"],
                   ci_low=est["ci_low"], ci_high=est["ci_high"], statement=statement,
-                  caution=(caution[:1].upper() + caution[1:] + ".") if est["k"] == 2 and caution
-                  else "")
+                  caution=(caution[:1].upper() + caution[1:] + ".")
+                  if (est["k"] == 2 or lead == BAYESIAN) and caution else "",
+                  basis=lead if est["k"] >= 2 else "")
     return row, number
+
+
+# --- the Bayesian estimate ---------------------------------------------------------------------
+
+
+def _bayes_estimates(bayes: Mapping[str, Any], measure: str) -> dict[str, Any]:
+    """The Bayesian row's median, credible and prediction intervals on the natural scale, as
+    `_estimates` returns the frequentist ones."""
+    values = np.array([_value(bayes, n) for n in
+                       ("estimate", "ci_low", "ci_high", "pi_low", "pi_high")], dtype=float)
+    a_low, a_high = values[1], values[2]
+    if is_ratio(measure):
+        values = np.exp(values)
+    return {**_named(values, int(bayes["k"]), a_low, a_high),
+            "interval": "shortest credible interval"}
+
+
+def _prior_words(bayes: Mapping[str, Any]) -> str:
+    return f"prior of tau {bayes['tau_prior']}, of the effect {bayes['mu_prior']}"
+
+
+def _bayes_comment(summary: OutcomeSummary, measure: str, bayesian: dict[str, Any]) -> str:
+    """The Bayesian estimate as a comment, where the frequentist one leads."""
+    text = (f"Bayesian random-effects model ({_prior_words(summary.bayes)}): "
+            f"{_effect_cell(measure, summary.unit, bayesian)} (95% CrI)")
+    if np.isfinite(bayesian["pi_low"]):
+        text += (f", 95% prediction interval "
+                 f"{_range(measure, bayesian['pi_low'], bayesian['pi_high'])}")
+    return text + "."
+
+
+def _bayes_lead_note(summary: OutcomeSummary, measure: str, frequentist: dict[str, Any],
+                     why: str) -> str:
+    """The footnote of a row that leads with the Bayesian estimate: which prior, why (the rule
+    of `grade.leading_estimate`), the frequentist estimate, and whether the alternative priors
+    change whether the credible interval includes no effect."""
+    row = summary.row or {}
+    test = {"knha": "Hartung-Knapp", "z": "z test", "t": "t test"}.get(
+        str(row.get("test", "")), str(row.get("test", "")))
+    method = ", ".join(part for part in (str(row.get("method", "") or ""), test) if part)
+    text = (f"Few studies: this row leads with the Bayesian random-effects estimate (posterior "
+            f"median and shortest 95% credible interval; {_prior_words(summary.bayes)}), "
+            f"because {why}. The frequentist estimate ({method}) is "
+            f"{_effect_cell(measure, summary.unit, frequentist)} (95% CI)")
+    if frequentist["k"] >= 3 and np.isfinite(frequentist["pi_low"]):
+        text += (f", 95% prediction interval "
+                 f"{_range(measure, frequentist['pi_low'], frequentist['pi_high'])}")
+    else:
+        text += ", with no prediction interval (it needs at least 3 studies)"
+    text += "."
+    alternatives = list(summary.bayes_alternatives)
+    if alternatives:
+        shown = "; ".join(
+            f"{r['tau_prior']}: "
+            + _range(measure, *(_natural_value(measure, _value(r, n)) for n in ("ci_low",
+                                                                               "ci_high")))
+            for r in alternatives)
+        includes = [_value(r, "ci_low") <= 0 <= _value(r, "ci_high")
+                    for r in [summary.bayes, *alternatives]]
+        verdict = ("includes no effect under every prior" if all(includes) else
+                   "excludes no effect under every prior" if not any(includes) else
+                   "includes no effect under some priors and not under others, so the "
+                   "conclusion depends on the prior")
+        text += (f" Under the alternative priors the credible interval runs {shown}: it "
+                 f"{verdict}.")
+    return text
+
+
+def _natural_value(measure: str, value: float) -> float:
+    return float(np.exp(value)) if is_ratio(measure) else float(value)
 
 
 def _participant_notes(effects: pd.DataFrame) -> list[str]:

@@ -81,6 +81,29 @@ Overrides: each row of grade.csv for the outcome (domain, judgement, reason) rep
     judgement of its domain; the computed one, its rule and the override's reason stay in the
     `Judgement`.
 
+Few studies: which estimate the summary of findings leads with (`leading_estimate`)
+-----------------------------------------------------------------------------------------
+Every pooled outcome has two random-effects estimates: the frequentist one of `pool` (the
+review's tau² estimator and test) and the Bayesian one of `pool_bayes` under the review's prior
+of tau (`report.bayes`: posterior median, shortest 95% credible interval). The row of the
+summary of findings leads with one of them (its Effect cell, its plain-language statement, the
+interval that imprecision is rated on) and gives the other in its comments:
+
+    k <= 3 (`FEW_STUDIES`): the Bayesian estimate leads, when it was fitted;
+    k >= 4, or no Bayesian fit: the frequentist estimate leads.
+
+Why: with two or three studies tau cannot be estimated from the data, so every frequentist
+interval is at an extreme. The Hartung-Knapp interval uses t on k − 1 = 1 or 2 degrees of
+freedom (97.5% quantiles 12.71 and 4.30) and is too wide to say anything; the z interval
+treats the estimated tau² as known (often 0) and is too narrow. A weakly informative prior on
+tau, scaled to the measure, keeps the credible interval close to its nominal coverage with
+two or three studies while being far narrower than Hartung-Knapp's (Friede et al. 2017, doi
+10.1002/bimj.201500236; Röver et al. 2021, doi 10.1002/jrsm.1475), so it is the more useful of
+the two there. Its price is the prior: the row's footnote therefore names the prior, gives the
+frequentist estimate, and says whether the alternative priors of the sensitivity table change
+whether the credible interval includes no effect. From four studies on the frequentist
+estimate, the bundle's main analysis throughout, leads, and the Bayesian one is a comment.
+
 References
 ----------
 Schünemann H, Brożek J, Guyatt G, Oxman A (eds). GRADE Handbook for grading quality of
@@ -112,6 +135,13 @@ evidence. J Clin Epidemiol 2019;111:105-114. doi:10.1016/j.jclinepi.2018.01.012
 
 Egger M, Davey Smith G, Schneider M, Minder C. Bias in meta-analysis detected by a simple,
 graphical test. BMJ 1997;315:629-634. doi:10.1136/bmj.315.7109.629
+
+Friede T, Röver C, Wandel S, Neuenschwander B. Meta-analysis of few small studies in orphan
+diseases. Biom J 2017;59:658-671. doi:10.1002/bimj.201500236
+
+Röver C, Bender R, Dias S, et al. On weakly informative prior distributions for the
+heterogeneity parameter in Bayesian random-effects meta-analysis. Res Synth Methods
+2021;12:448-474. doi:10.1002/jrsm.1475
 """
 
 from __future__ import annotations
@@ -140,6 +170,7 @@ __all__ = [
     "Thresholds",
     "appreciable_band",
     "assess",
+    "leading_estimate",
     "median_control_risk",
     "optimal_information_size",
     "rate_imprecision",
@@ -305,6 +336,35 @@ class Certainty:
         )
 
 
+# --- which estimate leads -----------------------------------------------------------------------
+
+FEW_STUDIES = 3
+BAYESIAN, FREQUENTIST = "bayesian", "frequentist"
+
+
+def leading_estimate(k: int, bayes_fitted: bool) -> tuple[str, str]:
+    """Which estimate a summary-of-findings row leads with, and why in words (the rule "Few
+    studies" of the module docstring): "bayesian" for k <= `FEW_STUDIES` pooled studies when
+    the Bayesian model was fitted, else "frequentist"."""
+    k = int(k)
+    if k < 2:
+        return FREQUENTIST, "a single study: nothing is pooled"
+    if k <= FEW_STUDIES and bayes_fitted:
+        df = k - 1
+        quantile = float(stats.t.ppf(0.975, df))
+        return BAYESIAN, (
+            f"with {k} studies tau cannot be estimated from the data: the Hartung-Knapp "
+            f"interval uses t with {df} df (quantile {quantile:.2f}) and is too wide to "
+            "inform, the z interval treats tau² as known and is too narrow, while a weakly "
+            "informative prior on tau keeps the credible interval near its nominal coverage "
+            "(Friede et al. 2017; Röver et al. 2021)")
+    if k <= FEW_STUDIES:
+        return FREQUENTIST, (f"{k} studies, but no Bayesian model was fitted, so the "
+                             "frequentist estimate leads")
+    return FREQUENTIST, (f"{k} studies (more than {FEW_STUDIES}): the frequentist estimate "
+                         "leads, the Bayesian one is a comment")
+
+
 # --- the assessment ----------------------------------------------------------------------------
 
 
@@ -323,6 +383,7 @@ def assess(
     indirect_studies: Mapping[str, str] | None = None,
     comparison_kinds: Mapping[str, str] | None = None,
     audit_warnings: Mapping[str, Iterable[str]] | None = None,
+    interval: tuple[float, float, str] | None = None,
 ) -> Certainty:
     """Rate the certainty of the evidence for `outcome` (rules in the module docstring).
 
@@ -357,6 +418,10 @@ def assess(
         grade.csv rows (outcome, domain, judgement, reason); rows of other outcomes are skipped.
     thresholds : Thresholds or mapping, optional
         Changes to the numbers of the rules.
+    interval : (low, high, name), optional
+        The interval the summary of findings leads with, on the analysis scale, and its name
+        (e.g. the Bayesian credible interval by `leading_estimate`): imprecision is rated on
+        it instead of the result's confidence interval.
 
     Returns
     -------
@@ -372,7 +437,7 @@ def assess(
         "inconsistency": rate_inconsistency(effects, result, measure, limits),
         "indirectness": _reviewer_input(indirectness, "indirectness")
         or rate_indirectness(effects, result, indirect_studies, comparison_kinds, limits),
-        "imprecision": rate_imprecision(effects, result, measure, limits),
+        "imprecision": rate_imprecision(effects, result, measure, limits, interval),
         "publication_bias": _reviewer_input(publication_bias, "publication_bias")
         or rate_publication_bias(effects, limits),
     }
@@ -723,16 +788,22 @@ def parallel_equivalent(effects: pd.DataFrame) -> tuple[float, str]:
 
 
 def rate_imprecision(effects: pd.DataFrame, result: Any, measure: str,
-                     limits: Thresholds) -> tuple[str, str]:
-    """Imprecision from the confidence interval and the optimal information size."""
+                     limits: Thresholds, interval: tuple[float, float, str] | None = None
+                     ) -> tuple[str, str]:
+    """Imprecision from the confidence interval (or the `interval` (low, high, name) the
+    summary of findings leads with) and the optimal information size."""
     parts = []
     crosses = False
     if is_proportion(measure):
         parts.append("single-group proportion: no 'no effect' to cross and no OIS; judge the "
                      "width of the interval by hand (grade.csv)")
     else:
-        low, high = _confidence_interval(effects, result, limits)
-        interval = f"the CI {_show(low, measure)} to {_show(high, measure)}"
+        if interval is None:
+            low, high = _confidence_interval(effects, result, limits)
+            name = "CI"
+        else:
+            low, high, name = float(interval[0]), float(interval[1]), str(interval[2])
+        interval = f"the {name} {_show(low, measure)} to {_show(high, measure)}"
         null = "1" if is_ratio(measure) else "0"
         band = appreciable_band(measure, limits)
         if low <= 0 <= high:

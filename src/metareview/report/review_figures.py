@@ -92,10 +92,12 @@ def _rows(effects: pd.DataFrame, review) -> pd.DataFrame:
     return part.assign(label=_row_labels(part, study_names(review)))
 
 
-def forest_for(named, review, level: float = 0.95):
+def forest_for(named, review, level: float = 0.95, bayes=None):
     """RevMan-style forest plot of one outcome of `pooled.analyses` (its `NamedFit`): per-arm
     data, weights, the pooled diamond and prediction interval, the heterogeneity line, the
-    test for the overall effect and the risk-of-bias columns."""
+    test for the overall effect and the risk-of-bias columns; with `bayes` (the outcome's row
+    of `report.bayes`'s table under the review's prior, or a `pool_bayes` result), the
+    Bayesian model's diamond and prediction interval under them."""
     fit = named.fit
     label, direction = _outcome_info(review, fit.outcome)
     where = "" if named.analysis == "main" else ", all studies"
@@ -107,7 +109,8 @@ def forest_for(named, review, level: float = 0.95):
         favours=favours(review.definitions, fit.measure, direction), direction=direction,
         level=level, rob=_rob_for_rows(review, rows),
         single_interval=intervals if any(i is not None for i in intervals) else None,
-        arm_labels=arm_labels(review.definitions))
+        arm_labels=arm_labels(review.definitions),
+        bayes=bayes if fit.result is not None else None)
 
 
 def _subgroup_label(definitions, column: str, value: str) -> str:

@@ -4,9 +4,13 @@ what was not pooled, and the side by side with the published reviews.
 `summarise(review, processed, settings)` reads what the five notebooks wrote
 (`data/processed/<review>/`) and builds the summary of findings from the result tables
 themselves: every estimate and interval shown is the one of its row in `pooled.csv` (or
-`pooled_proportions.csv`), so the summary, the index and the Word file cannot disagree with the
-tables and forest plots. The model is refitted only to rate the certainty (GRADE needs its
-weights and I²); the refit is the same call notebook 03 made.
+`pooled_proportions.csv`, or, for a row that leads with the Bayesian estimate, `bayes.csv`), so
+the summary, the index and the Word file cannot disagree with the tables and forest plots. The
+model is refitted only to rate the certainty (GRADE needs its weights and I²); the refit is the
+same call notebook 03 made. Each pooled outcome's Bayesian model is read from `bayes.csv`
+(notebook 03, `report.bayes`): with three studies or fewer the row leads with it
+(`grade.leading_estimate`) and imprecision is rated on its credible interval; otherwise it is
+a comment. The analysis of all studies' line gives both estimates.
 
 Which outcomes get a row (in the codebook's order): every outcome pooled (k ≥ 2) or with a
 single effect in the review's main analysis; where the main analysis has no effect of an
@@ -32,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 import metareview as mr
+from metareview.report import bayes as bayes_models
 from metareview.report import findings, grade
 from metareview.report.pooled import ALL_STUDIES, MAIN
 from metareview.report.proportions import is_pooled
@@ -119,12 +124,24 @@ def _pooled_row(pooled: pd.DataFrame, outcome: str) -> tuple[dict | None, dict |
     return None, None
 
 
-def _sensitivity_line(row: dict, unit: str, main_label: str) -> str:
+def _sensitivity_line(row: dict, unit: str, main_label: str, bayes_row: dict | None = None
+                      ) -> str:
+    """The analysis of all studies beside the main one; with its Bayesian model, both
+    estimates, the one that `grade.leading_estimate` leads with first."""
     effect = findings.effect_text(row["measure"], *(_natural(row, n) for n in
                                                    ("estimate", "ci_low", "ci_high")), unit)
     what = "pooled" if row["status"] == "pooled" else "a single study"
+    k = int(row["k"])
+    if bayes_row is not None and row["status"] == "pooled":
+        bayes_effect = findings.effect_text(
+            row["measure"], *(_natural(bayes_row, n) for n in ("estimate", "ci_low", "ci_high")),
+            unit)
+        both = [f"Bayesian {bayes_effect} (95% CrI; prior of tau {bayes_row['tau_prior']})",
+                f"frequentist {effect} (95% CI)"]
+        lead, _ = grade.leading_estimate(k, True)
+        effect = "; ".join(both if lead == grade.BAYESIAN else both[::-1])
     return (f"Sensitivity analysis, all studies (not only {main_label.lower()}): {effect}, "
-            f"{plural(int(row['k']), 'study')} ({what}).")
+            f"{plural(k, 'study')} ({what}).")
 
 
 def _natural(row: dict, name: str) -> float:
@@ -148,8 +165,9 @@ def _synthesis_participants(swim_results: pd.DataFrame, outcome: str) -> float:
 
 
 def _comparative(review, effects, pooled, settings, swim, overrides, audit,
-                 swim_results=None):
-    """OutcomeSummary objects of comparative outcomes, in the codebook's order."""
+                 swim_results=None, bayes=None):
+    """OutcomeSummary objects of comparative outcomes, in the codebook's order; `bayes` is
+    bayes.csv (the Bayesian model of each pooled outcome, `report.bayes`)."""
     outcomes = review.outcomes.set_index("outcome")
     definitions = review.definitions
     published = set(analysis_of(review.outcomes).get(o, None).outcome
@@ -188,7 +206,9 @@ def _comparative(review, effects, pooled, settings, swim, overrides, audit,
                 comments.append(f"All studies: no study of {main_label.lower()} reports this "
                                 "outcome.")
             if wider is not None:
-                comments.append(_sensitivity_line(wider, unit, main_label))
+                comments.append(_sensitivity_line(
+                    wider, unit, main_label,
+                    bayes_models.main_row(bayes, ALL_STUDIES, outcome, measure)))
         result = None
         if shown is not None and shown["status"] == "pooled":
             result = mr.pool(part["yi"].to_numpy(float), part["vi"].to_numpy(float),
@@ -199,20 +219,32 @@ def _comparative(review, effects, pooled, settings, swim, overrides, audit,
         if shown is None and len(swim_row):
             vote, combined = _swim_results(swim_row.iloc[0])
             people = _synthesis_participants(swim_results, outcome)
+        bayes_row, alternatives, interval = None, (), None
+        if result is not None:
+            bayes_row = bayes_models.main_row(bayes, analysis, outcome, measure)
+            alternatives = tuple(bayes_models.alternative_rows(bayes, analysis, outcome,
+                                                               measure))
+            lead, _ = grade.leading_estimate(len(part), bayes_row is not None)
+            if lead == grade.BAYESIAN:
+                # imprecision is rated on the interval the row leads with
+                interval = (float(bayes_row["ci_low"]), float(bayes_row["ci_high"]),
+                            "95% credible interval (Bayesian)")
         certainty = None
         if len(part):
             certainty = grade.assess(
                 outcome, result=result, effects=part, rob=review.risk_of_bias,
                 design_randomised=None, measure=measure, overrides=overrides,
                 indirect_studies=definitions.indirect_studies,
-                comparison_kinds=definitions.comparison_kinds, audit_warnings=audit)
+                comparison_kinds=definitions.comparison_kinds, audit_warnings=audit,
+                interval=interval)
             certainties[outcome] = certainty
         summaries.append(findings.OutcomeSummary(
             outcome=outcome, label=str(info["label"]), measure=measure, direction=direction,
             result=result, effects=part, certainty=certainty, unit=unit, vote=vote,
             combined=combined, row=shown, analysis=analysis,
             follow_up=follow_up_text(part["timepoint_weeks"]) if len(part) else "",
-            comments=tuple(comments), participants=people))
+            comments=tuple(comments), participants=people, bayes=bayes_row,
+            bayes_alternatives=alternatives))
     return summaries, certainties
 
 
@@ -393,7 +425,8 @@ def summarise(review, processed: Path, settings: dict) -> Summary:
     intervention = review.definitions.favours_treatment
     summaries, certainties = _comparative(review, effects, pooled, settings, swim, overrides,
                                           _audit_warnings(processed),
-                                          _read(processed, "swim_results"))
+                                          _read(processed, "swim_results"),
+                                          _read(processed, "bayes"))
     built = findings.build(summaries, intervention=intervention)
     sof, numbers, footnotes = built.table, built.numbers, list(built.footnotes)
     extra, extra_numbers, zero = [], [], []

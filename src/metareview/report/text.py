@@ -135,9 +135,12 @@ def present_pooled(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None) -
                "estimate (95% CI)": format_interval(natural(r, "estimate"), natural(r, "ci_low"),
                                                     natural(r, "ci_high")),
                "p": format_p(r["pval"]),
+               # (no prediction interval from two studies: the column says so rather than
+               # repeating the estimate)
                "prediction interval": format_interval(natural(r, "estimate"),
                                                       natural(r, "pi_low"),
-                                                      natural(r, "pi_high")).split(" ", 1)[-1],
+                                                      natural(r, "pi_high")).split(" ", 1)[-1]
+               if np.isfinite(natural(r, "pi_low")) else "none (k < 3)" if r["k"] < 3 else "",
                "tau² [CI]": format_tau2_interval(r["tau2"], r["tau2_ci_low"], r["tau2_ci_high"]),
                "I² % [CI]": format_interval(r["i2"], r["i2_ci_low"], r["i2_ci_high"], 1)}
         if "analysis" in pooled.columns:

@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "seed": 20260101,
     "sensitivity_r": [0.2, 0.5, 0.8],
     "analysis_method": "default",
+    "bayes_tau_prior": "default",
+    "bayes_mu_prior": "uniform",
 }
 
 TIMEPOINTS = ("last", "first")
@@ -94,6 +96,32 @@ def _r_values(name, value):
     return [inner(f"{name}[{i}]", v) for i, v in enumerate(value)]
 
 
+def _tau_prior(name, value):
+    from metareview.stats.bayes_priors import tau_prior
+
+    if value == "default":
+        return value
+    if not isinstance(value, str):
+        _fail(name, value, "'default' or a prior of tau as text, e.g. 'halfnormal(0.5)'")
+    try:
+        tau_prior(value)
+    except ValueError as error:
+        _fail(name, value, f"'default' or a prior of tau as text ({error})")
+    return value
+
+
+def _mu_prior(name, value):
+    from metareview.stats.bayes_priors import mu_prior
+
+    if not isinstance(value, str):
+        _fail(name, value, "'uniform' or 'normal(mean, sd)'")
+    try:
+        mu_prior(value)
+    except ValueError as error:
+        _fail(name, value, f"'uniform' or 'normal(mean, sd)' ({error})")
+    return value
+
+
 def _review_name(name, value):
     if not is_safe_name(value):
         _fail(name, value, "the review's folder name under data/raw/, e.g. 'acne-scars' "
@@ -114,6 +142,8 @@ CHECKS = {
     "seed": _whole(0, what=">= 0"),
     "sensitivity_r": _r_values,
     "analysis_method": _choice(ANALYSIS_METHODS),
+    "bayes_tau_prior": _tau_prior,
+    "bayes_mu_prior": _mu_prior,
 }
 
 

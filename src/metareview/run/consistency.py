@@ -8,12 +8,15 @@ behind the summary of findings (`summary_of_findings.csv`), the key results
 number differs:
 
 - each summary-of-findings row of a pooled model or a single study has the estimate and
-  interval of its pooled-table row (analysis, outcome), on the natural scale, to 1e-9; each
-  row of a single-group rate, those of its row of `pooled_proportions.csv` (GLMM);
+  interval of its pooled-table row (analysis, outcome), on the natural scale, to 1e-9, or,
+  where it leads with the Bayesian estimate (`basis` "bayesian", few studies), those of its
+  row of `bayes.csv` under the review's prior; each row of a single-group rate, those of its
+  row of `pooled_proportions.csv` (GLMM);
 - the effect text of each such row ("MD 23.35 percentage points (−102.19 to 148.89)") appears
   in the summary report and in the Word file;
 - each key result is a summary-of-findings row and its effect text appears on the index;
-- each pooled result's estimate and interval, at two decimals, appear in report 03.
+- each pooled result's estimate and interval, at two decimals, appear in report 03, and so
+  do those of its Bayesian model under every prior (`bayes.csv`).
 
 Texts are compared after the minus sign (U+2212) is read as a hyphen, so that only numbers are
 compared, not typography. `make check` runs it for every review.
@@ -30,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from metareview import files
-from metareview.report.findings import MINUS, effect_text
+from metareview.report.findings import BAYESIAN_SUFFIX, MINUS, effect_text
 from metareview.stats.vocabulary import is_ratio
 
 __all__ = ["problems", "page_text", "visible_text"]
@@ -161,6 +164,9 @@ def problems(review: str) -> list[str]:
     found: list[str] = []
     units = _units(review)
     rows = {(str(r["analysis"]), str(r["outcome"])): r for r in pooled.to_dict("records")}
+    bayes = _read(processed / "bayes.csv")
+    bayes_rows = ({(str(r["analysis"]), str(r["outcome"])): r for r in bayes.to_dict("records")
+                   if r["prior_role"] == "main"} if not bayes.empty else {})
     summary_page = page_text(reports / "06_summary.html")
     word = page_text(reports / "summary.docx")
     effect_texts = {}
@@ -168,17 +174,20 @@ def problems(review: str) -> list[str]:
         if r.get("kind") not in RESULT_KINDS:
             continue
         key = (str(r["analysis"]), str(r["outcome"]))
-        source = rows.get(key)
+        bayesian = str(r.get("basis", "")) == "bayesian"
+        table = "bayes.csv" if bayesian else "pooled.csv"
+        source = (bayes_rows if bayesian else rows).get(key)
         where = f"summary of findings, {r['outcome']} ({r['analysis']})"
         if source is None:
-            found.append(f"{where}: no row of pooled.csv for this analysis and outcome")
+            found.append(f"{where}: no row of {table} for this analysis and outcome")
             continue
         for name in ("estimate", "ci_low", "ci_high"):
             shown, expected = float(r[name]), _natural(source, name)
             if not math.isclose(shown, expected, rel_tol=1e-9, abs_tol=1e-12):
-                found.append(f"{where}: {name} {shown!r}, pooled.csv has {expected!r}")
+                found.append(f"{where}: {name} {shown!r}, {table} has {expected!r}")
         text = _normal(effect_text(r["measure"], float(r["estimate"]), float(r["ci_low"]),
-                                   float(r["ci_high"]), units.get(str(r["outcome"]), "")))
+                                   float(r["ci_high"]), units.get(str(r["outcome"]), ""))
+                       + (BAYESIAN_SUFFIX if bayesian else ""))
         effect_texts[key] = text
         for page, name in ((summary_page, "06_summary.html"), (word, "summary.docx")):
             if page and text not in page:
@@ -200,5 +209,11 @@ def problems(review: str) -> list[str]:
         numbers = [_two_decimals(_natural(r, n)) for n in ("estimate", "ci_low", "ci_high")]
         if report_03 and not all(n in report_03 for n in numbers):
             found.append(f"03_pooled_models.html: {r['outcome']} ({r['analysis']}) should show "
+                         f"{numbers[0]} [{numbers[1]}, {numbers[2]}]")
+    for r in bayes.to_dict("records") if not bayes.empty else []:
+        numbers = [_two_decimals(_natural(r, n)) for n in ("estimate", "ci_low", "ci_high")]
+        if report_03 and not all(n in report_03 for n in numbers):
+            found.append(f"03_pooled_models.html: the Bayesian model of {r['outcome']} "
+                         f"({r['analysis']}, {r['tau_prior']}) should show "
                          f"{numbers[0]} [{numbers[1]}, {numbers[2]}]")
     return found

@@ -5,7 +5,7 @@
     python -m metareview.record index                    # reports/index.html
 
 `results/<review>.json` holds every number of the result tables the notebooks write to
-data/processed/<review>/ (pooled, sensitivity, leave-one-out, small-study, subgroups,
+data/processed/<review>/ (pooled, Bayesian, sensitivity, leave-one-out, small-study, subgroups,
 meta-regression, safety), one entry per table row, keyed by the row's text columns (outcome,
 comparison, method, ...) with its numeric columns (k, estimate, CI, tau², I², p, ...) as values,
 plus the list of figures the run drew. It is written deterministically (sorted keys, floats with
@@ -36,6 +36,7 @@ from metareview.report.alt_text import read_alt_text
 # Result tables in the order they are recorded; whichever exist are used.
 RESULT_TABLES = (
     "pooled",
+    "bayes",
     "sensitivity",
     "leave_one_out",
     "small_study",
@@ -51,9 +52,11 @@ RELATIVE_TOLERANCE = 1e-9
 ABSOLUTE_TOLERANCE = 1e-12
 FIGURE_SUFFIXES = (".png", ".svg")
 # Text columns that describe a result rather than identify it: recorded as values, so that a
-# changed warning shows as a change of that result, not as one result removed and another added.
+# changed warning shows as a change of that result, not as one result removed and another added
+# (prior_reason: why bayes.csv's prior was chosen, with the numbers behind its scale).
 TEXT_VALUE_COLUMNS = frozenset(
-    {"status", "warning", "warnings", "note", "notes", "reason", "message", "interpretation"}
+    {"status", "warning", "warnings", "note", "notes", "reason", "message", "interpretation",
+     "prior_reason"}
 )
 # Packages whose versions the index lists as provenance.
 PROVENANCE_PACKAGES = (
@@ -83,13 +86,17 @@ def _read_table(path: Path):
 
 
 def _cell(value):
-    """A CSV cell as a plain JSON value (NaN -> None)."""
+    """A CSV cell as a plain JSON value (NaN -> None; an infinite value, such as the SD of a
+    Bayesian posterior with a heavy tail, as the text "inf" or "-inf", which JSON has no
+    number for)."""
     if value is None:
         return None
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     return value
 
 

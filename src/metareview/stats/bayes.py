@@ -73,7 +73,7 @@ class BayesResult(ResultMixin):
     tau_mode, tau_median, tau_mean, tau_sd : float
         Posterior mode, median, mean and standard deviation of the heterogeneity τ (mean and
         SD are inf when the posterior's moment diverges, as with a half-Cauchy prior and two
-        studies).
+        studies, or its tail is still not negligible at τ = 1e150).
     tau_central, tau_shortest : (float, float)
         Equal-tailed and shortest intervals of τ (the shortest starts at 0 when the density is
         highest there).
@@ -357,7 +357,8 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
     set by its ``delta`` (1e-3 relative in the quantiles of μ at its default 0.01). Means and
     SDs are those of the mixtures; medians, equal-tailed limits, modes (Newton on f' = 0 from
     the median) and shortest intervals (f(a) = f(b) with F(b) − F(a) = level) are solved to
-    a relative 1e-13 of the SD.
+    a relative 1e-13 of the SD, or (quantiles far in a tail) until F − p is at the rounding of
+    a probability, 4 machine epsilons.
 
     **Shrinkage.** Study i's true effect given τ (Röver 2020, Section 2.4): with
     B_i = σ_i²/(σ_i² + τ²),
@@ -385,7 +386,10 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
     alpha = 1.0 - level
 
     # tau
-    tau_median, tau_lo, tau_hi = post.quantile([0.5, alpha / 2, 1 - alpha / 2])
+    # every quantile of tau in one solve: median, central interval, the shortest interval's
+    # fallback [lower, Q(level)] and the top of the plotting grid
+    tau_median, tau_lo, tau_hi, tau_top, grid_top = post.quantile(
+        [0.5, alpha / 2, 1 - alpha / 2, level, 0.999])
     tau_w = post.node_weight
     tau_mean = float(tau_w @ post.node_tau) if post.moment_finite[1] else math.inf
     if post.moment_finite[1] and post.moment_finite[2]:
@@ -396,9 +400,10 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
         # s²(τ) grows like τ²/k, so the variances of μ and θ_new diverge with that of τ
         which = "mean and SD" if not post.moment_finite[1] else "SD"
         notes.append(f"the posterior {which} of tau, and the SDs of mu and of a new study's "
-                     "theta, are infinite (the prior's tail is too heavy for this number of "
-                     "studies)")
-    tau_short = post.shortest(level)
+                     "theta, are reported as inf: the posterior's tail is too heavy for them "
+                     "to be finite (or to be integrated to 1e150) with this prior and this "
+                     "number of studies")
+    tau_short = post.shortest(level, (tau_lo, tau_hi, tau_top))
 
     # the mixtures of mu, theta_new and each study's theta_i
     tau_j, mean_j, var_j = post.node_tau, post.node_mean, post.node_var
@@ -418,9 +423,13 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
     means, sds = means[:, keep], sds[:, keep]
     mixtures = Mixtures(weights, means, sds)
     rows = means.shape[0]
-    stacked = Mixtures(weights, np.vstack([means] * 3), np.vstack([sds] * 3))
-    medians, central_low, central_high = np.split(stacked.quantile(
-        np.repeat([0.5, alpha / 2, 1 - alpha / 2], rows)), 3)
+    # every quantile in one solve: medians and central intervals of all rows, and the ends of
+    # the plotting grid of effects (θ_new's 0.05% and 99.95% quantiles)
+    stacked = Mixtures(weights, np.vstack([means] * 3 + [means[[1, 1]]]),
+                       np.vstack([sds] * 3 + [sds[[1, 1]]]))
+    solved = stacked.quantile(np.concatenate([np.repeat([0.5, alpha / 2, 1 - alpha / 2], rows),
+                                              [0.0005, 0.9995]]))
+    medians, central_low, central_high = np.split(solved[:-2], 3)
     short_low, short_high = mixtures.shortest(level, (central_low, central_high))
     modes = mixtures.mode(medians)
     mu_only = Mixtures(weights, means[:1], sds[:1])
@@ -428,13 +437,11 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
                                        float(mu_only.cdf(np.array([threshold]))[0]))
 
     # grids for plotting
-    grid_top = float(post.quantile(0.999)[0])
+    grid_top = float(grid_top)
     if math.isfinite(tau_p.upper):
         grid_top = min(grid_top, tau_p.upper)
     grid_tau = np.linspace(tau_p.lower, grid_top, _GRID_POINTS)
-    theta_only = Mixtures(weights, means[1:2], sds[1:2])
-    ends = theta_only.quantile(np.array([0.0005]))[0], theta_only.quantile(np.array([0.9995]))[0]
-    grid_effect = np.linspace(ends[0], ends[1], _GRID_POINTS)
+    grid_effect = np.linspace(solved[-2], solved[-1], _GRID_POINTS)
     posterior_mu = grid_density(weights, means[0], sds[0], grid_effect)
     predictive = grid_density(weights, means[1], sds[1], grid_effect)
 

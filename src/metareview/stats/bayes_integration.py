@@ -34,6 +34,8 @@ _TAIL_TOLERATED = 23.0      # a tail still above exp(-23) of its maximum at the 
 _LOG_TAU_CAP = math.log(1e150)   # tau^2 stays finite in double precision
 PRUNE = 1e-14               # the lightest mixture components, of this total weight, are dropped
 SOLVE_TOL = 1e-13           # relative accuracy of quantiles, modes and interval ends
+_ROUNDING = 1e-14           # a probability residual this small is rounding
+_CDF_ROUNDING = 4 * np.finfo(float).eps   # F − p this small: F's own rounding
 _LOG_2PI = math.log(2.0 * math.pi)
 SQRT_2PI = math.sqrt(2.0 * math.pi)
 
@@ -76,12 +78,18 @@ class Model:
     def score(self, tau: float) -> float:
         """d log p(y | τ) / dτ = 2τ · [½ Σ w_i² r_i² − ½ Σ (w_i − w_i²/Σw)] over the studies
         (the restricted-likelihood score in τ², Harville 1977; the prior term has no τ)."""
-        w = 1.0 / (self.v + tau * tau)
-        sum_w = w.sum() + self.w0
+        return float(self.scores(np.array([float(tau)]))[0])
+
+    def scores(self, tau: np.ndarray) -> np.ndarray:
+        """`score` at every τ of a 1-d array."""
+        w = 1.0 / (self.v[None, :] + (tau * tau)[:, None])
+        sum_w = w.sum(axis=1) + self.w0
         mean = (w @ self.y + self.w0 * self.prior.mean) / sum_w
-        resid = self.y - mean
-        d_tau2 = 0.5 * np.sum(w * w * resid * resid) - 0.5 * np.sum(w - w * w / sum_w)
-        return float(2.0 * tau * d_tau2)
+        resid = self.y[None, :] - mean[:, None]
+        w2 = w * w
+        d_tau2 = 0.5 * (w2 * resid * resid).sum(axis=1) - 0.5 * (
+            w.sum(axis=1) - w2.sum(axis=1) / sum_w)
+        return 2.0 * tau * d_tau2
 
 
 # --- the integral over tau ---------------------------------------------------------------------
@@ -288,17 +296,24 @@ class TauPosterior:
     def pdf(self, tau: Any) -> np.ndarray:
         return np.exp(self.logpdf(tau))
 
-    def _partial(self, cell: np.ndarray, x: np.ndarray) -> np.ndarray:
+    def _partial(self, cell: np.ndarray, x: np.ndarray, with_density: bool = False):
         """∫ from the start of `cell` to x (in the cell's variable) of the normalised
-        integrand."""
+        integrand (and, with `with_density`, the integrand at x, from the same evaluation)."""
         start = self.cell_a[cell]
         half = 0.5 * (x - start)
         nodes = 0.5 * (x + start)[:, None] + half[:, None] * _GL_X[None, :]
-        spaces = np.repeat(self.cell_space[cell], _GL_ORDER)
-        log_f = self._log_integrand(nodes.ravel(), spaces)[0] - self.log_z
-        return (np.exp(log_f).reshape(nodes.shape) @ _GL_W) * half
+        if with_density:
+            nodes = np.concatenate([nodes, x[:, None]], axis=1)
+        spaces = np.repeat(self.cell_space[cell], nodes.shape[1])
+        f = np.exp(self._log_integrand(nodes.ravel(), spaces)[0] - self.log_z)
+        f = f.reshape(nodes.shape)
+        integral = (f[:, :_GL_ORDER] @ _GL_W) * half
+        return (integral, f[:, _GL_ORDER]) if with_density else integral
 
-    def cdf(self, tau: Any) -> np.ndarray:
+    def cdf(self, tau: Any, with_logpdf: bool = False):
+        """P(τ' ≤ τ | y) (and, with `with_logpdf`, log p(τ | y) from the same evaluation of
+        the model: the points themselves are evaluated in τ beside the partial integrals'
+        nodes)."""
         tau = np.atleast_1d(np.asarray(tau, dtype=float))
         cell = np.clip(np.searchsorted(self.cell_tau_low, tau, side="right") - 1, 0,
                        self.cell_a.size - 1)
@@ -307,11 +322,27 @@ class TauPosterior:
             x = np.where(space == self.LOG, np.log(np.maximum(tau, 1e-300)),
                          np.where(space == self.PROB, self.prior.cdf(tau), tau))
         x = np.clip(x, self.cell_a[cell], self.cell_b[cell])
-        values = self.cdf_at_cells[cell] + self._partial(cell, x)
+        start = self.cell_a[cell]
+        half = 0.5 * (x - start)
+        nodes = (0.5 * (x + start)[:, None] + half[:, None] * _GL_X[None, :]).ravel()
+        spaces = np.repeat(space, _GL_ORDER)
+        if with_logpdf:
+            # in the linear space the integrand is log p(τ) + log p(y | τ) itself
+            nodes = np.concatenate([nodes, tau])
+            spaces = np.concatenate([spaces, np.full(tau.size, self.LINEAR)])
+        with np.errstate(invalid="ignore"):
+            log_f = self._log_integrand(nodes, spaces)[0] - self.log_z
+        count = tau.size * _GL_ORDER
+        partial = (np.exp(log_f[:count]).reshape(tau.size, _GL_ORDER) @ _GL_W) * half
+        values = self.cdf_at_cells[cell] + partial
         values = np.where(tau <= self.prior.lower, 0.0, values)
         last = self.cell_space[-1] == self.LOG and tau >= np.exp(self.cell_b[-1])
         values = np.where(last, self.cdf_at_cells[-1], values)
-        return np.clip(values, 0.0, 1.0)
+        values = np.clip(values, 0.0, 1.0)
+        if not with_logpdf:
+            return values
+        inside = (tau >= self.prior.lower) & (tau <= self.prior.upper)
+        return values, np.where(inside, log_f[count:], -np.inf)
 
     def quantile(self, p: Any) -> np.ndarray:
         """τ with P(τ' ≤ τ | y) = p: the cell by the cumulative masses, then Newton's method
@@ -327,8 +358,8 @@ class TauPosterior:
         width = hi - lo
         spaces = self.cell_space[cell]
         for _ in range(100):
-            f = base + self._partial(cell, x) - target
-            slope = np.exp(self._log_integrand(x, spaces)[0] - self.log_z)
+            partial, slope = self._partial(cell, x, with_density=True)
+            f = base + partial - target
             lo = np.where(f < 0, x, lo)
             hi = np.where(f > 0, x, hi)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -348,6 +379,10 @@ class TauPosterior:
     def derivative(self, tau: float) -> float:
         """d log p(τ | y) / dτ."""
         return float(self.prior.dlogpdf(np.array(tau))) + self.model.score(tau)
+
+    def derivatives(self, tau: np.ndarray) -> np.ndarray:
+        """`derivative` at every τ of a 1-d array."""
+        return self.prior.dlogpdf(tau) + self.model.scores(tau)
 
     def mode(self) -> float:
         """The maximum of p(τ | y) on the prior's support: a bound (0 when the density is
@@ -372,28 +407,30 @@ class TauPosterior:
             candidates[self.node_tau[best]] = float(self.node_log_density[best])
         return max(candidates, key=candidates.get)
 
-    def shortest(self, level: float) -> tuple[float, float]:
+    def shortest(self, level: float, quantiles: Any = None) -> tuple[float, float]:
         """The shortest interval of probability `level`: the narrower of [lower bound,
         Q(level)] and the interval [a, b] with r₁ = F(b) − F(a) − level = 0 and
         r₂ = log f(a) − log f(b) = 0 (Newton's method in (a, b) from the central interval,
-        each step halved until it shrinks the residual and keeps lower < a < b)."""
+        each step halved until it shrinks the residual and keeps lower < a < b).
+        `quantiles`: Q((1 − level)/2), Q((1 + level)/2) and Q(level) when already known."""
         lower = self.prior.lower
-        top = float(self.quantile(level)[0])
+        if quantiles is None:
+            quantiles = self.quantile([(1 - level) / 2, (1 + level) / 2, level])
+        low, high, top = (float(q) for q in quantiles)
         if self.logpdf(lower)[0] >= self.logpdf(top)[0] and math.isfinite(
                 self.logpdf(lower)[0]):
             return lower, top
 
         def residual(a: float, b: float):
-            cdf = self.cdf(np.array([a, b]))
-            log_f = self.logpdf(np.array([a, b]))
+            cdf, log_f = self.cdf(np.array([a, b]), with_logpdf=True)
             r1, r2 = cdf[1] - cdf[0] - level, log_f[0] - log_f[1]
             return r1, r2, np.exp(log_f), abs(r1) + abs(r2) * level
 
-        a, b = (float(x) for x in self.quantile([(1 - level) / 2, (1 + level) / 2]))
+        a, b = low, high
         r1, r2, f, size = residual(a, b)
         converged = False
         for _ in range(100):
-            da, db = self.derivative(a), self.derivative(b)
+            da, db = (float(d) for d in self.derivatives(np.array([a, b])))
             det = f[0] * db - f[1] * da   # of [[-f(a), f(b)], [d log f(a), -d log f(b)]]
             if det == 0 or not math.isfinite(det):
                 break
@@ -424,45 +461,58 @@ class TauPosterior:
 
 class Mixtures:
     """r mixtures of normals sharing the weights W (n,), with means M (r, n) and SDs S (r, n):
-    F_j(x) = Σ W_i Φ((x − M_ji)/S_ji). All methods work on all r at once."""
+    F_j(x) = Σ W_i Φ((x − M_ji)/S_ji). All methods work on all r at once; the solvers
+    evaluate only the mixtures whose root is not yet found (`rows`)."""
 
     def __init__(self, weights: np.ndarray, means: np.ndarray, sds: np.ndarray) -> None:
         self.w = weights
         self.m = means
         self.s = sds
+        self.inv_s = 1.0 / sds
         self.mean = means @ weights
         self.sd = np.sqrt(((means - self.mean[:, None]) ** 2 + sds * sds) @ weights)
 
-    def _z(self, x: np.ndarray) -> np.ndarray:
-        return (x[:, None] - self.m) / self.s
+    def _z(self, x: np.ndarray, rows: np.ndarray | None = None):
+        """z = (x − M)/S of the mixtures `rows` (all when None), with 1/S."""
+        if rows is None:
+            m, inv_s = self.m, self.inv_s
+        else:
+            m, inv_s = self.m[rows], self.inv_s[rows]
+        return (x[:, None] - m) * inv_s, inv_s
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
-        return special.ndtr(self._z(x)) @ self.w
+        return special.ndtr(self._z(x)[0]) @ self.w
 
     def pdf(self, x: np.ndarray) -> np.ndarray:
-        z = self._z(x)
-        return (np.exp(-0.5 * z * z) / self.s) @ self.w / SQRT_2PI
+        z, inv_s = self._z(x)
+        return (np.exp(-0.5 * z * z) * inv_s) @ self.w / SQRT_2PI
 
-    def cdf_pdf(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """F and f at x."""
-        z = self._z(x)
-        return special.ndtr(z) @ self.w, (np.exp(-0.5 * z * z) / self.s) @ self.w / SQRT_2PI
+    def cdf_pdf(self, x: np.ndarray, rows: np.ndarray | None = None):
+        """F and f at x (of the mixtures `rows`)."""
+        z, inv_s = self._z(x, rows)
+        return special.ndtr(z) @ self.w, (np.exp(-0.5 * z * z) * inv_s) @ self.w / SQRT_2PI
 
-    def derivatives(self, x: np.ndarray, with_cdf: bool = False):
-        """f, f' and f'' at x (and F first, with `with_cdf`)."""
-        z = self._z(x)
-        phi = np.exp(-0.5 * z * z) / self.s / SQRT_2PI
-        f = phi @ self.w
-        z_over_s = z / self.s
-        d1 = (-z_over_s * phi) @ self.w
-        d2 = ((z_over_s * z_over_s - 1.0 / (self.s * self.s)) * phi) @ self.w
+    def derivatives(self, x: np.ndarray, with_cdf: bool = False, second: bool = True,
+                    rows: np.ndarray | None = None):
+        """f, f' and f'' at x (F first, with `with_cdf`; no f'' without `second`), of the
+        mixtures `rows` (all when None)."""
+        z, inv_s = self._z(x, rows)
+        phi = np.exp(-0.5 * z * z) * inv_s
+        f = phi @ self.w / SQRT_2PI
+        z_over_s = z * inv_s
+        d1 = (-z_over_s * phi) @ self.w / SQRT_2PI
+        out = [f, d1]
+        if second:
+            out.append(((z_over_s * z_over_s - inv_s * inv_s) * phi) @ self.w / SQRT_2PI)
         if with_cdf:
-            return special.ndtr(z) @ self.w, f, d1, d2
-        return f, d1, d2
+            out.insert(0, special.ndtr(z) @ self.w)
+        return tuple(out)
 
     def quantile(self, p: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
-        """x with F_j(x) = p_j, by Newton's method kept inside the bracket that the iterates
-        build (bisection once both ends are known, a step of one SD towards the root before)."""
+        """x with F_j(x) = p_j, by Halley's method (Newton's step x − g/f for g = F − p,
+        corrected by the density's slope f': divided by 1 − g f'/(2 f²), cubic convergence)
+        kept inside the bracket that the iterates build (bisection once both ends are known,
+        a step of one SD towards the root before)."""
         p = np.asarray(p, dtype=float)
         if start is None:
             start = self.mean + self.sd * special.ndtri(np.clip(p, 1e-300, 1 - 1e-16))
@@ -470,23 +520,34 @@ class Mixtures:
         lo = np.full(x.shape, -np.inf)
         hi = np.full(x.shape, np.inf)
         tol = SOLVE_TOL * self.sd
+        active = np.arange(x.size)
         for _ in range(300):
-            f, density = self.cdf_pdf(x)
-            f = f - p
-            lo = np.where(f < 0, x, lo)
-            hi = np.where(f > 0, x, hi)
+            xa = x[active]
+            f, density, slope = self.derivatives(
+                xa, with_cdf=True, second=False, rows=None if active.size == x.size else active)
+            f = f - p[active]
+            lo_a = np.where(f < 0, xa, lo[active])
+            hi_a = np.where(f > 0, xa, hi[active])
             with np.errstate(divide="ignore", invalid="ignore"):
-                new = x - f / density
-            small = np.abs(new - x) <= tol
-            outside = ~small & (~np.isfinite(new) | (new <= lo) | (new >= hi))
-            bracketed = np.isfinite(lo) & np.isfinite(hi)
+                newton = f / density
+                correction = 1.0 - 0.5 * newton * slope / density
+                # Halley's correction only where it is modest; Newton's step elsewhere
+                new = xa - np.where((correction > 0.5) & (correction < 2.0),
+                                    newton / correction, newton)
+            small = np.abs(new - xa) <= tol[active]
+            outside = ~small & (~np.isfinite(new) | (new <= lo_a) | (new >= hi_a))
+            bracketed = np.isfinite(lo_a) & np.isfinite(hi_a)
             with np.errstate(invalid="ignore"):
-                middle = 0.5 * (lo + hi)
-            fallback = np.where(bracketed, middle, np.where(f < 0, x + self.sd, x - self.sd))
-            new = np.where(outside, fallback, new)
-            done = small | (f == 0)
-            x = new
-            if done.all():
+                middle = 0.5 * (lo_a + hi_a)
+            sd = self.sd[active]
+            fallback = np.where(bracketed, middle, np.where(f < 0, xa + sd, xa - sd))
+            x[active] = np.where(outside, fallback, new)
+            lo[active], hi[active] = lo_a, hi_a
+            # done: a step within the tolerance, or F − p at the rounding of a probability
+            # (near 0 or 1 F is not monotone at that level, and the bracket may cross)
+            rounding = (np.abs(f) <= _CDF_ROUNDING) | ~(lo_a < hi_a)
+            active = active[~(small | rounding)]
+            if active.size == 0:
                 break
         return x
 
@@ -496,26 +557,28 @@ class Mixtures:
         lo = start - 3.0 * self.sd
         hi = start + 3.0 * self.sd
         for _ in range(50):
-            up_low = self.derivatives(lo)[1] <= 0
-            down_high = self.derivatives(hi)[1] >= 0
+            up_low = self.derivatives(lo, second=False)[1] <= 0
+            down_high = self.derivatives(hi, second=False)[1] >= 0
             if not (up_low.any() or down_high.any()):
                 break
             lo = np.where(up_low, lo - 3.0 * self.sd, lo)
             hi = np.where(down_high, hi + 3.0 * self.sd, hi)
         x = start.copy()
         tol = SOLVE_TOL * self.sd
+        active = np.arange(x.size)
         for _ in range(200):
-            _, d1, d2 = self.derivatives(x)
-            lo = np.where(d1 > 0, x, lo)
-            hi = np.where(d1 < 0, x, hi)
+            xa = x[active]
+            _, d1, d2 = self.derivatives(xa, rows=None if active.size == x.size else active)
+            lo_a = np.where(d1 > 0, xa, lo[active])
+            hi_a = np.where(d1 < 0, xa, hi[active])
             with np.errstate(divide="ignore", invalid="ignore"):
-                new = x - d1 / d2
-            small = (np.abs(new - x) <= tol) & (d2 < 0)
-            outside = ~small & (~np.isfinite(new) | (new <= lo) | (new >= hi) | (d2 >= 0))
-            new = np.where(outside, 0.5 * (lo + hi), new)
-            done = small
-            x = new
-            if done.all():
+                new = xa - d1 / d2
+            small = (np.abs(new - xa) <= tol[active]) & (d2 < 0)
+            outside = ~small & (~np.isfinite(new) | (new <= lo_a) | (new >= hi_a) | (d2 >= 0))
+            x[active] = np.where(outside, 0.5 * (lo_a + hi_a), new)
+            lo[active], hi[active] = lo_a, hi_a
+            active = active[~small]
+            if active.size == 0:
                 break
         return x
 
@@ -526,38 +589,52 @@ class Mixtures:
         Jacobian [[−f(a), f(b)], [f'(a), −f'(b)]]) from the central interval, each step halved
         until it shrinks the residual."""
         a, b = central[0].copy(), central[1].copy()
-        tol = SOLVE_TOL * self.sd
+        rows_all = a.size
 
-        def residual(a, b):
-            cdf_a, fa, da, _ = self.derivatives(a, with_cdf=True)
-            cdf_b, fb, db, _ = self.derivatives(b, with_cdf=True)
+        def residual(a, b, rows):
+            # both ends in one evaluation: the mixtures `rows` twice
+            both = None if rows.size == rows_all else np.concatenate([rows, rows])
+            if both is None:
+                both = np.concatenate([np.arange(rows_all)] * 2)
+            cdf, f, d = self.derivatives(np.concatenate([a, b]), with_cdf=True,
+                                         second=False, rows=both)
+            n = rows.size
+            cdf_a, fa, da, cdf_b, fb, db = cdf[:n], f[:n], d[:n], cdf[n:], f[n:], d[n:]
             r1 = cdf_b - cdf_a - level
             r2 = fa - fb
             # both residuals as probabilities: r₂ times the interval's width
             size = np.abs(r1) + np.abs(r2) * (b - a)
             return r1, r2, fa, da, fb, db, size
 
-        r1, r2, fa, da, fb, db, size = residual(a, b)
+        active = np.arange(rows_all)
+        r1, r2, fa, da, fb, db, size = residual(a, b, active)
         for _ in range(100):
+            tol = SOLVE_TOL * self.sd[active]
+            aa, ba = a[active], b[active]
             det = (-fa) * (-db) - fb * da
             with np.errstate(divide="ignore", invalid="ignore"):
                 step_a = (r1 * (-db) - fb * r2) / det
                 step_b = ((-fa) * r2 - da * r1) / det
             step_a = np.where(np.isfinite(step_a), step_a, 0.0)
             step_b = np.where(np.isfinite(step_b), step_b, 0.0)
-            factor = np.ones_like(a)
+            # a step within the tolerance, or a residual at rounding level, is taken as it is
+            tiny = (np.abs(step_a) <= tol) & (np.abs(step_b) <= tol)
+            factor = np.ones_like(aa)
             for _ in range(40):
-                new_a, new_b = a - factor * step_a, b - factor * step_b
-                trial = residual(new_a, new_b)
-                worse = ~(trial[-1] <= size) & (factor > 1e-12)
+                new_a, new_b = aa - factor * step_a, ba - factor * step_b
+                trial = residual(new_a, new_b, active)
+                worse = ((trial[-1] > size) & (trial[-1] > _ROUNDING) & ~tiny
+                         & (factor > 1e-12))
                 if not worse.any():
                     break
                 factor = np.where(worse, factor / 2.0, factor)
-            done = (np.abs(new_a - a) <= tol) & (np.abs(new_b - b) <= tol)
-            a, b = new_a, new_b
-            r1, r2, fa, da, fb, db, size = trial
-            if done.all():
+            done = (np.abs(new_a - aa) <= tol) & (np.abs(new_b - ba) <= tol)
+            a[active], b[active] = new_a, new_b
+            keep = ~done
+            active = active[keep]
+            if active.size == 0:
                 break
+            r1, r2, fa, da, fb, db, size = (part[keep] for part in trial)
         return a, b
 
 

@@ -30,6 +30,7 @@ from metareview.report.figures.risk_of_bias import (
     long_rob,
 )
 from metareview.report.figures.style import (
+    BAYES_COLOUR,
     PI_COLOUR,
     POOLED_COLOUR,
     ROB_COLOURS,
@@ -273,6 +274,22 @@ def _pooled_sentence(result, measure: str, level: float) -> str:
     return text
 
 
+def _bayes_sentence(rows: list[Row], measure: str, level: float) -> str:
+    """The Bayesian model's diamond and prediction interval in words, when drawn."""
+    pooled = [row for row in rows if row.kind == "pooled" and row.data.get("open")]
+    if not pooled:
+        return ""
+    d = pooled[0].data
+    shown = estimate_text(measure, d["est"], d["low"], d["high"])
+    text = f" Bayesian random-effects model: {shown} ({level * 100:g}% credible interval)"
+    bar = [row for row in rows if row.kind == "prediction"
+           and row.data.get("gid") == "prediction-bayes"]
+    if bar:
+        shown = estimate_text(measure, d["est"], bar[0].data["low"], bar[0].data["high"])
+        text += f", prediction interval {shown.split(' ', 2)[-1]}"
+    return text + "."
+
+
 def _cut_sentence(rows: list[Row]) -> str:
     cut = sorted({side for row in rows if row.kind == "pooled" for side in row.data.get("cut", [])})
     if not cut:
@@ -302,7 +319,7 @@ def forest_alt_text(title: str | None, measure: str, result, level: float,
         return (f"{head} {plural(k, 'study')}, not pooled"
                 + (f": {studies}." if studies else "."))
     text = f"{head} {plural(k, 'study')}; {_pooled_sentence(result, measure, level)}."
-    return text + _cut_sentence(rows)
+    return text + _bayes_sentence(rows, measure, level) + _cut_sentence(rows)
 
 
 # --- study rows -----------------------------------------------------------------------------
@@ -446,6 +463,31 @@ def _pooled_rows(result, label: str, frame: pd.DataFrame, arms, ratio: bool, *, 
     return rows
 
 
+def bayes_rows(bayes, ratio: bool, level: float) -> list[Row]:
+    """The rows of a Bayesian random-effects model under the frequentist total: its posterior
+    median with the shortest credible interval (an open diamond, gid ``pooled-bayes``), its
+    prediction interval for a new study, and the priors in words.
+
+    `bayes`: a `pool_bayes` result or a mapping with estimate, ci_low, ci_high, pi_low,
+    pi_high (analysis scale), tau_prior and mu_prior (text), and optionally k."""
+    est, low, high = (float(_get(bayes, key)) for key in ("estimate", "ci_low", "ci_high"))
+    pct = f"{level * 100:g}%"
+    rows = [Row("pooled", {"label": f"Bayesian ({pct} CrI)",
+                           "estimate": _interval_text(est, low, high, ratio)}, bold=True,
+                data={"est": est, "low": low, "high": high, "gid": "pooled-bayes",
+                      "open": True})]
+    pi_low, pi_high = float(_get(bayes, "pi_low")), float(_get(bayes, "pi_high"))
+    if np.isfinite(pi_low) and np.isfinite(pi_high):
+        shown = (np.exp(pi_low), np.exp(pi_high)) if ratio else (pi_low, pi_high)
+        rows.append(Row("prediction", {"label": "Bayesian prediction interval",
+                                       "estimate": f"[{_fmt(shown[0])}, {_fmt(shown[1])}]"},
+                        italic=True, data={"low": pi_low, "high": pi_high,
+                                           "colour": BAYES_COLOUR, "gid": "prediction-bayes"}))
+    rows.append(Row("text", span=f"Bayesian: prior of τ {_get(bayes, 'tau_prior', '')}; "
+                                 f"prior of the effect {_get(bayes, 'mu_prior', '')}"))
+    return rows
+
+
 # --- drawing --------------------------------------------------------------------------------
 
 
@@ -490,11 +532,13 @@ def _axis_values(rows: list[Row]) -> list[float]:
     return values
 
 
-def _draw_diamond(ax, est: float, low: float, high: float, y: float, gid: str) -> list[str]:
+def _draw_diamond(ax, est: float, low: float, high: float, y: float, gid: str,
+                  open_: bool = False) -> list[str]:
     """The pooled diamond, cut at the axis limits with an arrow head beyond each cut side
     (RevMan's mark of an interval wider than the scale). Returns the sides cut ("left",
     "right"). The diamond's half-width at x is DIAMOND_HALF_HEIGHT · (1 − |x − est| / reach),
-    so a cut keeps the slope of the sides."""
+    so a cut keeps the slope of the sides. `open_`: the Bayesian model's diamond, white inside
+    with a purple edge, so the two models tell apart."""
     lo, hi = ax.get_xlim()
     h = DIAMOND_HALF_HEIGHT
     cut = []
@@ -509,13 +553,14 @@ def _draw_diamond(ax, est: float, low: float, high: float, y: float, gid: str) -
         right_side = [(hi, y + half), (hi, y - half)]
         cut.append("right")
     vertices = left_side + [(est, y + h)] + right_side + [(est, y - h)]
-    ax.add_patch(Polygon(vertices, closed=True, facecolor=POOLED_COLOUR, edgecolor=POOLED_COLOUR,
-                         lw=0.5, gid=gid, zorder=3))
+    colour = BAYES_COLOUR if open_ else POOLED_COLOUR
+    ax.add_patch(Polygon(vertices, closed=True, facecolor="white" if open_ else colour,
+                         edgecolor=colour, lw=1.2 if open_ else 0.5, gid=gid, zorder=3))
     reach = 0.035 * (hi - lo)  # the arrow head's length, in axis units
     for side in cut:
         edge, sign = (lo, -1) if side == "left" else (hi, 1)
         ax.add_patch(Polygon([(edge, y + 0.22), (edge + sign * reach, y), (edge, y - 0.22)],
-                             closed=True, facecolor=POOLED_COLOUR, edgecolor=POOLED_COLOUR,
+                             closed=True, facecolor=colour, edgecolor=colour,
                              lw=0.5, clip_on=False, gid=f"arrow-{gid}-{side}", zorder=3))
     return cut
 
@@ -534,14 +579,16 @@ def _draw_marks(table: TableFigure, rows: list[Row]) -> None:
                     linestyle="none", markersize=d["size"], gid=f"study-{d['index']}", zorder=3)
         elif row.kind == "pooled":
             d = row.data
-            d["cut"] = _draw_diamond(ax, d["est"], d["low"], d["high"], y, d["gid"])
+            d["cut"] = _draw_diamond(ax, d["est"], d["low"], d["high"], y, d["gid"],
+                                     open_=bool(d.get("open")))
         elif row.kind == "prediction":
             d = row.data
-            clip_interval(ax, d["low"], d["high"], y, colour=PI_COLOUR, lw=1.6,
-                          gid=f"prediction-{i}")
+            colour = d.get("colour", PI_COLOUR)
+            clip_interval(ax, d["low"], d["high"], y, colour=colour, lw=1.6,
+                          gid=d.get("gid", f"prediction-{i}"))
             lo, hi = ax.get_xlim()
             caps = [x for x in (d["low"], d["high"]) if lo <= x <= hi]
-            ax.plot(caps, [y] * len(caps), marker="|", color=PI_COLOUR, markersize=6,
+            ax.plot(caps, [y] * len(caps), marker="|", color=colour, markersize=6,
                     linestyle="none")
 
 
@@ -604,7 +651,7 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
                 level: float = 0.95, rob: pd.DataFrame | None = None, title: str | None = None,
                 single_interval: Sequence | None = None,
                 arm_labels: tuple[str, str] = ("Experimental", "Control"),
-                show_prediction: bool = True) -> Figure:
+                show_prediction: bool = True, bayes=None) -> Figure:
     """Forest plot of one comparison, laid out as RevMan draws it.
 
     Parameters
@@ -641,6 +688,10 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
         Headings of the two arms' columns (RevMan: "Experimental", "Control").
     show_prediction : bool
         Draw the prediction interval (random-effects models with k >= 2).
+    bayes : BayesResult, mapping or None
+        A Bayesian random-effects model of the same studies (`metareview.pool_bayes`, or a
+        row of `report.bayes`'s table): drawn under the frequentist total as a second, open
+        diamond labelled "Bayesian (95% CrI)" with its prediction interval (`bayes_rows`).
 
     Returns
     -------
@@ -663,7 +714,8 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
 
     Marks carry gids for checks: ``study-<i>`` (square), ``study-ci-<i>`` (interval),
     ``pooled-total`` (diamond; ``arrow-pooled-total-left``/``-right`` where it is cut),
-    ``prediction-<row>``; texts ``cell-<column>-<row>``.
+    ``prediction-<row>``, ``pooled-bayes`` and ``prediction-bayes`` (the Bayesian model);
+    texts ``cell-<column>-<row>``.
 
     The older call ``forest_plot(labels, yi, vi, result, ...)`` is still accepted.
     """
@@ -697,13 +749,21 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
         described = _get(result, "model_text", None)   # RevMan's analyses describe themselves
         footer.append(f"Model: {described}." if isinstance(described, str) else
                       f"Model: {model_label(result)}; study weights are inverse-variance.")
+        if bayes is not None:
+            table_rows.append(Row("text", {}))
+            table_rows += bayes_rows(bayes, ratio, level)
+            footer.append("Bayesian: the normal-normal random-effects model (as R's "
+                          "bayesmeta); open diamond: posterior median and shortest "
+                          f"{level * 100:g}% credible interval; purple bar: prediction "
+                          "interval of a new study's effect.")
         if int(_get(result, "k", 0)) == 2:
             test = str(_get(result, "test", "z"))
             footer.append("Caution: two studies only; tau² cannot be estimated with any "
                           "precision and " + ("the Hartung-Knapp interval uses t with 1 df"
                                               if test == "knha" else "the z interval ignores "
                                               "the uncertainty in tau²")
-                          + "; no prediction interval (it needs at least 3 studies)")
+                          + "; no " + ("frequentist " if bayes is not None else "")
+                          + "prediction interval (it needs at least 3 studies)")
     if any(r.cells.get("estimate", "").endswith(SOURCE_INTERVAL_MARK) for r in table_rows):
         footer.append(f"{SOURCE_INTERVAL_MARK} t-based interval of the study's source (the "
                       "interval it printed, or the one its printed test implies), as in the "

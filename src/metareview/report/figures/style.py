@@ -41,6 +41,8 @@ STUDY_COLOUR = "#1f4e79"
 POOLED_COLOUR = "#000000"
 PI_COLOUR = "#b2182b"
 FILLED_COLOUR = "#d95f02"
+# the Bayesian model's diamond (open) and prediction interval beside the frequentist ones
+BAYES_COLOUR = "#5e3c99"
 
 # One colour per judgement within each tool, graded from green to dark red (robvis's order):
 # RoB 2 low / some concerns / high; ROBINS-I low / moderate / serious / critical. "Some
