@@ -81,13 +81,13 @@ def extraction_check_summary(checks: pd.DataFrame) -> pd.DataFrame:
 def extraction_sentence(checks: pd.DataFrame, studies: pd.DataFrame) -> str:
     """One sentence on the double extraction."""
     if checks.empty:
-        return ("This review has no record of a second extraction (extraction_checks.csv): "
+        return ("This review has no record of a second extraction (`extraction_checks.csv`): "
                 "its numbers were extracted once.")
     covered = checks["study_id"].nunique()
     disagreements = int((checks["field"] != "all other fields").sum())
     return (f"{plural(covered, 'study')} of {len(studies)} were extracted twice; the passes "
             f"disagreed on {plural(disagreements, 'field')}, each settled against the source "
-            "(counted by sheet below; every one is listed in extraction_checks.csv).")
+            "(counted by sheet below; every one is listed in `extraction_checks.csv`).")
 
 
 def effects_per_outcome(effects: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -147,7 +147,7 @@ def study_labels(studies: pd.DataFrame) -> dict[str, str]:
                                         studies.get("year", pd.Series(dtype=float)).reindex(
                                             studies.index)):
         author = _FIRST_AUTHOR.match(str(citation)) if isinstance(citation, str) else None
-        has_year = year is not None and not (isinstance(year, float) and math.isnan(year))
+        has_year = year is not None and not pd.isna(year)
         if author and has_year:
             labels[str(study_id)] = f"{author.group(1)} {int(float(year))}"
         else:

@@ -34,7 +34,7 @@ def _whole(series: pd.Series) -> bool:
 
 def format_cell(value: Any, *, p_value: bool = False, whole: bool = False) -> str:
     """One cell as text: empty for missing, integers without decimals, p values as p values."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
@@ -78,7 +78,9 @@ def to_html(frame: pd.DataFrame, caption: str | None = None, key: Sequence[str] 
     """HTML of `readable(frame)`; wide tables become several blocks under one caption."""
     shown = readable(frame)
     if shown.empty and len(shown.columns) == 0:
-        return f"<p><em>{html.escape(caption or 'Table')}: no rows.</em></p>"
+        # Nothing to show: a captioned table says so in one line, an uncaptioned one (the
+        # narrative above it has said why) shows nothing rather than an empty frame.
+        return f"<p><em>{html.escape(caption)}: none.</em></p>" if caption else ""
     key = list(key) if key is not None else list(shown.columns[:1])
     parts = []
     if caption:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from metareview import files
 from metareview.report.display import display_frame, markdown_html, parameters_box
+from metareview.report.words import Words, review_words
 from metareview.review import params as review_params
 from metareview.review.sheets import Review, load_review
 
@@ -91,6 +92,11 @@ class Notebook:
         """The validated sheets of data/raw/<review>/ (read once per notebook)."""
         return load_review(self.raw)
 
+    @cached_property
+    def words(self) -> Words:
+        """The review's words for its identifiers (`report.words.review_words`)."""
+        return review_words(self.data)
+
     @property
     def model(self) -> dict[str, Any]:
         """The model settings as keyword arguments of the table builders."""
@@ -146,12 +152,18 @@ class Notebook:
               caption: str | None = None, key: list[str] | None = None) -> None:
         """Show a table for readers (no index column, whole numbers as integers, no empty
         columns; a wide table in blocks that each start with the `key` columns) and, when
-        named, write it as CSV to reports/<review>/tables/<name>.csv."""
+        named, write it as CSV to reports/<review>/tables/<name>.csv.
+
+        The table shown is in the review's words (`words.Words.frame`: labels for outcomes,
+        studies, comparisons and coded values, headers in words); the CSV keeps the
+        identifiers, on which a reader filters and joins."""
         if name:
             name = files.check_name(name, "table name")
             files.write_csv(frame, self.tables / f"{name}.csv", within=self.tables,
                             spreadsheet=True)
-        _display(display_frame(frame, caption=caption, key=key))
+        words = self.words
+        shown_key = None if key is None else [words.header(column) for column in key]
+        _display(display_frame(words.frame(frame), caption=words.word(caption), key=shown_key))
 
     def image(self, name: str) -> bool:
         """Show a figure an earlier notebook saved (figures/<name>.png) with the alternative

@@ -21,6 +21,7 @@ from metareview.report.frames import (
     study_labels,
     with_exp,
 )
+from metareview.report.words import CODED_WORDS
 from metareview.stats.vocabulary import TESTS
 
 ESTIMATORS = ("FE", "DL", "REML", "PM", "SJ")
@@ -229,7 +230,8 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
     rows, unchanged = [], []
     for analysis, setting, subset in scenarios:
         if _signature(subset) == base:
-            unchanged.append(f"{analysis}, {setting}: the same effects as the main analysis")
+            unchanged.append(f"{CODED_WORDS.get(analysis, analysis)}, {setting}: the same "
+                             "effects as the main analysis")
             continue
         rows += _scenario_rows(subset, analysis, setting, method, test, min_k, alpha)
     for estimator in estimators:

@@ -193,11 +193,14 @@ def meta_regressions(effects: pd.DataFrame, moderators, *, method: str = "REML",
     return MetaRegressions(table, fits)
 
 
-def meta_regression_sentence(table: pd.DataFrame) -> str:
-    """Why no meta-regression was fitted, in one sentence."""
+def meta_regression_sentence(table: pd.DataFrame, words=None) -> str:
+    """Why no meta-regression was fitted, in one sentence (identifiers in `words`, a
+    `report.words.Words`, when given)."""
     if table.empty:
         return "The review defines no continuous moderator for meta-regression."
     reasons = sorted(set(table["status"].str.replace("not fitted: ", "", regex=False)))
+    if words is not None:
+        reasons = [words.text(r) for r in reasons]
     return "No meta-regression could be fitted: " + "; ".join(md(r) for r in reasons) + "."
 
 

@@ -286,8 +286,13 @@ def _ratio_or_plain(row, name: str) -> float:
     return row[f"{name}_exp"] if is_ratio(row["measure"]) else row[name]
 
 
-def subgroup_sentences(subgroups: pd.DataFrame) -> list[str]:
-    """One sentence per tested outcome × moderator: each subgroup's estimate and the tests."""
+def subgroup_sentences(subgroups: pd.DataFrame, words=None) -> list[str]:
+    """One sentence per tested outcome × moderator: each subgroup's estimate and the tests.
+
+    `words` (a `report.words.Words`) names outcomes, moderators and levels in the review's
+    words; without it the identifiers are shown."""
+    value = words.word if words is not None else str
+    header = words.header if words is not None else str
     sentences = []
     if subgroups is None or subgroups.empty:
         return sentences
@@ -300,7 +305,7 @@ def subgroup_sentences(subgroups: pd.DataFrame) -> list[str]:
         for _, g in groups.iterrows():
             interval = format_interval(_ratio_or_plain(g, "estimate"), _ratio_or_plain(g, "ci_low"),
                                        _ratio_or_plain(g, "ci_high"))
-            parts.append(f"{md(g['level'])} {interval} (k = {int(g['k'])})")
+            parts.append(f"{md(value(g['level']))} {interval} (k = {int(g['k'])})")
         common = tests[tests["tau2_mode"] == "common"]
         separate = tests[tests["tau2_mode"] == "separate"]
         test_parts = []
@@ -315,7 +320,7 @@ def subgroup_sentences(subgroups: pd.DataFrame) -> list[str]:
             test_parts.append(f"separate tau² {subgroup_test_text(s)}, "
                               f"{p_text(s['q_between_pval'])}")
         measure = groups["measure"].iloc[0] if len(groups) else ""
-        sentences.append(f"**{md(outcome)}** by {md(moderator)} ({md(measure)}): "
+        sentences.append(f"**{md(value(outcome))}** by {md(header(moderator))} ({md(measure)}): "
                          + "; ".join(parts)
                          + ". Test for subgroup differences: " + ", ".join(test_parts) + ".")
     return sentences

@@ -1,8 +1,8 @@
 """What a coauthor reads is words: the pages sent to coauthors carry no internal identifier
 and no rendering debris.
 
-`problems(review)` reads the summary report (`06_summary.html`), the Word file
-(`summary.docx`), takes the text a reader sees
+`problems(review)` reads every report of the review (`01_data_cleaning.html` to
+`06_summary.html`) and the Word file (`summary.docx`), takes the text a reader sees
 (not scripts, styles, or `<code>` elements, which show file and parameter names as code), and
 lists:
 
@@ -28,7 +28,8 @@ __all__ = ["problems", "readable_text", "text_problems"]
 # a longer token; platform names such as x86_64 are not identifiers of the review.
 SNAKE_CASE = re.compile(r"(?<![\w./:-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/])")
 NOT_IDENTIFIERS = {"x86_64"}
-DEBRIS = re.compile(r"\\n|\bnan\b|\bNaN\b|<NA>|\bNone\b|\*\*|Table: no rows")
+# "None" is debris as a whole cell or value; inside a sentence quoted from a source it is a word.
+DEBRIS = re.compile(r"\\n|\bnan\b|\bNaN\b|<NA>|(?m:^[ \t]*None[ \t]*$)|\*\*|Table: no rows")
 HIDDEN_TAGS = ("script", "style", "code", "pre")
 
 
@@ -54,6 +55,7 @@ def problems(review: str) -> list[str]:
     """Identifiers and debris on the pages of `review` that go to coauthors."""
     reports = files.reports_dir(review)
     found: list[str] = []
-    for name in ("06_summary.html", "summary.docx"):
+    pages = sorted(p.name for p in reports.glob("[0-9][0-9]_*.html")) + ["summary.docx"]
+    for name in pages:
         found += text_problems(readable_text(reports / name), f"{review}/{name}")
     return found
