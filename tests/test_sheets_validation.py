@@ -78,7 +78,7 @@ VALID = {
         dict(study_id="Beta2021", comparison="c1", outcome="ecca", timepoint_weeks="24",
              measure="MD", estimate="-8.2", p_value="0.01", p_operator="<", paired="true",
              n_treatment="20", n_control="20", value_type="final", reported_form="estimate_p",
-             **_source()),
+             basis="t", **_source()),
     ],
     "adverse_events.csv": [
         dict(study_id="Alpha2020", event="erythema", arm="SVF", role="treatment", events="5",
