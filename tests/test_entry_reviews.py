@@ -75,9 +75,7 @@ def _pooled_matches(effects: pd.DataFrame, expected: dict) -> None:
 # --- estimates with their SE or variance -------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def se_review(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("entry") / "estimate-se"
+def _fill_se_review(folder: Path) -> None:
     smd, rr = REFERENCE["estimate_se"]["smd"], REFERENCE["estimate_se"]["rr"]
     bd, bcg = _source("dat.bangertdrowns2004"), _source("dat.bcg")
     studies, contrasts = [], []
@@ -101,6 +99,12 @@ def se_review(tmp_path_factory):
     _write_review(folder, studies, [_outcome("achievement", "continuous", "SMD"),
                                     _outcome("tb", "binary", "RR", "lower_is_better")],
                   contrasts=contrasts)
+
+
+@pytest.fixture(scope="module")
+def se_review(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("entry") / "estimate-se"
+    _fill_se_review(folder)
     return derive_effects(load_review(folder))
 
 
@@ -131,9 +135,7 @@ def test_printed_risk_ratios_with_the_se_of_their_log_are_metafors(se_review):
 # --- crossover trials ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def crossover_review(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("entry") / "crossover"
+def _fill_crossover_review(folder: Path) -> None:
     data = REFERENCE["crossover"]
     source = {"source_url": "https://example.org/constructed-crossover-trials",
               "source_location": "tests/fixtures/metafor/make_entry_fixtures.R",
@@ -165,7 +167,13 @@ def crossover_review(tmp_path_factory):
                                     _outcome("score_smd", "continuous", "SMD",
                                              "lower_is_better")],
                   arms=arms, contrasts=contrasts)
-    return derive_effects(load_review(folder), paired_r=data["r"])
+
+
+@pytest.fixture(scope="module")
+def crossover_review(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("entry") / "crossover"
+    _fill_crossover_review(folder)
+    return derive_effects(load_review(folder), paired_r=REFERENCE["crossover"]["r"])
 
 
 @pytest.mark.parametrize("outcome, case", [("score", "md"), ("score_smd", "smd")])
@@ -190,9 +198,7 @@ def test_crossover_derivations_say_so(crossover_review):
 # --- a three-arm trial against one shared control ------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def three_arm_review(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("entry") / "three-arm"
+def _fill_three_arm_review(folder: Path) -> None:
     data = REFERENCE["three_arm"]
     source = _source("dat.hasselblad1998")
     studies, arms = {}, []
@@ -208,6 +214,12 @@ def three_arm_review(tmp_path_factory):
                          "value_type": "count", "reported_form": "events_total", **source})
     _write_review(folder, list(studies.values()), [_outcome("quit", "binary", "OR")],
                   arms=arms)
+
+
+@pytest.fixture(scope="module")
+def three_arm_review(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("entry") / "three-arm"
+    _fill_three_arm_review(folder)
     return derive_effects(load_review(folder))
 
 
@@ -247,3 +259,59 @@ def test_without_the_split_the_control_would_count_twice(three_arm_review):
                  & (ours["comparison"] == "ind_vs_none")].iloc[0]
     assert split["vi"] > float(whole["vi"].iloc[0]) * 1.2
     assert math.isclose(split["vi"], data["vi"][i], rel_tol=RTOL)
+
+
+# --- all of it in one new review, through the notebooks ------------------------------------
+
+
+@pytest.mark.slow
+def test_a_review_of_all_these_entries_runs_to_its_reports(tmp_path):
+    """The three folders above as one new review (`make new-review`, `make codebook`,
+    `make checksums`, `make reports`), with one more outcome that has no better direction:
+    every notebook runs, and the pooled estimates are metafor's."""
+    from support import empty_clone, make_in
+
+    parts = {}
+    for name, fill in (("se", _fill_se_review), ("crossover", _fill_crossover_review),
+                       ("three", _fill_three_arm_review)):
+        fill(tmp_path / name)
+        for sheet in ("studies", "arms", "contrasts", "outcomes"):
+            parts.setdefault(sheet, []).append(
+                pd.read_csv(tmp_path / name / f"{sheet}.csv", dtype=str))
+    sheets = {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}
+    weight = sheets["arms"][sheets["arms"]["outcome"] == "score"].assign(outcome="weight")
+    sheets["arms"] = pd.concat([sheets["arms"], weight], ignore_index=True)
+    sheets["outcomes"] = pd.concat(
+        [sheets["outcomes"], pd.DataFrame([_outcome("weight", "continuous", "MD", "neutral")])],
+        ignore_index=True)
+    root = tmp_path / "repo"
+    root.mkdir()
+    empty_clone(root)
+    name = "entry-forms"
+    assert make_in(root, "new-review", f"NAME={name}").returncode == 0
+    folder = root / "data" / "raw" / name
+    (folder / "review.yaml").write_text(
+        "title: Entry forms\nquestion: Are printed results read as printed?\n"
+        "years: [1940, 2030]\nintervention_classes: {active: Active treatment}\n"
+        "favours: {treatment: active treatment, control: control}\n", encoding="utf-8")
+    for sheet, frame in sheets.items():
+        frame.to_csv(folder / f"{sheet}.csv", index=False)
+    (root / "params" / f"{name}.yaml").write_text(
+        f"review: {name}\ntau2_method: REML\ntest: z\nn_perm: 200\n", encoding="utf-8")
+    for step in (("codebook", f"REVIEW={name}"), ("checksums", f"REVIEW={name}"),
+                 ("reports",)):
+        done = make_in(root, *step)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    pooled = pd.read_csv(root / "data" / "processed" / name / "pooled.csv")
+    main = pooled[pooled["analysis"] == "main"].set_index("outcome")
+    for outcome, expected in (("achievement", REFERENCE["estimate_se"]["smd"]["fit"]),
+                              ("tb", REFERENCE["estimate_se"]["rr"]["fit"]),
+                              ("score", REFERENCE["crossover"]["md"]["fit"]),
+                              ("score_smd", REFERENCE["crossover"]["smd"]["fit"]),
+                              ("quit", REFERENCE["three_arm"]["fit"])):
+        assert main.loc[outcome, "k"] == expected["k"], outcome
+        for column in ("estimate", "ci_low", "ci_high"):
+            assert main.loc[outcome, column] == pytest.approx(expected[column], rel=1e-6), \
+                (outcome, column)
+    report = (root / "reports" / name / "03_pooled_models.html").read_text(encoding="utf-8")
+    assert "no better direction" in report
