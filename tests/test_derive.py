@@ -47,7 +47,7 @@ def _contrast(study_id, form="estimate_ci", outcome="healing_time_days", week=12
         "study_id": study_id, "comparison": "c1", "outcome": outcome, "timepoint_weeks": week,
         "measure": "MD", "paired": "false", "n_treatment": 15, "n_control": 15,
         "contrast_direction": "treatment_minus_control", "value_type": "final",
-        "reported_form": form, **SOURCE,
+        "reported_form": form, "basis": "t", **SOURCE,
     }
     row.update(extra)
     return row

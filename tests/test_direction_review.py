@@ -60,7 +60,8 @@ def _fill_in(folder: Path) -> None:
         contrasts.append({"study_id": study, "comparison": "elevated_vs_ambient",
                           "outcome": "biomass_printed", "measure": "SMD",
                           "estimate": f"{yi:.10f}", "ci_low": f"{yi - z * se:.10f}",
-                          "ci_high": f"{yi + z * se:.10f}", "ci_level": 0.95, "paired": "false",
+                          "ci_high": f"{yi + z * se:.10f}", "ci_level": 0.95, "basis": "z",
+                          "paired": "false",
                           "contrast_direction": "treatment_minus_control", "favours": "",
                           "value_type": "final", "reported_form": "estimate_ci", **SOURCE})
     rewrite_sheet(folder / "studies.csv", studies)

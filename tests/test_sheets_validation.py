@@ -78,7 +78,7 @@ VALID = {
         dict(study_id="Beta2021", comparison="c1", outcome="ecca", timepoint_weeks="24",
              measure="MD", estimate="-8.2", p_value="0.01", p_operator="<", paired="true",
              n_treatment="20", n_control="20", value_type="final", reported_form="estimate_p",
-             **_source()),
+             basis="t", **_source()),
     ],
     "adverse_events.csv": [
         dict(study_id="Alpha2020", event="erythema", arm="SVF", role="treatment", events="5",
@@ -299,6 +299,29 @@ CELL_CASES = [
     _rows("risk_of_bias.csv", lambda rows: rows[1].update(domain="D2"), 2, "domain",
           "no 'overall' risk-of-bias judgement", "no overall judgement"),
     _cell("risk_of_bias.csv", 3, "tool", "ROBINS-I", "one tool per study"),
+    # the basis of a printed interval or p value, estimates with their SE or variance
+    _cell("contrasts.csv", 3, "basis", "", "needs the basis of its interval or test"),
+    _cell("contrasts.csv", 3, "basis", "normal", "not an allowed value of basis"),
+    _rows("contrasts.csv", lambda rows: rows[1].update(basis="z", df="19"), 3, "df",
+          "basis is not t", "df with a z basis"),
+    _rows("contrasts.csv", lambda rows: rows[1].update(n_treatment="", n_control=""), 3, "df",
+          "a t basis needs the df", "t basis without df or patients"),
+    _rows("contrasts.csv", lambda rows: rows[1].update(reported_form="estimate_variance"), 3,
+          "variance", "estimate_variance' needs estimate, variance",
+          "estimate_variance without variance"),
+    _rows("contrasts.csv", lambda rows: rows[1].update(reported_form="estimate_se", se="1.2",
+                                                       variance="1.44"),
+          3, "variance", "se and variance are both filled", "se and variance"),
+    _cell("contrasts.csv", 3, "variance", "0", "variance must be > 0"),
+    # within-person designs
+    _rows("studies.csv", lambda rows: rows[0].update(design="within_person"), 2,
+          "within_person_kind", "needs its kind", "within_person without its kind"),
+    _cell("studies.csv", 3, "within_person_kind", "crossover",
+          "design split_face is the within-person kind split_face"),
+    _cell("studies.csv", 2, "within_person_kind", "split_scalp",
+          "within_person_kind is for within-person designs"),
+    _cell("studies.csv", 3, "within_person_kind", "split_body",
+          "not an allowed value of within_person_kind"),
 ]
 
 
@@ -388,6 +411,71 @@ def test_unknown_column_suggests_the_right_name(review):
     problems = problems_of(review)
     unknown = [p for p in problems if p.column == "SD"]
     assert unknown and unknown[0].row == 1 and "did you mean 'sd'?" in unknown[0].fix
+
+
+def _without_columns(folder: Path, filename: str, dropped: tuple[str, ...],
+                     rows: list[dict]) -> None:
+    names = [n for n in schema.SHEETS_BY_FILE[filename].names if n not in dropped]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow([row.get(n, "") for n in names])
+    (folder / filename).write_text(out.getvalue(), encoding="utf-8")
+
+
+LATER_CONTRAST_COLUMNS = ("se", "variance", "basis", "df")
+
+
+def test_a_sheet_from_before_the_basis_column_is_told_the_one_change(review):
+    _without_columns(review, "contrasts.csv", LATER_CONTRAST_COLUMNS, VALID["contrasts.csv"])
+    problems = problems_of(review)
+    assert len(problems) == 1, problems
+    problem = problems[0]
+    assert (problem.file, problem.row, problem.column) == (f"{REVIEW}/contrasts.csv", 1,
+                                                           "basis")
+    # row 3 is the MD with a p value; row 2 is a risk ratio, whose interval is z by convention
+    assert problem.rule.startswith("rows 3 give an MD or SMD with a CI or p value")
+    assert "add the column basis" in problem.fix and "write t when" in problem.fix
+
+
+def test_a_sheet_from_before_the_basis_column_without_such_rows_keeps_validating(review):
+    rows = [r for r in VALID["contrasts.csv"] if r["measure"] == "RR"]
+    _without_columns(review, "contrasts.csv", LATER_CONTRAST_COLUMNS, rows)
+    contrasts = load_review(review).contrasts
+    assert contrasts["basis"].isna().all() and contrasts["variance"].isna().all()
+
+
+def test_studies_from_before_within_person_kind_keep_validating(review):
+    _without_columns(review, "studies.csv", ("within_person_kind",), VALID["studies.csv"])
+    assert load_review(review).studies["within_person_kind"].isna().all()
+
+
+def test_condition_and_co_intervention_may_be_empty(review):
+    edit_rows(review, "studies.csv", lambda rows: [r.update(condition="", co_intervention="")
+                                                   for r in rows])
+    studies = load_review(review).studies
+    assert studies["condition"].isna().all() and studies["co_intervention"].isna().all()
+
+
+@pytest.mark.parametrize("level", ["dataset", "secondary_source"])
+def test_datasets_and_secondary_sources_are_source_levels(review, level):
+    set_cell(review, "studies.csv", 2, "source_level", level)
+    assert load_review(review).studies["source_level"].iloc[0] == level
+
+
+def test_an_outcome_may_have_no_better_direction(review):
+    set_cell(review, "outcomes.csv", 2, "direction", "neutral")
+    assert load_review(review).outcomes["direction"].iloc[0] == "neutral"
+
+
+@pytest.mark.parametrize("kind", schema.WITHIN_PERSON_KINDS)
+def test_every_within_person_kind_is_accepted(review, kind):
+    edit_rows(review, "studies.csv", lambda rows: rows[1].update(design="within_person",
+                                                                 within_person_kind=kind))
+    studies = load_review(review).studies
+    assert studies.loc[1, "design"] == "within_person"
+    assert studies.loc[1, "within_person_kind"] == kind
 
 
 def test_missing_required_column(review):

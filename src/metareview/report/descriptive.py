@@ -108,7 +108,8 @@ STUDY_COLUMNS = [
 # The designs of `metareview.review.schema.DESIGNS` in words.
 DESIGN_LABELS = {"parallel": "parallel groups", "split_face": "split-face (within-person)",
                  "crossover": "crossover", "cluster": "cluster", "non_randomised":
-                 "non-randomised comparison", "single_arm": "single group (no control)"}
+                 "non-randomised comparison", "single_arm": "single group (no control)",
+                 "within_person": "within-person"}
 NOT_STATED = "not stated"
 # A first author at the start of a citation: a capitalised surname (with a particle such as
 # "La" or "Del"), then initials and a comma or full stop, or "et al".

@@ -22,7 +22,8 @@ def _outcome_info(review, outcome: str) -> tuple[str, str]:
     return outcome.replace("_", " "), "lower_is_better"
 
 
-DIRECTION_WORDS = {"lower_is_better": "lower is better", "higher_is_better": "higher is better"}
+DIRECTION_WORDS = {"lower_is_better": "lower is better", "higher_is_better": "higher is better",
+                   "neutral": "no better direction"}
 
 
 def _title(label: str, inside: str, direction: str) -> str:

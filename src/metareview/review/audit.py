@@ -23,6 +23,7 @@ import math
 import pandas as pd
 
 from metareview.review.effect import missing
+from metareview.review.within_person import is_within_person
 from metareview.stats import consistency
 
 AUDIT_COLUMNS = ["study_id", "sheet", "row", "outcome", "check", "status", "detail"]
@@ -42,7 +43,8 @@ def _row(study, sheet, row, outcome, check, ok, detail) -> dict:
 
 def _p_checks(review, paired_r: float) -> list[dict]:
     arms, contrasts = review.arms, review.contrasts
-    designs = dict(zip(review.studies["study_id"], review.studies["design"]))
+    within = {row["study_id"]: is_within_person(row)
+              for row in review.studies.to_dict("records")}
     found = []
     for _, c in contrasts.iterrows():
         if missing(c["p_value"]):
@@ -57,7 +59,7 @@ def _p_checks(review, paired_r: float) -> list[dict]:
         t, k = pair["treatment"], pair["control"]
         if any(missing(x) for x in (t["mean"], k["mean"], t["n"], k["n"])):
             continue
-        split = designs.get(c["study_id"]) == "split_face"
+        split = within.get(c["study_id"], False)
         printed = f"p {c['p_operator']} {c['p_value']:g}"
         row = int(contrasts.index.get_loc(_)) + 2
         if t["reported_form"] == "mean_unlabelled" and k["reported_form"] == "mean_unlabelled":

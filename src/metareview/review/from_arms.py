@@ -18,6 +18,7 @@ from metareview.review.effect import (
     paired_df,
     parallel_df,
 )
+from metareview.review.within_person import is_within_person, kind_words, unit_of
 from metareview.stats import consistency, conversions, paired
 from metareview.stats.escalc import effect_sizes
 from metareview.stats.vocabulary import BINARY_MEASURES, is_ratio
@@ -119,8 +120,8 @@ def effect_from_arms(rows: pd.DataFrame, contrast: dict | None, study, analysis,
     """An effect from one treatment and one control row (route 1 of `derive_effects`)."""
     treat, ctrl = _two_arms(rows)
     if analysis.measure in BINARY_MEASURES:
-        return _binary(treat, ctrl, study, analysis, paired_r)
-    split_face = study["design"] == "split_face"
+        return _binary(treat, ctrl, study, analysis, paired_r, control_share)
+    split_face = is_within_person(study)
     reading, decided, why = "", True, ""
     if treat["reported_form"] == "mean_unlabelled" or ctrl["reported_form"] == "mean_unlabelled":
         if treat["reported_form"] != ctrl["reported_form"]:
@@ -135,10 +136,12 @@ def effect_from_arms(rows: pd.DataFrame, contrast: dict | None, study, analysis,
         raise NotPoolable(f"measure {measure} is not defined for continuous data")
     if split_face:
         if n_t != n_c:
-            raise NotPoolable("split-face sides report different numbers of patients")
+            raise NotPoolable(f"the {unit_of(study)}s of a within-person study report "
+                              "different numbers of patients")
         fit = paired.paired_smd if measure == "SMD" else paired.paired_md
         es = fit(mean_t, sd_t, mean_c, sd_c, n_t, paired_r)
-        how = f"paired {measure} from per-side mean and SD of {n_t:g} patients, r = {paired_r:g}"
+        how = (f"paired {measure}{kind_words(study)} from per-{unit_of(study)} mean and SD of "
+               f"{n_t:g} patients, r = {paired_r:g}")
     else:
         if control_share > 1:
             n_c = n_c / control_share
@@ -176,7 +179,8 @@ def _counts(row: dict) -> tuple[int, int, bool]:
     raise NotPoolable(f"binary outcome reported as {form}")
 
 
-def _binary(treat: dict, ctrl: dict, study, analysis, paired_r: float) -> Effect:
+def _binary(treat: dict, ctrl: dict, study, analysis, paired_r: float,
+            control_share: int = 1) -> Effect:
     same_scale_or_refuse(analysis)
     e_t, n_t, pct_t = _counts(treat)
     e_c, n_c, pct_c = _counts(ctrl)
@@ -185,21 +189,30 @@ def _binary(treat: dict, ctrl: dict, study, analysis, paired_r: float) -> Effect
     shown = (f"{e_t}/{n_t} vs {e_c}/{n_c}"
              + (f" (counts from {treat['percent']:g}% and {ctrl['percent']:g}% of the totals)"
                 if from_percent else ""))
-    if study["design"] == "split_face":
+    if is_within_person(study):
+        unit = unit_of(study)
         if n_t != n_c:
-            raise NotPoolable("split-face sides report different numbers of patients")
+            raise NotPoolable(f"the {unit}s of a within-person study report different numbers "
+                              "of patients")
         if measure not in ("RR", "OR"):
-            raise NotPoolable(f"{measure} is not defined here for split-face binary data")
+            raise NotPoolable(f"{measure} is not defined here for within-person binary data")
         if min(e_t, e_c) == 0 or max(e_t, e_c) == n_t:
-            raise NotPoolable("a split-face binary outcome with 0 or all events on a side: the "
-                              "marginal paired method needs both proportions inside (0, 1)")
+            raise NotPoolable(f"a within-person binary outcome with 0 or all events in a {unit}:"
+                              " the marginal paired method needs both proportions inside (0, 1)")
         es = paired.paired_binary(e_t / n_t, e_c / n_c, n_t, paired_r, measure)
-        how = (f"paired log {measure} from {shown} sides of {n_t} patients (Becker-Balagtas "
-               f"marginal method), r = {paired_r:g}")
+        how = (f"paired log {measure}{kind_words(study)} from {shown} {unit}s of {n_t} patients "
+               f"(Becker-Balagtas marginal method), r = {paired_r:g}")
         paired_design = True
     else:
+        notes = []
+        if control_share > 1:
+            # Cochrane Handbook 23.3.4: a control group shared by k comparisons enters each
+            # with its events and its total divided by k, so that no patient counts twice
+            e_c, n_c = e_c / control_share, n_c / control_share
+            notes.append(f"control arm shared by {control_share} comparisons: its events and "
+                         f"total split to {e_c:g}/{n_c:g}")
         es = effect_sizes(measure, ai=[e_t], bi=[n_t - e_t], ci=[e_c], di=[n_c - e_c])
-        how = f"{'log ' if is_ratio(measure) else ''}{measure} from {shown}"
+        how = "; ".join([f"{'log ' if is_ratio(measure) else ''}{measure} from {shown}", *notes])
         if 0 in (e_t, n_t - e_t, e_c, n_c - e_c) and is_ratio(measure):
             how += "; 0.5 added to each cell (zero cell)"
         paired_design = False
@@ -235,18 +248,19 @@ def effect_from_means_and_p(rows: pd.DataFrame, contrast: dict | None, study, an
     operator = contrast.get("p_operator") or "="
     if operator == ">":
         raise NotPoolable("arm means with only 'p >' a threshold: no SE can be derived")
-    split_face = study["design"] == "split_face"
+    split_face = is_within_person(study)
     n_t, n_c = _n(treat), _n(ctrl)
-    df = paired_df(n_t) if split_face else parallel_df(n_t, n_c)
+    df = _test_df(contrast, n_t, n_c, split_face)
     md = conversions.md_from_means_and_p(float(treat["mean"]), float(ctrl["mean"]),
                                          float(contrast["p_value"]), df=df, operator=operator)
+    basis = "z" if df is None else f"t, df = {df:g}"
     how = (f"MD {md.estimate:g} from the arm means ({float(treat['mean']):g} vs "
            f"{float(ctrl['mean']):g}); SE from p {operator} {float(contrast['p_value']):g} "
-           f"(t, df = {df:g}{', paired' if split_face else ''})")
+           f"({basis}{', paired' if split_face else ''})")
     if md.p_is_bound:
         how += ", the bound used as p (conservative)"
     yi, vi, how, df_out = md_se_to_measure(md.estimate, md.se, n_t, n_c, split_face, analysis,
-                                           paired_r, how, df)
+                                           paired_r, how, np.nan if df is None else df)
     return Effect(
         yi=yi, vi=vi, derivation=how, value_type=treat["value_type"],
         source_url=str(contrast["source_url"]), source_location=str(contrast["source_location"]),
@@ -255,6 +269,17 @@ def effect_from_means_and_p(rows: pd.DataFrame, contrast: dict | None, study, an
         converted=True, paired=split_face, paired_r=paired_r if split_face else np.nan,
         p_derived=True, p_bound=md.p_is_bound,
     )
+
+
+def _test_df(contrast: dict, n_t: float, n_c: float, within_person: bool) -> float | None:
+    """df of the test behind a between-arm p value printed beside arm means: None for a
+    stated z test, a stated df, else the t test of the design (n − 1 paired, n1 + n2 − 2)."""
+    basis = contrast.get("basis")
+    if not missing(basis) and basis == "z":
+        return None
+    if not missing(contrast.get("df")):
+        return float(contrast["df"])
+    return paired_df(n_t) if within_person else parallel_df(n_t, n_c)
 
 
 def md_se_to_measure(md: float, se: float, n_t: float, n_c: float, split_face: bool, analysis,

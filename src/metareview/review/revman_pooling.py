@@ -117,7 +117,8 @@ def study_rows(review, outcome: str, settings: dict, exclude_studies: Iterable[s
         if study in excluded:
             not_used.append({**base, "reason": "excluded by the exclude_studies parameter"})
             continue
-        if design.get(study) in ("single_arm", "split_face", "crossover", "cluster"):
+        if design.get(study) in ("single_arm", "split_face", "crossover", "cluster",
+                                 "within_person"):
             not_used.append({**base, "reason": f"{design.get(study)} design: RevMan's methods "
                                                "take parallel groups only"})
             continue

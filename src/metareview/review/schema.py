@@ -15,8 +15,17 @@ from dataclasses import dataclass, field, replace
 
 from metareview.stats.vocabulary import P_OPERATORS
 
-SOURCE_LEVELS = ("abstract", "full_text", "registry")
-DESIGNS = ("parallel", "split_face", "crossover", "cluster", "non_randomised", "single_arm")
+# dataset: a published dataset (a data package, a supplement's data file, an R package's
+# data); secondary_source: another review's table, a news page, a conference report
+SOURCE_LEVELS = ("abstract", "full_text", "registry", "dataset", "secondary_source")
+DESIGNS = ("parallel", "split_face", "crossover", "cluster", "non_randomised", "single_arm",
+           "within_person")
+# Within-person designs: every patient contributes both conditions, at once (both sides of the
+# face or scalp, both eyes or limbs) or in turn (crossover), so that the two "arms" are the
+# same patients and are analysed paired (`metareview.review.within_person`).
+WITHIN_PERSON_KINDS = ("split_face", "split_scalp", "crossover", "paired_organs")
+# Design values of earlier versions that name their within-person kind themselves.
+DESIGNS_WITH_KIND = {"split_face": "split_face", "crossover": "crossover"}
 ROLES = ("treatment", "control")
 AE_ROLES = ("treatment", "control", "single")
 SEVERITIES = ("any", "mild", "moderate", "severe", "serious", "death")
@@ -33,7 +42,9 @@ ARM_FORMS = (
     "narrative",
 )
 CONTRAST_FORMS = ("estimate_ci", "estimate_p", "p_value", "t_stat", "estimate_only",
-                  "direction_only", "narrative", "estimate_se")
+                  "direction_only", "narrative", "estimate_se", "estimate_variance")
+# The distribution of a printed interval or p value: z (normal) or t with its df.
+CONTRAST_BASES = ("z", "t")
 FAVOURS = ("treatment", "control", "none", "unclear")
 CONTRAST_MEASURES = ("MD", "SMD", "RR", "OR", "RD", "percent_difference", "none")
 CONTRAST_DIRECTIONS = ("treatment_minus_control", "control_minus_treatment", "unclear")
@@ -45,7 +56,8 @@ ROB_JUDGEMENTS = {
     "RoB1": ("low", "high", "unclear"),
 }
 OUTCOME_TYPES = ("continuous", "binary", "proportion")
-OUTCOME_DIRECTIONS = ("lower_is_better", "higher_is_better")
+# neutral: the source and the review state no better direction (e.g. a change in weight)
+OUTCOME_DIRECTIONS = ("lower_is_better", "higher_is_better", "neutral")
 OUTCOME_MEASURES = ("SMD", "MD", "RR", "OR", "RD", "PLO", "PFT")
 # RevMan 5's statistical methods and analysis models (`analysis_method: revman`)
 POOLING_METHODS = ("MH", "IV", "Peto")
@@ -129,16 +141,21 @@ STUDIES = Sheet(
         Column("doi"),
         Column("pmid"),
         Column("design", "category", True, DESIGNS),
+        Column("within_person_kind", "category", allowed=WITHIN_PERSON_KINDS,
+               may_be_absent=True,
+               description="for design within_person: split_face, split_scalp, crossover or "
+                           "paired_organs (both eyes, limbs, hands, ...); empty otherwise"),
         Column("randomised", "bool", True),
         Column("country"),
-        Column("condition", required=True,
-               description="a condition of review.yaml (free text if it lists none)"),
+        Column("condition",
+               description="a condition of review.yaml (free text if it lists none); empty "
+                           "when the review has one population"),
         Column("intervention_class", required=True,
                description="an intervention class of review.yaml"),
         Column("intervention", required=True),
         Column("comparator", required=True, description='"none" for single-arm series'),
-        Column("co_intervention", required=True,
-               description='base treatment in both arms, or "none"'),
+        Column("co_intervention",
+               description='base treatment in both arms, "none", or empty when not stated'),
         Column("n_randomised", "int", minimum=1),
         Column("n_analysed", "int", minimum=1),
         Column("follow_up_weeks", "float", minimum=0),
@@ -216,11 +233,21 @@ CONTRASTS = Sheet(
         Column("se", "float", minimum=0, exclusive_minimum=True, may_be_absent=True,
                description="standard error of the estimate as reported (of its natural log "
                            "for a ratio), form estimate_se"),
+        Column("variance", "float", minimum=0, exclusive_minimum=True, may_be_absent=True,
+               description="sampling variance of the estimate as reported (of its natural "
+                           "log for a ratio), form estimate_variance"),
+        Column("basis", "category", allowed=CONTRAST_BASES, may_be_absent=True,
+               description="the distribution of the printed interval or p value: z, or t "
+                           "(with df); needed for an MD or SMD with a CI or p value, empty "
+                           "means z for a ratio"),
+        Column("df", "float", minimum=0, exclusive_minimum=True, may_be_absent=True,
+               description="degrees of freedom of a t-based interval or p value as printed; "
+                           "empty: n - 1 (paired) or n_treatment + n_control - 2"),
     ),
     key=("study_id", "comparison", "outcome", "timepoint_weeks"),
     description="between-arm results as reported",
     optional=True,
-    notes=("for paired (split-face) results n_treatment = n_control = number of patients",),
+    notes=("for paired (within-person) results n_treatment = n_control = number of patients",),
 )
 
 ADVERSE_EVENTS = Sheet(

@@ -77,6 +77,7 @@ _CONTRAST_FORM_NEEDS = {
     "estimate_ci": ("estimate", "ci_low", "ci_high"),
     "estimate_p": ("estimate", "p_value"),
     "estimate_se": ("estimate", "se"),
+    "estimate_variance": ("estimate", "variance"),
     "p_value": ("p_value",),
     "t_stat": ("t_stat",),
     "estimate_only": ("estimate",),
@@ -614,6 +615,8 @@ def _check_rows(table: _Table, problems: _Problems) -> None:
         return
     for i, row in enumerate(table.rows):
         check(table, i, row, problems)
+    if table.sheet.filename == "contrasts.csv":
+        _check_basis_column(table, problems)
 
 
 def _ordered(table, i, row, problems, names: tuple[str, ...], rule: str, fix: str) -> None:
@@ -722,6 +725,13 @@ def _contrast_row(table, i, row, problems) -> None:
                     f"a {table.get('measure', i)} is a ratio and must be > 0.",
                     "enter the ratio as printed (not its logarithm).",
                 )
+    if table.raw("se", i) is not None and table.raw("variance", i) is not None:
+        problems.add(
+            table.file, row, "variance", table.raw("variance", i),
+            "se and variance are both filled; one of them is what the source prints.",
+            "keep the one the source prints (form estimate_se or estimate_variance) and clear "
+            "the other.")
+    _contrast_basis(table, i, row, problems)
     has_p, has_op = table.raw("p_value", i) is not None, table.raw("p_operator", i) is not None
     if has_p and not has_op:
         problems.add(
@@ -733,6 +743,66 @@ def _contrast_row(table, i, row, problems) -> None:
             table.file, row, "p_value", "", "p_operator is set but p_value is empty.",
             "enter the p value, or clear p_operator.",
         )
+
+
+# Forms and measures whose SE depends on the distribution of the printed interval or p value.
+_FORMS_WITH_BASIS = ("estimate_ci", "estimate_p")
+_MEASURES_WITH_BASIS = ("MD", "SMD")
+_BASIS_FIX = ("write t when the source's interval or p value comes from a t test or t "
+              "interval (its df in df, or df empty for n - 1 paired, n_treatment + n_control "
+              "- 2 otherwise), z when it is a normal (Wald) interval or z test; the code no "
+              "longer guesses it from whether the arm sizes are filled.")
+
+
+def _needs_basis(table, i) -> bool:
+    return (table.get("reported_form", i) in _FORMS_WITH_BASIS
+            and table.get("measure", i) in _MEASURES_WITH_BASIS)
+
+
+def _contrast_basis(table, i, row, problems) -> None:
+    """The basis of an MD or SMD interval or p value is stated; a df goes with t only, and a
+    t basis has its df or the numbers of patients that give it."""
+    if "basis" not in table.header:
+        return  # reported once for the sheet (`_check_basis_column`)
+    basis = table.get("basis", i)
+    if basis is None and table.raw("basis", i) is None and _needs_basis(table, i):
+        problems.add(
+            table.file, row, "basis", "",
+            f"an {table.get('measure', i)} with a {'CI' if table.get('reported_form', i) == 'estimate_ci' else 'p value'} "
+            "needs the basis of its interval or test: its SE differs by the ratio of the t and z "
+            "quantiles.", _BASIS_FIX)
+    if table.raw("df", i) is not None and basis != "t":
+        problems.add(
+            table.file, row, "df", table.raw("df", i),
+            "df is the degrees of freedom of a t-based interval or test, but basis is not t.",
+            "set basis to t, or clear df.")
+    if basis == "t" and table.raw("df", i) is None:
+        paired = table.get("paired", i) is True
+        sizes = [table.get(c, i) for c in ("n_treatment", "n_control")]
+        known = any(v is not None for v in sizes) if paired else all(
+            v is not None for v in sizes)
+        if not known and table.get("reported_form", i) != "t_stat":
+            problems.add(
+                table.file, row, "df", "",
+                "a t basis needs the df, or the numbers of patients that give it.",
+                "enter df as printed, or n_treatment and n_control (the number of patients, "
+                "twice, for a paired result).")
+
+
+def _check_basis_column(table: _Table, problems) -> None:
+    """A sheet from before the basis column, with rows that need it: one problem naming the
+    one change (the column, and a value in each of those rows)."""
+    if "basis" in table.header:
+        return
+    rows = [row for i, row in enumerate(table.rows) if _needs_basis(table, i)]
+    if rows:
+        shown = ", ".join(str(r) for r in rows[:10]) + (", ..." if len(rows) > 10 else "")
+        problems.add(
+            table.file, 1, "basis", None,
+            f"rows {shown} give an MD or SMD with a CI or p value, and the sheet has no "
+            "column basis (z, or t with its df).",
+            "add the column basis (and df, if the source prints it) to the header and fill it "
+            "in those rows: " + _BASIS_FIX)
 
 
 def _adverse_event_row(table, i, row, problems) -> None:
@@ -788,6 +858,34 @@ def _study_row(table, i, row, problems) -> None:
             f"a {design} study cannot be randomised.",
             "set randomised to false, or correct the design.",
         )
+    _within_person_kind(table, i, row, problems, design)
+
+
+def _within_person_kind(table, i, row, problems, design) -> None:
+    """design within_person names its kind; split_face and crossover are their own kind; other
+    designs have none."""
+    kind, raw = table.get("within_person_kind", i), table.raw("within_person_kind", i)
+    kinds = ", ".join(schema.WITHIN_PERSON_KINDS)
+    if design == "within_person" and raw is None:
+        problems.add(
+            table.file, row, "within_person_kind", "",
+            "a within_person study needs its kind: how each patient receives both conditions.",
+            f"write one of {kinds} in within_person_kind (add the column to the header if the "
+            "sheet has none).")
+    elif design in schema.DESIGNS_WITH_KIND and kind is not None and (
+            kind != schema.DESIGNS_WITH_KIND[design]):
+        problems.add(
+            table.file, row, "within_person_kind", raw,
+            f"design {design} is the within-person kind {schema.DESIGNS_WITH_KIND[design]}, "
+            f"not {kind}.",
+            f"set design to within_person with within_person_kind {kind}, or clear the kind.")
+    elif design is not None and design not in ("within_person", *schema.DESIGNS_WITH_KIND) \
+            and raw is not None:
+        problems.add(
+            table.file, row, "within_person_kind", raw,
+            f"within_person_kind is for within-person designs, and this study's design is "
+            f"{design}.",
+            "set design to within_person, or clear within_person_kind.")
 
 
 def _outcome_row(table, i, row, problems) -> None:

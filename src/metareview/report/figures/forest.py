@@ -71,8 +71,11 @@ def favours_labels(measure: str, direction: str = "lower_is_better",
     (below 0, or below 1 for a ratio) favours the treatment when lower values of the outcome
     are better, and the control when higher values are better. `measure` does not change the
     sides: a ratio below 1 is fewer events with treatment, as a negative difference is a lower
-    value.
+    value. An outcome without a better direction ("neutral") favours no side: its labels say
+    on which side the treatment's values are lower or higher.
     """
+    if direction == "neutral":
+        return f"Lower with {treatment}", f"Higher with {treatment}"
     left, right = f"Favours {treatment}", f"Favours {control}"
     if direction == "higher_is_better":
         return right, left
