@@ -30,10 +30,14 @@ CODED_WORDS = {
     # designs
     "parallel": "parallel groups",
     "split_face": "split-face",
+    "within_person": "within-person",
+    "split_scalp": "split-scalp",
+    "paired_organs": "paired organs",
     "non_randomised": "non-randomised",
     "single_arm": "single group",
     # sources
     "full_text": "full text",
+    "secondary_source": "secondary source",
     # reported forms of arms and contrasts
     "mean_sd": "mean and SD",
     "mean_se": "mean and SE",
@@ -47,6 +51,7 @@ CODED_WORDS = {
     "estimate_ci": "estimate and CI",
     "estimate_p": "estimate and p value",
     "estimate_se": "estimate and SE",
+    "estimate_variance": "estimate and variance",
     "estimate_only": "estimate only",
     "p_value": "p value",
     "t_stat": "t statistic",
