@@ -21,6 +21,7 @@ from metareview.report.frames import (
     study_labels,
     with_exp,
 )
+from metareview.review.ordering import sort_studies
 from metareview.stats.vocabulary import TESTS
 
 ESTIMATORS = ("FE", "DL", "REML", "PM", "SJ")
@@ -179,7 +180,7 @@ def _signature(effects: pd.DataFrame) -> dict:
         return {}
     return {o: tuple(map(tuple, p[["study_id", "comparison", "yi", "vi"]].round(12)
                          .to_numpy().tolist()))
-            for o, p in effects.sort_values(["study_id", "comparison"]).groupby("outcome")}
+            for o, p in sort_studies(effects, ["study_id", "comparison"]).groupby("outcome")}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 import metareview as mr
+from metareview.review.ordering import sort_studies
 from metareview.stats.escalc import back_transform
 
 POOLED_PROPORTION_COLUMNS = [
@@ -111,8 +112,8 @@ def pool_proportions(rows: pd.DataFrame, *, group_by: str = "condition", level: 
     for outcome in sorted(rows["outcome"].unique()) if len(rows) else []:
         part_outcome = rows[rows["outcome"] == outcome]
         for group in sorted(part_outcome[group_by].astype(str).unique()):
-            part = part_outcome[part_outcome[group_by].astype(str) == group].sort_values(
-                "study_id")
+            part = sort_studies(part_outcome[part_outcome[group_by].astype(str) == group],
+                                ["study_id"])
             row, fit = _glmm_row(outcome, group, part, level, nagq)
             table.append(row)
             fits.append(ProportionFit(outcome, group, part, fit))
