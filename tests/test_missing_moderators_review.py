@@ -103,5 +103,54 @@ def _processed(root: Path, name: str) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_the_review_runs(root):
-    assert (root / "reports" / NAME / "04_subgroups.html").is_file()
+def test_studies_in_natural_order(root):
+    expected = [study_id(t) for t in REFERENCE["input"]["trial"]]   # bcg1, bcg2, ..., bcg13
+    assert expected[:3] == ["bcg1", "bcg2", "bcg3"] and expected[-1] == "bcg13"
+    assert _processed(root, "effects")["study_id"].tolist() == expected
+    characteristics = _processed(root, "study_characteristics")
+    assert characteristics.iloc[:, 0].astype(str).str.startswith("bcg").all()
+    assert characteristics.iloc[:, 0].tolist() == expected
+
+
+@pytest.mark.slow
+def test_subgroup_studies_not_reporting_are_shown_and_left_out(root):
+    expected = REFERENCE["cases"][TEST]
+    table = _processed(root, "subgroups")
+    alloc = table[table["moderator"] == "alloc"]
+    groups = alloc[alloc["row"] == "group"].set_index("level")
+    assert list(groups.index) == ["random", "alternate", "systematic", "not reported"]
+    for level, reference in expected["alloc_groups"].items():
+        assert groups.loc[level, "k"] == reference["k"]
+        for name in ("estimate", "ci_low", "ci_high", "tau2"):
+            assert groups.loc[level, name] == pytest.approx(reference[name], rel=1e-6), name
+    assert groups.loc["not reported", "k"] == 2
+    between = alloc[alloc["row"] == "between"].set_index("tau2_mode")
+    assert (between["k"] == 11).all()
+    assert set(between["status"]) == {"tested; 2 studies that do not report alloc left out"}
+    assert between.loc["common", "q_between"] == pytest.approx(expected["alloc"]["qm"], rel=1e-6)
+    assert between.loc["common", "df2"] == expected["alloc"]["qm_df2"]
+    page = (root / "reports" / NAME / "04_subgroups.html").read_text(encoding="utf-8")
+    assert "2 studies that do not report alloc left out" in page
+    assert (root / "reports" / NAME / "figures" / "subgroup_tb_alloc.png").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moderator", ["ablat", "alloc"])
+def test_meta_regression_on_complete_rows_equals_metafor(root, moderator):
+    reference = REFERENCE["cases"][TEST][moderator]
+    table = _processed(root, "meta_regression")
+    rows = table[table["moderator"] == moderator].set_index("term")
+    assert list(rows.index) == reference["terms"]
+    assert (rows["k"] == reference["k"]).all() and reference["k"] == 11
+    for position, term in enumerate(reference["terms"]):
+        for name, ref in (("estimate", "coefs"), ("se", "se"), ("ci_low", "ci_low"),
+                          ("ci_high", "ci_high"), ("pval", "pval")):
+            assert rows.loc[term, name] == pytest.approx(reference[ref][position], rel=1e-6,
+                                                         abs=1e-10), (term, name)
+    for name in ("qm", "qm_pval", "tau2", "r2"):
+        assert rows[name].iloc[0] == pytest.approx(reference[name], rel=1e-6, abs=1e-10), name
+    assert set(rows["status"]) == {f"fitted; 2 studies that do not report {moderator} left out"}
+    page = (root / "reports" / NAME / "04_subgroups.html").read_text(encoding="utf-8")
+    assert f"fitted; 2 studies that do not report {moderator} left out" in page
+    bubble = root / "reports" / NAME / "figures" / "bubble_tb_ablat.png"
+    assert bubble.is_file()
