@@ -18,7 +18,9 @@ import pandas as pd
 import pytest
 import yaml
 
+import metareview as mr
 from metareview.report import figures, subgroups, text
+from metareview.report.proportions import pool_by_subgroups
 from metareview.report.figures.style import alt_text
 from metareview.review import ordering
 from metareview.review.definitions import Moderator, parse_definitions
@@ -261,3 +263,27 @@ def _q_between(fits) -> float:
     weights = 1 / np.array([f.se for f in fits]) ** 2
     mean = np.sum(weights * estimates) / np.sum(weights)
     return float(np.sum(weights * (estimates - mean) ** 2))
+
+
+# --- single-group proportions by subgroup -----------------------------------------------------
+
+
+def test_proportions_by_a_subgroup_with_empty_cells():
+    rows = pd.DataFrame({
+        "study_id": ["p10", "p2", "p1", "p3", "p4", "p11"], "outcome": "response",
+        "events": [8, 12, 5, 20, 3, 9], "total": [17, 20, 14, 30, 15, 21],
+        "alloc": ["systematic", "random", "systematic", np.nan, "random", ""]})
+    table, tests = pool_by_subgroups(rows, ["alloc"], definitions=DEFINITIONS)
+    # review.yaml's order (random before systematic), the empty cells last as "not reported"
+    assert table["group"].tolist() == ["random", "systematic", "not reported"]
+    shown = table.set_index("group")
+    assert shown.loc["not reported", "studies"] == "p3; p11"
+    assert shown.loc["systematic", "studies"] == "p1; p10"       # natural order of ids
+    (test,) = tests.to_dict("records")
+    assert test["groups"] == "random, systematic" and test["k"] == 4
+    assert test["method"].endswith("; 2 studies that do not report alloc left out")
+    reported = rows.iloc[[0, 1, 2, 4]]
+    es = mr.effect_sizes("PLO", xi=reported["events"].to_numpy(float),
+                         ni=reported["total"].to_numpy(float))
+    expected = mr.subgroup(es["yi"], es["vi"], reported["alloc"].to_numpy(), tau2="separate")
+    assert test["q_between"] == pytest.approx(expected.q_between, rel=1e-12)

@@ -145,7 +145,8 @@ def subgroup_forest_for(fit, review, level: float = 0.95):
 
 def proportions_for(fits, outcome: str, review=None, group_column: str = "condition"):
     """Forest plot of one single-group outcome on the 0–100% axis, grouped by subgroup (the
-    groups' and the outcome's labels from the review when it is given)."""
+    groups' and the outcome's labels from the review when it is given), in the order of
+    `fits` (`report.proportions.pool_proportions`: review.yaml's order of the levels)."""
     names = study_names(review) if review is not None else {}
     rows = pd.concat([f.rows.assign(group=f.group,
                                     label=f.rows["study_id"].astype(str).map(
@@ -157,7 +158,8 @@ def proportions_for(fits, outcome: str, review=None, group_column: str = "condit
     headings = {f.group: _subgroup_label(review.definitions, group_column, f.group)
                 for f in fits}
     return figures.proportion_forest_plot(rows, groups, title=_outcome_info(review, outcome)[0],
-                                          group_labels=headings)
+                                          group_labels=headings,
+                                          group_order=[f.group for f in fits])
 
 
 def bubble_for(fit):
