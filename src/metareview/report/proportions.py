@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 import metareview as mr
-from metareview.report.text import plural
+from metareview.report.subgroups import left_out_text
 from metareview.review import ordering
 from metareview.review.ordering import sort_studies
 from metareview.stats.escalc import back_transform
@@ -143,8 +143,7 @@ def pool_proportions(rows: pd.DataFrame, *, group_by: str = "condition", level: 
                    f"{group_by.replace('_', ' ')}")
             n_left_out = part_outcome.loc[unreported, "study_id"].nunique()
             if n_left_out:
-                how += (f"; {plural(n_left_out, 'study')} that "
-                        f"{'does' if n_left_out == 1 else 'do'} not report {group_by} left out")
+                how += f"; {left_out_text(n_left_out, group_by)}"
             between.append({"outcome": outcome, "groups": ", ".join(testable),
                             "k": len(kept), "q_between": test.q_between, "df": test.df,
                             "pval": test.pval, "method": how})

@@ -63,10 +63,10 @@ def subgroup_table(effects: pd.DataFrame, moderators: Sequence[str] = SUBGROUP_M
                              definitions=definitions).table
 
 
-def left_out_text(n_studies: int, column: str, verb: str = "report") -> str:
+def left_out_text(n_studies: int, column: str) -> str:
     """"2 studies that do not report alloc left out" (the note of a test or a fit)."""
     return (f"{plural(n_studies, 'study')} that {'does' if n_studies == 1 else 'do'} not "
-            f"{verb} {column} left out")
+            f"report {column} left out")
 
 
 def is_tested(status: pd.Series) -> pd.Series:
@@ -137,8 +137,7 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
             k = len(part_reported)
             if k < 3 or len(levels) < 2:
                 why = (f"k = {k}: too few studies to compare subgroups" if k < 3
-                       else f"one level only ({levels[0]})" if levels
-                       else f"no study reports {moderator}")
+                       else f"one level only ({levels[0]})")
                 rows.append({**base, "row": "between", "k": k,
                              "status": _with_note(f"not tested: {why}", note)})
                 continue
