@@ -48,8 +48,9 @@ def test_subgroup_forest_plot_in_the_reviews_words(review, effects):
     (fit,) = [f for f in analysis.fits if f.outcome == "tb"]
     fig = review_figures.subgroup_forest_for(fit, review)
     texts = _texts(fig)
-    # design values "non_randomised" and "parallel", as `label_of` words them, capitalised
-    assert [t for t in texts if "(k = " in t] == ["Non randomised (k = 6)", "Parallel (k = 7)"]
+    # design values "non_randomised" and "parallel", as `label_of` words them, capitalised,
+    # in the schema's order of designs
+    assert [t for t in texts if "(k = " in t] == ["Parallel (k = 7)", "Non randomised (k = 6)"]
     assert "Experimental" not in texts and "BCG vaccine" in texts and "No vaccine" in texts
     # fewer cases is better: the vaccine's side is the left, as in the outcome's forest plot
     assert _favours(fig) == ("Favours BCG vaccine", "Favours no vaccine")

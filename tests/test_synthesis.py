@@ -475,7 +475,8 @@ def test_pooled_sentences(mixed):
 def test_subgroup_and_safety_sentences(bcg):
     subgroup_rows = subgroups.subgroup_table(bcg, moderators=["design", "co_intervention"], n_perm=100)
     (sentence,) = text.subgroup_sentences(subgroup_rows)  # co_intervention has one level
-    assert sentence.startswith("**tb** by design (RR): non_randomised ")
+    # designs in the schema's order (parallel before non_randomised), not alphabetical
+    assert sentence.startswith("**tb** by design (RR): parallel ")
     assert "(k = 6)" in sentence and "(k = 7)" in sentence
     # Hartung-Knapp (the default): the common-tau² test is F with both df (13 studies, 2
     # groups: 1 and 11); the separate-tau² test is chi² (Q with its df)

@@ -13,6 +13,7 @@ from metareview import files
 from metareview.report.frames import sorted_frame
 from metareview.report.text import md, plural
 from metareview.review import checksums
+from metareview.review.ordering import natural_sorted, sort_studies
 from metareview.review.sheets import SHEET_NAMES, Review
 
 
@@ -126,7 +127,7 @@ def study_characteristics(review) -> pd.DataFrame:
     studies = review.studies[[c for c in STUDY_COLUMNS if c in review.studies.columns]].copy()
     reported = pd.concat([review.arms[["study_id", "outcome"]],
                           review.contrasts[["study_id", "outcome"]]], ignore_index=True)
-    outcomes = (reported.drop_duplicates().sort_values(["study_id", "outcome"])
+    outcomes = (sort_studies(reported.drop_duplicates(), ["study_id", "outcome"])
                 .groupby("study_id")["outcome"].agg("; ".join))
     studies["outcomes"] = studies["study_id"].map(outcomes).fillna("")
     return sorted_frame(studies, ["study_id"])
@@ -155,7 +156,7 @@ def study_labels(studies: pd.DataFrame) -> dict[str, str]:
             labels[str(study_id)] = str(study_id).replace("_", " ")
     counts = pd.Series(labels).value_counts()
     seen: dict[str, int] = {}
-    for study_id in sorted(labels):
+    for study_id in natural_sorted(labels):
         label = labels[study_id]
         if counts[label] > 1:
             seen[label] = seen.get(label, 0) + 1
@@ -235,8 +236,8 @@ def rob_table(risk_of_bias: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["study_id", "tool"])
     wide = risk_of_bias.pivot(index=["study_id", "tool"], columns="domain", values="judgement")
     domains = sorted(wide.columns, key=lambda d: (d == "overall", len(d), d))
-    return wide[domains].reset_index().rename_axis(columns=None).sort_values(
-        ["tool", "study_id"]).reset_index(drop=True)
+    return sort_studies(wide[domains].reset_index().rename_axis(columns=None),
+                        ["tool", "study_id"]).reset_index(drop=True)
 
 
 def conversions_table(effects: pd.DataFrame) -> pd.DataFrame:

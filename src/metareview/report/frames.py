@@ -9,6 +9,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from metareview.review.ordering import sort_studies
 from metareview.stats.vocabulary import is_ratio
 
 
@@ -32,8 +33,7 @@ def outcome_groups(effects: pd.DataFrame) -> Iterable[tuple[str, str, pd.DataFra
     out = []
     for outcome, measure in keys.itertuples(index=False):
         part = effects[(effects["outcome"] == outcome) & (effects["measure"] == measure)]
-        out.append((str(outcome), str(measure), part.sort_values(["study_id", "comparison"],
-                                                                   kind="stable")))
+        out.append((str(outcome), str(measure), sort_studies(part, ["study_id", "comparison"])))
     return out
 
 
@@ -50,7 +50,7 @@ def sorted_frame(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     keys = [k for k in keys if k in frame.columns]
     if not keys or frame.empty:
         return frame.reset_index(drop=True)
-    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
+    return sort_studies(frame, keys).reset_index(drop=True)
 
 
 def study_intervals(effects: pd.DataFrame, level: float = 0.95

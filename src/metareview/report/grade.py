@@ -158,6 +158,7 @@ import pandas as pd
 from scipy import stats
 
 from metareview.report.frames import study_intervals
+from metareview.review.ordering import natural_sorted
 from metareview.review.schema import GRADE_DOMAINS, GRADE_JUDGEMENTS
 from metareview.stats.small_study import egger_test
 from metareview.stats.vocabulary import is_proportion, is_ratio
@@ -517,7 +518,7 @@ def rate_risk_of_bias(effects: pd.DataFrame, result: Any, rob: pd.DataFrame | No
     total = weights.sum()
     share_high = float(weights[classes == "high"].sum() / total)
     share_concerns = float(weights[classes != "low"].sum() / total)
-    missing = sorted(set(effects["study_id"].astype(str)) - set(overall))
+    missing = natural_sorted(set(effects["study_id"].astype(str)) - set(overall))
     counts = (f"{_pct(share_high)} of the weight from studies at high risk, "
               f"{_pct(share_concerns)} at high risk or with some concerns")
     if missing:

@@ -21,7 +21,11 @@ from metareview.report.frames import (
     study_labels,
     with_exp,
 )
+<<<<<<< HEAD
 from metareview.report.words import CODED_WORDS
+=======
+from metareview.review.ordering import sort_studies
+>>>>>>> wf-missing
 from metareview.stats.vocabulary import TESTS
 
 ESTIMATORS = ("FE", "DL", "REML", "PM", "SJ")
@@ -180,7 +184,7 @@ def _signature(effects: pd.DataFrame) -> dict:
         return {}
     return {o: tuple(map(tuple, p[["study_id", "comparison", "yi", "vi"]].round(12)
                          .to_numpy().tolist()))
-            for o, p in effects.sort_values(["study_id", "comparison"]).groupby("outcome")}
+            for o, p in sort_studies(effects, ["study_id", "comparison"]).groupby("outcome")}
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ import pandas as pd
 from scipy import stats
 
 import metareview as mr
+from metareview.report.subgroups import left_out_text
+from metareview.review import ordering
+from metareview.review.ordering import sort_studies
 from metareview.stats.escalc import back_transform
 
 POOLED_PROPORTION_COLUMNS = [
@@ -99,46 +102,59 @@ def _inverse_variance_rows(outcome, group, part, level, method) -> list[dict]:
 
 
 def pool_proportions(rows: pd.DataFrame, *, group_by: str = "condition", level: float = 0.95,
-                     nagq: int = 7, method: str = "REML",
-                     sensitivity: bool = True) -> PooledProportions:
+                     nagq: int = 7, method: str = "REML", sensitivity: bool = True,
+                     definitions=None) -> PooledProportions:
     """Pool every outcome of `rows` (from `derive_proportions`) within each value of `group_by`.
 
-    Per outcome and group: the GLMM with `nagq` quadrature points, and (with `sensitivity`)
-    inverse-variance PLO and PFT with the `method` tau² estimator. Per outcome with two or more
-    groups of k ≥ 2: the test of subgroup differences on the logit scale.
+    Per outcome and group (in the order review.yaml lists the levels, `definitions`): the GLMM
+    with `nagq` quadrature points, and (with `sensitivity`) inverse-variance PLO and PFT with
+    the `method` tau² estimator. Per outcome with two or more groups of k ≥ 2: the test of
+    subgroup differences on the logit scale. Studies whose cell of `group_by` is empty are
+    pooled as the group "not reported", which the test leaves out (its `method` says how many
+    studies were left out).
     """
     table, fits, between = [], [], []
     for outcome in sorted(rows["outcome"].unique()) if len(rows) else []:
         part_outcome = rows[rows["outcome"] == outcome]
-        for group in sorted(part_outcome[group_by].astype(str).unique()):
-            part = part_outcome[part_outcome[group_by].astype(str) == group].sort_values(
-                "study_id")
+        groups = pd.Series([ordering.NOT_REPORTED if ordering.is_missing(value)
+                            else ordering.level_text(value)
+                            for value in part_outcome[group_by]], index=part_outcome.index,
+                           dtype=object)
+        levels = ordering.ordered_levels(groups[groups != ordering.NOT_REPORTED], definitions,
+                                         group_by)
+        unreported = groups == ordering.NOT_REPORTED
+        for group in levels + ([ordering.NOT_REPORTED] if unreported.any() else []):
+            part = sort_studies(part_outcome[groups == group], ["study_id"])
             row, fit = _glmm_row(outcome, group, part, level, nagq)
             table.append(row)
             fits.append(ProportionFit(outcome, group, part, fit))
             if sensitivity and len(part) > 1:
                 table += _inverse_variance_rows(outcome, group, part, level, method)
-        groups = part_outcome[group_by].astype(str)
-        sizes = groups.value_counts()
-        testable = sizes[sizes >= 2].index
+        sizes = groups[~unreported].value_counts()
+        testable = [group for group in levels if sizes.get(group, 0) >= 2]
         if len(testable) >= 2:
             kept = part_outcome[groups.isin(testable)]
             es = mr.effect_sizes("PLO", xi=kept["events"].to_numpy(float),
                                  ni=kept["total"].to_numpy(float))
-            test = mr.subgroup(es["yi"], es["vi"], kept[group_by].astype(str).to_numpy(),
+            test = mr.subgroup(es["yi"], es["vi"],
+                               pd.Series(pd.Categorical(groups[kept.index], testable)),
                                method=method, tau2="separate")
-            between.append({"outcome": outcome, "groups": ", ".join(sorted(testable)),
+            how = ("Q-between on the logit scale, separate tau² per "
+                   f"{group_by.replace('_', ' ')}")
+            n_left_out = part_outcome.loc[unreported, "study_id"].nunique()
+            if n_left_out:
+                how += f"; {left_out_text(n_left_out, group_by)}"
+            between.append({"outcome": outcome, "groups": ", ".join(testable),
                             "k": len(kept), "q_between": test.q_between, "df": test.df,
-                            "pval": test.pval,
-                            "method": "Q-between on the logit scale, separate tau² per "
-                                      f"{group_by.replace('_', ' ')}"})
+                            "pval": test.pval, "method": how})
     frame = pd.DataFrame(table, columns=POOLED_PROPORTION_COLUMNS)
     return PooledProportions(frame, fits, pd.DataFrame(between, columns=[
         "outcome", "groups", "k", "q_between", "df", "pval", "method"]))
 
 
 def pool_by_subgroups(rows: pd.DataFrame, columns: list[str], *, level: float = 0.95,
-                      nagq: int = 7, method: str = "REML") -> tuple[pd.DataFrame, pd.DataFrame]:
+                      nagq: int = 7, method: str = "REML",
+                      definitions=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`pool_proportions` (GLMM only) within the values of each of `columns` in turn.
 
     Returns (pooled rows, tests of subgroup differences), each with a `subgroup` column naming
@@ -146,9 +162,8 @@ def pool_by_subgroups(rows: pd.DataFrame, columns: list[str], *, level: float = 
     """
     tables, tests = [], []
     for column in columns:
-        by = pool_proportions(rows.assign(**{column: rows[column].astype(str)}),
-                              group_by=column, level=level, nagq=nagq, method=method,
-                              sensitivity=False)
+        by = pool_proportions(rows, group_by=column, level=level, nagq=nagq, method=method,
+                              sensitivity=False, definitions=definitions)
         tables.append(by.table.assign(subgroup=column))
         tests.append(by.between.assign(subgroup=column))
     if not tables:

@@ -18,6 +18,7 @@ import pandas as pd
 from metareview.report.proportions import is_pooled
 from metareview.report.text import format_interval, format_number, format_p, natural
 from metareview.review.derive import analysis_of
+from metareview.review.ordering import natural_key
 
 COMPARISON_COLUMNS = [
     "review_id", "outcome", "subgroup", "published_measure", "published_k",
@@ -52,7 +53,8 @@ def _why_not_pooled(outcome: str, effects, not_pooled, swim_results) -> str:
     if len(not_pooled):
         for _, r in not_pooled[not_pooled["outcome"] == outcome].iterrows():
             reported.setdefault(r["study_id"], r["reason"].split(": ", 1)[-1])
-    parts += [f"{study} ({form})" for study, form in sorted(reported.items())]
+    parts += [f"{study} ({form})" for study, form in
+              sorted(reported.items(), key=lambda item: natural_key(item[0]))]
     if not parts:
         return ("no included study reports this outcome in a form that could be extracted; "
                 f"pooling needs at least two studies printing {NEEDED}")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from metareview.report import figures
 from metareview.report.frames import study_intervals
+from metareview.review.ordering import NOT_REPORTED
 
 
 def _outcome_info(review, outcome: str) -> tuple[str, str]:
@@ -122,7 +123,9 @@ def subgroup_forest_for(fit, review, level: float = 0.95):
     """Subgroup forest plot of one outcome × moderator of `subgroups.subgroup_analyses`, with
     subtotals and the test for subgroup differences, in the review's words: subgroup headings
     from review.yaml (`label_of`), study labels, arm and "favours" labels as in every other
-    forest plot of the review (sides from the outcome's direction)."""
+    forest plot of the review (sides from the outcome's direction). Subgroups in review.yaml's
+    order; the studies that do not report the column last, under "Not reported", outside the
+    test for subgroup differences."""
     groups = {level_: result for level_, result in fit.groups.items() if result is not None}
     part = fit.effects.assign(**{fit.moderator: fit.effects[fit.moderator].astype(str)})
     part = _rows(part, review)
@@ -136,12 +139,15 @@ def subgroup_forest_for(fit, review, level: float = 0.95):
         favours=favours(definitions, fit.measure, direction), direction=direction,
         title=_title(label, f"{fit.measure}, by {fit.moderator.replace('_', ' ')}", direction),
         level=level, arm_labels=arm_labels(definitions), group_labels=headings,
-        single_interval=intervals if any(i is not None for i in intervals) else None)
+        single_interval=intervals if any(i is not None for i in intervals) else None,
+        group_order=[*fit.levels, NOT_REPORTED],
+        untested=(NOT_REPORTED,) if fit.n_not_reported else ())
 
 
 def proportions_for(fits, outcome: str, review=None, group_column: str = "condition"):
     """Forest plot of one single-group outcome on the 0–100% axis, grouped by subgroup (the
-    groups' and the outcome's labels from the review when it is given)."""
+    groups' and the outcome's labels from the review when it is given), in the order of
+    `fits` (`report.proportions.pool_proportions`: review.yaml's order of the levels)."""
     names = study_names(review) if review is not None else {}
     rows = pd.concat([f.rows.assign(group=f.group,
                                     label=f.rows["study_id"].astype(str).map(
@@ -153,7 +159,8 @@ def proportions_for(fits, outcome: str, review=None, group_column: str = "condit
     headings = {f.group: _subgroup_label(review.definitions, group_column, f.group)
                 for f in fits}
     return figures.proportion_forest_plot(rows, groups, title=_outcome_info(review, outcome)[0],
-                                          group_labels=headings)
+                                          group_labels=headings,
+                                          group_order=[f.group for f in fits])
 
 
 def bubble_for(fit):

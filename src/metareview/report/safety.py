@@ -7,6 +7,7 @@ import pandas as pd
 
 import metareview as mr
 from metareview.report.frames import sorted_frame, with_exp
+from metareview.review.ordering import sort_studies
 
 SAFETY_COLUMNS = [
     "event", "method", "measure", "k_studies", "k_double_zero", "events_treatment",
@@ -43,7 +44,7 @@ def _counted(adverse_events: pd.DataFrame) -> pd.DataFrame:
         "c": wide[("events", "control")].to_numpy(float),
         "n2": wide[("total", "control")].to_numpy(float),
     })
-    return out.sort_values(["event", "study_id"]).reset_index(drop=True)
+    return sort_studies(out, ["event", "study_id"]).reset_index(drop=True)
 
 
 def adverse_events_by_arm(adverse_events: pd.DataFrame) -> pd.DataFrame:

@@ -43,6 +43,7 @@ from metareview.report.proportions import is_pooled
 from metareview.report.swim import BEFORE_AFTER, BETWEEN_GROUPS
 from metareview.report.text import md, p_text, plural
 from metareview.review.derive import analysis_of, read_effects
+from metareview.review.ordering import sort_studies
 
 KEY_RESULTS_RULE = ("Key results: the pooled results of the main analysis (comparisons and "
                     "single-group proportions), most participants first, at most three.")
@@ -201,7 +202,7 @@ def _comparative(review, effects, pooled, settings, swim, overrides, audit,
             part = effects[(effects["outcome"] == outcome) & (effects["measure"] == measure)]
             if analysis == MAIN and len(part):
                 part = part[part["main_analysis"]]
-            part = part.sort_values(["study_id", "comparison"], kind="stable")
+            part = sort_studies(part, ["study_id", "comparison"])
             if analysis == ALL_STUDIES and definitions.has_main_analysis:
                 comments.append(f"All studies: no study of {main_label.lower()} reports this "
                                 "outcome.")

@@ -37,6 +37,7 @@ import metareview as mr
 from metareview.report.text import md
 from metareview.review.derive import analysis_of
 from metareview.review.effect import missing
+from metareview.review.ordering import sort_studies
 
 FAVOURS_DIRECTION = {"treatment": 1, "control": -1, "none": 0}
 BETWEEN_GROUPS = "between groups"
@@ -127,8 +128,8 @@ def study_results(review, effects: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
                      "direction": direction, "p": float(p) if not missing(p) else np.nan,
                      "p_operator": operator, "n": float(n) if not missing(n) else np.nan,
                      "source": "contrast as printed", "main_analysis": main})
-    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS).sort_values(
-        ["outcome", "kind", "study_id", "comparison"]).reset_index(drop=True)
+    frame = sort_studies(pd.DataFrame(rows, columns=RESULT_COLUMNS),
+                         ["outcome", "kind", "study_id", "comparison"]).reset_index(drop=True)
     return frame, pd.DataFrame(unoriented, columns=["outcome", "study_id", "comparison",
                                                     "reason"])
 

@@ -226,15 +226,26 @@ def present_subgroups(subgroups: pd.DataFrame) -> pd.DataFrame:
                          "subgroup": r["level"], "studies": r["k"],
                          "estimate (95% CI) or test": estimate, "p": format_p(r["pval"]),
                          "note": "" if r["status"] == "pooled" else r["status"]})
-        elif r["status"] == "tested":
+        elif _tested(r["status"]):
             test = subgroup_test_text(r)
             if np.isfinite(r.get("p_permutation", np.nan)):
                 test += f"; permutation {p_text(r['p_permutation'])}"
             rows.append({"outcome": r["outcome"], "moderator": r["moderator"],
                          "subgroup": r["level"], "studies": r["k"],
                          "estimate (95% CI) or test": test, "p": format_p(r["q_between_pval"]),
-                         "note": ""})
+                         "note": _test_note(r["status"])})
     return pd.DataFrame(rows)
+
+
+def _tested(status) -> bool:
+    """A test that was done: status "tested", or "tested; <note>" when studies that do not
+    report the subgroup column were left out."""
+    return re.match(r"tested(;|$)", str(status)) is not None
+
+
+def _test_note(status) -> str:
+    """The note of a test's status ("2 studies that do not report alloc left out")."""
+    return str(status).partition("; ")[2]
 
 
 def pooled_sentences(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None) -> list[str]:
@@ -296,7 +307,7 @@ def subgroup_sentences(subgroups: pd.DataFrame, words=None) -> list[str]:
     sentences = []
     if subgroups is None or subgroups.empty:
         return sentences
-    tested = subgroups[(subgroups["row"] == "between") & (subgroups["status"] == "tested")]
+    tested = subgroups[(subgroups["row"] == "between") & subgroups["status"].map(_tested)]
     for (outcome, moderator), tests in tested.groupby(["outcome", "moderator"], sort=True):
         groups = subgroups[(subgroups["outcome"] == outcome)
                            & (subgroups["moderator"] == moderator)
@@ -320,9 +331,15 @@ def subgroup_sentences(subgroups: pd.DataFrame, words=None) -> list[str]:
             test_parts.append(f"separate tau² {subgroup_test_text(s)}, "
                               f"{p_text(s['q_between_pval'])}")
         measure = groups["measure"].iloc[0] if len(groups) else ""
+<<<<<<< HEAD
         sentences.append(f"**{md(value(outcome))}** by {md(header(moderator))} ({md(measure)}): "
+=======
+        note = _test_note(tests["status"].iloc[0])
+        sentences.append(f"**{md(outcome)}** by {md(moderator)} ({md(measure)}): "
+>>>>>>> wf-missing
                          + "; ".join(parts)
-                         + ". Test for subgroup differences: " + ", ".join(test_parts) + ".")
+                         + ". Test for subgroup differences: " + ", ".join(test_parts)
+                         + (f" ({md(note)})" if note else "") + ".")
     return sentences
 
 

@@ -23,6 +23,7 @@ import math
 import pandas as pd
 
 from metareview.review.effect import missing
+from metareview.review.ordering import sort_studies
 from metareview.review.within_person import is_within_person
 from metareview.stats import consistency
 
@@ -152,7 +153,7 @@ def audit(review, paired_r: float = 0.5) -> pd.DataFrame:
     if frame.empty:
         return frame
     frame["_order"] = (frame["status"] != "warning").astype(int)
-    return (frame.sort_values(["_order", "study_id", "sheet", "row"], kind="stable")
+    return (sort_studies(frame, ["_order", "study_id", "sheet", "row"])
             .drop(columns="_order").reset_index(drop=True))
 
 

@@ -23,6 +23,7 @@ study_columns:                      # optional extra columns of studies.csv
 subgroups: [condition, intervention_class, design]     # categorical columns of studies.csv
 moderators:                                           # meta-regression, one at a time
   - {column: latitude, kind: continuous}
+  - {column: route, kind: categorical}   # a factor: dummies, the first level the reference
 favours: {treatment: MSC therapy, control: control}
 required:                            # columns whose cells this review requires to be filled
   arms: [timepoint_weeks]

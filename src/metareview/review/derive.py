@@ -40,6 +40,7 @@ import pandas as pd
 from metareview.review.effect import DISPERSION_READINGS, Effect, NotPoolable, missing
 from metareview.review.from_arms import effect_from_arms, effect_from_means_and_p
 from metareview.review.from_contrasts import effect_from_contrast
+from metareview.review.ordering import natural_key, sort_studies
 from metareview.stats.vocabulary import is_proportion
 
 # How the events per arm of an outcome summarised as a single-group proportion are compared.
@@ -150,7 +151,8 @@ def derive_effects(
     effects, not_pooled = [], []
     keys = sorted(
         set(map(tuple, arms[["study_id", "comparison", "outcome"]].to_numpy().tolist()))
-        | set(map(tuple, contrasts[["study_id", "comparison", "outcome"]].to_numpy().tolist()))
+        | set(map(tuple, contrasts[["study_id", "comparison", "outcome"]].to_numpy().tolist())),
+        key=lambda key: (natural_key(key[0]), key[1:]),
     )
     for study_id, comparison, outcome_id in keys:
         study = studies.loc[study_id]
@@ -196,8 +198,8 @@ def derive_effects(
     effects_frame = pd.DataFrame(effects, columns=EFFECT_COLUMNS + extra)
     not_pooled_frame = pd.DataFrame(not_pooled, columns=NOT_POOLED_COLUMNS)
     return Derived(
-        effects_frame.sort_values(order, kind="stable").reset_index(drop=True),
-        not_pooled_frame.sort_values(order, kind="stable").reset_index(drop=True),
+        sort_studies(effects_frame, order).reset_index(drop=True),
+        sort_studies(not_pooled_frame, order).reset_index(drop=True),
     )
 
 

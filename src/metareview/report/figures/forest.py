@@ -819,7 +819,9 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
                          title: str | None = None, rob: pd.DataFrame | None = None,
                          arm_labels: tuple[str, str] = ("Experimental", "Control"),
                          group_labels: dict | None = None,
-                         single_interval: Sequence | None = None) -> Figure:
+                         single_interval: Sequence | None = None,
+                         group_order: Sequence | None = None,
+                         untested: Sequence = ()) -> Figure:
     """Forest plot with the studies grouped under subgroup headings, as RevMan draws it.
 
     Parameters
@@ -845,11 +847,17 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
         in it is shown as it is.
     single_interval : sequence, optional
         As for `forest_plot`: per row of `rows` None or the (low, high) its source printed.
+    group_order : sequence, optional
+        The subgroups in the order they are drawn (review.yaml's order of the levels); groups
+        not in it follow in the order of their headings.
+    untested : sequence, optional
+        Groups drawn, with their subtotals, but left out of the test for subgroup differences
+        (the studies that do not report the subgroup column); the test line says so.
 
     Notes
     -----
-    Subgroups are in the order of their headings, studies within a subgroup in the order of
-    `rows`. Each subgroup has its heading, its studies, a "Subtotal (95% CI)" diamond, its
+    Subgroups are in `group_order`, else in the order of their headings; studies within a
+    subgroup in the order of `rows`. Each subgroup has its heading, its studies, a "Subtotal (95% CI)" diamond, its
     heterogeneity and overall-effect lines. Weights are percentages of the overall fit when
     `overall` has one weight per row (so subtotals add up to 100%, as in RevMan), otherwise
     within-subgroup percentages (each subtotal 100%). I² of the subgroup differences is
@@ -881,12 +889,17 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
     labels: dict[int, str] = {}
     summaries: list[tuple[float, float]] = []
     described: list[str] = []
-    for group in sorted(groups.unique(), key=lambda g: (headings.get(g, g), g)):
+    order = [str(g) for g in (group_order or ()) if str(g) in set(groups)]
+    order += sorted(set(groups) - set(order), key=lambda g: (headings.get(g, g), g))
+    left_out = {str(g) for g in untested} & set(order)
+    for group in order:
         heading = headings.get(group, group)
         members = np.flatnonzero(groups.to_numpy() == group)
         part = frame.iloc[members].reset_index(drop=True)
         result = lookup.get(group)
-        if result is not None:
+        if group in left_out:
+            pass  # drawn, but not a subgroup of the test
+        elif result is not None:
             summaries.append((float(_get(result, "estimate")), float(_get(result, "se"))))
         elif len(part) == 1:  # a single study is its own subgroup estimate
             summaries.append((float(part["yi"].iloc[0]), math.sqrt(float(part["vi"].iloc[0]))))
@@ -928,6 +941,10 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
                       "interval it printed, or the one its printed test implies), as in the "
                       "tables")
     line = _subgroup_test_line(test_text, summaries)
+    if line and left_out:
+        n_left_out = int(np.isin(groups.to_numpy(), list(left_out)).sum())
+        line += (f", without the {plural(n_left_out, 'study', 'studies')} under "
+                 + ", ".join(headings.get(g, g) for g in order if g in left_out))
     if line:
         table_rows.append(Row("text", span=line))
     left = _left_columns(arms, arm_labels, header, with_weight=any(

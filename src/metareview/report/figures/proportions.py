@@ -44,7 +44,8 @@ def _interval(est: float, low: float, high: float) -> str:
 
 def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | None = None,
                            group_column: str = "group", level: float = 0.95,
-                           group_labels: dict | None = None) -> Figure:
+                           group_labels: dict | None = None,
+                           group_order=None) -> Figure:
     """Forest plot of single-arm proportions, grouped under headings, on a 0-100% axis.
 
     Parameters
@@ -64,15 +65,18 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
     group_labels : dict, optional
         Group value → its heading (e.g. "atopic_dermatitis" → "Atopic dermatitis"); a value
         not in it is shown as it is.
+    group_order : sequence, optional
+        The groups in the order they are drawn (review.yaml's order of the levels); groups not
+        in it follow in the order of their headings.
 
     Notes
     -----
     Each study: events/total and the proportion with its exact Clopper-Pearson interval
     (``scipy.stats.binomtest(...).proportion_ci(method="exact")``), drawn as a square with its
     interval. Each group: a diamond at the pooled proportion spanning its confidence interval,
-    and the prediction interval as a red bar beneath. Groups in sorted order, studies within a
-    group in the order of `rows`. Gids: ``study-<i>``, ``study-ci-<i>``, ``pooled-<group>``,
-    ``prediction-<group>``. The alternative text names each group's pooled proportion.
+    and the prediction interval as a red bar beneath. Groups in `group_order`, else in the
+    order of their headings; studies within a group in the order of `rows`. Gids:
+    ``study-<i>``, ``study-ci-<i>``, ``pooled-<group>``, ``prediction-<group>``. The alternative text names each group's pooled proportion.
     """
     frame = pd.DataFrame(rows).reset_index(drop=True)
     missing = [c for c in ("label", "events", "total", group_column) if c not in frame.columns]
@@ -84,7 +88,9 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
     lookup = {str(key): value for key, value in groups.items()}
     headings = {str(k): str(v) for k, v in (group_labels or {}).items()}
     described = []
-    for group in sorted(names.unique(), key=lambda g: (headings.get(g, g), g)):
+    order = [str(g) for g in (group_order or ()) if str(g) in set(names)]
+    order += sorted(set(names) - set(order), key=lambda g: (headings.get(g, g), g))
+    for group in order:
         members = np.flatnonzero(names.to_numpy() == group)
         heading = headings.get(group, group)
         table_rows.append(Row("header", span=heading, bold=True))

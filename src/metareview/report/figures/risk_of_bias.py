@@ -10,6 +10,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from metareview.report.figures.style import ROB_COLOURS, ROB_SYMBOLS, STYLE, set_alt_text
+from metareview.review.ordering import natural_sorted
 from metareview.review.schema import ROB_JUDGEMENTS, ROB_TOOLS
 
 # What each domain of the two tools assesses (Sterne et al. 2019, BMJ 366:l4898; Sterne et
@@ -110,7 +111,7 @@ def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
                             gridspec_kw={"height_ratios": heights})[:, 0]
         for ax, tool in zip(axes, tools):
             part = rob[rob["tool"] == tool]
-            studies = sorted(part["study_id"].astype(str).unique())
+            studies = natural_sorted(part["study_id"].astype(str).unique())
             domains = sorted(part["domain"].astype(str).unique(), key=domain_order)
             for _, row in part.iterrows():
                 x = domains.index(str(row["domain"]))
