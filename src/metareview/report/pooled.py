@@ -21,11 +21,8 @@ from metareview.report.frames import (
     study_labels,
     with_exp,
 )
-<<<<<<< HEAD
 from metareview.report.words import CODED_WORDS
-=======
 from metareview.review.ordering import sort_studies
->>>>>>> wf-missing
 from metareview.stats.vocabulary import TESTS
 
 ESTIMATORS = ("FE", "DL", "REML", "PM", "SJ")

@@ -331,12 +331,10 @@ def subgroup_sentences(subgroups: pd.DataFrame, words=None) -> list[str]:
             test_parts.append(f"separate tau² {subgroup_test_text(s)}, "
                               f"{p_text(s['q_between_pval'])}")
         measure = groups["measure"].iloc[0] if len(groups) else ""
-<<<<<<< HEAD
-        sentences.append(f"**{md(value(outcome))}** by {md(header(moderator))} ({md(measure)}): "
-=======
         note = _test_note(tests["status"].iloc[0])
-        sentences.append(f"**{md(outcome)}** by {md(moderator)} ({md(measure)}): "
->>>>>>> wf-missing
+        if words is not None and note:
+            note = words.text(note)
+        sentences.append(f"**{md(value(outcome))}** by {md(header(moderator))} ({md(measure)}): "
                          + "; ".join(parts)
                          + ". Test for subgroup differences: " + ", ".join(test_parts)
                          + (f" ({md(note)})" if note else "") + ".")
