@@ -194,7 +194,7 @@ def derive_effects(
                                "note)"})
 
     order = ["outcome", "study_id", "comparison"]
-    extra = [c.name for c in review.definitions.study_columns if c.name not in EFFECT_COLUMNS]
+    extra = _carried_columns(review.definitions, review.studies.columns)
     effects_frame = pd.DataFrame(effects, columns=EFFECT_COLUMNS + extra)
     not_pooled_frame = pd.DataFrame(not_pooled, columns=NOT_POOLED_COLUMNS)
     return Derived(
@@ -243,10 +243,24 @@ def _effect_row(base: dict, effect: Effect, study, analysis: Analysis, definitio
         "condition": study["condition"],
         "main_analysis": bool(main),
     }
-    # the review's own study columns (subgroups and moderators of review.yaml) travel along
-    for column in definitions.study_columns:
-        row[column.name] = study[column.name]
+    # the review's own study columns, and the studies.csv columns its subgroups and moderators
+    # name (follow_up_weeks, country...), travel along
+    for column in _carried_columns(definitions, study.keys()):
+        row[column] = study[column]
     return row
+
+
+def _carried_columns(definitions, available) -> list[str]:
+    """Study columns an effect carries beyond `EFFECT_COLUMNS`: the review's own
+    `study_columns`, then the columns of studies.csv that a subgroup or a moderator names."""
+    available = set(available)
+    named = ([c.name for c in definitions.study_columns]
+             + list(definitions.subgroups) + [m.column for m in definitions.moderators])
+    carried: list[str] = []
+    for name in named:
+        if name not in EFFECT_COLUMNS and name not in carried and name in available:
+            carried.append(name)
+    return carried
 
 
 def _proportion_studies(review) -> set[str]:
