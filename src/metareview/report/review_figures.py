@@ -53,11 +53,14 @@ def arm_labels(definitions) -> tuple[str, str]:
 
 def study_names(review) -> dict[str, str]:
     """Study id → the name a reader sees: the studies sheet's `label` where it has one,
-    otherwise the id."""
+    otherwise "Author Year" from the citation (`descriptive.study_labels`)."""
+    from metareview.report.descriptive import study_labels
+
     studies = review.studies
+    names = study_labels(studies)
     if "label" not in studies.columns:
-        return {str(s): str(s) for s in studies["study_id"]}
-    return {str(s): (str(label) if isinstance(label, str) and label.strip() else str(s))
+        return names
+    return {str(s): (str(label) if isinstance(label, str) and label.strip() else names[str(s)])
             for s, label in zip(studies["study_id"], studies["label"])}
 
 
