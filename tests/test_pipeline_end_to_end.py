@@ -457,3 +457,47 @@ def test_every_image_of_every_report_says_what_it_shows(run_root):
     assert f"{tb['studies']} studies; pooled RR {tb['estimate (95% CI)']} (95% CI)" in forest[0]
     # the summary shows the saved figure with the same words
     assert forest[0] in alts["06_summary.html"]
+
+
+# Set on <body> after layout: the page's scroll width, the window's width, and how many tables
+# reach past the window's right edge.
+_WIDTH_PROBE = ("<script>window.addEventListener('load', () => { const root = "
+                "document.documentElement; const wide = [...document.querySelectorAll('table, img')]"
+                ".filter(e => e.getBoundingClientRect().right > root.clientWidth + 1).length; "
+                "document.body.setAttribute('data-width', root.scrollWidth + ' ' + "
+                "root.clientWidth + ' ' + wide); });</script>")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_every_page_fits_a_1280_pixel_window(run_root, tmp_path):
+    """In headless Chromium at 1,280 pixels, no report of the fixture review and not the
+    index is wider than the window, and no table or image reaches past its edge."""
+    import tempfile
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed")
+    record = _run(run_root, "metareview.record", "index")
+    assert record.returncode == 0, record.stdout + record.stderr
+    pages = sorted((run_root / "reports" / REVIEW).glob("*.html")) + [
+        run_root / "reports" / "index.html"]
+    assert len(pages) == 7
+    for page in pages:
+        probe = page.with_name(f"probe-{page.name}")
+        probe.write_text(page.read_text(encoding="utf-8").replace("</body>",
+                                                                  _WIDTH_PROBE + "</body>"),
+                         encoding="utf-8")
+        profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
+        try:
+            done = subprocess.run(
+                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 "--disable-background-networking", f"--user-data-dir={profile}",
+                 "--window-size=1280,800", "--virtual-time-budget=3000", "--dump-dom",
+                 probe.as_uri()], capture_output=True, text=True, timeout=180)
+        finally:
+            probe.unlink()
+        found = re.search(r'data-width="(\d+) (\d+) (\d+)"', done.stdout)
+        assert found, (page.name, done.stderr[-1000:])
+        scroll, window, wide = map(int, found.groups())
+        assert scroll <= window and wide == 0, (page.name, scroll, window, wide)

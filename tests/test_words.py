@@ -111,3 +111,31 @@ def test_a_comparison_of_one_study_is_named_by_its_arms():
 def test_missing_values_show_as_empty_cells(cell):
     frame = pd.DataFrame({"n": pd.array([1, None], dtype="Int64"), "x": [1.5, np.nan]})
     assert cell not in to_html(frame)
+
+
+def test_risk_of_bias_in_parts_without_empty_domain_cells():
+    """A study judged overall only goes to its own table, so no part has empty cells."""
+    from metareview.report.descriptive import rob_table_parts
+
+    rows = [("A", "RoB2", d, "low") for d in ("D1", "D2", "overall")]
+    rows += [("B", "RoB2", d, "high") for d in ("D1", "D2", "overall")]
+    rows += [("C", "RoB2", "overall", "some_concerns")]
+    rob = pd.DataFrame(rows, columns=["study_id", "tool", "domain", "judgement"])
+    parts = rob_table_parts(rob)
+    assert [caption for caption, _ in parts] == [
+        "RoB2: domains D1 to D2 and overall (2 studies)",
+        "RoB2: overall judgement only (1 study)"]
+    for _, part in parts:
+        assert not part.isna().any().any()
+    assert parts[1][1].columns.tolist() == ["study_id", "overall"]
+
+
+def test_a_table_more_than_half_empty_is_named():
+    from metareview.run.wording import half_empty_tables
+
+    full = "<table><tr><th>study</th></tr><tr><td>A</td><td>1</td></tr></table>"
+    sparse = ("<table><tr><th>study</th><th>D1</th></tr><tr><td>A</td><td></td><td> </td>"
+              "</tr></table>")
+    assert half_empty_tables(full, "page") == []
+    assert half_empty_tables(sparse, "page") == [
+        "page: table starting 'study' has 2 of 3 cells empty"]

@@ -240,6 +240,28 @@ def rob_table(risk_of_bias: pd.DataFrame) -> pd.DataFrame:
                         ["tool", "study_id"]).reset_index(drop=True)
 
 
+def rob_table_parts(risk_of_bias: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """`rob_table` split for reading: one table per tool and set of domains judged, so that a
+    study judged overall only (a case series, an abstract) does not leave a row of empty
+    domain cells in a table of fully judged trials. Each part comes with its caption."""
+    wide = rob_table(risk_of_bias)
+    if wide.empty:
+        return []
+    domains = [c for c in wide.columns if c not in ("study_id", "tool")]
+    judged = wide[domains].notna() & (wide[domains].astype(str) != "")
+    signature = judged.apply(lambda row: tuple(d for d in domains if row[d]), axis=1)
+    parts = []
+    for (tool, shown), index in sorted(wide.groupby([wide["tool"], signature]).groups.items(),
+                                       key=lambda item: (item[0][0], -len(item[0][1]))):
+        part = wide.loc[index, ["study_id", *shown]].reset_index(drop=True)
+        count = f"{len(part)} {'study' if len(part) == 1 else 'studies'}"
+        named = [d for d in shown if d != "overall"]
+        what = (f"domains {named[0]} to {named[-1]} and overall" if named
+                else "overall judgement only")
+        parts.append((f"{tool}: {what} ({count})", part))
+    return parts
+
+
 def conversions_table(effects: pd.DataFrame) -> pd.DataFrame:
     """How each result was made analysable: the derivation text and the conversion flags."""
     columns = ["study_id", "comparison", "outcome", "timepoint_weeks", "measure", "converted",

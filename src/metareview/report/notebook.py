@@ -158,12 +158,17 @@ class Notebook:
         studies, comparisons and coded values, headers in words); the CSV keeps the
         identifiers, on which a reader filters and joins."""
         if name:
-            name = files.check_name(name, "table name")
-            files.write_csv(frame, self.tables / f"{name}.csv", within=self.tables,
-                            spreadsheet=True)
+            self.save_table(frame, name)
         words = self.words
         shown_key = None if key is None else [words.header(column) for column in key]
         _display(display_frame(words.frame(frame), caption=words.word(caption), key=shown_key))
+
+    def save_table(self, frame: pd.DataFrame, name: str) -> Path:
+        """Write a table for readers to reports/<review>/tables/<name>.csv without showing it
+        (the report shows it in parts)."""
+        name = files.check_name(name, "table name")
+        return files.write_csv(frame, self.tables / f"{name}.csv", within=self.tables,
+                               spreadsheet=True)
 
     def image(self, name: str) -> bool:
         """Show a figure an earlier notebook saved (figures/<name>.png) with the alternative

@@ -17,7 +17,7 @@ SAFETY_COLUMNS = [
 ZERO_EVENT_NOTE = (
     "Mantel-Haenszel and Peto use the raw counts: a study with no events in one arm needs no "
     "continuity correction; a study with no events in either arm carries no information on a "
-    "ratio and is left out of the pooled estimate (counted in k_double_zero)"
+    "ratio and is left out of the pooled estimate (counted as studies without events)"
 )
 
 

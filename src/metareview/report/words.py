@@ -100,6 +100,8 @@ COLUMN_WORDS = {
     "value_type": "value",
     "contrast_direction": "difference taken as",
     "q_between": "Q between groups",
+    "k_studies": "studies",
+    "k_double_zero": "studies without events",
     "route_group": "route",
     "p_operator": "p operator",
     "ci_low": "CI low",
