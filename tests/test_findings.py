@@ -457,3 +457,19 @@ def test_from_four_studies_the_frequentist_estimate_leads_and_the_bayesian_is_a_
             "0.30 to 1.80.") in r["Comments"]
     assert out.numbers.iloc[0]["basis"] == "frequentist"
     assert not any("Few studies" in n for n in out.footnotes)
+
+
+def test_an_smd_is_re_expressed_on_its_own_scale_by_the_largest_study():
+    """Cochrane Handbook 15.5.3.1: the SMD times a representative control-group SD; only a
+    study that reports the outcome on its own scale with an SD supplies it."""
+    from metareview.report.findings import smd_reexpression
+
+    effects = pd.DataFrame({
+        "study_id": ["A", "B", "C"], "reported_outcome": ["score", "score", "score_percent"],
+        "sd_control": [10.0, 8.0, 30.0], "n_control": [20, 40, 90]})
+    text = smd_reexpression(-0.5, -0.9, -0.1, effects, "score", "Symptom score", "points")
+    assert text == ("On the Symptom score scale: about −4.0 points (−7.2 to −0.8), the SMD "
+                    "times the control-group SD (8.0) of the largest study reporting it "
+                    "(n = 40 controls).")
+    none = smd_reexpression(-0.5, -0.9, -0.1, effects.iloc[2:], "score", "Symptom score", "")
+    assert none.startswith("Not re-expressed on the Symptom score scale")

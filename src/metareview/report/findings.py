@@ -110,6 +110,7 @@ __all__ = [
     "proportion_statement",
     "strip_marks",
     "smd_reading",
+    "smd_reexpression",
     "OutcomeSummary",
     "absolute_effects",
     "plain_language",
@@ -334,6 +335,9 @@ def _row(summary: OutcomeSummary, intervention: str, limits: Thresholds,
                 f"{_more_fewer(absolute['difference_high'])})")
     elif measure == "SMD":
         comments.append(smd_reading(est["estimate"]))
+        comments.append(smd_reexpression(est["estimate"], est["ci_low"], est["ci_high"],
+                                         effects, summary.outcome, summary.label,
+                                         summary.unit))
 
     statement = _statement(summary, measure, est, intervention, limits)
     row["Comments"] = " ".join([statement, *comments])
@@ -434,6 +438,30 @@ def smd_reading(smd: float) -> str:
             "moderate" if size < 0.8 else "large")
     return (f"An SMD of {_number(smd, 2)} is a {word} difference (0.2 small, 0.5 moderate, "
             "0.8 large).")
+
+
+def smd_reexpression(smd: float, low: float, high: float, effects: pd.DataFrame,
+                     outcome: str, label: str, unit: str) -> str:
+    """An SMD and its interval back on the outcome's own scale (Cochrane Handbook 15.5.3.1):
+    each multiplied by the control-group SD of the largest study that reports the outcome on
+    that scale (its `reported_outcome` is the outcome itself) with an SD. Without such a study
+    the sentence says so: an SD taken from another scale would re-express nothing."""
+    if effects is None or effects.empty or "sd_control" not in effects:
+        own = pd.DataFrame()
+    else:
+        sd = pd.to_numeric(effects["sd_control"], errors="coerce")
+        own = effects[(effects["reported_outcome"] == outcome) & np.isfinite(sd) & (sd > 0)]
+    if own.empty:
+        return (f"Not re-expressed on the {label} scale: no study reports it with a standard "
+                "deviation.")
+    largest = own.assign(_n=pd.to_numeric(own["n_control"], errors="coerce").fillna(0)
+                         ).sort_values(["_n", "study_id"], ascending=[False, True]).iloc[0]
+    sd = float(largest["sd_control"])
+    unit_text = f" {unit}" if unit else ""
+    return (f"On the {label} scale: about {_number(smd * sd, 1)}{unit_text} "
+            f"({_number(low * sd, 1)} to {_number(high * sd, 1)}), the SMD times the "
+            f"control-group SD ({_number(sd, 1)}) of the largest study reporting it "
+            f"(n = {int(largest['_n'])} controls).")
 
 
 def _synthesis_row(summary: OutcomeSummary, effects: pd.DataFrame, row: dict[str, str],
