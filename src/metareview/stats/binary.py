@@ -55,7 +55,7 @@ class BinaryPoolResult(ResultMixin):
     se: float
     ci_low: float
     ci_high: float
-    zval: float
+    statistic: float
     pval: float
     k: int
     k_q: int
@@ -108,8 +108,9 @@ def _heterogeneity(measure, ai, bi, ci, di, estimate):
 
 def _wald(estimate: float, se: float, level: float):
     crit = stats.norm.isf((1 - level) / 2)
-    zval = estimate / se
-    return zval, float(2 * stats.norm.sf(abs(zval))), estimate - crit * se, estimate + crit * se
+    statistic = estimate / se
+    pval = float(2 * stats.norm.sf(abs(statistic)))
+    return statistic, pval, estimate - crit * se, estimate + crit * se
 
 
 def _result(method: str, measure: str, estimate: float, se: float, level: float, k: int,
@@ -119,14 +120,14 @@ def _result(method: str, measure: str, estimate: float, se: float, level: float,
     tables in Q) as `_heterogeneity` returns it; `tests` the MH OR's CMH and homogeneity tests.
     """
     if math.isnan(estimate):
-        zval = pval = ci_low = ci_high = math.nan
+        statistic = pval = ci_low = ci_high = math.nan
     else:
-        zval, pval, ci_low, ci_high = _wald(estimate, se, level)
+        statistic, pval, ci_low, ci_high = _wald(estimate, se, level)
     q, q_df, q_pval, i2, h2, k_q = heterogeneity
     ratio = is_ratio(measure)
     return BinaryPoolResult(
         method=method, measure=measure, estimate=float(estimate), se=float(se),
-        ci_low=float(ci_low), ci_high=float(ci_high), zval=float(zval), pval=float(pval),
+        ci_low=float(ci_low), ci_high=float(ci_high), statistic=float(statistic), pval=float(pval),
         k=k, k_q=k_q, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2,
         exp_estimate=math.exp(estimate) if ratio else math.nan,
         exp_ci_low=math.exp(ci_low) if ratio else math.nan,

@@ -121,16 +121,16 @@ def design_matrix(moderators: Any, k: int) -> tuple[np.ndarray, tuple[str, ...],
 class MetaRegressionResult(ResultMixin):
     """A fitted meta-regression (metafor: rma(yi, vi, mods=..., method, test)).
 
-    coefs, se, statistic (z, or t with k − p df under knha), pval, ci_low, ci_high: Series
+    estimate, se, statistic (z, or t with k − p df under knha), pval, ci_low, ci_high: Series
     indexed by term. qm: omnibus Wald test of all terms except the intercept (chi² with qm_df
-    df; under knha F with (qm_df, qm_df2) df). qe: residual heterogeneity test (chi², k − p df).
+    df; under knha F with (qm_df, qm_df2) df). q: residual heterogeneity test (chi², k − p df).
     r2: pseudo-R² in % (Raudenbush 2009): max(0, 100 (tau²_RE − tau²_ME)/tau²_RE) with tau²_RE
     from the intercept-only model by the same method, 0 when tau²_RE = 0; for FE models the
     adjusted R² of the weighted least-squares fit, as metafor.
     """
 
     terms: tuple[str, ...]
-    coefs: pd.Series
+    estimate: pd.Series
     se: pd.Series
     statistic: pd.Series
     pval: pd.Series
@@ -142,9 +142,9 @@ class MetaRegressionResult(ResultMixin):
     qm_pval: float
     tau2: float
     tau2_se: float
-    qe: float
-    qe_df: int
-    qe_pval: float
+    q: float
+    q_df: int
+    q_pval: float
     r2: float
     k: int
     p: int
@@ -156,7 +156,7 @@ class MetaRegressionResult(ResultMixin):
         """Tidy table: one row per term (estimate, se, statistic, pval, ci_low, ci_high)."""
         return pd.DataFrame({
             "term": list(self.terms),
-            "estimate": self.coefs.to_numpy(),
+            "estimate": self.estimate.to_numpy(),
             "se": self.se.to_numpy(),
             "statistic": self.statistic.to_numpy(),
             "pval": self.pval.to_numpy(),
@@ -214,7 +214,7 @@ def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
                          "a meta-regression needs more studies than coefficients")
     fit = fit_model(y, v, X, method, test, level)
     qm, qm_df, qm_pval = fit.wald_test(range(1, p))
-    qe, qe_df, qe_pval = cochran_q(y, v, X)
+    q, q_df, q_pval = cochran_q(y, v, X)
     index = pd.Index(terms, name="term")
 
     def series(values: np.ndarray, name: str) -> pd.Series:
@@ -222,7 +222,7 @@ def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
 
     return MetaRegressionResult(
         terms=terms,
-        coefs=series(fit.beta, "estimate"),
+        estimate=series(fit.beta, "estimate"),
         se=series(fit.se, "se"),
         statistic=series(fit.statistics(), "statistic"),
         pval=series(fit.pvalues(), "pval"),
@@ -234,9 +234,9 @@ def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
         qm_pval=qm_pval,
         tau2=fit.tau2,
         tau2_se=fit.tau2_se,
-        qe=qe,
-        qe_df=qe_df,
-        qe_pval=qe_pval,
+        q=q,
+        q_df=q_df,
+        q_pval=q_pval,
         r2=pseudo_r2(y, v, X, fit.tau2, method),
         k=k,
         p=p,

@@ -86,8 +86,8 @@ def check_study_data(yi: Sequence[float], vi: Sequence[float]) -> tuple[np.ndarr
 class ModelFit(ResultMixin):
     """The pieces of a fitted (mixed-effects) meta-regression model y = Xβ + u + e.
 
-    `vcov` already includes the Knapp-Hartung factor `s2w` when test="knha". `weights` are the
-    raw inverse-variance weights 1/(v_i + tau²) (not percentages). `df` is k − p under
+    `vcov` already includes the Knapp-Hartung factor `s2w` when test="knha". `w` are the
+    raw inverse-variance weights 1/(v_i + tau²) (`PoolResult.weights` are percentages). `df` is k − p under
     test="knha" and nan under test="z"; `crit` is the two-sided critical value at `level`.
     """
 
@@ -104,7 +104,7 @@ class ModelFit(ResultMixin):
     beta: np.ndarray
     vcov: np.ndarray
     se: np.ndarray
-    weights: np.ndarray
+    w: np.ndarray
     s2w: float
     df: float
     crit: float
@@ -179,7 +179,7 @@ def fit_model(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str = "REML
         crit = float(stats.norm.isf(alpha / 2))
     se = np.sqrt(np.diag(vcov))
     return ModelFit(yi=y, vi=v, X=X, method=method, test=test, level=level, k=k, p=p,
-                    tau2=tau2, tau2_se=tau2_se, beta=beta, vcov=vcov, se=se, weights=w,
+                    tau2=tau2, tau2_se=tau2_se, beta=beta, vcov=vcov, se=se, w=w,
                     s2w=s2w, df=df, crit=crit)
 
 
@@ -289,7 +289,7 @@ def pool(yi: Sequence[float], vi: Sequence[float], method: str = "REML", test: s
         q_pval=float(q_pval),
         pi_low=float(pi_low),
         pi_high=float(pi_high),
-        weights=100.0 * fit.weights / fit.weights.sum(),
+        weights=100.0 * fit.w / fit.w.sum(),
         method=method,
         test=fit.test,
         level=level,

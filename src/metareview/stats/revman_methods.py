@@ -98,7 +98,7 @@ class RevManResult(ResultMixin):
     otherwise). k: estimable studies; q, q_df, q_pval, i2 (percent): heterogeneity as RevMan
     reports it ("Chi²", df, P, I²); tau2: 0 for a fixed-effect analysis. Per study (in the
     order given): yi, sei, study CI (ci_study_low/high, at `level_study`), estimable, and
-    weight in percent (0 for studies that are not estimable).
+    weights in percent (0 for studies that are not estimable).
     """
 
     measure: str
@@ -109,7 +109,7 @@ class RevManResult(ResultMixin):
     se: float
     ci_low: float
     ci_high: float
-    zval: float
+    statistic: float
     pval: float
     q: float
     q_df: int
@@ -124,7 +124,7 @@ class RevManResult(ResultMixin):
     ci_study_low: np.ndarray
     ci_study_high: np.ndarray
     estimable: np.ndarray
-    weight: np.ndarray
+    weights: np.ndarray
     level: float = 0.95
     level_study: float = 0.95
     note: str = ""
@@ -132,9 +132,10 @@ class RevManResult(ResultMixin):
 
 @result_class
 class SubgroupTest(ResultMixin):
-    """RevMan's test for subgroup differences: Chi² on df = G − 1, its p value and I²."""
+    """RevMan's test for subgroup differences: q_between (RevMan's Chi²) on df = G − 1, its p
+    value and I²."""
 
-    chi2: float
+    q_between: float
     df: int
     pval: float
     i2: float
@@ -308,11 +309,11 @@ def _finish(measure, method, model, yi, sei, estimable, estimate, se, weights, q
     crit = stats.norm.isf((1 - level) / 2)
     crit_study = stats.norm.isf((1 - level_study) / 2)
     if k == 0 or not math.isfinite(estimate):
-        zval = pval = ci_low = ci_high = math.nan
+        statistic = pval = ci_low = ci_high = math.nan
         note = note or "no estimable study"
     else:
-        zval = abs(estimate) / se
-        pval = float(2 * stats.norm.sf(zval))
+        statistic = abs(estimate) / se
+        pval = float(2 * stats.norm.sf(statistic))
         ci_low, ci_high = estimate - crit * se, estimate + crit * se
     share = np.zeros(yi.size)
     if k:
@@ -320,14 +321,14 @@ def _finish(measure, method, model, yi, sei, estimable, estimate, se, weights, q
     ratio = measure in ("OR", "RR")
     return RevManResult(
         measure=measure, method=method, model=model, k=k, estimate=float(estimate),
-        se=float(se), ci_low=float(ci_low), ci_high=float(ci_high), zval=float(zval),
+        se=float(se), ci_low=float(ci_low), ci_high=float(ci_high), statistic=float(statistic),
         pval=float(pval), q=float(q), q_df=q_df, q_pval=_q_pval(q, q_df),
         i2=_i2(q, q_df), tau2=float(tau2),
         exp_estimate=math.exp(estimate) if ratio and math.isfinite(estimate) else math.nan,
         exp_ci_low=math.exp(ci_low) if ratio and math.isfinite(ci_low) else math.nan,
         exp_ci_high=math.exp(ci_high) if ratio and math.isfinite(ci_high) else math.nan,
         yi=yi, sei=sei, ci_study_low=yi - crit_study * sei, ci_study_high=yi + crit_study * sei,
-        estimable=estimable, weight=share, level=level, level_study=level_study, note=note)
+        estimable=estimable, weights=share, level=level, level_study=level_study, note=note)
 
 
 def _inverse_variance(measure, method, model, yi, sei, estimable, level, level_study,
@@ -429,7 +430,7 @@ def subgroup_test(subgroups: list[RevManResult], overall: RevManResult | None = 
     used = [s for s in subgroups if s.k > 0 and math.isfinite(s.estimate)]
     df = len(used) - 1
     if df < 1:
-        return SubgroupTest(chi2=math.nan, df=max(df, 0), pval=math.nan, i2=math.nan,
+        return SubgroupTest(q_between=math.nan, df=max(df, 0), pval=math.nan, i2=math.nan,
                             method="not applicable")
     models = {s.model for s in used}
     if models == {"fixed"}:
@@ -442,7 +443,7 @@ def subgroup_test(subgroups: list[RevManResult], overall: RevManResult | None = 
         w = 1 / np.array([s.se for s in used]) ** 2
         chi2 = float(np.sum(w * (est - np.sum(w * est) / w.sum()) ** 2))
         how = "test on the subgroup estimates"
-    return SubgroupTest(chi2=float(chi2), df=df, pval=_q_pval(max(chi2, 0.0), df),
+    return SubgroupTest(q_between=float(chi2), df=df, pval=_q_pval(max(chi2, 0.0), df),
                         i2=_i2(chi2, df), method=how)
 
 

@@ -130,13 +130,14 @@ def egger_test(
 
 @result_class
 class RankTestResult(ResultMixin):
-    """Begg & Mazumdar's rank correlation test: Kendall's tau (tau-b) and its two-sided p value.
+    """Begg & Mazumdar's rank correlation test: Kendall's tau-b (`kendall_tau`; `tau` is kept for
+    sqrt(tau²) everywhere) and its two-sided p value.
 
     exact: True when the p value comes from the exact permutation distribution (no ties), False
     when from the tie-corrected normal approximation (then `statistic` is that z).
     """
 
-    tau: float
+    kendall_tau: float
     pval: float
     k: int
     exact: bool
@@ -229,7 +230,8 @@ def rank_test(yi: Sequence[float], vi: Sequence[float]) -> RankTestResult:
     theta = np.sum(w * y) / np.sum(w)
     standardised = (y - theta) / np.sqrt(v - 1 / np.sum(w))
     tau, pval, exact, statistic = kendall_test(standardised, v)
-    return RankTestResult(tau=tau, pval=pval, k=int(y.size), exact=exact, statistic=statistic)
+    return RankTestResult(kendall_tau=tau, pval=pval, k=int(y.size), exact=exact,
+                          statistic=statistic)
 
 
 # ---- trim and fill --------------------------------------------------------------------------

@@ -208,7 +208,7 @@ class CombinedPResult(ResultMixin):
     method: "stouffer" or "fisher". z: the combined Z (Stouffer; nan for Fisher). chi2 and df:
     Fisher's statistic and its degrees of freedom, 2k (nan for Stouffer). statistic: z or chi2.
     pval: one-sided p value, small when the studies favour the treatment. k: studies combined
-    (all of them, including those entered with Z = 0). weights: Stouffer's weights (√n, or 1
+    (all of them, including those entered with Z = 0). study_weights: Stouffer's weights (√n, or 1
     each when n is not given; 1 each for Fisher, which is unweighted). study_z and
     study_p_one_sided: each study's Z and one-sided p as entered. bounded: indices of studies
     printed as "p < x" and entered with p = x. zeroed: indices entered with Z = 0 (printed as
@@ -224,7 +224,7 @@ class CombinedPResult(ResultMixin):
     statistic: float
     pval: float
     k: int
-    weights: np.ndarray
+    study_weights: np.ndarray
     study_z: np.ndarray
     study_p_one_sided: np.ndarray
     bounded: np.ndarray
@@ -352,7 +352,7 @@ def combine_pvalues(
     -------
     CombinedPResult
         method, z, chi2, df, statistic, pval (one-sided, small when the treatment is better),
-        k, weights, study_z, study_p_one_sided, bounded, zeroed, pval_bias, note.
+        k, study_weights, study_z, study_p_one_sided, bounded, zeroed, pval_bias, note.
 
     Raises
     ------
@@ -464,7 +464,7 @@ def combine_pvalues(
         statistic=float(combined.statistic),
         pval=float(combined.pvalue),
         k=k,
-        weights=weights,
+        study_weights=weights,
         study_z=study_z,
         study_p_one_sided=study_p_one_sided,
         bounded=bounded,

@@ -26,10 +26,10 @@ SMALLEST_BUBBLE = 10.0
 
 
 def _slope_term(fit) -> str:
-    terms = [t for t in fit.coefs.index if t != INTERCEPT]
-    if INTERCEPT not in fit.coefs.index or len(terms) != 1:
+    terms = [t for t in fit.estimate.index if t != INTERCEPT]
+    if INTERCEPT not in fit.estimate.index or len(terms) != 1:
         raise ValueError("the bubble plot needs a meta-regression on one continuous moderator "
-                         f"(terms intrcpt and one slope), got {list(fit.coefs.index)}")
+                         f"(terms intrcpt and one slope), got {list(fit.estimate.index)}")
     return terms[0]
 
 
@@ -41,7 +41,7 @@ def _coefficient_vcov(yi, vi, x, fit) -> np.ndarray:
     # and slope, which the band needs: refit the same model and check it is the same fit.
     X = np.column_stack([np.ones_like(x), x])
     model = fit_model(yi, vi, X, method=fit.method, test=fit.test, level=fit.level)
-    if not np.allclose(model.beta, fit.coefs.to_numpy(float), rtol=1e-6, atol=1e-10):
+    if not np.allclose(model.beta, fit.estimate.to_numpy(float), rtol=1e-6, atol=1e-10):
         raise ValueError("the meta-regression fit does not belong to these yi, vi and x")
     return model.vcov
 
@@ -60,7 +60,7 @@ def regression_band(yi: Sequence[float], vi: Sequence[float], x: Sequence[float]
     if x.shape != y.shape:
         raise ValueError(f"x has {x.size} values but there are {y.size} studies")
     slope_term = _slope_term(fit)
-    beta = np.array([float(fit.coefs[INTERCEPT]), float(fit.coefs[slope_term])])
+    beta = np.array([float(fit.estimate[INTERCEPT]), float(fit.estimate[slope_term])])
     vcov = _coefficient_vcov(y, v, x, fit)
     level = float(getattr(fit, "level", 0.95))
     df = y.size - 2 if str(fit.test) == "knha" else None
@@ -111,7 +111,7 @@ def bubble_plot(yi: Sequence[float], vi: Sequence[float], x: Sequence[float], fi
     weights = 1.0 / (v + tau2)
     sizes = np.maximum(LARGEST_BUBBLE * weights / weights.max(), SMALLEST_BUBBLE)
     level = float(getattr(fit, "level", 0.95))
-    slope = float(fit.coefs[_slope_term(fit)])
+    slope = float(fit.estimate[_slope_term(fit)])
     se = float(fit.se[_slope_term(fit)])
     ratio = is_ratio(measure)
     with matplotlib.rc_context(STYLE):
