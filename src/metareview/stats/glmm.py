@@ -54,14 +54,44 @@ NOT_CONVERGED_NOTE = ("the maximisation of the likelihood did not converge to a 
 class GlmmResult(ResultMixin):
     """A binomial-normal random-effects model for proportions (metafor rma.glmm, PLO).
 
-    On the logit scale: estimate (μ̂), se, statistic, ci_low, ci_high, pval, tau2, tau.
-    Heterogeneity: i2, h2 (from tau² and the typical within-study variance), the Wald-type
-    (q) and likelihood-ratio (q_lrt) tests of the saturated against the fixed-effect
-    logistic model, each chi² with q_df = k − 1 degrees of freedom.
-    loglik: metafor's log-likelihood (conditional at the random-effect modes);
-    loglik_marginal: the maximised (quadrature) marginal log-likelihood.
-    Proportion scale (inverse logit): pred, pred_ci_low, pred_ci_high, pi_low, pi_high.
-    `note` explains any special case (k = 1, tau² at 0, a maximisation that did not converge).
+    Attributes
+    ----------
+    estimate, se : float
+        μ̂ on the logit scale and its standard error.
+    statistic, pval : float
+        z = μ̂/se and its two-sided normal p value.
+    ci_low, ci_high : float
+        μ̂ ∓ z_(1−α/2) se, logit scale.
+    tau2, tau : float
+        τ̂² and τ̂ = sqrt(τ̂²), logit scale.
+    i2, h2 : float
+        I² (%) and H² from tau² and the typical within-study variance of the logits.
+    k : int
+        Number of studies.
+    q, q_pval : float
+        Wald-type test of the saturated against the fixed-effect logistic model (metafor's
+        QE.Wld) and its p value against chi²(q_df).
+    q_lrt, q_lrt_pval : float
+        Likelihood-ratio test of the same models (metafor's QE.LRT) and its p value.
+    q_df : int
+        k − 1.
+    loglik : float
+        metafor's log-likelihood (conditional at the random-effect modes).
+    loglik_marginal : float
+        The maximised (quadrature) marginal log-likelihood.
+    nagq : int
+        Number of adaptive Gauss-Hermite quadrature points (1: the Laplace approximation).
+    pred, pred_ci_low, pred_ci_high : float
+        expit of μ̂ and of its confidence limits: the proportion scale.
+    pi_low, pi_high : float
+        Prediction interval expit(μ̂ ∓ z_(1−α/2) sqrt(se² + τ̂²)), on the proportion scale
+        (unlike `ci_low`, `ci_high`).
+    measure : str
+        "PLO".
+    level : float
+        Confidence level of the intervals.
+    note : str
+        Special cases (k = 1, tau² at 0, a maximisation that did not converge), "" when none.
     """
 
     estimate: float

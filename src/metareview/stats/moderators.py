@@ -121,12 +121,38 @@ def design_matrix(moderators: Any, k: int) -> tuple[np.ndarray, tuple[str, ...],
 class MetaRegressionResult(ResultMixin):
     """A fitted meta-regression (metafor: rma(yi, vi, mods=..., method, test)).
 
-    estimate, se, statistic (z, or t with k − p df under knha), pval, ci_low, ci_high: Series
-    indexed by term. qm: omnibus Wald test of all terms except the intercept (chi² with qm_df
-    df; under knha F with (qm_df, qm_df2) df). q: residual heterogeneity test (chi², k − p df).
-    r2: pseudo-R² in % (Raudenbush 2009): max(0, 100 (tau²_RE − tau²_ME)/tau²_RE) with tau²_RE
-    from the intercept-only model by the same method, 0 when tau²_RE = 0; for FE models the
-    adjusted R² of the weighted least-squares fit, as metafor.
+    Attributes
+    ----------
+    terms : tuple of str
+        Names of the coefficients, "intrcpt" first.
+    estimate, se, statistic, pval, ci_low, ci_high : pandas.Series
+        Per term (indexed by `terms`): coefficient, standard error, z (or t with k − p df under
+        knha), two-sided p value and confidence limits at `level`.
+    qm : float
+        Omnibus Wald test of all coefficients but the intercept: chi² with qm_df df, or F with
+        (qm_df, qm_df2) df under knha.
+    qm_df : int
+        Number of coefficients tested by `qm` (p − 1).
+    qm_df2 : float
+        Second df of the F test (k − p) under knha, nan under z.
+    qm_pval : float
+        p value of `qm`.
+    tau2, tau2_se : float
+        Residual tau² and its standard error.
+    q, q_df, q_pval : float, int, float
+        Test of residual heterogeneity: Q_E on k − p df and its p value.
+    r2 : float
+        Pseudo-R² in % (Raudenbush 2009): max(0, 100 (tau²_RE − tau²_ME)/tau²_RE), tau²_RE from
+        the intercept-only model by the same method, 0 when tau²_RE = 0; for FE models the
+        adjusted R² of the weighted least-squares fit, as metafor.
+    k, p : int
+        Number of studies and of coefficients.
+    method : str
+        tau² estimator.
+    test : str
+        "z" or "knha".
+    level : float
+        Confidence level of the intervals.
     """
 
     terms: tuple[str, ...]
@@ -255,10 +281,27 @@ def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
 class SubgroupResult(ResultMixin):
     """Test of subgroup differences.
 
-    q_between: QM of the dummy-coded subgroups (tau2_mode="common"; F value under knha, then
-    df2 = k − G) or the fixed-effect Q of the subgroup estimates (tau2_mode="separate").
-    groups: each subgroup pooled on its own by `pool` (same method and test), in level order.
-    tau2: the common tau² (common mode) or nan (separate mode: see each group's tau2).
+    Attributes
+    ----------
+    q_between : float
+        QM of the dummy-coded subgroups (tau2_mode="common"; an F value under knha) or the
+        fixed-effect Q of the subgroup estimates (tau2_mode="separate").
+    df : int
+        Number of subgroups − 1: the (first) degrees of freedom of `q_between`.
+    df2 : float
+        k − G, the second df of the F test (common mode under knha), else nan.
+    pval : float
+        p value of `q_between`.
+    groups : dict
+        Each subgroup's `PoolResult` (same method and test), in level order.
+    tau2_mode : str
+        "common" (one tau² for all subgroups) or "separate".
+    tau2 : float
+        The common tau² (common mode) or nan (separate mode: see each group's tau2).
+    method : str
+        tau² estimator.
+    test : str
+        "z" or "knha".
     """
 
     q_between: float
@@ -377,10 +420,28 @@ def batched_qm(X: np.ndarray, y: np.ndarray, v: np.ndarray, method: str, test: s
 class PermutationResult(ResultMixin):
     """Permutation test of QM (Higgins & Thompson 2004; metafor's permutest).
 
-    pval = share of the reference distribution with QM_perm ≥ QM_obs (within 1.5e-8, as
-    metafor). The reference distribution holds `n_perm` values: all distinct arrangements of
-    the moderator rows when `exact` (the observed one among them), otherwise the observed
-    arrangement plus n_perm − 1 random ones, so pval = (1 + #{random QM ≥ QM_obs}) / n_perm.
+    Attributes
+    ----------
+    qm : float
+        QM of the observed arrangement.
+    qm_df : int
+        Number of coefficients tested by QM.
+    pval : float
+        Share of the reference distribution with QM_perm ≥ QM_obs (within 1.5e-8, as metafor):
+        (1 + #{random QM ≥ QM_obs}) / n_perm when not `exact`.
+    n_perm : int
+        Size of the reference distribution.
+    exact : bool
+        True when the distribution holds every distinct arrangement of the moderator rows (the
+        observed one among them); False: the observed arrangement plus n_perm − 1 random ones.
+    seed : int or None
+        Seed of numpy's default generator for the random arrangements.
+    method : str
+        tau² estimator.
+    test : str
+        "z" or "knha".
+    distribution : ndarray
+        The QM values of the reference distribution.
     """
 
     qm: float

@@ -86,9 +86,38 @@ def check_study_data(yi: Sequence[float], vi: Sequence[float]) -> tuple[np.ndarr
 class ModelFit(ResultMixin):
     """The pieces of a fitted (mixed-effects) meta-regression model y = Xβ + u + e.
 
-    `vcov` already includes the Knapp-Hartung factor `s2w` when test="knha". `w` are the
-    raw inverse-variance weights 1/(v_i + tau²) (`PoolResult.weights` are percentages). `df` is k − p under
-    test="knha" and nan under test="z"; `crit` is the two-sided critical value at `level`.
+    The engine shared by `pool`, `meta_regression`, the subgroup and sensitivity analyses.
+
+    Attributes
+    ----------
+    yi, vi : ndarray
+        The studies' effect sizes and sampling variances, as fitted.
+    X : ndarray
+        The k × p model matrix (a column of ones for the intercept-only model).
+    method : str
+        tau² estimator ("FE" for the fixed-effect model).
+    test : str
+        "z" or "knha".
+    level : float
+        Confidence level of the intervals built from `crit`.
+    k, p : int
+        Number of studies and of coefficients.
+    tau2, tau2_se : float
+        Estimated tau² and its standard error (0 and nan when k ≤ p).
+    beta : ndarray
+        The coefficients β̂ = (XᵀWX)⁻¹XᵀWy.
+    vcov : ndarray
+        Var(β̂) = (XᵀWX)⁻¹, already multiplied by the Knapp-Hartung factor `s2w` under knha.
+    se : ndarray
+        sqrt(diag(vcov)).
+    w : ndarray
+        Raw inverse-variance weights 1/(v_i + tau²) (`PoolResult.weights` are percentages).
+    s2w : float
+        The Knapp-Hartung factor Σw_i(y_i − x_iᵀβ̂)²/(k − p) under knha, else 1.
+    df : float
+        k − p under knha, nan under z.
+    crit : float
+        The two-sided critical value (z, or t with `df` df) at `level`.
     """
 
     yi: np.ndarray
@@ -187,10 +216,50 @@ def fit_model(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str = "REML
 class PoolResult(ResultMixin):
     """A pooled estimate with its heterogeneity statistics (metafor rma.uni, intercept only).
 
-    statistic is z (test="z") or t with `df` = k − 1 degrees of freedom (test="knha").
-    tau2_ci, i2_ci, h2_ci: Q-profile intervals (nan for FE, which has no tau²).
-    i2, h2: for random-effects methods from tau² and the typical within-study variance;
-    for FE from Q. weights: percentages summing to 100. `note` explains any special case.
+    Attributes
+    ----------
+    estimate, se : float
+        The pooled estimate μ̂ and its standard error (multiplied by sqrt(knha_factor) under
+        knha).
+    ci_low, ci_high : float
+        μ̂ ∓ c·se, c the z or t (df = k − 1) critical value at `level`.
+    pval : float
+        Two-sided p value of `statistic`.
+    k : int
+        Number of studies.
+    tau2 : float
+        Estimated tau² (0 for FE).
+    tau2_ci : (float, float)
+        Q-profile interval of tau² at `level` (nan for FE, which has no tau²).
+    i2, h2 : float
+        I² (%) and H²: for random-effects methods from tau² and the typical within-study
+        variance, for FE from Q.
+    q, q_pval : float
+        Cochran's Q and its p value against chi²(q_df).
+    pi_low, pi_high : float
+        Prediction interval μ̂ ∓ c·sqrt(se² + tau²) (equal to the CI for FE; nan for k = 1).
+    weights : ndarray
+        Each study's weight in percent (summing to 100).
+    method : str
+        tau² estimator ("FE", "DL", "REML", ...).
+    test : str
+        "z" or "knha" ("z" when knha was asked for a single study).
+    level : float
+        Confidence level of every interval.
+    statistic : float
+        estimate/se: z (test="z") or t with `df` degrees of freedom (test="knha").
+    df : float
+        k − 1 under knha, nan under z.
+    q_df : int
+        k − 1.
+    tau2_se : float
+        Standard error of tau² (nan for FE and methods without one).
+    i2_ci, h2_ci : (float, float)
+        I² and H² at the limits of `tau2_ci`.
+    knha_factor : float
+        The Knapp-Hartung factor s² by which the variance of μ̂ is multiplied (1 under z).
+    note : str
+        Special cases in words (k = 1, a knha factor of 0), "" when none.
     """
 
     estimate: float

@@ -94,11 +94,41 @@ ZERO_CELL_INCREMENT = 0.5
 class RevManResult(ResultMixin):
     """One pooled RevMan analysis (an outcome, or a subgroup of one).
 
-    estimate, se, ci_low, ci_high, yi: natural-log scale for OR and RR; exp_* the ratios (nan
-    otherwise). k: estimable studies; q, q_df, q_pval, i2 (percent): heterogeneity as RevMan
-    reports it ("Chi²", df, P, I²); tau2: 0 for a fixed-effect analysis. Per study (in the
-    order given): yi, sei, study CI (ci_study_low/high, at `level_study`), estimable, and
-    weights in percent (0 for studies that are not estimable).
+    Attributes
+    ----------
+    measure : str
+        "OR", "RR", "RD", "MD", "SMD" or a generic measure.
+    method : str
+        "MH", "IV" or "Peto".
+    model : str
+        "fixed" or "random".
+    k : int
+        Estimable studies.
+    estimate, se, ci_low, ci_high : float
+        The pooled estimate (natural-log scale for OR and RR), its SE and its limits at
+        `level`.
+    statistic, pval : float
+        RevMan's Z = |estimate|/se (unsigned, as RevMan prints it) and its two-sided p.
+    q, q_df, q_pval : float, int, float
+        Heterogeneity as RevMan reports it ("Chi²", df, P).
+    i2 : float
+        I² in percent.
+    tau2 : float
+        DerSimonian-Laird tau² (0 for a fixed-effect analysis).
+    exp_estimate, exp_ci_low, exp_ci_high : float
+        The ratio and its limits for OR and RR (nan otherwise).
+    yi, sei : ndarray
+        Per study (in the order given): effect and its SE.
+    ci_study_low, ci_study_high : ndarray
+        Per study: its confidence limits at `level_study`.
+    estimable : ndarray
+        Per study: True when it enters the analysis.
+    weights : ndarray
+        Per study: weight in percent (0 for studies that are not estimable).
+    level, level_study : float
+        Confidence levels of the pooled and of the study intervals.
+    note : str
+        Special cases in words, "" when none.
     """
 
     measure: str
@@ -132,8 +162,21 @@ class RevManResult(ResultMixin):
 
 @result_class
 class SubgroupTest(ResultMixin):
-    """RevMan's test for subgroup differences: q_between (RevMan's Chi²) on df = G − 1, its p
-    value and I²."""
+    """RevMan's test for subgroup differences.
+
+    Attributes
+    ----------
+    q_between : float
+        RevMan's Chi² of the difference between subgroups.
+    df : int
+        (subgroups used) − 1.
+    pval : float
+        p value of `q_between` against chi²(df).
+    i2 : float
+        I² of the test, in percent.
+    method : str
+        How `q_between` was computed, in words.
+    """
 
     q_between: float
     df: int
