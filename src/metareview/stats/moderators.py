@@ -31,10 +31,20 @@ from scipy import stats
 from metareview.stats.heterogeneity import (
     cochran_q,
     estimate_tau2_batch,
+    i2_h2,
+    i2_h2_from_q,
     projection_pieces,
+    typical_within_variance,
 )
-from metareview.stats.pooling import PoolResult, check_study_data, fit_model, pool
+from metareview.stats.pooling import (
+    PoolResult,
+    check_study_data,
+    coefficient_critical_value,
+    fit_model,
+    pool,
+)
 from metareview.stats.results import ResultMixin, result_class
+from metareview.stats.summary import meta_regression_summary
 from metareview.stats.vocabulary import check_method, check_test
 
 INTERCEPT = "intrcpt"
@@ -121,6 +131,11 @@ def design_matrix(moderators: Any, k: int) -> tuple[np.ndarray, tuple[str, ...],
 class MetaRegressionResult(ResultMixin):
     """A fitted meta-regression (metafor: rma(yi, vi, mods=..., method, test)).
 
+    `print(result)` or `result.summary()` shows it as metafor's ``print.rma.uni`` does;
+    `predict(newmods)` gives fitted values with their confidence and prediction intervals
+    (metafor's ``predict.rma``) and `conf_int(level)` the coefficients' intervals at another
+    level, both from `estimate` and `vcov` without refitting.
+
     Attributes
     ----------
     terms : tuple of str
@@ -141,6 +156,11 @@ class MetaRegressionResult(ResultMixin):
         Residual tau² and its standard error.
     q, q_df, q_pval : float, int, float
         Test of residual heterogeneity: Q_E on k − p df and its p value.
+    i2, h2 : float
+        Residual I² (%) and H²: from tau² and the typical within-study variance of the model
+        (metafor's s² = (k − p)/tr(P)), or from Q_E for FE.
+    vcov : pandas.DataFrame
+        Var(β̂), terms × terms (multiplied by the Knapp-Hartung factor under knha).
     r2 : float
         Pseudo-R² in % (Raudenbush 2009): max(0, 100 (tau²_RE − tau²_ME)/tau²_RE), tau²_RE from
         the intercept-only model by the same method, 0 when tau²_RE = 0; for FE models the
@@ -177,6 +197,79 @@ class MetaRegressionResult(ResultMixin):
     method: str
     test: str
     level: float
+    i2: float
+    h2: float
+    vcov: pd.DataFrame
+
+    @property
+    def tau(self) -> float:
+        """sqrt(tau²), the residual between-study standard deviation."""
+        return math.sqrt(self.tau2)
+
+    def _critical(self, level: float | None) -> float:
+        return coefficient_critical_value(self.level if level is None else level, self.test,
+                                          float(self.k - self.p))
+
+    def conf_int(self, level: float | None = None) -> pd.DataFrame:
+        """Each coefficient's confidence interval at `level` (default: the fit's level).
+
+        β̂_j ∓ c·se_j, c the z or (under knha) t(k − p) critical value; the same limits as a
+        refit with `level` gives.
+        """
+        crit = self._critical(level)
+        return pd.DataFrame({"term": list(self.terms), "estimate": self.estimate.to_numpy(),
+                             "ci_low": (self.estimate - crit * self.se).to_numpy(),
+                             "ci_high": (self.estimate + crit * self.se).to_numpy()})
+
+    def predict(self, newmods: Any, level: float | None = None) -> pd.DataFrame:
+        """Fitted values at moderator values `newmods` (metafor: predict(res, newmods)).
+
+        Parameters
+        ----------
+        newmods : array_like
+            One row per prediction with the p − 1 moderator values (in the order of `terms`
+            after the intercept; dummies as 0/1). With one moderator a 1-D array gives one
+            prediction per value.
+        level : float, optional
+            Confidence level of the intervals (default: the fit's level).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns pred, se, ci_low, ci_high, pi_low, pi_high, one row per prediction.
+
+        Notes
+        -----
+        With x₀ = (1, newmods), pred = x₀ᵀβ̂, se = sqrt(x₀ᵀ V x₀), the confidence interval
+        pred ∓ c·se and the prediction interval pred ∓ c·sqrt(se² + tau²), V = `vcov` and c
+        the z or (under knha) t(k − p) critical value; for FE the prediction interval is the
+        confidence interval.
+        """
+        values = np.asarray(newmods, dtype=float)
+        moderators = self.p - 1
+        if values.ndim == 0 or (values.ndim == 1 and moderators == 1):
+            values = values.reshape(-1, 1)
+        elif values.ndim == 1:
+            values = values.reshape(1, -1)
+        if values.ndim != 2 or values.shape[1] != moderators:
+            raise ValueError(f"newmods needs {moderators} value(s) per row "
+                             f"({', '.join(self.terms[1:])}), got shape {values.shape}")
+        design = np.column_stack([np.ones(len(values)), values])
+        pred = design @ self.estimate.to_numpy(float)
+        vcov = self.vcov.to_numpy(float)
+        se = np.sqrt(np.einsum("ij,jk,ik->i", design, vcov, design))
+        crit = self._critical(level)
+        spread = np.sqrt(se**2 + self.tau2)
+        return pd.DataFrame({"pred": pred, "se": se, "ci_low": pred - crit * se,
+                             "ci_high": pred + crit * se, "pi_low": pred - crit * spread,
+                             "pi_high": pred + crit * spread})
+
+    def summary(self) -> str:
+        """The model as metafor's print.rma.uni prints it (see `metareview.stats.summary`)."""
+        return meta_regression_summary(self)
+
+    def __str__(self) -> str:
+        return self.summary()
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per term (estimate, se, statistic, pval, ci_low, ci_high)."""
@@ -241,6 +334,10 @@ def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
     fit = fit_model(y, v, X, method, test, level)
     qm, qm_df, qm_pval = fit.wald_test(range(1, p))
     q, q_df, q_pval = cochran_q(y, v, X)
+    if method == "FE":
+        i2, h2 = i2_h2_from_q(q, q_df)
+    else:
+        i2, h2 = i2_h2(fit.tau2, typical_within_variance(v, X))
     index = pd.Index(terms, name="term")
 
     def series(values: np.ndarray, name: str) -> pd.Series:
@@ -269,6 +366,9 @@ def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
         method=method,
         test=test,
         level=level,
+        i2=float(i2),
+        h2=float(h2),
+        vcov=pd.DataFrame(fit.vcov, index=index, columns=index),
     )
 
 

@@ -29,6 +29,7 @@ from metareview.stats.heterogeneity import (
     typical_within_variance,
 )
 from metareview.stats.results import ResultMixin, result_class
+from metareview.stats.summary import pool_summary
 from metareview.stats.vocabulary import check_method, check_test
 
 K1_NOTE = ("only one study: heterogeneity (tau², Q, I², H²) is not estimable; the estimate is "
@@ -169,6 +170,14 @@ class ModelFit(ResultMixin):
         return qm, float(m), pval
 
 
+def coefficient_critical_value(level: float, test: str, df: float) -> float:
+    """Two-sided critical value at `level`: z, or t with `df` degrees of freedom under knha."""
+    alpha = 1.0 - level
+    if test == "knha":
+        return float(stats.t.isf(alpha / 2, df)) if df > 0 else math.nan
+    return float(stats.norm.isf(alpha / 2))
+
+
 def fit_model(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str = "REML",
               test: str = "z", level: float = 0.95) -> ModelFit:
     """Fit y = Xβ + u + e, u ~ N(0, tau²), e_i ~ N(0, v_i) as metafor's rma.uni.
@@ -201,11 +210,7 @@ def fit_model(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str = "REML
         # metafor: a residual sum of squares at machine zero gives a factor of exactly 0.
         s2w = rss / (k - p) if (rss > np.finfo(float).eps and k > p) else 0.0
         vcov = s2w * vcov
-    alpha = 1.0 - level
-    if test == "knha":
-        crit = float(stats.t.isf(alpha / 2, df)) if df > 0 else math.nan
-    else:
-        crit = float(stats.norm.isf(alpha / 2))
+    crit = coefficient_critical_value(level, test, df)
     se = np.sqrt(np.diag(vcov))
     return ModelFit(yi=y, vi=v, X=X, method=method, test=test, level=level, k=k, p=p,
                     tau2=tau2, tau2_se=tau2_se, beta=beta, vcov=vcov, se=se, w=w,
@@ -288,6 +293,28 @@ class PoolResult(ResultMixin):
     h2_ci: tuple[float, float]
     knha_factor: float
     note: str = ""
+
+    @property
+    def tau(self) -> float:
+        """sqrt(tau²), the between-study standard deviation."""
+        return math.sqrt(self.tau2)
+
+    def conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """Confidence interval of the estimate at `level` (default: the fit's level).
+
+        estimate ∓ c·se, c the z or (under knha) t(k − 1) critical value; the same limits as
+        `pool(..., level=level)` gives, without refitting (metafor: confint(res, fixed=TRUE)).
+        """
+        crit = coefficient_critical_value(self.level if level is None else level, self.test,
+                                          self.df)
+        return self.estimate - crit * self.se, self.estimate + crit * self.se
+
+    def summary(self) -> str:
+        """The model as metafor's print.rma.uni prints it (see `metareview.stats.summary`)."""
+        return pool_summary(self)
+
+    def __str__(self) -> str:
+        return self.summary()
 
 
 def pool(yi: Sequence[float], vi: Sequence[float], method: str = "REML", test: str = "z",

@@ -85,6 +85,7 @@ RESULT_FIELDS = {
     "h2": "H², the total variability relative to the sampling variability (≥ 1)",
     "tau2": "tau², the between-study variance of the true effects",
     "tau2_se": "the standard error of `tau2`",
+    "vcov": "Var(estimate): the variance-covariance matrix of the coefficients",
     "tau": "tau = sqrt(tau²), the between-study standard deviation",
     "pi_low": "lower limit of the prediction interval of a new study's true effect",
     "pi_high": "upper limit of the prediction interval of a new study's true effect",
