@@ -66,3 +66,18 @@ def test_the_reader_finds_entries():
         """
 
     assert attribute_entries(Example) == ["a", "b", "d", "e", "c"]
+
+
+@pytest.mark.parametrize("function", ["pool", "meta_regression", "effect_sizes"])
+def test_flagship_functions_have_numpydoc_sections_with_dois_and_examples(function):
+    import metareview.stats.escalc as escalc
+    import metareview.stats.moderators as moderators
+    import metareview.stats.pooling as pooling
+
+    home = {"pool": pooling, "meta_regression": moderators, "effect_sizes": escalc}[function]
+    doc = inspect.cleandoc(getattr(home, function).__doc__)
+    for section in ("Parameters", "Returns", "Notes", "References", "Examples"):
+        assert re.search(rf"^{section}\n-{{{len(section)}}}$", doc, re.MULTILINE), section
+    references = doc.split("References\n----------", 1)[1].split("Examples\n--------", 1)[0]
+    assert references.count("doi:10.") >= 2
+    assert ">>> " in doc.split("Examples\n--------", 1)[1]
