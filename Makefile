@@ -159,6 +159,7 @@ export-revman: export REVMAN_OUT = $(OUT)
 
 test: setup ## run the test suite (fails when no test ran); property tests with fixed examples
 	$(PY) -m pytest -q --hypothesis-profile=ci
+	$(PY) -m pytest -q --doctest-modules src/metareview/stats
 
 # As root (common in containers) JupyterLab needs --allow-root; LAB_ARGS adds any other option,
 # e.g. make lab LAB_ARGS="--no-browser --port 8890".

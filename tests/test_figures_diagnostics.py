@@ -143,7 +143,7 @@ def test_bubble_plot_points_line_and_band():
                                rtol=1e-12)
     (line,) = _by_gid(fig, "bubble-line")
     grid, fitted = line.get_xdata(), line.get_ydata()
-    np.testing.assert_allclose(fitted, fit.coefs["intrcpt"] + fit.coefs["x"] * grid,
+    np.testing.assert_allclose(fitted, fit.estimate["intrcpt"] + fit.estimate["x"] * grid,
                                rtol=1e-12)
     (band,) = _by_gid(fig, "bubble-band")
     vertices = band.get_paths()[0].vertices

@@ -198,6 +198,8 @@ def test_make_test_selects_the_deterministic_hypothesis_profile():
 
     recipe = (REPO / "Makefile").read_text().split("\ntest:", 1)[1].split("\n\n", 1)[0]
     assert "-m pytest -q --hypothesis-profile=ci" in recipe
+    # and the engine's doctests (the Examples sections of src/metareview/stats) run too
+    assert "-m pytest -q --doctest-modules src/metareview/stats" in recipe
     ci = settings.get_profile("ci")
     assert ci.derandomize and ci.database is None
     assert not settings.get_profile("random").derandomize

@@ -119,14 +119,14 @@ def test_meta_regression_scales_with_the_data(data, scale, method, test, seed):
     original = meta_regression(y, v, x, method=method, test=test)
     # A perfect fit (QE = 0, e.g. all yi equal) makes the knha factor 0 and the statistics ±inf
     # with the sign of rounding noise; test_model_edge_cases covers that case.
-    assume(original.qe > 1e-9)
+    assume(original.q > 1e-9)
     scaled = meta_regression(y * scale, v * scale**2, x, method=method, test=test)
-    for field in ("coefs", "se", "ci_low", "ci_high"):
+    for field in ("estimate", "se", "ci_low", "ci_high"):
         same(getattr(scaled, field), scale * getattr(original, field))
     same(scaled.tau2, scale**2 * original.tau2)
     if method != "FE":
         same(scaled.tau2_se, scale**2 * original.tau2_se)
-    for field in ("statistic", "pval", "qm", "qm_pval", "qe", "r2"):
+    for field in ("statistic", "pval", "qm", "qm_pval", "q", "r2"):
         same(getattr(scaled, field), getattr(original, field))
 
 
@@ -185,8 +185,8 @@ def test_meta_regression_slope_ignores_shift_and_order(data, shift, seed):
     order = np.random.default_rng(seed + 1).permutation(len(y))
     original = meta_regression(y, v, x)
     moved = meta_regression(y[order] + shift, v[order], x[order])
-    same(moved.coefs.iloc[1], original.coefs.iloc[1])
-    assert moved.coefs.iloc[0] == pytest.approx(original.coefs.iloc[0] + shift, rel=RTOL,
+    same(moved.estimate.iloc[1], original.estimate.iloc[1])
+    assert moved.estimate.iloc[0] == pytest.approx(original.estimate.iloc[0] + shift, rel=RTOL,
                                                 abs=ATOL * (1 + abs(shift)))
     same(moved.qm, original.qm)
     same(moved.tau2, original.tau2)

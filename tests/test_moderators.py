@@ -56,10 +56,13 @@ def test_meta_regression_matches_metafor(case):
     expected = case["result"]
     assert list(result.terms) == expected["terms"]
     assert result.level == case["level"]
-    for field in ("coefs", "se", "statistic", "pval", "ci_low", "ci_high", "qm", "qm_df",
-                  "qm_df2", "qm_pval", "tau2", "tau2_se", "qe", "qe_df", "qe_pval", "r2", "k",
+    # The fixture keeps metafor's names for the coefficients and QE (coefs, qe, ...).
+    fixture_key = {"estimate": "coefs", "q": "qe", "q_df": "qe_df", "q_pval": "qe_pval"}
+    for field in ("estimate", "se", "statistic", "pval", "ci_low", "ci_high", "qm", "qm_df",
+                  "qm_df2", "qm_pval", "tau2", "tau2_se", "q", "q_df", "q_pval", "r2", "k",
                   "p"):
-        close(getattr(result, field), expected[field], f"{field} ({case['call']})")
+        close(getattr(result, field), expected[fixture_key.get(field, field)],
+              f"{field} ({case['call']})")
 
 
 def test_meta_regression_fixture_covers_every_method_test_and_a_level():
@@ -191,7 +194,7 @@ def test_meta_regression_tidy_frame_and_subgroup_frame():
     result = meta_regression(data["yi"], data["vi"], pd.DataFrame({"alloc": data["alloc"]}))
     frame = result.to_frame()
     assert list(frame["term"]) == ["intrcpt", "allocrandom", "allocsystematic"]
-    assert frame["estimate"].tolist() == result.coefs.tolist()
+    assert frame["estimate"].tolist() == result.estimate.tolist()
     groups = subgroup(data["yi"], data["vi"], data["alloc"], tau2="separate")
     table = groups.to_frame()
     assert list(table["group"]) == ["alternate", "random", "systematic"]

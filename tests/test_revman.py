@@ -245,7 +245,7 @@ def test_fleiss1993_engine_on_the_counts():
     assert math.isclose(fit.exp_ci_low, 0.8405144008917793, rel_tol=1e-12)
     assert math.isclose(fit.q, 9.946055983220074, rel_tol=1e-12)
     assert math.isclose(fit.i2, 39.67458045558399, rel_tol=1e-12)
-    assert math.isclose(fit.zval, 3.287633061337987, rel_tol=1e-12)
+    assert math.isclose(fit.statistic, 3.287633061337987, rel_tol=1e-12)
     assert math.isclose(fit.pval, 0.0010103343130005407, rel_tol=1e-9)
 
 
@@ -283,7 +283,7 @@ def test_constructed_case_equals_metafor(constructed, key):
     fit = pooled.fits[(outcome, subgroup)]
     expected = EXPECTED[key]["values"]
     got = {"estimate": fit.estimate, "se": fit.se, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
-           "z": fit.zval, "p_z": fit.pval, "chi2": fit.q, "df": fit.q_df,
+           "z": fit.statistic, "p_z": fit.pval, "chi2": fit.q, "df": fit.q_df,
            "p_chi2": fit.q_pval, "i2": fit.i2, "tau2": fit.tau2}
     for name, want in expected.items():
         if want is None:
@@ -322,7 +322,7 @@ def test_zero_cells_and_double_zero_study(constructed):
     fit = pooled.fits[("analysis_1_1", 2)]
     rows = list(pooled.studies.query("outcome == 'analysis_1_1' and subgroup == 2")["study_id"])
     zeta = rows.index("Zeta-2008")   # 0/30 vs 0/31: not estimable
-    assert fit.k == 3 and not fit.estimable[zeta] and fit.weight[zeta] == 0
+    assert fit.k == 3 and not fit.estimable[zeta] and fit.weights[zeta] == 0
     delta = rm.dichotomous_study_effects([0], [40], [6], [42], "RR")
     assert math.isclose(delta[0][0], math.log((0.5 / 41) / (6.5 / 43)))
     assert math.isclose(delta[1][0], math.sqrt(1 / 0.5 - 1 / 41 + 1 / 6.5 - 1 / 43))

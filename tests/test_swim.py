@@ -87,7 +87,7 @@ def test_stouffer_weights_are_the_square_root_of_n():
     # n = 4, 9, 16 ⇒ w = 2, 3, 4; Z = (2·1 + 3·2 + 4·3)/√(4 + 9 + 16) = 20/√29 = 3.7139068
     p = [two_sided_p(z) for z in (1, 2, 3)]
     c = combine_pvalues(p, [1, 1, 1], n=[4, 9, 16])
-    np.testing.assert_allclose(c.weights, [2, 3, 4], rtol=1e-15)
+    np.testing.assert_allclose(c.study_weights, [2, 3, 4], rtol=1e-15)
     assert c.z == pytest.approx(20 / math.sqrt(29), rel=1e-9)
     assert c.z == pytest.approx(3.7139068, abs=1e-7)
 
@@ -127,7 +127,7 @@ def test_fisher_two_studies_by_hand():
     assert c.pval == pytest.approx(0.001 * (1 + x2 / 2), rel=1e-10)
     assert c.pval == pytest.approx(0.0079077553, abs=1e-10)
     assert math.isnan(c.z) and c.statistic == c.chi2 and c.method == "fisher"
-    np.testing.assert_array_equal(c.weights, [1, 1])
+    np.testing.assert_array_equal(c.study_weights, [1, 1])
 
 
 def test_fisher_study_against_the_treatment_enters_as_one_minus_half_p():

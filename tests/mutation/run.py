@@ -110,8 +110,8 @@ MUTATIONS = (
              "        tau2_se=2 * fit.tau2_se,\n",
              MODEL_TESTS, "SE of tau² doubled in meta-regression results"),
     Mutation("metareg-qe-df", "moderators.py",
-             "        qe_df=qe_df,\n",
-             "        qe_df=k - 1,\n",
+             "        q_df=q_df,\n",
+             "        q_df=k - 1,\n",
              MODEL_TESTS, "QE df of the intercept-only model (k − 1 instead of k − p)"),
     # ---- small-study tests -----------------------------------------------------------------
     Mutation("egger-slope", "small_study.py",

@@ -304,7 +304,7 @@ def small_study_table(effects: pd.DataFrame, method: str = "REML",
                                f"{egger.limit_estimate:.4g}"})
         rank = mr.rank_test(yi, vi)
         rows.append({**base, "test": "Begg rank correlation", "status": "run",
-                     "statistic": rank.tau, "pval": rank.pval, "detail": "Kendall's tau"})
+                     "statistic": rank.kendall_tau, "pval": rank.pval, "detail": "Kendall's tau"})
         tf = mr.trim_and_fill(yi, vi, method=method)
         rows.append(with_exp({**base, "test": "trim-and-fill", "status": "run",
                                "k_filled": tf.k0,

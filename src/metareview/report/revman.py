@@ -45,8 +45,8 @@ def as_forest_result(fit: RevManResult) -> dict:
     return {
         "method": "FE" if fit.model == "fixed" else "DL", "test": "z", "k": fit.k,
         "estimate": fit.estimate, "ci_low": fit.ci_low, "ci_high": fit.ci_high, "se": fit.se,
-        "statistic": fit.zval, "pval": fit.pval, "q": fit.q, "q_df": fit.q_df,
-        "q_pval": fit.q_pval, "i2": fit.i2, "tau2": fit.tau2, "weights": fit.weight,
+        "statistic": fit.statistic, "pval": fit.pval, "q": fit.q, "q_df": fit.q_df,
+        "q_pval": fit.q_pval, "i2": fit.i2, "tau2": fit.tau2, "weights": fit.weights,
         "pooling": METHOD_NAMES[fit.method], "model_text": model_text(fit),
     }
 

@@ -326,7 +326,7 @@ def _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed,
                                                        else object)})
         fits.append(RegressionFit(outcome, measure, moderator, shown, m, kind, n_left_out))
         for term in m.terms:
-            rows.append({**base, "term": term, "estimate": m.coefs[term], "se": m.se[term],
+            rows.append({**base, "term": term, "estimate": m.estimate[term], "se": m.se[term],
                          "ci_low": m.ci_low[term], "ci_high": m.ci_high[term],
                          "pval": m.pval[term], "qm": m.qm, "qm_df": m.qm_df,
                          "qm_pval": m.qm_pval, "p_permutation": perm.pval, "tau2": m.tau2,

@@ -240,7 +240,7 @@ def _table_row(outcome: str, settings: dict, subgroup: tuple[int, str], rows: li
         "model": settings["model"], "k": fit.k, **sums,
         "estimate": _shown(fit.estimate, measure), "ci_low": _shown(fit.ci_low, measure),
         "ci_high": _shown(fit.ci_high, measure), "log_estimate": fit.estimate, "se": fit.se,
-        "z": fit.zval, "p_z": fit.pval, "chi2": fit.q, "df": fit.q_df, "p_chi2": fit.q_pval,
+        "z": fit.statistic, "p_z": fit.pval, "chi2": fit.q, "df": fit.q_df, "p_chi2": fit.q_pval,
         "i2": fit.i2, "tau2": fit.tau2, "q_int": np.nan, "df_int": np.nan, "p_q_int": np.nan,
         "i2_q_int": np.nan, "note": "; ".join(p for p in (how, fit.note) if p),
         **_stored(stored),
@@ -275,7 +275,7 @@ def pool_outcomes(review, exclude_studies: Iterable[str] = (), timepoint: str = 
             studies += _study_table(outcome, number, inside, sub_fit, settings["measure"])
         if len(parts) >= 2:
             test = rm.subgroup_test(parts, fit)
-            overall.update(q_int=test.chi2, df_int=test.df, p_q_int=test.pval,
+            overall.update(q_int=test.q_between, df_int=test.df, p_q_int=test.pval,
                            i2_q_int=test.i2)
         table.insert(len(table) - len(numbers), overall)
     return RevManAnalyses(
@@ -296,7 +296,7 @@ def _study_table(outcome: str, subgroup: int, rows: list[dict], fit: rm.RevManRe
             "estimate": _shown(float(fit.yi[i]), measure), "se": float(fit.sei[i]),
             "ci_low": _shown(float(fit.ci_study_low[i]), measure),
             "ci_high": _shown(float(fit.ci_study_high[i]), measure),
-            "weight": float(fit.weight[i]), "estimable": bool(fit.estimable[i]),
+            "weight": float(fit.weights[i]), "estimable": bool(fit.estimable[i]),
         })
     return out
 

@@ -42,11 +42,38 @@ MH_MEASURES = ("OR", "RR", "RD")
 class BinaryPoolResult(ResultMixin):
     """A Mantel-Haenszel or Peto pooled estimate (fixed effect).
 
-    estimate, se, ci_low, ci_high: log scale for OR and RR; exp_* fields: ratio scale (nan for
-    RD). k: tables used for the estimate; k_q: tables in the heterogeneity test (double-zero
-    tables left out), Q on k_q − 1 df; i2 in percent. cmh, tarone and breslow_day are the
-    Cochran-Mantel-Haenszel test and the Tarone / Breslow-Day homogeneity tests (MH OR only,
-    else nan); tarone_df = breslow_day_df = (tables usable for the test) − 1.
+    Attributes
+    ----------
+    method : str
+        "MH" or "Peto".
+    measure : str
+        "OR", "RR" or "RD".
+    estimate, se, ci_low, ci_high : float
+        Log scale for OR and RR, risk-difference scale for RD; limits at `level`.
+    statistic, pval : float
+        Wald z = estimate/se and its two-sided p value.
+    k : int
+        Tables used for the estimate.
+    k_q : int
+        Tables in the heterogeneity test (double-zero tables left out).
+    q, q_df, q_pval : float, int, float
+        Cochran's Q of the study estimates around the pooled one, on k_q − 1 df, and its p.
+    i2, h2 : float
+        I² (%) and H² from Q.
+    exp_estimate, exp_ci_low, exp_ci_high : float
+        The ratio and its limits (nan for RD).
+    cmh, cmh_pval : float
+        Cochran-Mantel-Haenszel test of OR = 1 (MH OR only, else nan).
+    tarone, tarone_pval : float
+        Tarone's homogeneity test of the ORs (MH OR only, else nan).
+    breslow_day, breslow_day_pval : float
+        The Breslow-Day homogeneity test (MH OR only, else nan).
+    homogeneity_df : float
+        (tables usable for the Tarone and Breslow-Day tests) − 1, nan when not computed.
+    level : float
+        Confidence level of the intervals.
+    note : str
+        Why the estimate is undefined, "" otherwise.
     """
 
     method: str
@@ -55,7 +82,7 @@ class BinaryPoolResult(ResultMixin):
     se: float
     ci_low: float
     ci_high: float
-    zval: float
+    statistic: float
     pval: float
     k: int
     k_q: int
@@ -108,8 +135,9 @@ def _heterogeneity(measure, ai, bi, ci, di, estimate):
 
 def _wald(estimate: float, se: float, level: float):
     crit = stats.norm.isf((1 - level) / 2)
-    zval = estimate / se
-    return zval, float(2 * stats.norm.sf(abs(zval))), estimate - crit * se, estimate + crit * se
+    statistic = estimate / se
+    pval = float(2 * stats.norm.sf(abs(statistic)))
+    return statistic, pval, estimate - crit * se, estimate + crit * se
 
 
 def _result(method: str, measure: str, estimate: float, se: float, level: float, k: int,
@@ -119,14 +147,14 @@ def _result(method: str, measure: str, estimate: float, se: float, level: float,
     tables in Q) as `_heterogeneity` returns it; `tests` the MH OR's CMH and homogeneity tests.
     """
     if math.isnan(estimate):
-        zval = pval = ci_low = ci_high = math.nan
+        statistic = pval = ci_low = ci_high = math.nan
     else:
-        zval, pval, ci_low, ci_high = _wald(estimate, se, level)
+        statistic, pval, ci_low, ci_high = _wald(estimate, se, level)
     q, q_df, q_pval, i2, h2, k_q = heterogeneity
     ratio = is_ratio(measure)
     return BinaryPoolResult(
         method=method, measure=measure, estimate=float(estimate), se=float(se),
-        ci_low=float(ci_low), ci_high=float(ci_high), zval=float(zval), pval=float(pval),
+        ci_low=float(ci_low), ci_high=float(ci_high), statistic=float(statistic), pval=float(pval),
         k=k, k_q=k_q, q=q, q_df=q_df, q_pval=q_pval, i2=i2, h2=h2,
         exp_estimate=math.exp(estimate) if ratio else math.nan,
         exp_ci_low=math.exp(ci_low) if ratio else math.nan,

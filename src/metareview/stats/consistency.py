@@ -75,9 +75,20 @@ def p_agrees(computed: float, printed: float, operator: str = "=") -> bool:
 
 @result_class
 class DispersionReading(ResultMixin):
-    """How an unlabelled "±" was read: `reading` "SD" or "SE"; `decided` False when the printed
-    p could not tell the two readings apart (then the Cochrane convention, SD, applies);
-    `p_if_sd` and `p_if_se` the p values each reading implies."""
+    """How an unlabelled "±" was read.
+
+    Attributes
+    ----------
+    reading : str
+        "SD" or "SE".
+    decided : bool
+        False when the printed p could not tell the two readings apart (then the Cochrane
+        convention, SD, applies).
+    p_if_sd, p_if_se : float
+        The p values each reading implies.
+    reason : str
+        The decision in words.
+    """
 
     reading: str
     decided: bool

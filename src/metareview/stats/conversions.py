@@ -69,8 +69,17 @@ def se_from_t(estimate, t):
 class SEFromP(ResultMixin):
     """SE recovered from a two-sided p value.
 
-    `p_is_bound` is True when the p value was reported as an upper bound ("p < x") and used as if
-    it were exact: the SE is then an upper bound as well (conservative, larger than the truth).
+    Attributes
+    ----------
+    se : ndarray or float
+        |estimate| / statistic.
+    statistic : ndarray or float
+        The z (df None) or t quantile that gives the two-sided p.
+    df : ndarray, float or None
+        Degrees of freedom of t, None for z.
+    p_is_bound : bool
+        True when the p value was reported as an upper bound ("p < x") and used as if it were
+        exact: the SE is then an upper bound as well (conservative, larger than the truth).
     """
 
     se: np.ndarray | float
@@ -220,7 +229,19 @@ def combine_groups(n1, mean1, sd1, n2, mean2, sd2) -> tuple[np.ndarray, np.ndarr
 
 @result_class
 class MDFromMeans(ResultMixin):
-    """A mean difference from two arm means with its SE from the between-arm test."""
+    """A mean difference from two arm means with its SE from the between-arm test.
+
+    Attributes
+    ----------
+    estimate : float
+        mean_treatment − mean_control.
+    se : float
+        SE recovered from the between-arm p value (`se_from_p`).
+    df : float
+        Degrees of freedom of the t test, nan for z (df not given).
+    p_is_bound : bool
+        True when "p < x" was used as p = x (the SE is then conservative).
+    """
 
     estimate: float
     se: float

@@ -172,15 +172,73 @@ def _proportion(measure: str, data: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def effect_sizes(measure: str, **data) -> pd.DataFrame:
-    """Effect sizes `yi` and sampling variances `vi`, one row per study in input order.
+    r"""Effect sizes `yi` and sampling variances `vi`, one row per study in input order.
 
-    Arguments by measure (metafor's names):
-    "SMD", "MD": m1i, sd1i, n1i, m2i, sd2i, n2i (group 1 minus group 2);
-    "RR", "OR", "RD": ai, ci and bi, di (or n1i, n2i);
-    "PR", "PLO", "PFT": xi, ni.
-    See the module docstring for each formula and its source. Raises ValueError naming the
-    study index for negative counts, events above the total, SD <= 0, n < 2 (SMD), missing
-    values or arrays of different lengths.
+    The equivalent of metafor's ``escalc(measure, ...)`` with its default options.
+
+    Parameters
+    ----------
+    measure : str
+        "SMD", "MD", "RR", "OR", "RD", "PR", "PLO" or "PFT" (metafor's codes).
+    **data : array_like
+        One value per study, by measure (metafor's names): "SMD", "MD": ``m1i, sd1i, n1i,
+        m2i, sd2i, n2i`` (group 1 minus group 2); "RR", "OR", "RD": ``ai, ci`` and ``bi, di``
+        (or ``n1i, n2i``), events and non-events in groups 1 and 2; "PR", "PLO", "PFT":
+        ``xi, ni``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``yi`` (the effect size; log scale for RR and OR, logit for PLO) and ``vi``
+        (its sampling variance).
+
+    Raises
+    ------
+    ValueError
+        Naming the study index, for negative counts, events above the total, SD <= 0, n < 2
+        (SMD), missing values or arrays of different lengths.
+
+    Notes
+    -----
+    For a 2×2 table with a = ai, c = ci, n1 = ai + bi, n2 = ci + di:
+
+    .. math::
+
+        \log RR = \log(a/n_1) - \log(c/n_2), \quad
+        v = 1/a - 1/n_1 + 1/c - 1/n_2,
+
+    and log OR = log(ad/bc) with v = 1/a + 1/b + 1/c + 1/d; 0.5 is added to the four cells of
+    a table with a zero cell. SMD is Hedges' g = J(m)(m1 − m2)/s_pooled, m = n1 + n2 − 2, with
+    the exact correction J(m) = Γ(m/2)/(√(m/2) Γ((m − 1)/2)) and v = 1/n1 + 1/n2 +
+    g²/(2(n1 + n2)). The module docstring gives every measure's formula.
+
+    References
+    ----------
+    Hedges LV (1981). Distribution theory for Glass's estimator of effect size and related
+    estimators. J Educ Stat 6(2):107-128. doi:10.3102/10769986006002107
+
+    Freeman MF, Tukey JW (1950). Transformations related to the angular and the square root.
+    Ann Math Stat 21(4):607-611. doi:10.1214/aoms/1177729756
+
+    Viechtbauer W (2010). Conducting meta-analyses in R with the metafor package. J Stat
+    Softw 36(3):1-48. doi:10.18637/jss.v036.i03
+
+    Colditz GA, Brewer TF, Berkey CS, et al. (1994). Efficacy of BCG vaccine in the prevention
+    of tuberculosis: meta-analysis of the published literature. JAMA 271(9):698-702.
+    doi:10.1001/jama.1994.03510330076038
+
+    Examples
+    --------
+    The first three BCG vaccine trials of dat.bcg (Colditz et al. 1994): tuberculosis cases
+    and non-cases among vaccinated (ai, bi) and unvaccinated (ci, di) participants.
+
+    >>> es = effect_sizes("RR", ai=[4, 6, 3], bi=[119, 300, 228], ci=[11, 29, 11],
+    ...                   di=[128, 274, 209])
+    >>> es.round(4)
+           yi      vi
+    0 -0.8893  0.3256
+    1 -1.5854  0.1946
+    2 -1.3481  0.4154
     """
     if measure not in MEASURES:
         raise ValueError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")

@@ -54,19 +54,49 @@ NOT_CONVERGED_NOTE = ("the maximisation of the likelihood did not converge to a 
 class GlmmResult(ResultMixin):
     """A binomial-normal random-effects model for proportions (metafor rma.glmm, PLO).
 
-    On the logit scale: estimate (μ̂), se, zval, ci_low, ci_high, pval, tau2, tau.
-    Heterogeneity: i2, h2 (from tau² and the typical within-study variance), the Wald-type
-    (qe_wald) and likelihood-ratio (qe_lrt) tests of the saturated against the fixed-effect
-    logistic model, each chi² with qe_df = k − 1 degrees of freedom.
-    loglik: metafor's log-likelihood (conditional at the random-effect modes);
-    loglik_marginal: the maximised (quadrature) marginal log-likelihood.
-    Proportion scale (inverse logit): pred, pred_ci_low, pred_ci_high, pi_low, pi_high.
-    `note` explains any special case (k = 1, tau² at 0, a maximisation that did not converge).
+    Attributes
+    ----------
+    estimate, se : float
+        μ̂ on the logit scale and its standard error.
+    statistic, pval : float
+        z = μ̂/se and its two-sided normal p value.
+    ci_low, ci_high : float
+        μ̂ ∓ z_(1−α/2) se, logit scale.
+    tau2, tau : float
+        τ̂² and τ̂ = sqrt(τ̂²), logit scale.
+    i2, h2 : float
+        I² (%) and H² from tau² and the typical within-study variance of the logits.
+    k : int
+        Number of studies.
+    q, q_pval : float
+        Wald-type test of the saturated against the fixed-effect logistic model (metafor's
+        QE.Wld) and its p value against chi²(q_df).
+    q_lrt, q_lrt_pval : float
+        Likelihood-ratio test of the same models (metafor's QE.LRT) and its p value.
+    q_df : int
+        k − 1.
+    loglik : float
+        metafor's log-likelihood (conditional at the random-effect modes).
+    loglik_marginal : float
+        The maximised (quadrature) marginal log-likelihood.
+    nagq : int
+        Number of adaptive Gauss-Hermite quadrature points (1: the Laplace approximation).
+    pred, pred_ci_low, pred_ci_high : float
+        expit of μ̂ and of its confidence limits: the proportion scale.
+    pi_low, pi_high : float
+        Prediction interval expit(μ̂ ∓ z_(1−α/2) sqrt(se² + τ̂²)), on the proportion scale
+        (unlike `ci_low`, `ci_high`).
+    measure : str
+        "PLO".
+    level : float
+        Confidence level of the intervals.
+    note : str
+        Special cases (k = 1, tau² at 0, a maximisation that did not converge), "" when none.
     """
 
     estimate: float
     se: float
-    zval: float
+    statistic: float
     ci_low: float
     ci_high: float
     pval: float
@@ -75,11 +105,11 @@ class GlmmResult(ResultMixin):
     i2: float
     h2: float
     k: int
-    qe_wald: float
-    qe_wald_pval: float
-    qe_lrt: float
-    qe_lrt_pval: float
-    qe_df: int
+    q: float
+    q_pval: float
+    q_lrt: float
+    q_lrt_pval: float
+    q_df: int
     loglik: float
     loglik_marginal: float
     nagq: int
@@ -388,13 +418,13 @@ def _heterogeneity_tests(x: np.ndarray, n: np.ndarray) -> dict[str, float]:
     # Wald test of equal logits: Σ W_i (η_i − η̄_W)², W the IRLS weights (= b₂ᵀ V₂₂⁻¹ b₂ for
     # the study contrasts of the saturated glm in any parametrisation).
     centre = float(np.sum(weights * eta) / np.sum(weights))
-    qe_wald = max(0.0, float(np.sum(weights * (eta - centre) ** 2)))
+    q = max(0.0, float(np.sum(weights * (eta - centre) ** 2)))
     ll_saturated = float(np.sum(_log_binom(x, n, mu)))
     pooled = float(np.sum(x) / np.sum(n))
     ll_fixed = float(np.sum(_log_binom(x, n, np.full(k, pooled))))
-    qe_lrt = max(0.0, -2.0 * (ll_fixed - ll_saturated))
-    return {"qe_wald": qe_wald, "qe_wald_pval": float(stats.chi2.sf(qe_wald, k - 1)),
-            "qe_lrt": qe_lrt, "qe_lrt_pval": float(stats.chi2.sf(qe_lrt, k - 1)),
+    q_lrt = max(0.0, -2.0 * (ll_fixed - ll_saturated))
+    return {"q": q, "q_pval": float(stats.chi2.sf(q, k - 1)),
+            "q_lrt": q_lrt, "q_lrt_pval": float(stats.chi2.sf(q_lrt, k - 1)),
             "ll_saturated_glm": ll_saturated}
 
 
@@ -455,11 +485,12 @@ def pool_glmm(xi: Sequence[float], ni: Sequence[float], measure: str = "PLO", na
     Returns
     -------
     GlmmResult
-        ``estimate`` (μ̂, logit scale), ``se``, ``zval``, ``ci_low``, ``ci_high``, ``pval``,
-        ``tau2`` (τ̂²), ``tau``, ``i2``, ``h2``, ``k``, ``qe_wald``, ``qe_wald_pval``,
-        ``qe_lrt``, ``qe_lrt_pval``, ``qe_df``, ``loglik``, ``loglik_marginal``, ``nagq``,
+        ``estimate`` (μ̂, logit scale), ``se``, ``statistic``, ``ci_low``, ``ci_high``, ``pval``,
+        ``tau2`` (τ̂²), ``tau``, ``i2``, ``h2``, ``k``, ``q``, ``q_pval``,
+        ``q_lrt``, ``q_lrt_pval``, ``q_df``, ``loglik``, ``loglik_marginal``, ``nagq``,
         and on the proportion scale ``pred`` = expit(μ̂), its confidence interval
-        ``pred_ci_low``, ``pred_ci_high`` and the prediction interval ``pi_low``, ``pi_high``.
+        ``pred_ci_low``, ``pred_ci_high`` and the prediction interval ``pi_low``,
+        ``pi_high``.
 
     Raises
     ------
@@ -518,9 +549,9 @@ def pool_glmm(xi: Sequence[float], ni: Sequence[float], measure: str = "PLO", na
       approximated likelihood), Var(μ̂) = 2[H⁻¹]_μμ, as lme4's ``vcov`` for glmer fits (which
       takes H from finite differences of its deviance function with step 1e-4); at τ̂ = 0 the
       cross term vanishes and Var(μ̂) = 1/(Σn_i p̄(1 − p̄)), p̄ = Σx_i/Σn_i.
-      zval = μ̂/se, two-sided normal p value, CI μ̂ ± z_(1−α/2) se.
+      statistic = μ̂/se, two-sided normal p value, CI μ̂ ± z_(1−α/2) se.
       ``level=0.95`` corresponds to metafor's ``level=95``.
-    - qe_wald, qe_lrt: Wald-type and likelihood-ratio tests of the saturated logistic model
+    - q, q_lrt: Wald-type and likelihood-ratio tests of the saturated logistic model
       (one logit per study, fitted by R's glm IRLS, which stops at a finite but very negative
       logit for a 0/n study) against the fixed-effect model logit p_i = μ; chi² with k − 1 df.
       The Wald statistic is computed as Σ W_i(η_i − η̄_W)² (W_i the IRLS weights of the
@@ -592,9 +623,9 @@ def pool_glmm(xi: Sequence[float], ni: Sequence[float], measure: str = "PLO", na
         se = math.sqrt(1.0 / x[0] + 1.0 / (n[0] - x[0]))
         ll = float(_log_binom(x, n, x / n)[0])
         return _assemble(estimate, se, 0.0, crit, level, k, nagq, measure,
-                         tests={"qe_wald": math.nan, "qe_wald_pval": math.nan,
-                                "qe_lrt": math.nan, "qe_lrt_pval": math.nan},
-                         qe_df=0, i2=math.nan, h2=math.nan, loglik=ll, loglik_marginal=ll,
+                         tests={"q": math.nan, "q_pval": math.nan,
+                                "q_lrt": math.nan, "q_lrt_pval": math.nan},
+                         q_df=0, i2=math.nan, h2=math.nan, loglik=ll, loglik_marginal=ll,
                          prediction=False, note=K1_NOTE)
     if np.all(x == 0):
         raise ValueError("no study has any event (every xi is 0): the pooled logit has no "
@@ -632,14 +663,14 @@ def pool_glmm(xi: Sequence[float], ni: Sequence[float], measure: str = "PLO", na
     loglik = tests.pop("ll_saturated_glm") - 0.5 * float(np.sum(conditional))
     s2 = _typical_within_variance(x, n)
     tau2 = tau * tau
-    return _assemble(mu, se, tau2, crit, level, k, nagq, measure, tests=tests, qe_df=k - 1,
+    return _assemble(mu, se, tau2, crit, level, k, nagq, measure, tests=tests, q_df=k - 1,
                      i2=100.0 * tau2 / (s2 + tau2), h2=tau2 / s2 + 1.0, loglik=loglik,
                      loglik_marginal=model.ll_saturated - 0.5 * deviance,
                      prediction=True, note="; ".join(notes))
 
 
 def _assemble(estimate: float, se: float, tau2: float, crit: float, level: float, k: int,
-              nagq: int, measure: str, tests: dict[str, float], qe_df: int, i2: float,
+              nagq: int, measure: str, tests: dict[str, float], q_df: int, i2: float,
               h2: float, loglik: float, loglik_marginal: float, prediction: bool,
               note: str) -> GlmmResult:
     ci_low, ci_high = estimate - crit * se, estimate + crit * se
@@ -649,14 +680,15 @@ def _assemble(estimate: float, se: float, tau2: float, crit: float, level: float
             special.expit(estimate + half))
     else:
         pi_low = pi_high = math.nan
-    zval = estimate / se
+    statistic = estimate / se
     return GlmmResult(
-        estimate=float(estimate), se=float(se), zval=float(zval), ci_low=float(ci_low),
-        ci_high=float(ci_high), pval=float(2.0 * stats.norm.sf(abs(zval))), tau2=float(tau2),
+        estimate=float(estimate), se=float(se), statistic=float(statistic), ci_low=float(ci_low),
+        ci_high=float(ci_high), pval=float(2.0 * stats.norm.sf(abs(statistic))), tau2=float(tau2),
         tau=math.sqrt(tau2), i2=float(i2), h2=float(h2), k=int(k),
-        qe_wald=float(tests["qe_wald"]), qe_wald_pval=float(tests["qe_wald_pval"]),
-        qe_lrt=float(tests["qe_lrt"]), qe_lrt_pval=float(tests["qe_lrt_pval"]),
-        qe_df=int(qe_df), loglik=float(loglik), loglik_marginal=float(loglik_marginal),
+        q=float(tests["q"]), q_pval=float(tests["q_pval"]),
+        q_lrt=float(tests["q_lrt"]), q_lrt_pval=float(tests["q_lrt_pval"]),
+        q_df=int(q_df), loglik=float(loglik), loglik_marginal=float(loglik_marginal),
         nagq=int(nagq), pred=float(special.expit(estimate)),
         pred_ci_low=float(special.expit(ci_low)), pred_ci_high=float(special.expit(ci_high)),
-        pi_low=pi_low, pi_high=pi_high, measure=measure, level=float(level), note=note)
+        pi_low=pi_low, pi_high=pi_high, measure=measure,
+        level=float(level), note=note)

@@ -31,10 +31,20 @@ from scipy import stats
 from metareview.stats.heterogeneity import (
     cochran_q,
     estimate_tau2_batch,
+    i2_h2,
+    i2_h2_from_q,
     projection_pieces,
+    typical_within_variance,
 )
-from metareview.stats.pooling import PoolResult, check_study_data, fit_model, pool
+from metareview.stats.pooling import (
+    PoolResult,
+    check_study_data,
+    coefficient_critical_value,
+    fit_model,
+    pool,
+)
 from metareview.stats.results import ResultMixin, result_class
+from metareview.stats.summary import meta_regression_summary
 from metareview.stats.vocabulary import check_method, check_test
 
 INTERCEPT = "intrcpt"
@@ -121,16 +131,52 @@ def design_matrix(moderators: Any, k: int) -> tuple[np.ndarray, tuple[str, ...],
 class MetaRegressionResult(ResultMixin):
     """A fitted meta-regression (metafor: rma(yi, vi, mods=..., method, test)).
 
-    coefs, se, statistic (z, or t with k − p df under knha), pval, ci_low, ci_high: Series
-    indexed by term. qm: omnibus Wald test of all terms except the intercept (chi² with qm_df
-    df; under knha F with (qm_df, qm_df2) df). qe: residual heterogeneity test (chi², k − p df).
-    r2: pseudo-R² in % (Raudenbush 2009): max(0, 100 (tau²_RE − tau²_ME)/tau²_RE) with tau²_RE
-    from the intercept-only model by the same method, 0 when tau²_RE = 0; for FE models the
-    adjusted R² of the weighted least-squares fit, as metafor.
+    `print(result)` or `result.summary()` shows it as metafor's ``print.rma.uni`` does;
+    `predict(newmods)` gives fitted values with their confidence and prediction intervals
+    (metafor's ``predict.rma``) and `conf_int(level)` the coefficients' intervals at another
+    level, both from `estimate` and `vcov` without refitting.
+
+    Attributes
+    ----------
+    terms : tuple of str
+        Names of the coefficients, "intrcpt" first.
+    estimate, se, statistic, pval, ci_low, ci_high : pandas.Series
+        Per term (indexed by `terms`): coefficient, standard error, z (or t with k − p df under
+        knha), two-sided p value and confidence limits at `level`.
+    qm : float
+        Omnibus Wald test of all coefficients but the intercept: chi² with qm_df df, or F with
+        (qm_df, qm_df2) df under knha.
+    qm_df : int
+        Number of coefficients tested by `qm` (p − 1).
+    qm_df2 : float
+        Second df of the F test (k − p) under knha, nan under z.
+    qm_pval : float
+        p value of `qm`.
+    tau2, tau2_se : float
+        Residual tau² and its standard error.
+    q, q_df, q_pval : float, int, float
+        Test of residual heterogeneity: Q_E on k − p df and its p value.
+    i2, h2 : float
+        Residual I² (%) and H²: from tau² and the typical within-study variance of the model
+        (metafor's s² = (k − p)/tr(P)), or from Q_E for FE.
+    vcov : pandas.DataFrame
+        Var(β̂), terms × terms (multiplied by the Knapp-Hartung factor under knha).
+    r2 : float
+        Pseudo-R² in % (Raudenbush 2009): max(0, 100 (tau²_RE − tau²_ME)/tau²_RE), tau²_RE from
+        the intercept-only model by the same method, 0 when tau²_RE = 0; for FE models the
+        adjusted R² of the weighted least-squares fit, as metafor.
+    k, p : int
+        Number of studies and of coefficients.
+    method : str
+        tau² estimator.
+    test : str
+        "z" or "knha".
+    level : float
+        Confidence level of the intervals.
     """
 
     terms: tuple[str, ...]
-    coefs: pd.Series
+    estimate: pd.Series
     se: pd.Series
     statistic: pd.Series
     pval: pd.Series
@@ -142,21 +188,94 @@ class MetaRegressionResult(ResultMixin):
     qm_pval: float
     tau2: float
     tau2_se: float
-    qe: float
-    qe_df: int
-    qe_pval: float
+    q: float
+    q_df: int
+    q_pval: float
     r2: float
     k: int
     p: int
     method: str
     test: str
     level: float
+    i2: float
+    h2: float
+    vcov: pd.DataFrame
+
+    @property
+    def tau(self) -> float:
+        """sqrt(tau²), the residual between-study standard deviation."""
+        return math.sqrt(self.tau2)
+
+    def _critical(self, level: float | None) -> float:
+        return coefficient_critical_value(self.level if level is None else level, self.test,
+                                          float(self.k - self.p))
+
+    def conf_int(self, level: float | None = None) -> pd.DataFrame:
+        """Each coefficient's confidence interval at `level` (default: the fit's level).
+
+        β̂_j ∓ c·se_j, c the z or (under knha) t(k − p) critical value; the same limits as a
+        refit with `level` gives.
+        """
+        crit = self._critical(level)
+        return pd.DataFrame({"term": list(self.terms), "estimate": self.estimate.to_numpy(),
+                             "ci_low": (self.estimate - crit * self.se).to_numpy(),
+                             "ci_high": (self.estimate + crit * self.se).to_numpy()})
+
+    def predict(self, newmods: Any, level: float | None = None) -> pd.DataFrame:
+        """Fitted values at moderator values `newmods` (metafor: predict(res, newmods)).
+
+        Parameters
+        ----------
+        newmods : array_like
+            One row per prediction with the p − 1 moderator values (in the order of `terms`
+            after the intercept; dummies as 0/1). With one moderator a 1-D array gives one
+            prediction per value.
+        level : float, optional
+            Confidence level of the intervals (default: the fit's level).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns pred, se, ci_low, ci_high, pi_low, pi_high, one row per prediction.
+
+        Notes
+        -----
+        With x₀ = (1, newmods), pred = x₀ᵀβ̂, se = sqrt(x₀ᵀ V x₀), the confidence interval
+        pred ∓ c·se and the prediction interval pred ∓ c·sqrt(se² + tau²), V = `vcov` and c
+        the z or (under knha) t(k − p) critical value; for FE the prediction interval is the
+        confidence interval.
+        """
+        values = np.asarray(newmods, dtype=float)
+        moderators = self.p - 1
+        if values.ndim == 0 or (values.ndim == 1 and moderators == 1):
+            values = values.reshape(-1, 1)
+        elif values.ndim == 1:
+            values = values.reshape(1, -1)
+        if values.ndim != 2 or values.shape[1] != moderators:
+            raise ValueError(f"newmods needs {moderators} value(s) per row "
+                             f"({', '.join(self.terms[1:])}), got shape {values.shape}")
+        design = np.column_stack([np.ones(len(values)), values])
+        pred = design @ self.estimate.to_numpy(float)
+        vcov = self.vcov.to_numpy(float)
+        se = np.sqrt(np.einsum("ij,jk,ik->i", design, vcov, design))
+        crit = self._critical(level)
+        spread = np.sqrt(se**2 + self.tau2)
+        return pd.DataFrame({"pred": pred, "se": se, "ci_low": pred - crit * se,
+                             "ci_high": pred + crit * se, "pi_low": pred - crit * spread,
+                             "pi_high": pred + crit * spread})
+
+    def summary(self) -> str:
+        """The model as metafor's print.rma.uni prints it (see `metareview.stats.summary`)."""
+        return meta_regression_summary(self)
+
+    def __str__(self) -> str:
+        return self.summary()
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per term (estimate, se, statistic, pval, ci_low, ci_high)."""
         return pd.DataFrame({
             "term": list(self.terms),
-            "estimate": self.coefs.to_numpy(),
+            "estimate": self.estimate.to_numpy(),
             "se": self.se.to_numpy(),
             "statistic": self.statistic.to_numpy(),
             "pval": self.pval.to_numpy(),
@@ -198,11 +317,89 @@ def pseudo_r2(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float, method: 
 def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
                     method: str = "REML", test: str = "z",
                     level: float = 0.95) -> MetaRegressionResult:
-    """Mixed-effects meta-regression of `yi` on `moderators` (an intercept is added).
+    r"""Mixed-effects meta-regression of `yi` on `moderators` (an intercept is added).
 
-    tau² by `method` as in `pool` (Viechtbauer 2005 for REML/ML, etc.); test="knha" uses the
-    Knapp & Hartung (2003) adjustment: covariance scaled by the weighted residual mean square,
-    t tests with k − p df and F(m, k − p) for QM. Requires k > p.
+    The equivalent of metafor's ``rma(yi, vi, mods = ~ ..., method, test)``.
+
+    Parameters
+    ----------
+    yi, vi : sequence of float
+        The studies' effect sizes and sampling variances.
+    moderators : array_like or pandas.DataFrame
+        One row per study: a 1-D array (one moderator), a 2-D array or a DataFrame. Text,
+        boolean and categorical columns are dummy-coded against their first level (see the
+        module docstring); terms are named as metafor names them.
+    method : str
+        tau² estimator as in `pool` ("REML" by default), or "FE".
+    test : str
+        "z" (default) or "knha" (Knapp & Hartung 2003).
+    level : float
+        Confidence level of the intervals (default 0.95).
+
+    Returns
+    -------
+    MetaRegressionResult
+        Coefficients with their tests and intervals, QM, residual tau², Q_E, I², H², R², and
+        ``vcov``; ``predict(newmods)`` and ``print(result)`` as metafor's.
+
+    Raises
+    ------
+    ValueError
+        For invalid studies (named), a missing moderator value, a model matrix without full
+        column rank, or k ≤ p (fewer studies than coefficients).
+
+    Notes
+    -----
+    With X the k × p model matrix and W = diag(1/(v_i + τ̂²)),
+
+    .. math::
+
+        \hat\beta = (X^T W X)^{-1} X^T W y, \quad
+        Var(\hat\beta) = s^2 (X^T W X)^{-1}, \quad
+        Q_M = \hat\beta_S^T Var(\hat\beta_S)^{-1} \hat\beta_S,
+
+    S the coefficients other than the intercept; under test="z" s² = 1 and Q_M is chi² on
+    m = p − 1 df; under knha s² = Σ w_i (y_i − x_iᵀβ̂)²/(k − p), coefficients have t tests on
+    k − p df and Q_M/m is F(m, k − p). Q_E = Σ (y_i − x_iᵀβ̂_FE)²/v_i on k − p df. R² =
+    max(0, 100 (τ̂²_RE − τ̂²)/τ̂²_RE), τ̂²_RE from the model without moderators (Raudenbush
+    2009).
+
+    References
+    ----------
+    Thompson SG, Higgins JPT (2002). How should meta-regression analyses be undertaken and
+    interpreted? Stat Med 21(11):1559-1573. doi:10.1002/sim.1187
+
+    Knapp G, Hartung J (2003). Improved tests for a random effects meta-regression with a
+    single covariate. Stat Med 22(17):2693-2710. doi:10.1002/sim.1482
+
+    Viechtbauer W (2005). Bias and efficiency of meta-analytic variance estimators in the
+    random-effects model. J Educ Behav Stat 30(3):261-293. doi:10.3102/10769986030003261
+
+    Raudenbush SW (2009). Analyzing effect sizes: random-effects models. In Cooper H, Hedges
+    LV, Valentine JC (eds), The Handbook of Research Synthesis and Meta-Analysis, 2nd ed.,
+    295-315. New York: Russell Sage Foundation.
+
+    Colditz GA, Brewer TF, Berkey CS, et al. (1994). Efficacy of BCG vaccine in the prevention
+    of tuberculosis: meta-analysis of the published literature. JAMA 271(9):698-702.
+    doi:10.1001/jama.1994.03510330076038
+
+    Examples
+    --------
+    dat.bcg's log risk ratios (rounded to four decimals) against the trials' absolute
+    latitude; metafor gives the same to the digits shown:
+
+    >>> yi = [-0.8893, -1.5854, -1.3481, -1.4416, -0.2175, -0.7861, -1.6209, 0.0120,
+    ...       -0.4694, -1.3713, -0.3394, 0.4459, -0.0173]
+    >>> vi = [0.3256, 0.1946, 0.4154, 0.0200, 0.0512, 0.0069, 0.2230, 0.0040, 0.0564,
+    ...       0.0730, 0.0124, 0.5325, 0.0714]
+    >>> ablat = [44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33]
+    >>> fit = meta_regression(yi, vi, ablat)
+    >>> fit.estimate.round(3).tolist(), round(fit.tau2, 3), round(fit.r2, 1)
+    ([0.251, -0.029], 0.076, 75.6)
+    >>> fit.predict([10, 50]).round(3)
+        pred     se  ci_low  ci_high  pi_low  pi_high
+    0 -0.040  0.187  -0.405    0.326  -0.693    0.614
+    1 -1.204  0.172  -1.540   -0.867  -1.841   -0.566
     """
     method = check_method(method)
     test = check_test(test)
@@ -214,7 +411,11 @@ def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
                          "a meta-regression needs more studies than coefficients")
     fit = fit_model(y, v, X, method, test, level)
     qm, qm_df, qm_pval = fit.wald_test(range(1, p))
-    qe, qe_df, qe_pval = cochran_q(y, v, X)
+    q, q_df, q_pval = cochran_q(y, v, X)
+    if method == "FE":
+        i2, h2 = i2_h2_from_q(q, q_df)
+    else:
+        i2, h2 = i2_h2(fit.tau2, typical_within_variance(v, X))
     index = pd.Index(terms, name="term")
 
     def series(values: np.ndarray, name: str) -> pd.Series:
@@ -222,7 +423,7 @@ def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
 
     return MetaRegressionResult(
         terms=terms,
-        coefs=series(fit.beta, "estimate"),
+        estimate=series(fit.beta, "estimate"),
         se=series(fit.se, "se"),
         statistic=series(fit.statistics(), "statistic"),
         pval=series(fit.pvalues(), "pval"),
@@ -234,15 +435,18 @@ def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
         qm_pval=qm_pval,
         tau2=fit.tau2,
         tau2_se=fit.tau2_se,
-        qe=qe,
-        qe_df=qe_df,
-        qe_pval=qe_pval,
+        q=q,
+        q_df=q_df,
+        q_pval=q_pval,
         r2=pseudo_r2(y, v, X, fit.tau2, method),
         k=k,
         p=p,
         method=method,
         test=test,
         level=level,
+        i2=float(i2),
+        h2=float(h2),
+        vcov=pd.DataFrame(fit.vcov, index=index, columns=index),
     )
 
 
@@ -255,10 +459,27 @@ def meta_regression(yi: Sequence[float], vi: Sequence[float], moderators: Any,
 class SubgroupResult(ResultMixin):
     """Test of subgroup differences.
 
-    q_between: QM of the dummy-coded subgroups (tau2_mode="common"; F value under knha, then
-    df2 = k − G) or the fixed-effect Q of the subgroup estimates (tau2_mode="separate").
-    groups: each subgroup pooled on its own by `pool` (same method and test), in level order.
-    tau2: the common tau² (common mode) or nan (separate mode: see each group's tau2).
+    Attributes
+    ----------
+    q_between : float
+        QM of the dummy-coded subgroups (tau2_mode="common"; an F value under knha) or the
+        fixed-effect Q of the subgroup estimates (tau2_mode="separate").
+    df : int
+        Number of subgroups − 1: the (first) degrees of freedom of `q_between`.
+    df2 : float
+        k − G, the second df of the F test (common mode under knha), else nan.
+    pval : float
+        p value of `q_between`.
+    groups : dict
+        Each subgroup's `PoolResult` (same method and test), in level order.
+    tau2_mode : str
+        "common" (one tau² for all subgroups) or "separate".
+    tau2 : float
+        The common tau² (common mode) or nan (separate mode: see each group's tau2).
+    method : str
+        tau² estimator.
+    test : str
+        "z" or "knha".
     """
 
     q_between: float
@@ -377,10 +598,28 @@ def batched_qm(X: np.ndarray, y: np.ndarray, v: np.ndarray, method: str, test: s
 class PermutationResult(ResultMixin):
     """Permutation test of QM (Higgins & Thompson 2004; metafor's permutest).
 
-    pval = share of the reference distribution with QM_perm ≥ QM_obs (within 1.5e-8, as
-    metafor). The reference distribution holds `n_perm` values: all distinct arrangements of
-    the moderator rows when `exact` (the observed one among them), otherwise the observed
-    arrangement plus n_perm − 1 random ones, so pval = (1 + #{random QM ≥ QM_obs}) / n_perm.
+    Attributes
+    ----------
+    qm : float
+        QM of the observed arrangement.
+    qm_df : int
+        Number of coefficients tested by QM.
+    pval : float
+        Share of the reference distribution with QM_perm ≥ QM_obs (within 1.5e-8, as metafor):
+        (1 + #{random QM ≥ QM_obs}) / n_perm when not `exact`.
+    n_perm : int
+        Size of the reference distribution.
+    exact : bool
+        True when the distribution holds every distinct arrangement of the moderator rows (the
+        observed one among them); False: the observed arrangement plus n_perm − 1 random ones.
+    seed : int or None
+        Seed of numpy's default generator for the random arrangements.
+    method : str
+        tau² estimator.
+    test : str
+        "z" or "knha".
+    distribution : ndarray
+        The QM values of the reference distribution.
     """
 
     qm: float

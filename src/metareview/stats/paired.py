@@ -88,8 +88,20 @@ def paired_smd(m1, sd1, m2, sd2, n, r) -> pd.DataFrame:
 class PairedDifference(ResultMixin):
     """A paired mean difference with its SE, recovered from what a study reported.
 
-    `source` names the reported quantity used ("se", "ci", "t" or "p"); `p_is_bound` is True
-    when a "p < x" was used as p = x (the SE is then conservative).
+    Attributes
+    ----------
+    estimate : float
+        The paired mean difference.
+    se : float
+        Its standard error.
+    vi : float
+        se², the sampling variance.
+    df : float
+        n − 1, the degrees of freedom of a paired t test (used by the CI and p conversions).
+    source : str
+        The reported quantity used: "se", "ci", "t" or "p".
+    p_is_bound : bool
+        True when a "p < x" was used as p = x (the SE is then conservative).
     """
 
     estimate: float

@@ -29,6 +29,7 @@ from metareview.stats.heterogeneity import (
     typical_within_variance,
 )
 from metareview.stats.results import ResultMixin, result_class
+from metareview.stats.summary import pool_summary
 from metareview.stats.vocabulary import check_method, check_test
 
 K1_NOTE = ("only one study: heterogeneity (tau², Q, I², H²) is not estimable; the estimate is "
@@ -86,9 +87,38 @@ def check_study_data(yi: Sequence[float], vi: Sequence[float]) -> tuple[np.ndarr
 class ModelFit(ResultMixin):
     """The pieces of a fitted (mixed-effects) meta-regression model y = Xβ + u + e.
 
-    `vcov` already includes the Knapp-Hartung factor `s2w` when test="knha". `weights` are the
-    raw inverse-variance weights 1/(v_i + tau²) (not percentages). `df` is k − p under
-    test="knha" and nan under test="z"; `crit` is the two-sided critical value at `level`.
+    The engine shared by `pool`, `meta_regression`, the subgroup and sensitivity analyses.
+
+    Attributes
+    ----------
+    yi, vi : ndarray
+        The studies' effect sizes and sampling variances, as fitted.
+    X : ndarray
+        The k × p model matrix (a column of ones for the intercept-only model).
+    method : str
+        tau² estimator ("FE" for the fixed-effect model).
+    test : str
+        "z" or "knha".
+    level : float
+        Confidence level of the intervals built from `crit`.
+    k, p : int
+        Number of studies and of coefficients.
+    tau2, tau2_se : float
+        Estimated tau² and its standard error (0 and nan when k ≤ p).
+    beta : ndarray
+        The coefficients β̂ = (XᵀWX)⁻¹XᵀWy.
+    vcov : ndarray
+        Var(β̂) = (XᵀWX)⁻¹, already multiplied by the Knapp-Hartung factor `s2w` under knha.
+    se : ndarray
+        sqrt(diag(vcov)).
+    w : ndarray
+        Raw inverse-variance weights 1/(v_i + tau²) (`PoolResult.weights` are percentages).
+    s2w : float
+        The Knapp-Hartung factor Σw_i(y_i − x_iᵀβ̂)²/(k − p) under knha, else 1.
+    df : float
+        k − p under knha, nan under z.
+    crit : float
+        The two-sided critical value (z, or t with `df` df) at `level`.
     """
 
     yi: np.ndarray
@@ -104,7 +134,7 @@ class ModelFit(ResultMixin):
     beta: np.ndarray
     vcov: np.ndarray
     se: np.ndarray
-    weights: np.ndarray
+    w: np.ndarray
     s2w: float
     df: float
     crit: float
@@ -140,6 +170,14 @@ class ModelFit(ResultMixin):
         return qm, float(m), pval
 
 
+def coefficient_critical_value(level: float, test: str, df: float) -> float:
+    """Two-sided critical value at `level`: z, or t with `df` degrees of freedom under knha."""
+    alpha = 1.0 - level
+    if test == "knha":
+        return float(stats.t.isf(alpha / 2, df)) if df > 0 else math.nan
+    return float(stats.norm.isf(alpha / 2))
+
+
 def fit_model(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str = "REML",
               test: str = "z", level: float = 0.95) -> ModelFit:
     """Fit y = Xβ + u + e, u ~ N(0, tau²), e_i ~ N(0, v_i) as metafor's rma.uni.
@@ -172,14 +210,10 @@ def fit_model(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str = "REML
         # metafor: a residual sum of squares at machine zero gives a factor of exactly 0.
         s2w = rss / (k - p) if (rss > np.finfo(float).eps and k > p) else 0.0
         vcov = s2w * vcov
-    alpha = 1.0 - level
-    if test == "knha":
-        crit = float(stats.t.isf(alpha / 2, df)) if df > 0 else math.nan
-    else:
-        crit = float(stats.norm.isf(alpha / 2))
+    crit = coefficient_critical_value(level, test, df)
     se = np.sqrt(np.diag(vcov))
     return ModelFit(yi=y, vi=v, X=X, method=method, test=test, level=level, k=k, p=p,
-                    tau2=tau2, tau2_se=tau2_se, beta=beta, vcov=vcov, se=se, weights=w,
+                    tau2=tau2, tau2_se=tau2_se, beta=beta, vcov=vcov, se=se, w=w,
                     s2w=s2w, df=df, crit=crit)
 
 
@@ -187,10 +221,50 @@ def fit_model(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str = "REML
 class PoolResult(ResultMixin):
     """A pooled estimate with its heterogeneity statistics (metafor rma.uni, intercept only).
 
-    statistic is z (test="z") or t with `df` = k − 1 degrees of freedom (test="knha").
-    tau2_ci, i2_ci, h2_ci: Q-profile intervals (nan for FE, which has no tau²).
-    i2, h2: for random-effects methods from tau² and the typical within-study variance;
-    for FE from Q. weights: percentages summing to 100. `note` explains any special case.
+    Attributes
+    ----------
+    estimate, se : float
+        The pooled estimate μ̂ and its standard error (multiplied by sqrt(knha_factor) under
+        knha).
+    ci_low, ci_high : float
+        μ̂ ∓ c·se, c the z or t (df = k − 1) critical value at `level`.
+    pval : float
+        Two-sided p value of `statistic`.
+    k : int
+        Number of studies.
+    tau2 : float
+        Estimated tau² (0 for FE).
+    tau2_ci : (float, float)
+        Q-profile interval of tau² at `level` (nan for FE, which has no tau²).
+    i2, h2 : float
+        I² (%) and H²: for random-effects methods from tau² and the typical within-study
+        variance, for FE from Q.
+    q, q_pval : float
+        Cochran's Q and its p value against chi²(q_df).
+    pi_low, pi_high : float
+        Prediction interval μ̂ ∓ c·sqrt(se² + tau²) (equal to the CI for FE; nan for k = 1).
+    weights : ndarray
+        Each study's weight in percent (summing to 100).
+    method : str
+        tau² estimator ("FE", "DL", "REML", ...).
+    test : str
+        "z" or "knha" ("z" when knha was asked for a single study).
+    level : float
+        Confidence level of every interval.
+    statistic : float
+        estimate/se: z (test="z") or t with `df` degrees of freedom (test="knha").
+    df : float
+        k − 1 under knha, nan under z.
+    q_df : int
+        k − 1.
+    tau2_se : float
+        Standard error of tau² (nan for FE and methods without one).
+    i2_ci, h2_ci : (float, float)
+        I² and H² at the limits of `tau2_ci`.
+    knha_factor : float
+        The Knapp-Hartung factor s² by which the variance of μ̂ is multiplied (1 under z).
+    note : str
+        Special cases in words (k = 1, a knha factor of 0), "" when none.
     """
 
     estimate: float
@@ -220,21 +294,118 @@ class PoolResult(ResultMixin):
     knha_factor: float
     note: str = ""
 
+    @property
+    def tau(self) -> float:
+        """sqrt(tau²), the between-study standard deviation."""
+        return math.sqrt(self.tau2)
+
+    def conf_int(self, level: float | None = None) -> tuple[float, float]:
+        """Confidence interval of the estimate at `level` (default: the fit's level).
+
+        estimate ∓ c·se, c the z or (under knha) t(k − 1) critical value; the same limits as
+        `pool(..., level=level)` gives, without refitting (metafor: confint(res, fixed=TRUE)).
+        """
+        crit = coefficient_critical_value(self.level if level is None else level, self.test,
+                                          self.df)
+        return self.estimate - crit * self.se, self.estimate + crit * self.se
+
+    def summary(self) -> str:
+        """The model as metafor's print.rma.uni prints it (see `metareview.stats.summary`)."""
+        return pool_summary(self)
+
+    def __str__(self) -> str:
+        return self.summary()
+
 
 def pool(yi: Sequence[float], vi: Sequence[float], method: str = "REML", test: str = "z",
          level: float = 0.95) -> PoolResult:
-    """Pool effect sizes `yi` with sampling variances `vi` (metafor: rma(yi, vi, method, test)).
+    r"""Pool effect sizes `yi` with sampling variances `vi` (metafor: rma(yi, vi, method, test)).
 
-    method: "FE" (inverse variance) or tau² by "DL" (DerSimonian & Laird 1986), "REML" / "ML"
-    (Viechtbauer 2005), "PM" (Paule & Mandel 1982), "HE" (Hedges 1983), "SJ" (Sidik & Jonkman
-    2005), "HS" (Hunter & Schmidt 2004), "EB" (Morris 1983).
-    test: "z" or "knha" (Hartung & Knapp 2001; Sidik & Jonkman 2002: t with k − 1 df).
-    Returns a `PoolResult`; see its docstring and the module docstring for definitions.
+    Parameters
+    ----------
+    yi, vi : sequence of float
+        The studies' effect sizes (analysis scale: log for ratios) and sampling variances.
+    method : str
+        "FE" (fixed effect, inverse variance) or the tau² estimator of the random-effects
+        model: "DL" (DerSimonian & Laird 1986), "REML" (default) or "ML" (Viechtbauer 2005),
+        "PM" (Paule & Mandel 1982), "HE" (Hedges 1983), "SJ" (Sidik & Jonkman 2005), "HS"
+        (Hunter & Schmidt 2004), "EB" (Morris 1983).
+    test : str
+        "z" (Wald z tests and intervals, default) or "knha" (Hartung & Knapp 2001; Sidik &
+        Jonkman 2002: t with k − 1 df and the variance scaled by the Knapp-Hartung factor).
+    level : float
+        Confidence level of every interval (default 0.95).
 
-    Edge cases: with k = 1 the result is the study itself, tau² = 0, and Q, I², H², their
-    intervals and the prediction interval are nan (`note` says why); test="knha" then falls back
-    to the z interval of that study, since t with 0 df is undefined. Invalid input (NaN yi,
-    non-positive or NaN vi, different lengths) raises ValueError naming the study.
+    Returns
+    -------
+    PoolResult
+        The estimate, its test and intervals, tau², Q, I², H² and the prediction interval;
+        its Attributes section defines each field. ``print(result)`` shows it as metafor.
+
+    Raises
+    ------
+    ValueError
+        Naming the study, for NaN yi, non-positive or NaN vi, or inputs of different lengths.
+
+    Notes
+    -----
+    With weights :math:`w_i = 1/(v_i + \hat\tau^2)` (:math:`\hat\tau^2 = 0` for FE),
+
+    .. math::
+
+        \hat\mu = \frac{\sum w_i y_i}{\sum w_i}, \quad
+        SE(\hat\mu) = \sqrt{s^2 / \sum w_i}, \quad
+        \hat\mu \pm c\,SE, \quad
+        \hat\mu \pm c\sqrt{SE^2 + \hat\tau^2},
+
+    the confidence and the prediction interval (Riley et al. 2011), where c is the z critical
+    value and s² = 1, or under knha c is t with k − 1 df and
+    :math:`s^2 = \sum w_i (y_i - \hat\mu)^2/(k - 1)`. Q = Σ (y_i − μ̂_FE)²/v_i on k − 1 df;
+    I² = 100 τ̂²/(τ̂² + s̃²) and H² = (τ̂² + s̃²)/s̃² with s̃² the typical within-study variance
+    (Higgins & Thompson 2002); for FE, I² = 100 (Q − (k − 1))/Q and H² = Q/(k − 1).
+
+    With k = 1 the result is the study itself, tau² = 0, and Q, I², H², their intervals and
+    the prediction interval are nan (`note` says why); test="knha" then falls back to the z
+    interval of that study, since t with 0 df is undefined.
+
+    References
+    ----------
+    DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. Control Clin Trials
+    7(3):177-188. doi:10.1016/0197-2456(86)90046-2
+
+    Viechtbauer W (2005). Bias and efficiency of meta-analytic variance estimators in the
+    random-effects model. J Educ Behav Stat 30(3):261-293. doi:10.3102/10769986030003261
+
+    Hartung J, Knapp G (2001). A refined method for the meta-analysis of controlled clinical
+    trials with binary outcome. Stat Med 20(24):3875-3889. doi:10.1002/sim.1009
+
+    Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a meta-analysis. Stat Med
+    21(11):1539-1558. doi:10.1002/sim.1186
+
+    Riley RD, Higgins JPT, Deeks JJ (2011). Interpretation of random effects meta-analyses.
+    BMJ 342:d549. doi:10.1136/bmj.d549
+
+    Colditz GA, Brewer TF, Berkey CS, et al. (1994). Efficacy of BCG vaccine in the prevention
+    of tuberculosis: meta-analysis of the published literature. JAMA 271(9):698-702.
+    doi:10.1001/jama.1994.03510330076038
+
+    Examples
+    --------
+    The 13 BCG vaccine trials of dat.bcg (Colditz et al. 1994), log risk ratios rounded to
+    four decimals (metafor's rma on the full data gives the same to the digits shown):
+
+    >>> yi = [-0.8893, -1.5854, -1.3481, -1.4416, -0.2175, -0.7861, -1.6209, 0.0120,
+    ...       -0.4694, -1.3713, -0.3394, 0.4459, -0.0173]
+    >>> vi = [0.3256, 0.1946, 0.4154, 0.0200, 0.0512, 0.0069, 0.2230, 0.0040, 0.0564,
+    ...       0.0730, 0.0124, 0.5325, 0.0714]
+    >>> fit = pool(yi, vi)
+    >>> print(f"{fit.estimate:.3f} [{fit.ci_low:.3f}, {fit.ci_high:.3f}], tau2 {fit.tau2:.3f}")
+    -0.715 [-1.067, -0.362], tau2 0.313
+    >>> round(fit.i2, 1), fit.q_df
+    (92.2, 12)
+    >>> knha = pool(yi, vi, method="DL", test="knha")
+    >>> print(f"t({knha.df:g}) = {knha.statistic:.2f}, p = {knha.pval:.4f}")
+    t(12) = -3.95, p = 0.0019
     """
     method = check_method(method)
     test = check_test(test)
@@ -289,7 +460,7 @@ def pool(yi: Sequence[float], vi: Sequence[float], method: str = "REML", test: s
         q_pval=float(q_pval),
         pi_low=float(pi_low),
         pi_high=float(pi_high),
-        weights=100.0 * fit.weights / fit.weights.sum(),
+        weights=100.0 * fit.w / fit.w.sum(),
         method=method,
         test=fit.test,
         level=level,

@@ -94,11 +94,41 @@ ZERO_CELL_INCREMENT = 0.5
 class RevManResult(ResultMixin):
     """One pooled RevMan analysis (an outcome, or a subgroup of one).
 
-    estimate, se, ci_low, ci_high, yi: natural-log scale for OR and RR; exp_* the ratios (nan
-    otherwise). k: estimable studies; q, q_df, q_pval, i2 (percent): heterogeneity as RevMan
-    reports it ("Chi²", df, P, I²); tau2: 0 for a fixed-effect analysis. Per study (in the
-    order given): yi, sei, study CI (ci_study_low/high, at `level_study`), estimable, and
-    weight in percent (0 for studies that are not estimable).
+    Attributes
+    ----------
+    measure : str
+        "OR", "RR", "RD", "MD", "SMD" or a generic measure.
+    method : str
+        "MH", "IV" or "Peto".
+    model : str
+        "fixed" or "random".
+    k : int
+        Estimable studies.
+    estimate, se, ci_low, ci_high : float
+        The pooled estimate (natural-log scale for OR and RR), its SE and its limits at
+        `level`.
+    statistic, pval : float
+        RevMan's Z = |estimate|/se (unsigned, as RevMan prints it) and its two-sided p.
+    q, q_df, q_pval : float, int, float
+        Heterogeneity as RevMan reports it ("Chi²", df, P).
+    i2 : float
+        I² in percent.
+    tau2 : float
+        DerSimonian-Laird tau² (0 for a fixed-effect analysis).
+    exp_estimate, exp_ci_low, exp_ci_high : float
+        The ratio and its limits for OR and RR (nan otherwise).
+    yi, sei : ndarray
+        Per study (in the order given): effect and its SE.
+    ci_study_low, ci_study_high : ndarray
+        Per study: its confidence limits at `level_study`.
+    estimable : ndarray
+        Per study: True when it enters the analysis.
+    weights : ndarray
+        Per study: weight in percent (0 for studies that are not estimable).
+    level, level_study : float
+        Confidence levels of the pooled and of the study intervals.
+    note : str
+        Special cases in words, "" when none.
     """
 
     measure: str
@@ -109,7 +139,7 @@ class RevManResult(ResultMixin):
     se: float
     ci_low: float
     ci_high: float
-    zval: float
+    statistic: float
     pval: float
     q: float
     q_df: int
@@ -124,7 +154,7 @@ class RevManResult(ResultMixin):
     ci_study_low: np.ndarray
     ci_study_high: np.ndarray
     estimable: np.ndarray
-    weight: np.ndarray
+    weights: np.ndarray
     level: float = 0.95
     level_study: float = 0.95
     note: str = ""
@@ -132,9 +162,23 @@ class RevManResult(ResultMixin):
 
 @result_class
 class SubgroupTest(ResultMixin):
-    """RevMan's test for subgroup differences: Chi² on df = G − 1, its p value and I²."""
+    """RevMan's test for subgroup differences.
 
-    chi2: float
+    Attributes
+    ----------
+    q_between : float
+        RevMan's Chi² of the difference between subgroups.
+    df : int
+        (subgroups used) − 1.
+    pval : float
+        p value of `q_between` against chi²(df).
+    i2 : float
+        I² of the test, in percent.
+    method : str
+        How `q_between` was computed, in words.
+    """
+
+    q_between: float
     df: int
     pval: float
     i2: float
@@ -308,11 +352,11 @@ def _finish(measure, method, model, yi, sei, estimable, estimate, se, weights, q
     crit = stats.norm.isf((1 - level) / 2)
     crit_study = stats.norm.isf((1 - level_study) / 2)
     if k == 0 or not math.isfinite(estimate):
-        zval = pval = ci_low = ci_high = math.nan
+        statistic = pval = ci_low = ci_high = math.nan
         note = note or "no estimable study"
     else:
-        zval = abs(estimate) / se
-        pval = float(2 * stats.norm.sf(zval))
+        statistic = abs(estimate) / se
+        pval = float(2 * stats.norm.sf(statistic))
         ci_low, ci_high = estimate - crit * se, estimate + crit * se
     share = np.zeros(yi.size)
     if k:
@@ -320,14 +364,14 @@ def _finish(measure, method, model, yi, sei, estimable, estimate, se, weights, q
     ratio = measure in ("OR", "RR")
     return RevManResult(
         measure=measure, method=method, model=model, k=k, estimate=float(estimate),
-        se=float(se), ci_low=float(ci_low), ci_high=float(ci_high), zval=float(zval),
+        se=float(se), ci_low=float(ci_low), ci_high=float(ci_high), statistic=float(statistic),
         pval=float(pval), q=float(q), q_df=q_df, q_pval=_q_pval(q, q_df),
         i2=_i2(q, q_df), tau2=float(tau2),
         exp_estimate=math.exp(estimate) if ratio and math.isfinite(estimate) else math.nan,
         exp_ci_low=math.exp(ci_low) if ratio and math.isfinite(ci_low) else math.nan,
         exp_ci_high=math.exp(ci_high) if ratio and math.isfinite(ci_high) else math.nan,
         yi=yi, sei=sei, ci_study_low=yi - crit_study * sei, ci_study_high=yi + crit_study * sei,
-        estimable=estimable, weight=share, level=level, level_study=level_study, note=note)
+        estimable=estimable, weights=share, level=level, level_study=level_study, note=note)
 
 
 def _inverse_variance(measure, method, model, yi, sei, estimable, level, level_study,
@@ -429,7 +473,7 @@ def subgroup_test(subgroups: list[RevManResult], overall: RevManResult | None = 
     used = [s for s in subgroups if s.k > 0 and math.isfinite(s.estimate)]
     df = len(used) - 1
     if df < 1:
-        return SubgroupTest(chi2=math.nan, df=max(df, 0), pval=math.nan, i2=math.nan,
+        return SubgroupTest(q_between=math.nan, df=max(df, 0), pval=math.nan, i2=math.nan,
                             method="not applicable")
     models = {s.model for s in used}
     if models == {"fixed"}:
@@ -442,7 +486,7 @@ def subgroup_test(subgroups: list[RevManResult], overall: RevManResult | None = 
         w = 1 / np.array([s.se for s in used]) ** 2
         chi2 = float(np.sum(w * (est - np.sum(w * est) / w.sum()) ** 2))
         how = "test on the subgroup estimates"
-    return SubgroupTest(chi2=float(chi2), df=df, pval=_q_pval(max(chi2, 0.0), df),
+    return SubgroupTest(q_between=float(chi2), df=df, pval=_q_pval(max(chi2, 0.0), df),
                         i2=_i2(chi2, df), method=how)
 
 

@@ -19,7 +19,7 @@ from metareview.stats.pooling import check_study_data, fit_model, pool
 LEAVE_ONE_OUT_COLUMNS = (
     "estimate",
     "se",
-    "zval",
+    "statistic",
     "pval",
     "ci_low",
     "ci_high",
@@ -41,9 +41,9 @@ def leave_one_out(
     """Pool the studies with each one left out in turn (metafor: leave1out(rma(yi, vi, ...))).
 
     Returns one row per omitted study (index `omitted`: its 0-based position) with the pooled
-    estimate, se, zval (the Wald statistic: z, or t with k − 2 df under test="knha"), pval,
-    ci_low, ci_high, Cochran's q and q_pval, tau2, i2 (%) and h2 of the remaining studies; see
-    `metareview.pooling.pool` for each definition. Needs k >= 2.
+    estimate, se, statistic (metafor's zval: the Wald z, or t with k − 2 df under
+    test="knha"), pval, ci_low, ci_high, Cochran's q and q_pval, tau2, i2 (%) and h2 of the
+    remaining studies; see `metareview.pooling.pool` for each definition. Needs k >= 2.
     """
     y, v = check_study_data(yi, vi)
     k = y.size
@@ -57,7 +57,7 @@ def leave_one_out(
             {
                 "estimate": fit.estimate,
                 "se": fit.se,
-                "zval": fit.statistic,
+                "statistic": fit.statistic,
                 "pval": fit.pval,
                 "ci_low": fit.ci_low,
                 "ci_high": fit.ci_high,
@@ -99,7 +99,7 @@ def influence(yi: Sequence[float], vi: Sequence[float], method: str = "REML") ->
     full = fit_model(y, v, ones, method=method)
     estimate = float(full.beta[0])
     variance = float(full.vcov[0, 0])
-    hat = full.weights / full.weights.sum()
+    hat = full.w / full.w.sum()
 
     tau2_del = np.empty(k)
     estimate_del = np.empty(k)

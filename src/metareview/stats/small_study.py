@@ -38,9 +38,29 @@ PREDICTORS = ("sei", "vi")
 class EggerResult(ResultMixin):
     """Egger's regression test for funnel-plot asymmetry.
 
-    statistic: z (model="rma", test="z") or t (model="lm", or test="knha") for the slope on the
-    predictor; df: nan for z, else the t degrees of freedom. slope and slope_se: the predictor's
-    coefficient. limit_estimate and its CI: the intercept (the effect as SE → 0).
+    Attributes
+    ----------
+    statistic : float
+        z (model="rma", test="z") or t (model="lm", or test="knha") for the slope on the
+        predictor.
+    pval : float
+        Two-sided p value of `statistic`.
+    df : float
+        nan for z, else the t degrees of freedom.
+    slope, slope_se : float
+        The predictor's coefficient and its standard error.
+    limit_estimate, limit_ci_low, limit_ci_high : float
+        The intercept (the effect as SE → 0) and its confidence limits.
+    k : int
+        Number of studies.
+    model : str
+        "rma" (mixed-effects meta-regression) or "lm" (weighted regression).
+    predictor : str
+        "sei" (standard error) or "vi" (variance).
+    method : str
+        tau² estimator of the rma model, "WLS" for lm.
+    tau2 : float
+        Residual tau² of the rma model (nan for lm).
     """
 
     statistic: float
@@ -130,13 +150,25 @@ def egger_test(
 
 @result_class
 class RankTestResult(ResultMixin):
-    """Begg & Mazumdar's rank correlation test: Kendall's tau (tau-b) and its two-sided p value.
+    """Begg & Mazumdar's rank correlation test.
 
-    exact: True when the p value comes from the exact permutation distribution (no ties), False
-    when from the tie-corrected normal approximation (then `statistic` is that z).
+    Attributes
+    ----------
+    kendall_tau : float
+        Kendall's tau-b between the standardised deviates and the variances (named so because
+        `tau` is sqrt(tau²) in every result).
+    pval : float
+        Two-sided p value.
+    k : int
+        Number of studies.
+    exact : bool
+        True when the p value comes from the exact permutation distribution (no ties), False
+        when from the tie-corrected normal approximation.
+    statistic : float
+        The number of concordant pairs T when `exact`, else the tie-corrected z.
     """
 
-    tau: float
+    kendall_tau: float
     pval: float
     k: int
     exact: bool
@@ -229,7 +261,8 @@ def rank_test(yi: Sequence[float], vi: Sequence[float]) -> RankTestResult:
     theta = np.sum(w * y) / np.sum(w)
     standardised = (y - theta) / np.sqrt(v - 1 / np.sum(w))
     tau, pval, exact, statistic = kendall_test(standardised, v)
-    return RankTestResult(tau=tau, pval=pval, k=int(y.size), exact=exact, statistic=statistic)
+    return RankTestResult(kendall_tau=tau, pval=pval, k=int(y.size), exact=exact,
+                          statistic=statistic)
 
 
 # ---- trim and fill --------------------------------------------------------------------------
@@ -239,10 +272,21 @@ def rank_test(yi: Sequence[float], vi: Sequence[float]) -> RankTestResult:
 class TrimFillResult(ResultMixin):
     """Trim-and-fill: the estimated number of missing studies and the pooled model with them.
 
-    k0 and se_k0: estimated number of missing studies (L0 or R0) and its SE; side: where they
-    are missing ("left" or "right"). filled: DataFrame (yi, vi) of the imputed studies.
-    pooled: the `PoolResult` fitted to the observed plus filled studies (the observed studies
-    first, in input order), with the same method and test.
+    Attributes
+    ----------
+    k0, se_k0 : int, float
+        Estimated number of missing studies and its standard error.
+    side : str
+        Where they are missing: "left" or "right".
+    estimator : str
+        "L0" or "R0".
+    filled : pandas.DataFrame
+        yi, vi of the imputed studies.
+    pooled : PoolResult
+        The model fitted to the observed plus filled studies (observed first, in input order),
+        with the same method and test.
+    iterations : int
+        Number of trim-and-fill iterations until k0 stopped changing.
     """
 
     k0: int

@@ -90,11 +90,25 @@ def _same_length(k: int, **arrays) -> None:
 class VoteCountResult(ResultMixin):
     """Vote count based on the direction of effect.
 
-    k: all studies given. n_favour, n_against: studies favouring the treatment and the control;
-    n_unclear: studies with no clear difference or an unclear direction (left out of the sign
-    test and of the proportion). proportion: n_favour / (n_favour + n_against), with its
-    Wilson score interval (ci_low, ci_high) at `level`. pval: two-sided exact sign test of
-    proportion = 0.5. ci_method: the interval's name ("wilson").
+    Attributes
+    ----------
+    k : int
+        All studies given.
+    n_favour, n_against : int
+        Studies favouring the treatment and the control.
+    n_unclear : int
+        Studies with no clear difference or an unclear direction (left out of the sign test
+        and of the proportion).
+    proportion : float
+        n_favour / (n_favour + n_against).
+    ci_low, ci_high : float
+        Wilson score interval of `proportion` at `level`.
+    pval : float
+        Two-sided exact sign test of proportion = 0.5.
+    level : float
+        Confidence level of the interval.
+    ci_method : str
+        The interval's name ("wilson").
     """
 
     k: int
@@ -205,16 +219,34 @@ def vote_count(directions: Sequence[int], level: float = 0.95) -> VoteCountResul
 class CombinedPResult(ResultMixin):
     """One-sided p values in favour of the treatment, combined.
 
-    method: "stouffer" or "fisher". z: the combined Z (Stouffer; nan for Fisher). chi2 and df:
-    Fisher's statistic and its degrees of freedom, 2k (nan for Stouffer). statistic: z or chi2.
-    pval: one-sided p value, small when the studies favour the treatment. k: studies combined
-    (all of them, including those entered with Z = 0). weights: Stouffer's weights (√n, or 1
-    each when n is not given; 1 each for Fisher, which is unweighted). study_z and
-    study_p_one_sided: each study's Z and one-sided p as entered. bounded: indices of studies
-    printed as "p < x" and entered with p = x. zeroed: indices entered with Z = 0 (printed as
-    "p > x", or without a direction). pval_bias: how the approximations move pval: "none" (no
-    approximation), "conservative" (pval can only be too large), "anti-conservative" (pval can
-    only be too small) or "unknown". note: the same in words, for a report.
+    Attributes
+    ----------
+    method : str
+        "stouffer" or "fisher".
+    z : float
+        The combined Z (Stouffer; nan for Fisher).
+    chi2, df : float
+        Fisher's statistic and its degrees of freedom, 2k (nan for Stouffer).
+    statistic : float
+        z or chi2, whichever the method gives.
+    pval : float
+        One-sided p value, small when the studies favour the treatment.
+    k : int
+        Studies combined (all of them, including those entered with Z = 0).
+    study_weights : ndarray
+        Stouffer's weights (√n, or 1 each when n is not given; 1 each for Fisher, which is
+        unweighted).
+    study_z, study_p_one_sided : ndarray
+        Each study's Z and one-sided p as entered.
+    bounded : ndarray
+        Indices of studies printed as "p < x" and entered with p = x.
+    zeroed : ndarray
+        Indices entered with Z = 0 (printed as "p > x", or without a direction).
+    pval_bias : str
+        How the approximations move pval: "none" (no approximation), "conservative" (pval can
+        only be too large), "anti-conservative" (pval can only be too small) or "unknown".
+    note : str
+        The same in words, for a report.
     """
 
     method: str
@@ -224,7 +256,7 @@ class CombinedPResult(ResultMixin):
     statistic: float
     pval: float
     k: int
-    weights: np.ndarray
+    study_weights: np.ndarray
     study_z: np.ndarray
     study_p_one_sided: np.ndarray
     bounded: np.ndarray
@@ -352,7 +384,7 @@ def combine_pvalues(
     -------
     CombinedPResult
         method, z, chi2, df, statistic, pval (one-sided, small when the treatment is better),
-        k, weights, study_z, study_p_one_sided, bounded, zeroed, pval_bias, note.
+        k, study_weights, study_z, study_p_one_sided, bounded, zeroed, pval_bias, note.
 
     Raises
     ------
@@ -464,7 +496,7 @@ def combine_pvalues(
         statistic=float(combined.statistic),
         pval=float(combined.pvalue),
         k=k,
-        weights=weights,
+        study_weights=weights,
         study_z=study_z,
         study_p_one_sided=study_p_one_sided,
         bounded=bounded,

@@ -56,3 +56,50 @@ def check_test(test: str) -> str:
     if name not in TESTS:
         raise ValueError(f"unknown test {test!r}; use 'z' or 'knha'")
     return name
+
+
+# The names of result fields shared by more than one result class, each with its one meaning.
+# A result class uses these names for these quantities and for nothing else; names used by one
+# class only are documented in that class (tests/test_result_fields.py checks both). Scales: an
+# estimate and its interval are on the analysis scale (log for ratios, logit for PLO) unless the
+# name says otherwise (exp_*, pred*).
+RESULT_FIELDS = {
+    "estimate": "the point estimate on the analysis scale (one per term in a meta-regression)",
+    "se": "the standard error of `estimate` (per term or per study where they are arrays)",
+    "statistic": "the test statistic of the class's test: estimate/se (z or t) for an estimate; "
+                 "the class names any other",
+    "pval": "the p value of the class's test (two-sided unless the class says one-sided)",
+    "ci_low": "lower limit of the confidence interval of `estimate` at `level`",
+    "ci_high": "upper limit of the confidence interval of `estimate` at `level`",
+    "df": "degrees of freedom of the reference distribution of the class's test (nan for z)",
+    "level": "the confidence level of every interval of the result, e.g. 0.95",
+    "k": "the number of studies (or estimates) the result is based on",
+    "p": "the number of model coefficients, intercept included",
+    "q": "Cochran's Q (or the model's Wald-type Q) of (residual) heterogeneity",
+    "q_df": "degrees of freedom of the chi² reference distribution of `q`",
+    "q_pval": "p value of `q` against chi²(`q_df`)",
+    "q_between": "the test of differences between subgroups (chi², or F under knha)",
+    "qm": "the omnibus Wald test of the moderators (chi², or F under knha)",
+    "qm_df": "the (first) degrees of freedom of `qm`",
+    "i2": "I², the share of the total variability due to heterogeneity, in percent",
+    "h2": "H², the total variability relative to the sampling variability (≥ 1)",
+    "tau2": "tau², the between-study variance of the true effects",
+    "tau2_se": "the standard error of `tau2`",
+    "vcov": "Var(estimate): the variance-covariance matrix of the coefficients",
+    "tau": "tau = sqrt(tau²), the between-study standard deviation",
+    "pi_low": "lower limit of the prediction interval of a new study's true effect",
+    "pi_high": "upper limit of the prediction interval of a new study's true effect",
+    "exp_estimate": "exp(estimate): the ratio of a ratio measure (nan otherwise)",
+    "exp_ci_low": "exp(ci_low) for a ratio measure (nan otherwise)",
+    "exp_ci_high": "exp(ci_high) for a ratio measure (nan otherwise)",
+    "weights": "each study's weight in the pooled estimate, in percent (sums to 100)",
+    "yi": "the studies' effect sizes on the analysis scale",
+    "vi": "sampling variance(s) of the effect size(s)",
+    "measure": "the effect-size measure (an escalc code of MEASURES or RATIO_MEASURES)",
+    "method": "the name of the estimation method (tau² estimator, MH, Peto, ...)",
+    "model": "the name of the fitted model (fixed or random; rma or lm)",
+    "test": "the test and intervals of coefficients: 'z' or 'knha' (TESTS)",
+    "exact": "True when the p value comes from the exact permutation distribution",
+    "p_is_bound": "True when a reported 'p < x' was used as p = x (the SE is conservative)",
+    "note": "special cases of the fit in words ('' when none)",
+}

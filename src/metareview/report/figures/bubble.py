@@ -16,9 +16,8 @@ from metareview.report.figures.style import (
     STYLE,
     set_alt_text,
 )
-from metareview.stats.conversions import critical_value
 from metareview.stats.moderators import INTERCEPT
-from metareview.stats.pooling import check_study_data, fit_model
+from metareview.stats.pooling import check_study_data
 from metareview.stats.vocabulary import is_ratio
 
 LARGEST_BUBBLE = 420.0  # points², area of the heaviest study
@@ -26,50 +25,42 @@ SMALLEST_BUBBLE = 10.0
 
 
 def _slope_term(fit) -> str:
-    terms = [t for t in fit.coefs.index if t != INTERCEPT]
-    if INTERCEPT not in fit.coefs.index or len(terms) != 1:
+    terms = [t for t in fit.estimate.index if t != INTERCEPT]
+    if INTERCEPT not in fit.estimate.index or len(terms) != 1:
         raise ValueError("the bubble plot needs a meta-regression on one continuous moderator "
-                         f"(terms intrcpt and one slope), got {list(fit.coefs.index)}")
+                         f"(terms intrcpt and one slope), got {list(fit.estimate.index)}")
     return terms[0]
 
 
-def _coefficient_vcov(yi, vi, x, fit) -> np.ndarray:
-    vcov = getattr(fit, "vcov", None)
-    if vcov is not None:
-        return np.asarray(vcov, dtype=float)
-    # The meta-regression result carries standard errors but not the covariance of intercept
-    # and slope, which the band needs: refit the same model and check it is the same fit.
+def _check_fit_belongs(y: np.ndarray, v: np.ndarray, x: np.ndarray, fit) -> None:
+    """Refuse a fit of other data: its coefficients must solve the weighted normal equations
+    Xᵀ W (y − X β̂) = 0 of these studies, W = diag(1/(v_i + τ̂²)) (a check, not a refit)."""
+    if x.shape != y.shape:
+        raise ValueError(f"x has {x.size} values but there are {y.size} studies")
     X = np.column_stack([np.ones_like(x), x])
-    model = fit_model(yi, vi, X, method=fit.method, test=fit.test, level=fit.level)
-    if not np.allclose(model.beta, fit.coefs.to_numpy(float), rtol=1e-6, atol=1e-10):
+    tau2 = float(fit.tau2) if np.isfinite(fit.tau2) else 0.0
+    w = 1.0 / (v + tau2)
+    beta = fit.estimate.to_numpy(float)
+    score = X.T @ (w * (y - X @ beta))
+    scale = np.abs(X.T) @ (w * np.abs(y)) + np.finfo(float).tiny
+    if int(fit.k) != y.size or not np.all(np.abs(score) <= 1e-6 * scale):
         raise ValueError("the meta-regression fit does not belong to these yi, vi and x")
-    return model.vcov
 
 
 def regression_band(yi: Sequence[float], vi: Sequence[float], x: Sequence[float], fit,
                     at: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The meta-regression line and its confidence band at moderator values `at`.
 
-    Returns (pred, ci_low, ci_high) with pred = β̂₀ + β̂₁·a and the interval pred ± c·√(x₀ᵀ V x₀),
-    x₀ = (1, a), V the covariance of (β̂₀, β̂₁), c the z critical value or, under the
-    Knapp-Hartung test, t with k − 2 df; as metafor's ``predict(res, newmods = at)``, which
-    ``regplot`` draws.
+    Returns (pred, ci_low, ci_high) from ``fit.predict(at)`` (metafor's
+    ``predict(res, newmods = at)``, which ``regplot`` draws), after checking that `fit`
+    belongs to these yi, vi and x.
     """
     y, v = check_study_data(yi, vi)
     x = np.asarray(x, dtype=float)
-    if x.shape != y.shape:
-        raise ValueError(f"x has {x.size} values but there are {y.size} studies")
-    slope_term = _slope_term(fit)
-    beta = np.array([float(fit.coefs[INTERCEPT]), float(fit.coefs[slope_term])])
-    vcov = _coefficient_vcov(y, v, x, fit)
-    level = float(getattr(fit, "level", 0.95))
-    df = y.size - 2 if str(fit.test) == "knha" else None
-    crit = float(critical_value(level, df))
-    at = np.asarray(at, dtype=float)
-    design = np.column_stack([np.ones_like(at), at])
-    pred = design @ beta
-    half = crit * np.sqrt(np.einsum("ij,jk,ik->i", design, vcov, design))
-    return pred, pred - half, pred + half
+    _slope_term(fit)
+    _check_fit_belongs(y, v, x, fit)
+    band = fit.predict(np.asarray(at, dtype=float))
+    return (band["pred"].to_numpy(), band["ci_low"].to_numpy(), band["ci_high"].to_numpy())
 
 
 def bubble_plot(yi: Sequence[float], vi: Sequence[float], x: Sequence[float], fit, *,
@@ -84,9 +75,7 @@ def bubble_plot(yi: Sequence[float], vi: Sequence[float], x: Sequence[float], fi
     x : sequence of float
         The moderator.
     fit : MetaRegressionResult
-        `metareview.meta_regression(yi, vi, x)`: ``coefs["intrcpt"]``, the slope, ``tau2``,
-        ``method``, ``test``, ``level`` (and ``vcov`` if the result has one; otherwise the
-        model is refitted to get the covariance of the two coefficients).
+        `metareview.meta_regression(yi, vi, x)`; the line and band are its ``predict``.
     xlabel : str
         Name of the moderator, with its unit.
     measure : str
@@ -111,7 +100,7 @@ def bubble_plot(yi: Sequence[float], vi: Sequence[float], x: Sequence[float], fi
     weights = 1.0 / (v + tau2)
     sizes = np.maximum(LARGEST_BUBBLE * weights / weights.max(), SMALLEST_BUBBLE)
     level = float(getattr(fit, "level", 0.95))
-    slope = float(fit.coefs[_slope_term(fit)])
+    slope = float(fit.estimate[_slope_term(fit)])
     se = float(fit.se[_slope_term(fit)])
     ratio = is_ratio(measure)
     with matplotlib.rc_context(STYLE):
