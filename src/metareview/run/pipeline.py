@@ -8,7 +8,9 @@ What one run does, in this order:
 1. Checks the inputs of every requested review before anything is written: the parameters
    (`metareview.params.load_params`: params/<review>.yaml plus `-p` overrides), the raw-data
    checksums (`metareview.checksums.verify`) and the extraction sheets
-   (`metareview.sheets.load_review`). Any problem stops the run with exit code 2.
+   (`metareview.sheets.load_review`), and that no parameter acts only in a notebook before the
+   first one run (`metareview.run.upstream`: `--from 03 -p exclude_studies=[...]` is refused,
+   studies are excluded in 02). Any problem stops the run with exit code 2.
 2. Invalidates what the run is about to replace: the reports of the selected notebooks and of
    every notebook after them (a later notebook reads what an earlier one writes, so it is stale
    too), their executed notebooks, earlier failure notebooks, and the files those notebooks wrote
@@ -21,10 +23,15 @@ What one run does, in this order:
    what the notebooks import) while the inputs are checked; its namespace is reset before each
    notebook, so every notebook sees only its own variables, as in a fresh kernel, while the
    stack is imported once per review. Independent reviews run in parallel, one process per
-   review (at most two). Each finished notebook prints one progress line with its wall time.
+   review (at most two). Each notebook prints a line when it starts (with the clock time) and
+   one when it ends (with its wall time). A run whose `-p` overrides change a value of the
+   parameter file records them with each notebook's inputs and marks its reports (a banner),
+   data/processed/<review>/OVERRIDDEN.txt and the index; each report's override stamp makes
+   `make reports` run it again with the parameter file.
 4. On a failing cell: the executed notebook is kept as NN_name.FAILED.ipynb, the files it wrote
    before failing are removed, nothing after it runs, and the run exits with code 1 and a
-   message naming the review, notebook, cell and exception.
+   message naming the review, notebook, cell and exception. The reports of the notebooks before
+   it stay, so `make reports` resumes at the failed notebook.
 
 Notebooks are `notebooks/NN_name.ipynb` (two digits, underscore, name), run in the order of NN.
 Every file is written atomically (see `metareview.outputs`).

@@ -201,7 +201,10 @@ def not_recordable(review: str, allow_overrides: bool = False) -> list[str]:
         return ["not run (no report): run `make reports` first"]
     reasons = []
     state = run_state(review)
-    if state is not None:
+    failure = pipeline.failed_reviews().get(review)
+    if failure:  # its message, not the index's "see below"
+        reasons.append("the last run failed: " + failure.splitlines()[0].strip())
+    elif state is not None:
         reasons.append(state)
     reasons += pipeline.stale_reports(review)
     summary = pipeline.overrides_summary(review)
@@ -897,7 +900,8 @@ def main(argv: list[str] | None = None) -> int:
         if headline is not None:
             failed = True
             more = (f" [{len(problems)} problem(s), listed with --verbose (make check "
-                    "VERBOSE=1)]" if problems and not args.verbose else "")
+                    "VERBOSE=1)]" if problems and not args.verbose
+                    and not headline.startswith("not run") else "")
             print(f"{review}: {headline}{more}", file=sys.stderr)
             if not args.verbose:
                 continue
