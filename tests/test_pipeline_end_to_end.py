@@ -515,7 +515,10 @@ def test_a_run_with_overrides_says_so_in_one_line_of_check(run_root, tmp_path):
     assert "listed with --verbose" in lines[0]
     verbose = _run(root, "metareview.record", "check", "--review", REVIEW, "--verbose")
     assert lines[0].startswith(verbose.stderr.splitlines()[0] + " [")
-    assert "result changed: pooled: " in verbose.stderr
-    assert "Run with parameter overrides: tau2_method=DL." in (
+    # the method is part of a pooled row's key: REML rows removed, DL rows added
+    assert "result removed: pooled: " in verbose.stderr
+    assert "result added: pooled: " in verbose.stderr and "method=DL" in verbose.stderr
+    assert "not in words" not in verbose.stderr  # the banner shows the override as code
+    assert "Run with parameter overrides: <code>tau2_method=DL</code>." in (
         root / "reports" / REVIEW / "03_pooled_models.html").read_text()
     assert (root / "data" / "processed" / REVIEW / "OVERRIDDEN.txt").is_file()

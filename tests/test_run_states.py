@@ -135,7 +135,8 @@ def test_a_run_with_overrides_is_marked_rerun_by_make_and_recorded_only_when_ask
     assert run.returncode == 0, run.stderr
     assert "run-overridden" not in (reports / "01_numbers.html").read_text()
     for stem in ("02_summary", "03_final"):
-        assert "Run with parameter overrides: paired_r=0.8." in (reports / f"{stem}.html").read_text()
+        page = (reports / f"{stem}.html").read_text()
+        assert "Run with parameter overrides: <code>paired_r=0.8</code>." in page
     note = (processed / "OVERRIDDEN.txt").read_text()
     assert "paired_r=0.8 in 02_summary, 03_final" in note
     assert "Run with parameter overrides: paired_r=0.8 in 02_summary, 03_final" in (

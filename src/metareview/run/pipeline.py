@@ -604,7 +604,8 @@ def execute(
 OVERRIDE_BANNER = (
     '<div class="run-overridden" role="note" style="border:2px solid #a40000;background:#fff3f3;'
     'padding:.5rem 1rem;margin:1rem auto;max-width:72rem;font-family:system-ui,sans-serif">'
-    "<strong>Run with parameter overrides: {text}.</strong> These are not the results of "
+    "<strong>Run with parameter overrides: <code>{text}</code>.</strong> These are not the "
+    "results of "
     "params/{review}.yaml; <code>make reports</code> runs the review again with that file.</div>"
 )
 _BODY_TAG = re.compile(r"<body\b[^>]*>", re.I)

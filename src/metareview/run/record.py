@@ -508,12 +508,12 @@ def _answers(reviews: list[str]) -> str:
         if (files.reports_dir() / summary).is_file():
             title = f"<a href='{_href(summary)}'>{title}</a>"
         parts.append(f"<div class='answer'><h2>{title}</h2>")
-        if state is not None:
-            parts.append(f"<p class='missing'>Not current: {_e(state)}.</p>")
         overridden = pipeline.overrides_summary(review)
         if overridden:
             parts.append(f"<p class='failed'>Run with parameter overrides: {_e(overridden)}."
                          "</p>")
+        if state is not None:
+            parts.append(f"<p class='missing'>Not current: {_e(state)}.</p>")
         elif key is not None and len(key):
             first = key.iloc[0]
             parts.append(f"<p class='headline'><strong>{_e(first['Outcome'])}</strong>: "
