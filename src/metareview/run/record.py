@@ -216,10 +216,12 @@ def not_recordable(review: str, allow_overrides: bool = False) -> list[str]:
 
 
 def not_run(review: str) -> bool:
-    """True when no notebook of `review` has a report or a kept failure."""
-    reports = files.reports_dir(review)
-    return not reports.is_dir() or not any(reports.glob("[0-9][0-9]_*.html")) and not any(
-        reports.glob("[0-9][0-9]_*.FAILED.ipynb"))
+    """True when nothing of a run of `review` is there: no report, no kept failure and no
+    processed table (a run with tables but no reports is checked in full)."""
+    reports, processed = files.reports_dir(review), files.processed_dir(review)
+    ran = reports.is_dir() and (any(reports.glob("[0-9][0-9]_*.html"))
+                                or any(reports.glob("[0-9][0-9]_*.FAILED.ipynb")))
+    return not ran and not (processed.is_dir() and any(processed.iterdir()))
 
 
 # --- comparing ---------------------------------------------------------------------------------
