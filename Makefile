@@ -5,6 +5,11 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
+# ... but never a report: one runner call writes a notebook's report and every later one, so a
+# failure in notebook 04 fails the recipe of report 01, and deleting that report (already
+# written, and valid) would make the next run start again at 01. The runner removes what a
+# failing notebook wrote itself and keeps the notebook with its error (NN_name.FAILED.ipynb).
+.PRECIOUS: reports/%.html
 .SUFFIXES:
 MAKEFLAGS += --no-builtin-rules --no-print-directory
 
@@ -25,7 +30,7 @@ JOBS ?= 2
 # Variables a user passes (NAME, REVIEW, JOBS, LAB_ARGS, PYTHON) reach recipes through the
 # environment, quoted ("$$NAME"), and are checked by the program that uses them; never pasted
 # into a recipe's text, where `NAME='x;touch /tmp/pwned'` would run the command.
-export NAME REVIEW JOBS LAB_ARGS PYTHON
+export NAME REVIEW JOBS LAB_ARGS PYTHON ALLOW_OVERRIDES
 
 # --- what there is to run ----------------------------------------------------------------------
 
@@ -41,8 +46,9 @@ REVIEWS := $(sort $(shell for d in data/raw/*/; do n="$${d:9}"; n="$${n%/}"; \
 UNUSABLE := $(shell for d in data/raw/*/; do n="$${d:9}"; n="$${n%/}"; \
   case "$$n" in (*[!A-Za-z0-9_-]*|[!A-Za-z0-9]*) echo x;; esac; done)
 # Notebooks: notebooks/NN_name.ipynb, run in the order of NN.
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-NB_STEMS := $(basename $(notdir $(NOTEBOOKS)))
+# (NB_FILES, not NOTEBOOKS: `make share NOTEBOOKS=1` is a user's switch)
+NB_FILES := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NB_STEMS := $(basename $(notdir $(NB_FILES)))
 # The package code the notebooks call: a change reruns every notebook.
 SRC := $(sort $(shell find src/metareview -name "*.py" -o -path "*/templates/*" -type f 2>/dev/null))
 
@@ -58,6 +64,9 @@ review_of = $(firstword $(subst /, ,$(1)))
 number_of = $(firstword $(subst _, ,$(notdir $(1))))
 upstream_of = $(if $(PREV_$(notdir $(1))),reports/$(call review_of,$(1))/$(PREV_$(notdir $(1))).html)
 inputs_of = $(wildcard data/raw/$(1)/*) params/$(1).yaml
+# written by the runner, newer than the report, when the notebook last ran with `-p` overrides:
+# the report is then out of date for a run with params/<review>.yaml
+override_stamp_of = $(wildcard reports/$(call review_of,$(1))/.outputs/$(notdir $(1)).overridden)
 
 # --- targets -----------------------------------------------------------------------------------
 
@@ -111,7 +120,7 @@ report-files: $(REPORTS)
 # change costs one runner start per review, not one per notebook.
 .SECONDEXPANSION:
 reports/%.html: notebooks/$$(notdir $$*).ipynb $$(call inputs_of,$$(call review_of,$$*)) \
-                $$(call upstream_of,$$*) $(SRC) $(SETUP_STAMP)
+                $$(call upstream_of,$$*) $$(call override_stamp_of,$$*) $(SRC) $(SETUP_STAMP)
 	@if [ -e $@ ] && [ -z "$$(find $^ -newer $@ -print -quit)" ]; then exit 0; fi; \
 	$(PY) -m metareview.pipeline run --review '$(call review_of,$*)' --from '$(call number_of,$*)'
 
@@ -120,11 +129,26 @@ reports/index.html: $(wildcard $(REPORTS)) $(wildcard .runs/*.failed) $(wildcard
                     $(SRC) $(SETUP_STAMP)
 	$(PY) -m metareview.record index
 
-check: setup ## fail, listing what is wrong, unless the run matches results/*.json
-	$(PY) -m metareview.record check
+check: setup ## fail unless the run matches results/*.json: one line per review not run or run with overrides [VERBOSE=1]
+	$(PY) -m metareview.record check $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
 
-record: reports ## rewrite results/*.json from the current run (review the git diff!)
-	$(PY) -m metareview.record write
+# The reports of REVIEW (all reviews when it is empty): a name that is not a review matches
+# nothing here, and `record write` names it.
+RECORD_REPORTS := $(if $(REVIEW),$(filter reports/$(REVIEW)/%,$(REPORTS)),$(REPORTS))
+
+record: setup ## bring the reports up to date, then rewrite results/<review>.json of every complete review [REVIEW=x] [ALLOW_OVERRIDES=1]
+	@# A failing review is not recorded and does not stop the others. ALLOW_OVERRIDES=1
+	@# records the run as it is, overrides included (named in the record), without rerunning.
+	@status=0; args=(); \
+	if [ -n "$${REVIEW:-}" ]; then args+=(--review "$$REVIEW"); fi; \
+	if [[ "$${ALLOW_OVERRIDES:-}" =~ ^(1|yes|true)$$ ]]; then args+=(--allow-overrides); \
+	else \
+	  [[ "$$JOBS" =~ ^[1-9][0-9]*$$ ]] || { echo "error: JOBS must be a whole number >= 1"; exit 2; }; \
+	  $(MAKE) --jobs="$$JOBS" --keep-going $(RECORD_REPORTS) || status=$$?; \
+	  $(MAKE) reports/index.html || status=$$?; \
+	fi; \
+	$(PY) -m metareview.record write "$${args[@]}" || status=$$?; \
+	exit $$status
 
 checksums: setup ## accept an intended raw-data edit: valid sheets, changed reviews only [REVIEW=x]
 	@if [ -n "$${REVIEW:-}" ]; then $(PY) -m metareview.checksums accept --review "$$REVIEW"; \
@@ -164,9 +188,13 @@ test: setup ## run the test suite (fails when no test ran); property tests with 
 # As root (common in containers) JupyterLab needs --allow-root; LAB_ARGS adds any other option,
 # e.g. make lab LAB_ARGS="--no-browser --port 8890".
 LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
-lab: setup ## open JupyterLab with the project kernel [LAB_ARGS="--port 8890 ..."]
+# The server's root is the repository (reports/, data/ and params/ can be opened) and the page
+# opens on notebooks/; new notebooks get the project's kernel. A path given as a trailing
+# argument would become the root, so none is given.
+lab: setup ## open JupyterLab on the repository, notebooks/ open, project kernel [LAB_ARGS="--port 8890 ..."]
 	@# LAB_ARGS is split into words by the shell but never run as a command (no globbing)
-	set -f; $(VENV)/bin/jupyter lab --notebook-dir=. $(LAB_ROOT) $${LAB_ARGS:-} notebooks/
+	set -f; $(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+	  --MappingKernelManager.default_kernel_name=metareview $(LAB_ROOT) $${LAB_ARGS:-}
 
 share: reports ## zip reports, figures, tables and Word files for coauthors [NOTEBOOKS=1 adds the executed notebooks]
 	$(PY) -m metareview.record share $(if $(filter 1 yes true,$(NOTEBOOKS)),--with-notebooks)

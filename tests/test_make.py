@@ -162,9 +162,49 @@ def test_package_change_reruns_every_review(tree):
     assert len(calls(tree)) == 2
 
 
+def test_an_override_stamp_newer_than_a_report_reruns_from_that_notebook(tree):
+    """The runner leaves reports/<review>/.outputs/NN_name.overridden, newer than the report,
+    after a run with `-p` overrides: the report is out of date for params/<review>.yaml."""
+    assert make(tree, "reports").returncode == 0
+    calls(tree)
+    stamp = tree / "reports" / "beta" / ".outputs" / "02_effects.overridden"
+    stamp.parent.mkdir()
+    _touch_later(stamp)
+    assert make(tree, "reports").returncode == 0
+    assert calls(tree) == ["-m metareview.pipeline run --review beta --from 02"]
+
+
+def test_make_share_notebooks_1_ships_the_notebooks(tree):
+    # before: NOTEBOOKS=1 replaced the Makefile's list of notebooks ("No rule to make target")
+    result = make(tree, "share", "NOTEBOOKS=1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = (tree / "calls.log").read_text().splitlines()
+    assert "-m metareview.record share --with-notebooks" in log
+    assert "-m metareview.pipeline run --review alpha --from 01" in log
+
+
+def test_a_failing_run_keeps_the_reports_it_wrote(tree):
+    """One runner call writes several reports; when it fails later on, Make must not delete
+    the report whose recipe it was (.DELETE_ON_ERROR), else the next run restarts at 01."""
+    failing = tree / "failing-python"
+    failing.write_text(FAKE_RUNNER.replace('touch "reports/$review/$stem.html"',
+                                           'touch "reports/$review/$stem.html"; '
+                                           '[[ "$stem" != 01_clean ]] || exit 1'))
+    failing.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    done = subprocess.run(["make", f"PY={failing}", "reports"], cwd=tree, capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode != 0
+    assert (tree / "reports" / "alpha" / "01_clean.html").is_file()
+    calls(tree)
+    assert make(tree, "reports").returncode == 0
+    assert sorted(calls(tree)) == ["-m metareview.pipeline run --review alpha --from 02",
+                                   "-m metareview.pipeline run --review beta --from 02"]
+
+
 def test_makefile_rules_of_the_house():
     text = (REPO / "Makefile").read_text()
-    assert ".DELETE_ON_ERROR:" in text
+    assert ".DELETE_ON_ERROR:" in text and ".PRECIOUS: reports/%.html" in text
     assert ".PHONY:" in text
     assert "SHELL := bash" in text and "-eu -o pipefail" in text
     assert "ipykernel install --prefix $(VENV)" in text  # kernel into .venv, never into ~

@@ -501,3 +501,67 @@ def test_every_page_fits_a_1280_pixel_window(run_root, tmp_path):
         assert found, (page.name, done.stderr[-1000:])
         scroll, window, wide = map(int, found.groups())
         assert scroll <= window and wide == 0, (page.name, scroll, window, wide)
+
+# --- what the notebooks need from the earlier ones ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_each_notebook_writes_its_sign_of_a_run(run_root):
+    """upstream.SIGN_OF_RUN names, per notebook, a table it always writes."""
+    from metareview.run import upstream
+
+    outputs = run_root / "reports" / REVIEW / ".outputs"
+    for stem in NOTEBOOKS:
+        sign = upstream.SIGN_OF_RUN.get(stem[:2])
+        if sign is not None:
+            listed = (outputs / f"{stem}.txt").read_text().splitlines()
+            assert f"data/processed/{REVIEW}/{sign}" in listed, stem
+
+
+@pytest.mark.slow
+def test_a_notebook_whose_inputs_are_missing_stops_at_its_first_cell_in_one_line(run_root,
+                                                                                  tmp_path):
+    root = tmp_path / "cleaned"
+    shutil.copytree(run_root, root, symlinks=True)
+    shutil.rmtree(root / "data" / "processed")  # what `make clean` leaves
+    shutil.rmtree(root / "reports")
+    done = _run(root, "metareview.pipeline", "run", "--review", REVIEW, "--notebooks", "04")
+    assert done.returncode == 1
+    # before: a FileNotFoundError from deep in the stack, naming nothing to run
+    assert ("UpstreamError: 04_subgroups of fixture needs what 01_data_cleaning writes "
+            "(data/processed/fixture/clean_studies.csv is missing): run 01_data_cleaning first, "
+            "or `make reports`") in done.stderr
+    failed = json.loads((root / "reports" / REVIEW / "04_subgroups.FAILED.ipynb").read_text())
+    errors = [o for c in failed["cells"] for o in c.get("outputs", [])
+              if o["output_type"] == "error"]
+    assert len(errors) == 1 and len(errors[0]["traceback"]) == 1  # one line, no traceback
+    first_code = next(i for i, c in enumerate(failed["cells"]) if c["cell_type"] == "code"
+                      and "upstream.check" in "".join(c["source"]))
+    assert any(o["output_type"] == "error" for o in failed["cells"][first_code]["outputs"])
+
+
+@pytest.mark.slow
+def test_a_run_with_overrides_says_so_in_one_line_of_check(run_root, tmp_path):
+    root = tmp_path / "overridden"
+    shutil.copytree(run_root, root, symlinks=True)
+    assert _run(root, "metareview.record", "write", "--review", REVIEW).returncode == 0
+    done = _run(root, "metareview.pipeline", "run", "--review", REVIEW, "--from", "03",
+                "-p", "tau2_method=DL")
+    assert done.returncode == 0, done.stderr
+    check = _run(root, "metareview.record", "check", "--review", REVIEW)
+    assert check.returncode == 1
+    lines = check.stderr.strip().splitlines()
+    # before: hundreds of "result changed/removed/added" lines and no word of the override
+    assert len(lines) == 1 and lines[0].startswith(
+        "fixture: run with overrides: tau2_method=DL in 03_pooled_models, 04_subgroups, "
+        "05_safety, 06_summary (not params/fixture.yaml")
+    assert "listed with --verbose" in lines[0]
+    verbose = _run(root, "metareview.record", "check", "--review", REVIEW, "--verbose")
+    assert lines[0].startswith(verbose.stderr.splitlines()[0] + " [")
+    # the method is part of a pooled row's key: REML rows removed, DL rows added
+    assert "result removed: pooled: " in verbose.stderr
+    assert "result added: pooled: " in verbose.stderr and "method=DL" in verbose.stderr
+    assert "not in words" not in verbose.stderr  # the banner shows the override as code
+    assert "Run with parameter overrides: <code>tau2_method=DL</code>." in (
+        root / "reports" / REVIEW / "03_pooled_models.html").read_text()
+    assert (root / "data" / "processed" / REVIEW / "OVERRIDDEN.txt").is_file()

@@ -88,12 +88,13 @@ def test_reports_and_executed_notebooks_are_written(finished):
 
 
 @pytest.mark.slow
-def test_one_progress_line_per_notebook_with_its_time(finished):
+def test_a_progress_line_when_each_notebook_starts_and_ends_with_its_time(finished):
     _, stdout = finished
     lines = stdout.splitlines()
-    assert len(lines) == 3
-    for line, stem in zip(lines, STEMS):
-        assert re.fullmatch(rf"mini {stem}  \d+\.\d s", line), line
+    assert len(lines) == 6
+    for position, stem in enumerate(STEMS):
+        assert re.fullmatch(rf"mini {stem}  started \d\d:\d\d:\d\d", lines[2 * position])
+        assert re.fullmatch(rf"mini {stem}  done in \d+\.\d s", lines[2 * position + 1])
 
 
 @pytest.mark.slow
@@ -265,7 +266,8 @@ def test_command_line_runs_reviews_in_parallel_then_reports_a_failure(cli_root):
     result = cli(cli_root, "--review", "fixture", "--review", "twin")
     assert result.returncode == 0, result.stderr
     for review in ("fixture", "twin"):
-        progress = [line for line in result.stdout.splitlines() if line.startswith(f"{review} ")]
+        progress = [line for line in result.stdout.splitlines()
+                    if line.startswith(f"{review} ") and " done in " in line]
         assert [line.split()[1] for line in progress] == STEMS
         assert (cli_root / "reports" / review / "03_final.html").is_file()
     # same inputs, same bytes

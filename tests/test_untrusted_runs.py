@@ -155,7 +155,13 @@ def _wait_until_running(root: Path, process) -> None:
     deadline = time.monotonic() + 120
     while (reports / "01_numbers.html").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    time.sleep(3)  # the kernel is starting or sleeping in notebook 01
+    # the runner rewrites the index right after removing the reports: on a loaded machine
+    # building it takes seconds (it imports pandas and SciPy), so wait for it, not a set time
+    index = root / "reports" / "index.html"
+    while time.monotonic() < deadline and "a run is under way" not in index.read_text(
+            encoding="utf-8"):
+        time.sleep(0.2)
+    time.sleep(1)  # the kernel is starting or sleeping in notebook 01
     assert process.poll() is None, process.communicate()
 
 

@@ -128,8 +128,12 @@ def test_make_lab_passes_allow_root_as_root_and_lab_args(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     args = (root / "lab.log").read_text().splitlines()
-    assert args[:2] == ["lab", "--notebook-dir=."] and args[-1] == "notebooks/"
-    assert args[-4:-1] == ["--no-browser", "--port", "8899"]
+    # the repository is the root (a trailing notebooks/ used to override it), notebooks/ opens
+    # first and new notebooks get the project's kernel
+    assert args[:4] == ["lab", "--ServerApp.root_dir=.", "--LabApp.default_url=/lab/tree/notebooks",
+                        "--MappingKernelManager.default_kernel_name=metareview"]
+    assert not [a for a in args[1:] if not a.startswith("-") and a not in ("8899",)]
+    assert args[-3:] == ["--no-browser", "--port", "8899"]
     assert ("--allow-root" in args) == (os.getuid() == 0)
 
 
@@ -157,3 +161,22 @@ def test_every_command_line_has_help_and_no_traceback(module, tmp_path):
                             capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert failed.returncode != 0
     assert "Traceback" not in failed.stderr and failed.stderr.strip()
+
+
+SUBCOMMANDS = {
+    "metareview.record": ("write", "check", "index", "share"),
+    "metareview.pipeline": ("run", "reviews", "failures", "notebooks", "folders"),
+}
+
+
+@pytest.mark.parametrize(("module", "command"),
+                         [(m, c) for m, commands in SUBCOMMANDS.items() for c in commands])
+def test_every_subcommand_help_describes_that_command(module, command, tmp_path):
+    env = {**os.environ, "METAREVIEW_ROOT": str(tmp_path)}
+    shown = subprocess.run([sys.executable, "-m", module, command, "--help"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    # before: `record share --help` printed the module's text about write, check and index
+    assert shown.stdout.startswith(f"usage: python -m {module} {command}")
+    others = [c for c in SUBCOMMANDS[module] if c != command]
+    assert not any(f"python -m {module} {c}" in shown.stdout for c in others)

@@ -8,7 +8,9 @@ What one run does, in this order:
 1. Checks the inputs of every requested review before anything is written: the parameters
    (`metareview.params.load_params`: params/<review>.yaml plus `-p` overrides), the raw-data
    checksums (`metareview.checksums.verify`) and the extraction sheets
-   (`metareview.sheets.load_review`). Any problem stops the run with exit code 2.
+   (`metareview.sheets.load_review`), and that no parameter acts only in a notebook before the
+   first one run (`metareview.run.upstream`: `--from 03 -p exclude_studies=[...]` is refused,
+   studies are excluded in 02). Any problem stops the run with exit code 2.
 2. Invalidates what the run is about to replace: the reports of the selected notebooks and of
    every notebook after them (a later notebook reads what an earlier one writes, so it is stale
    too), their executed notebooks, earlier failure notebooks, and the files those notebooks wrote
@@ -21,10 +23,15 @@ What one run does, in this order:
    what the notebooks import) while the inputs are checked; its namespace is reset before each
    notebook, so every notebook sees only its own variables, as in a fresh kernel, while the
    stack is imported once per review. Independent reviews run in parallel, one process per
-   review (at most two). Each finished notebook prints one progress line with its wall time.
+   review (at most two). Each notebook prints a line when it starts (with the clock time) and
+   one when it ends (with its wall time). A run whose `-p` overrides change a value of the
+   parameter file records them with each notebook's inputs and marks its reports (a banner),
+   data/processed/<review>/OVERRIDDEN.txt and the index; each report's override stamp makes
+   `make reports` run it again with the parameter file.
 4. On a failing cell: the executed notebook is kept as NN_name.FAILED.ipynb, the files it wrote
    before failing are removed, nothing after it runs, and the run exits with code 1 and a
-   message naming the review, notebook, cell and exception.
+   message naming the review, notebook, cell and exception. The reports of the notebooks before
+   it stay, so `make reports` resumes at the failed notebook.
 
 Notebooks are `notebooks/NN_name.ipynb` (two digits, underscore, name), run in the order of NN.
 Every file is written atomically (see `metareview.outputs`).
@@ -265,6 +272,36 @@ def check_inputs(review: str, overrides: dict | None = None) -> dict:
     return values
 
 
+def effective_overrides(review: str, overrides: dict | None, values: dict) -> dict:
+    """{name: value} of the `-p` overrides that change a value of params/<review>.yaml (an
+    override equal to the file's value is no override): what marks a run as overridden."""
+    if not overrides:
+        return {}
+    from metareview.review import params
+
+    from_file = params.load_params(review, path=files.params_path(review))
+    return {name: values[name] for name in sorted(overrides)
+            if name in values and from_file.get(name) != values[name]}
+
+
+def check_start(review: str, values: dict, first: Notebook, overridden: dict) -> None:
+    """Refuse a run that starts after the notebook where one of its parameters acts (e.g.
+    `--from 03 -p exclude_studies=[...]`: studies are excluded in 02): InputError naming where
+    to set it. Nothing has been written yet."""
+    from metareview.run import upstream
+
+    conflicts = upstream.parameter_conflicts(review, values, first.number, overridden)
+    if conflicts:
+        raise InputError(f"{review}: " + "\n  ".join(conflicts))
+
+
+def overrides_text(overrides: dict) -> str:
+    """"tau2_method=DL, paired_r=0.8": the overrides as they are typed after `-p`."""
+    from metareview.run import upstream
+
+    return ", ".join(f"{name}={upstream.shown(value)}" for name, value in sorted(overrides.items()))
+
+
 # --- what a notebook wrote ---------------------------------------------------------------------
 
 
@@ -324,6 +361,7 @@ def invalidate(review: str, notebooks: list[Notebook]) -> None:
                     target.unlink(missing_ok=True)
             manifest.unlink()
         _inputs_path(review, nb).unlink(missing_ok=True)
+        override_stamp(review, nb).unlink(missing_ok=True)
 
 
 def _lies_in(path: Path, folder: Path) -> bool:
@@ -563,9 +601,38 @@ def execute(
         publish(review, notebook, later)
 
 
-def publish(review: str, notebook: Notebook, later: list[str]) -> None:
+OVERRIDE_BANNER = (
+    '<div class="run-overridden" role="note" style="border:2px solid #a40000;background:#fff3f3;'
+    'padding:.5rem 1rem;margin:1rem auto;max-width:72rem;font-family:system-ui,sans-serif">'
+    "<strong>Run with parameter overrides: <code>{text}</code>.</strong> These are not the "
+    "results of "
+    "params/{review}.yaml; <code>make reports</code> runs the review again with that file.</div>"
+)
+_BODY_TAG = re.compile(r"<body\b[^>]*>", re.I)
+
+
+def mark_overridden(html: str, review: str, overrides: dict) -> str:
+    """The report with a banner under its opening <body> tag naming the overrides."""
+    import html as html_module
+
+    banner = OVERRIDE_BANNER.format(text=html_module.escape(overrides_text(overrides)),
+                                    review=html_module.escape(review))
+    found = _BODY_TAG.search(html)
+    return html[: found.end()] + banner + html[found.end():] if found else banner + html
+
+
+def override_stamp(review: str, notebook: Notebook) -> Path:
+    """reports/<review>/.outputs/NN_name.overridden: present, and newer than the report, when
+    the notebook ran with overrides. It is a prerequisite of the report in the Makefile, so
+    `make reports` runs the notebook again with params/<review>.yaml."""
+    return files.reports_dir(review) / OUTPUTS_MANIFEST_DIR / f"{notebook.stem}.overridden"
+
+
+def publish(review: str, notebook: Notebook, later: list[str],
+            overrides: dict | None = None) -> None:
     """Export an executed notebook (left in .partial/ by `execute`) to its HTML report and move
-    both to their final names; raise NotebookFailed if the export fails."""
+    both to their final names; raise NotebookFailed if the export fails. With `overrides`, the
+    report says so in a banner and its override stamp is written after it."""
     import nbformat
 
     reports = files.reports_dir(review)
@@ -579,9 +646,17 @@ def publish(review: str, notebook: Notebook, later: list[str]) -> None:
         raise NotebookFailed(
             review, notebook.stem, None, "", f"HTML export: {_exception_line(exc)}", kept, later
         ) from None
+    if overrides:
+        html = mark_overridden(html, review, overrides)
     # the executed notebook first, the HTML (Make's target) last: the HTML marks completion
     os.replace(partial, files.inside(reports / notebook.path.name, reports))
-    files.write_text(html, reports / f"{notebook.stem}.html", within=reports)
+    report = files.write_text(html, reports / f"{notebook.stem}.html", within=reports)
+    if overrides:
+        stamp = files.write_text(overrides_text(overrides) + "\n",
+                                 override_stamp(review, notebook), within=reports)
+        # one second newer than the report, whatever the file system's time resolution
+        later_ns = Path(report).stat().st_mtime_ns + 1_000_000_000
+        os.utime(stamp, ns=(later_ns, later_ns))
 
 
 # Run before each notebook after the first in a review's kernel: a fresh namespace and
@@ -636,6 +711,7 @@ def run_review(
     downstream: list[Notebook],
     kernel: str,
     first_kernel: WarmKernel | None = None,
+    overrides: dict | None = None,
 ) -> list[tuple[str, float]]:
     """Run `notebooks` of one review in order; return (notebook, seconds) per notebook.
 
@@ -652,6 +728,10 @@ def run_review(
     of an earlier run as current while this one replaces them (nor after an interruption). An
     interruption (Ctrl-C, SIGTERM) removes what the current notebook wrote and is recorded as
     a failure; a folder that cannot be written is a `RunFailed` naming it.
+
+    `overrides` ({name: value}, from `effective_overrides`) are recorded with each notebook's
+    inputs and mark its report (`publish`), data/processed/<review>/ (`mark_processed`) and the
+    index as a run with overrides.
     """
     try:
         held = contextlib.ExitStack()
@@ -672,7 +752,7 @@ def run_review(
         with held:
             try:
                 timings = _run_locked(review, params, notebooks, downstream, kernel,
-                                      first_kernel)
+                                      first_kernel, overrides or {})
             except (NotebookFailed, RunFailed) as failure:
                 _record_failure(review, failure.message())
                 raise
@@ -682,7 +762,7 @@ def run_review(
         refresh_index()
 
 
-def _run_locked(review, params, notebooks, downstream, kernel, first_kernel):
+def _run_locked(review, params, notebooks, downstream, kernel, first_kernel, overrides):
     try:
         prepare_folders(review)
     except RunFailed:
@@ -695,10 +775,12 @@ def _run_locked(review, params, notebooks, downstream, kernel, first_kernel):
     pending = None
     current, before = None, {}
     try:
-        inputs = current_inputs(review)
+        inputs = {**current_inputs(review), "parameters": dict(params),
+                  "overrides": dict(overrides)}
         files.write_text(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n", running_path(review),
                          within=files.runs_dir())
         invalidate(review, downstream)
+        mark_processed(review)
         refresh_index()
         modules = list(dict.fromkeys(m for nb in notebooks for m in imported_modules(nb)))
         warm = first_kernel or WarmKernel(kernel, modules)
@@ -709,6 +791,7 @@ def _run_locked(review, params, notebooks, downstream, kernel, first_kernel):
         for position, notebook in enumerate(notebooks):
             later = [nb.stem for nb in notebooks[position + 1 :]]
             current, before = notebook, snapshot(review)
+            print(f"{review} {notebook.stem}  started {time.strftime('%H:%M:%S')}", flush=True)
             start = time.perf_counter()
             try:
                 if position:
@@ -721,13 +804,14 @@ def _run_locked(review, params, notebooks, downstream, kernel, first_kernel):
                 raise
             if pending is not None:
                 pending.result()
-            pending = exporter.submit(publish, review, notebook, later)
+            pending = exporter.submit(publish, review, notebook, later, overrides)
             seconds = time.perf_counter() - start
             after = snapshot(review)
             _write_manifest(review, notebook, [p for p, s in after.items() if before.get(p) != s])
             write_inputs(review, notebook, inputs)
+            mark_processed(review)
             current = None
-            print(f"{review} {notebook.stem}  {seconds:.1f} s", flush=True)
+            print(f"{review} {notebook.stem}  done in {seconds:.1f} s", flush=True)
             timings.append((notebook.stem, seconds))
         if pending is not None:
             pending.result()
@@ -892,10 +976,62 @@ def stale_reports(review: str) -> list[str]:
     return lines
 
 
+def run_overrides(review: str, with_report: bool = True) -> dict[str, dict]:
+    """{notebook stem: {name: value}} of the notebooks of `review` whose last run had `-p`
+    overrides (as their recorded inputs say) and, `with_report`, whose report exists."""
+    import json
+
+    found = {}
+    for nb in discover_notebooks():
+        if with_report and not (files.reports_dir(review) / f"{nb.stem}.html").is_file():
+            continue
+        try:
+            used = json.loads(_inputs_path(review, nb).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        overrides = used.get("overrides") if isinstance(used, dict) else None
+        if isinstance(overrides, dict) and overrides:
+            found[nb.stem] = overrides
+    return found
+
+
+def overrides_summary(review: str, with_report: bool = True) -> str:
+    """"tau2_method=DL" (or "tau2_method=DL in 04_subgroups, 05_safety; ..." when the
+    notebooks ran with different ones); "" when no notebook of `review` had overrides."""
+    found = run_overrides(review, with_report)
+    if not found:
+        return ""
+    texts = {stem: overrides_text(o) for stem, o in found.items()}
+    if len(set(texts.values())) == 1 and len(found) == len(discover_notebooks()):
+        return next(iter(texts.values()))
+    by_text: dict[str, list[str]] = {}
+    for stem, text in texts.items():
+        by_text.setdefault(text, []).append(stem)
+    return "; ".join(f"{text} in {', '.join(stems)}" for text, stems in by_text.items())
+
+
+OVERRIDES_NOTE = "OVERRIDDEN.txt"
+
+
+def mark_processed(review: str) -> None:
+    """data/processed/<review>/OVERRIDDEN.txt: written while any notebook's last run had `-p`
+    overrides (saying which), removed when none had."""
+    note = files.processed_dir(review) / OVERRIDES_NOTE
+    summary = overrides_summary(review, with_report=False)  # a report may still be exported
+    if not summary:
+        note.unlink(missing_ok=True)
+        return
+    files.write_text(
+        f"The tables in this folder come from a run with parameter overrides: {summary}.\n"
+        f"They are not the results of params/{review}.yaml; `make reports` runs the review "
+        "again with that file.\n", note, within=files.processed_dir(review))
+
+
 def _run_review_job(args) -> tuple[str, list[tuple[str, float]] | NotebookFailed | RunFailed]:
-    review, params, notebooks, downstream, kernel, first_kernel = args
+    review, params, notebooks, downstream, kernel, first_kernel, overrides = args
     try:
-        return review, run_review(review, params, notebooks, downstream, kernel, first_kernel)
+        return review, run_review(review, params, notebooks, downstream, kernel, first_kernel,
+                                  overrides)
     except (NotebookFailed, RunFailed) as failure:
         return review, failure
 
@@ -965,11 +1101,15 @@ def run(
         early = WarmKernel(kernel, list(dict.fromkeys(
             m for nb in chosen for m in imported_modules(nb))))
     bad_input = []
-    params_by_review = {}
+    params_by_review, overridden = {}, {}
     for review in reviews:
         try:
             params_by_review[review] = check_inputs(review, overrides)
+            overridden[review] = effective_overrides(review, overrides,
+                                                     params_by_review[review])
+            check_start(review, params_by_review[review], chosen[0], overridden[review])
         except InputError as exc:
+            params_by_review.pop(review, None)
             bad_input.append(review)
             print(f"error: {exc}\nNothing of {review} was run or written.", file=err,
                   flush=True)
@@ -979,7 +1119,7 @@ def run(
         early.shutdown()
         early = None
 
-    jobs = [(r, params_by_review[r], chosen, downstream, kernel, early)
+    jobs = [(r, params_by_review[r], chosen, downstream, kernel, early, overridden[r])
             for r in reviews if r in params_by_review]
     if len(jobs) == 1:
         results = [_run_review_job(jobs[0])]
@@ -1009,7 +1149,13 @@ def main(argv: list[str] | None = None) -> int:
         description="Run the review notebooks and write their HTML reports.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    run_cmd = commands.add_parser("run", help="execute notebooks of one or more reviews")
+    run_cmd = commands.add_parser(
+        "run", help="execute notebooks of one or more reviews",
+        description="Check the inputs of each review, then run its notebooks (all, --notebooks "
+                    "NN ..., or --from NN on) and write their reports to reports/<review>/. "
+                    "A run with -p overrides marks its reports, data/processed/<review>/ and "
+                    "the index as overridden, and `make reports` runs them again with "
+                    "params/<review>.yaml.")
     run_cmd.add_argument("--review", action="append", required=True,
                          help="review name (a folder of data/raw); repeat for several")
     which = run_cmd.add_mutually_exclusive_group()
@@ -1019,12 +1165,14 @@ def main(argv: list[str] | None = None) -> int:
                        help="run this notebook and every later one")
     run_cmd.add_argument("-p", "--parameter", action="append", metavar="NAME=VALUE",
                          help="override a parameter of params/<review>.yaml")
-    commands.add_parser("reviews", help="list the reviews (data/raw folders with params)")
-    commands.add_parser("failures", help="print the message of every review whose last run "
-                                         "failed (exit 1 if there is one)")
-    commands.add_parser("notebooks", help="list the notebooks in run order")
-    commands.add_parser("folders", help="warn about folders of data/raw whose names no run "
-                                        "can use (exit 1 if there is one)")
+    for name, text in (
+            ("reviews", "list the reviews (data/raw folders with params)"),
+            ("failures", "print the message of every review whose last run failed (exit 1 "
+                         "if there is one)"),
+            ("notebooks", "list the notebooks in run order"),
+            ("folders", "warn about folders of data/raw whose names no run can use (exit 1 "
+                        "if there is one)")):
+        commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
     args = parser.parse_args(argv)
 
     if args.command == "reviews":

@@ -1,8 +1,9 @@
 """The committed numeric record of a review, the check against it, and the reports' index page.
 
-    python -m metareview.record write [--review X ...]   # results/<review>.json from this run
-    python -m metareview.record check [--review X ...]   # exit 1 and list what is wrong
+    python -m metareview.record write [--review X ...] [--allow-overrides]
+    python -m metareview.record check [--review X ...] [--verbose]
     python -m metareview.record index                    # reports/index.html
+    python -m metareview.record share [--with-notebooks] # dist/reports.zip
 
 `results/<review>.json` holds every number of the result tables the notebooks write to
 data/processed/<review>/ (pooled, Bayesian, sensitivity, leave-one-out, small-study, subgroups,
@@ -11,9 +12,16 @@ comparison, method, ...) with its numeric columns (k, estimate, CI, tau², I², 
 plus the list of figures the run drew. It is written deterministically (sorted keys, floats with
 12 significant digits, no dates), so that `git diff results/` shows exactly which results moved.
 
+`write` records only a review whose run is complete and current (every report there, no
+failed notebook, not stale, no run under way); one that is not is named and left as it is, and
+the others are written. A run with `-p` overrides is recorded only with `--allow-overrides`,
+and the record then names them (`"overrides": {...}`).
+
 `check` holds the current run against that record: numbers must agree to a relative 1e-9;
 every report, executed notebook and recorded figure must exist; no executed notebook may hold an
-error; no report may load anything from the network; the raw data must match SHA256SUMS.
+error; no report may load anything from the network; the raw data must match SHA256SUMS. A
+review that was not run, or was run with overrides the record does not name, is one line
+("not run", "run with overrides: tau2_method=DL"); `--verbose` lists its differences.
 """
 
 from __future__ import annotations
@@ -156,10 +164,64 @@ def build_record(review: str) -> dict:
     return {"review": review, "tables": tables, "figures": figure_files(review)}
 
 
-def write(review: str) -> Path:
-    """Rewrite results/<review>.json from the current run."""
-    return files.write_json(build_record(review), files.results_path(review),
+def write(review: str, overrides: dict | None = None) -> Path:
+    """Rewrite results/<review>.json from the current run; `overrides` ({name: value}), when
+    the run had them, are named in the record."""
+    record = build_record(review)
+    if overrides:
+        record["overrides"] = dict(sorted(overrides.items()))
+    return files.write_json(record, files.results_path(review),
                             within=files.repo_root() / "results")
+
+
+def run_overrides(review: str) -> dict:
+    """{name: value} of the overrides the current run of `review` had (those of its first
+    notebook with any; `pipeline.overrides_summary` says which notebooks had which)."""
+    from metareview.run import pipeline
+
+    found = pipeline.run_overrides(review)
+    merged: dict = {}
+    for overrides in found.values():
+        for name, value in overrides.items():
+            merged.setdefault(name, value)
+    return merged
+
+
+def not_recordable(review: str, allow_overrides: bool = False) -> list[str]:
+    """Why the current run of `review` must not be recorded ([] when it may be): no review
+    folder, not run, a run under way or interrupted, a failed or missing notebook, reports older
+    than the raw data or parameters, or `-p` overrides (unless `allow_overrides`)."""
+    from metareview.run import pipeline
+
+    if not files.raw_dir(review).is_dir():
+        known = ", ".join(pipeline.discover_reviews()) or "none"
+        return [f"no review folder {files.display_path(files.raw_dir(review))} (reviews: "
+                f"{known})"]
+    if not_run(review):
+        return ["not run (no report): run `make reports` first"]
+    reasons = []
+    state = run_state(review)
+    failure = pipeline.failed_reviews().get(review)
+    if failure:  # its message, not the index's "see below"
+        reasons.append("the last run failed: " + failure.splitlines()[0].strip())
+    elif state is not None:
+        reasons.append(state)
+    reasons += pipeline.stale_reports(review)
+    summary = pipeline.overrides_summary(review)
+    if summary and not allow_overrides:
+        reasons.append(f"run with overrides: {summary}; `make record` runs it again with "
+                       f"params/{review}.yaml first, and `make record REVIEW={review} "
+                       "ALLOW_OVERRIDES=1` records it as it is, naming the overrides")
+    return reasons
+
+
+def not_run(review: str) -> bool:
+    """True when nothing of a run of `review` is there: no report, no kept failure and no
+    processed table (a run with tables but no reports is checked in full)."""
+    reports, processed = files.reports_dir(review), files.processed_dir(review)
+    ran = reports.is_dir() and (any(reports.glob("[0-9][0-9]_*.html"))
+                                or any(reports.glob("[0-9][0-9]_*.FAILED.ipynb")))
+    return not ran and not (processed.is_dir() and any(processed.iterdir()))
 
 
 # --- comparing ---------------------------------------------------------------------------------
@@ -239,6 +301,28 @@ def read_record(path: Path) -> dict:
     return record
 
 
+def check_headline(review: str) -> str | None:
+    """One line that says why the run of `review` cannot match its record, when that is so
+    by design: "not run", or "run with overrides: tau2_method=DL" (overrides the committed
+    record does not name); None otherwise."""
+    from metareview.run import pipeline
+
+    if not_run(review):
+        return "not run (no report in " + files.display_path(files.reports_dir(review)) + \
+            "): run `make reports`"
+    summary = pipeline.overrides_summary(review)
+    if not summary:
+        return None
+    try:
+        recorded = read_record(files.results_path(review)).get("overrides") or {}
+    except (OSError, ValueError):
+        recorded = {}
+    if recorded and recorded == run_overrides(review):
+        return None
+    return (f"run with overrides: {summary} (not params/{review}.yaml, so its results differ "
+            "from the record by design; `make reports` runs it with the file)")
+
+
 def check(review: str) -> list[str]:
     """Everything wrong with the current run of `review`; an empty list means all is well."""
     from metareview.review import checksums
@@ -288,6 +372,10 @@ def check(review: str) -> list[str]:
         return problems
     fresh = build_record(review)
     problems += compare(committed, fresh)
+    recorded_overrides = committed.get("overrides") or {}
+    if recorded_overrides and recorded_overrides != run_overrides(review):
+        problems.append(f"the record {files.display_path(record_path)} was written from a run "
+                        "with overrides: " + pipeline.overrides_text(recorded_overrides))
     from metareview.run import consistency, wording
 
     problems += [f"shown differently: {p}" for p in consistency.problems(review)]
@@ -411,6 +499,8 @@ def _answers(reviews: list[str]) -> str:
     """The first screen: per review its headline result with direction and certainty, and
     the plain-language summary, linked to the summary report. A review whose run is not
     current shows why instead of results that may be an earlier run's."""
+    from metareview.run import pipeline
+
     parts = ["<section class='answers'>"]
     for review in reviews:
         key = _key_results(review)
@@ -420,6 +510,10 @@ def _answers(reviews: list[str]) -> str:
         if (files.reports_dir() / summary).is_file():
             title = f"<a href='{_href(summary)}'>{title}</a>"
         parts.append(f"<div class='answer'><h2>{title}</h2>")
+        overridden = pipeline.overrides_summary(review)
+        if overridden:
+            parts.append(f"<p class='failed'>Run with parameter overrides: {_e(overridden)}."
+                         "</p>")
         if state is not None:
             parts.append(f"<p class='missing'>Not current: {_e(state)}.</p>")
         elif key is not None and len(key):
@@ -465,6 +559,11 @@ def _review_section(review: str, notebooks: bool = True) -> str:
     if state is not None:
         parts.append(f"<p class='missing'>Not current: {_e(state)}. Only the files that "
                      "exist are linked; key results appear when a run completes.</p>")
+    overridden = pipeline.overrides_summary(review)
+    if overridden:
+        parts.append(f"<p class='failed'>Run with parameter overrides: {_e(overridden)}. "
+                     f"These are not the results of params/{_e(review)}.yaml; "
+                     "<code>make reports</code> runs the review again with that file.</p>")
     failure = pipeline.failed_reviews().get(review)
     if failure:
         parts.append("<p class='failed'>This review did not run to the end; the other reviews "
@@ -708,24 +807,58 @@ def broken_links(page: Path) -> list[str]:
 # --- command line ------------------------------------------------------------------------------
 
 
+def _parser() -> argparse.ArgumentParser:
+    """One subcommand per job, each with a --help of its own."""
+    parser = argparse.ArgumentParser(
+        prog="python -m metareview.record",
+        description="The committed numeric record of each review (results/<review>.json), the "
+                    "check of a run against it, the reports' index page and the zip for "
+                    "coauthors.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    reviews = argparse.ArgumentParser(add_help=False)
+    reviews.add_argument("--review", action="append",
+                         help="review name; repeat for several (default: every review)")
+    write_cmd = commands.add_parser(
+        "write", parents=[reviews], help="rewrite results/<review>.json from the current run",
+        description="Rewrite results/<review>.json of every review (or each --review) whose "
+                    "run is complete and current. A review that failed, was not run to the "
+                    "end, is stale or ran with -p overrides is named and not recorded; the "
+                    "others are. Exit 1 when some review was not recorded.")
+    write_cmd.add_argument("--allow-overrides", action="store_true",
+                           help="record a run that had -p overrides; the record names them")
+    check_cmd = commands.add_parser(
+        "check", parents=[reviews], help="compare the current run with results/*.json",
+        description="Hold the current run of every review (or each --review) against "
+                    "results/<review>.json (relative 1e-9) and check reports, figures, "
+                    "executed notebooks and raw-data checksums; exit 1 and list what is wrong. "
+                    "A review not run, or run with overrides, is one line.")
+    check_cmd.add_argument("--verbose", action="store_true",
+                           help="list every difference, also of a review not run or run with "
+                                "overrides")
+    commands.add_parser("index", help="write reports/index.html",
+                        description="Write reports/index.html from the reports that exist: "
+                                    "summaries, key results, failures, overrides, provenance.")
+    share_cmd = commands.add_parser(
+        "share", help="zip the reports for coauthors into dist/reports.zip",
+        description="Write dist/reports.zip with the index, every HTML report, figure, table "
+                    "and Word document; the executed notebooks only with --with-notebooks.")
+    share_cmd.add_argument("--with-notebooks", action="store_true",
+                           help="also ship the executed notebooks (the index then links them)")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     from metareview.run import pipeline
 
-    parser = argparse.ArgumentParser(prog="python -m metareview.record", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("write", "check", "index", "share"))
-    parser.add_argument("--with-notebooks", action="store_true",
-                        help="share: also ship the executed notebooks")
-    parser.add_argument("--review", action="append",
-                        help="review name; repeat for several (default: every review)")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
+    chosen = getattr(args, "review", None)
     try:
-        for review in args.review or []:
+        for review in chosen or []:
             files.check_name(review, "review name")
     except files.UnsafeNameError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    reviews = list(dict.fromkeys(args.review or pipeline.discover_reviews()))
+    reviews = list(dict.fromkeys(chosen or pipeline.discover_reviews()))
     if args.command in ("index", "check"):
         print(pipeline.unusable_folders_message(), end="", file=sys.stderr)
     if not reviews:
@@ -734,9 +867,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     if args.command == "write":
+        status = 0
         for review in reviews:
-            print(f"wrote {files.display_path(write(review))}")
-        return 0
+            reasons = not_recordable(review, args.allow_overrides)
+            if reasons:
+                status = 1
+                print(f"{review}: not recorded ({files.display_path(files.results_path(review))}"
+                      " left as it is):", file=sys.stderr)
+                for reason in reasons:
+                    print(f"  - {reason}", file=sys.stderr)
+                continue
+            overrides = run_overrides(review)
+            path = write(review, overrides)
+            named = (f" (a run with overrides: {pipeline.overrides_text(overrides)}, named in "
+                     "the record)" if overrides else "")
+            print(f"wrote {files.display_path(path)}{named}")
+        return status
     if args.command == "index":
         print(f"wrote {files.display_path(write_index(pipeline.discover_reviews()))}")
         return 0
@@ -747,19 +893,29 @@ def main(argv: list[str] | None = None) -> int:
 
     failed = False
     for review in reviews:
+        headline = None
         try:
+            headline = check_headline(review)
             problems = check(review)
         except (OSError, ValueError) as error:  # one unreadable review never hides the others
             problems = [f"the check could not finish: {error}"]
+        if headline is not None:
+            failed = True
+            more = (f" [{len(problems)} problem(s), listed with --verbose (make check "
+                    "VERBOSE=1)]" if problems and not args.verbose
+                    and not headline.startswith("not run") else "")
+            print(f"{review}: {headline}{more}", file=sys.stderr)
+            if not args.verbose:
+                continue
         if problems:
             failed = True
             print(f"{review}: {len(problems)} problem(s):", file=sys.stderr)
             for problem in problems:
                 print(f"  - {problem}", file=sys.stderr)
-        else:
+        elif headline is None:
             print(f"{review}: ok (results match {files.display_path(files.results_path(review))})")
     index = files.reports_dir() / "index.html"
-    if args.review is None:
+    if chosen is None:
         if not index.is_file():
             failed = True
             print(f"index: {files.display_path(index)} is missing (run make reports)", file=sys.stderr)
