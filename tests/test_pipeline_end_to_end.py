@@ -139,6 +139,17 @@ def test_results_record_and_check(run_root):
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+def test_notebooks_are_stored_as_jupyterlab_writes_them():
+    """Reading and writing a notebook with nbformat (what JupyterLab does on save) changes no
+    byte, so an edit of one cell in JupyterLab is a diff of that cell only."""
+    import nbformat
+
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        again = nbformat.writes(nbformat.reads(text, as_version=4))
+        assert again.rstrip("\n") == text.rstrip("\n") and text.endswith("\n"), path.name
+
+
 def test_notebooks_are_committed_clean():
     """Each notebook: no outputs, one `parameters` cell of literals naming every parameter."""
     import ast
