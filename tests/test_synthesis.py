@@ -165,7 +165,7 @@ def test_sensitivity_keeps_only_scenarios_that_change_the_effects(bcg):
     k = result.table.set_index("setting").loc["without SEs derived from p values", "k"]
     assert k == 10
     # re-deriving gives the same effects: said in a sentence, not shown as a grid
-    assert any(line.startswith("paired_r, r = 0.2") for line in result.unchanged)
+    assert any(line.startswith("within-person correlation, r = 0.2") for line in result.unchanged)
     assert any(line.startswith("unlabelled ±") for line in result.unchanged)
     assert any("without conservative" in line for line in result.unchanged)
     assert ("randomised studies only" in set(result.table["setting"])) == (

@@ -94,7 +94,10 @@ class Notebook:
 
     @cached_property
     def words(self) -> Words:
-        """The review's words for its identifiers (`report.words.review_words`)."""
+        """The review's words for its identifiers (`report.words.review_words`); the schema's
+        words only, when there is no review folder (a notebook used outside a review)."""
+        if not self.raw.is_dir():
+            return Words()
         return review_words(self.data)
 
     @property
