@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Print (or, with --write, write) the generated tables of a review's "
                     "CODEBOOK.md: its outcomes, vocabulary and every sheet's columns.")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("folder", metavar="REVIEW_DIR", nargs="?", help="e.g. data/raw/acne-scars")
+    which.add_argument("folder", metavar="REVIEW_DIR", nargs="?", help="e.g. data/raw/my-review")
     which.add_argument("--review", metavar="NAME",
                        help="a review by name (data/raw/NAME), as `make codebook REVIEW=...`")
     parser.add_argument("--write", action="store_true",

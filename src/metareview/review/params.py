@@ -124,7 +124,7 @@ def _mu_prior(name, value):
 
 def _review_name(name, value):
     if not is_safe_name(value):
-        _fail(name, value, "the review's folder name under data/raw/, e.g. 'acne-scars' "
+        _fail(name, value, "the review's folder name under data/raw/, e.g. 'my-review' "
               f"({NAME_RULE})")
     return value
 

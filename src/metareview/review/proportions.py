@@ -1,6 +1,6 @@
 """Single-group proportions from `proportions.csv`: one count per study, outcome and group.
 
-`derive_proportions(review)` picks, for every study and outcome, the rows of the cell-therapy
+`derive_proportions(review)` picks, for every study and outcome, the rows of the treatment
 groups (`role` treatment) to pool, and lists the others with the reason:
 
 1. the latest stated timepoint (or the earliest, with `timepoint="first"`; an unstated
@@ -52,7 +52,7 @@ def derive_proportions(review, timepoint: str = "last",
         for record in records:
             why = None
             if record["role"] != "treatment":
-                why = "comparator arm (not a cell-therapy group)"
+                why = "comparator arm (not a treatment group)"
             elif study_id in excluded:
                 why = "excluded by the exclude_studies parameter"
             else:

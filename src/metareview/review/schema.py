@@ -384,7 +384,7 @@ PROPORTIONS = Sheet(
         Column("definition", description="the study's own definition, e.g. PASI 75"),
         Column("timepoint_weeks", "float", minimum=0,
                description="weeks from baseline; empty when the source gives no timepoint"),
-        Column("arm", required=True, description='the group as the source names it, e.g. "MSC"'),
+        Column("arm", required=True, description='the group as the source names it, e.g. "vaccinated"'),
         Column("role", "category", True, ROLES,
                description="treatment (pooled as proportions) or control (a comparator arm)"),
         Column("events", "int", minimum=0),

@@ -1222,7 +1222,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m metareview.sheets",
         description="Validate review folders: review.yaml, the codebook and every sheet, "
                     "listing each problem with its file, row, column, value, rule and fix.")
-    parser.add_argument("folders", nargs="+", metavar="REVIEW_DIR", help="e.g. data/raw/acne-scars")
+    parser.add_argument("folders", nargs="+", metavar="REVIEW_DIR", help="e.g. data/raw/my-review")
     args = parser.parse_args(argv)
     status = 0
     for folder in args.folders:
