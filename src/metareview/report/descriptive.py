@@ -133,6 +133,17 @@ def study_characteristics(review) -> pd.DataFrame:
     return sorted_frame(studies, ["study_id"])
 
 
+def study_names(review) -> dict[str, str]:
+    """Study id → the name a reader sees, in tables and figures alike: the studies sheet's
+    `label` where it has one, otherwise "Author Year" (`study_labels`)."""
+    studies = review.studies
+    names = study_labels(studies)
+    if "label" not in studies.columns:
+        return names
+    return {str(s): (str(label) if isinstance(label, str) and label.strip() else names[str(s)])
+            for s, label in zip(studies["study_id"], studies["label"])}
+
+
 def study_labels(studies: pd.DataFrame) -> dict[str, str]:
     """Each study's label for readers, "First author Year" (Cochrane's and RevMan's study
     names), from the citation's first author and the `year` column.

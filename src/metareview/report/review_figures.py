@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from metareview.report import figures
+from metareview.report.descriptive import study_names
 from metareview.report.frames import study_intervals
 from metareview.review.ordering import NOT_REPORTED
 
@@ -49,19 +50,6 @@ def arm_labels(definitions) -> tuple[str, str]:
     """Headings of the two arms' columns, from the review's "favours" labels."""
     return (_capitalised(definitions.favours_treatment),
             _capitalised(definitions.favours_control))
-
-
-def study_names(review) -> dict[str, str]:
-    """Study id → the name a reader sees: the studies sheet's `label` where it has one,
-    otherwise "Author Year" from the citation (`descriptive.study_labels`)."""
-    from metareview.report.descriptive import study_labels
-
-    studies = review.studies
-    names = study_labels(studies)
-    if "label" not in studies.columns:
-        return names
-    return {str(s): (str(label) if isinstance(label, str) and label.strip() else names[str(s)])
-            for s, label in zip(studies["study_id"], studies["label"])}
 
 
 def _row_labels(part: pd.DataFrame, names: dict[str, str]) -> list[str]:

@@ -4,7 +4,8 @@ The sheets key everything by identifiers (`scar_volume_percent_improvement`, `so
 `study_id`), which suit files and code. A report shows the review's own words instead:
 
 - outcomes by their `label` in outcomes.csv;
-- studies by "Author Year" (`descriptive.study_labels`);
+- studies by the sheet's `label`, else "Author Year" (`descriptive.study_names`), as the
+  figures name them;
 - conditions and intervention classes by their labels in review.yaml;
 - comparisons by `comparison_labels` in review.yaml, else, for a comparison of one study, by
   its arms' labels ("ECM/SVF-gel side vs CO2 laser side");
@@ -23,7 +24,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-__all__ = ["CODED_WORDS", "COLUMN_WORDS", "Words", "review_words"]
+__all__ = ["CODED_WORDS", "COLUMN_WORDS", "SNAKE_CASE", "Words", "review_words"]
 
 # The coded values of `metareview.review.schema`, in words.
 CODED_WORDS = {
@@ -111,7 +112,9 @@ COLUMN_WORDS = {
     "extraction_checks": "extraction checks",
 }
 
-_SNAKE = re.compile(r"(?<![\w./:-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/])")
+# A word of lower-case letters and digits joined by underscores, not part of a path, a URL or
+# a longer token: an identifier (also what `run.wording` looks for on the finished pages).
+SNAKE_CASE = re.compile(r"(?<![\w./:-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/])")
 
 
 def _spaced(name: str) -> str:
@@ -157,7 +160,7 @@ class Words:
             return (self.values.get(name) or CODED_WORDS.get(name) or COLUMN_WORDS.get(name)
                     or _spaced(name))
 
-        return _SNAKE.sub(words, sentence)
+        return SNAKE_CASE.sub(words, sentence)
 
     def frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A copy of `frame` for reading: headers and text cells in words. A column whose
@@ -192,7 +195,7 @@ def _comparison_labels(review) -> dict[str, str]:
 
 def review_words(review) -> Words:
     """The words of a loaded review (`metareview.review.sheets.Review`)."""
-    from metareview.report.descriptive import study_labels
+    from metareview.report.descriptive import study_names
 
     values: dict[str, str] = {}
     definitions = review.definitions
@@ -205,7 +208,7 @@ def review_words(review) -> Words:
                                                                 outcomes["label"])
                        if isinstance(label, str) and label})
     if not review.studies.empty:
-        values.update(study_labels(review.studies))
+        values.update(study_names(review))
     columns = {c.name: c.description for c in definitions.study_columns
                if c.description and len(c.description) <= 40}
     return Words(values=values, columns=columns)

@@ -22,13 +22,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from metareview import files
+from metareview.report.words import SNAKE_CASE
 from metareview.run.consistency import visible_text
 
 __all__ = ["half_empty_tables", "problems", "readable_text", "text_problems"]
 
-# A word of lower-case letters and digits joined by underscores, not part of a path, a URL or
-# a longer token; platform names such as x86_64 are not identifiers of the review.
-SNAKE_CASE = re.compile(r"(?<![\w./:-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w/])")
+# Platform names such as x86_64 are not identifiers of the review.
 NOT_IDENTIFIERS = {"x86_64"}
 # "None" is debris as a whole cell or value; inside a sentence quoted from a source it is a word.
 DEBRIS = re.compile(r"\\n|\bnan\b|\bNaN\b|<NA>|(?m:^[ \t]*None[ \t]*$)|\*\*|Table: no rows")
