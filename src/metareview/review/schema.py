@@ -110,6 +110,10 @@ class Sheet:
     description: str = ""
     optional: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # the name of the sheet's rules beyond its columns' own (within a row, over the whole
+    # sheet, the message for a repeated key) in `metareview.review.sheet_rules.RULES`; empty
+    # for a sheet with none
+    rules: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -164,6 +168,7 @@ STUDIES = Sheet(
         Column("note"),
     ),
     key=("study_id",),
+    rules="studies",
     description="one row per study",
 )
 
@@ -199,6 +204,7 @@ ARMS = Sheet(
         Column("note"),
     ),
     key=("study_id", "comparison", "outcome", "timepoint_weeks", "value_type", "role"),
+    rules="arms",
     description="per study x comparison x outcome x timepoint x arm (a source may print both "
                 "final values and changes: one row each)",
 )
@@ -245,6 +251,7 @@ CONTRASTS = Sheet(
                            "empty: n - 1 (paired) or n_treatment + n_control - 2"),
     ),
     key=("study_id", "comparison", "outcome", "timepoint_weeks"),
+    rules="contrasts",
     description="between-arm results as reported",
     optional=True,
     notes=("for paired (within-person) results n_treatment = n_control = number of patients",),
@@ -266,6 +273,7 @@ ADVERSE_EVENTS = Sheet(
         Column("note"),
     ),
     key=("study_id", "event", "arm"),
+    rules="adverse_events",
     description="per study x event x arm",
     optional=True,
 )
@@ -281,6 +289,7 @@ RISK_OF_BIAS = Sheet(
         *_source_columns(),
     ),
     key=("study_id", "domain"),
+    rules="risk_of_bias",
     description="per study x domain",
     optional=True,
 )
@@ -310,6 +319,7 @@ OUTCOMES = Sheet(
                description="RevMan's analysis model, used by `analysis_method: revman`"),
     ),
     key=("outcome",),
+    rules="outcomes",
     description="the machine-readable part of CODEBOOK.md",
 )
 
@@ -325,6 +335,7 @@ SEARCH_LOG = Sheet(
         Column("note"),
     ),
     key=("search_id",),
+    rules="search_log",
     description="every query run",
     optional=True,
 )
@@ -349,6 +360,7 @@ SCREENING = Sheet(
                            "or organisation for other methods"),
     ),
     key=("record_id",),
+    rules="screening",
     description="every record assessed and the decision on it",
     optional=True,
 )
@@ -372,6 +384,7 @@ PUBLISHED = Sheet(
         Column("note"),
     ),
     key=("review_id", "outcome", "subgroup"),
+    rules="published",
     description="the published reviews' results, set beside this bundle's in notebook 05",
     optional=True,
 )
@@ -396,6 +409,7 @@ PROPORTIONS = Sheet(
         Column("note"),
     ),
     key=("study_id", "outcome", "definition", "timepoint_weeks", "arm"),
+    rules="proportions",
     description="counts of people with an outcome in one group (single-arm series and arms "
                 "analysed as proportions)",
     optional=True,
@@ -420,6 +434,7 @@ ORDINAL_COUNTS = Sheet(
         Column("note"),
     ),
     key=("study_id", "comparison", "outcome", "timepoint_weeks", "role", "grade"),
+    rules="ordinal_counts",
     description="graded global assessments: people per grade per arm",
     optional=True,
 )
