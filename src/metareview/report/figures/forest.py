@@ -15,6 +15,7 @@ from matplotlib.patches import Polygon
 from scipy import stats
 
 from metareview.report.figures.layout import (
+    MAX_STUDY_ROWS,
     ROW_HEIGHT,
     Column,
     Row,
@@ -59,6 +60,8 @@ SOURCE_INTERVAL_MARK = "†"
 DIAMOND_HALF_HEIGHT = 0.36  # in rows
 MAX_SQUARE = 0.62 * ROW_HEIGHT * 72  # points: the heaviest study's square
 MIN_SQUARE = 2.5  # points
+BAND_ROWS = 24  # rows of height the band takes in a forest plot
+SUBGROUP_BAND_ROWS = 10  # ... and under each subgroup heading
 
 # --- text helpers ---------------------------------------------------------------------------
 
@@ -316,7 +319,7 @@ def forest_alt_text(title: str | None, measure: str, result, level: float,
     interval as the pooled table prints them (or the studies' own when not pooled), and
     whether a pooled interval runs past the axis. `rows` as drawn (`_render`)."""
     head = f"Forest plot: {title}." if title else "Forest plot."
-    k = sum(row.kind == "study" for row in rows)
+    k = _studies_drawn(rows)
     if result is None:
         studies = _studies_sentence(rows, measure)
         return (f"{head} {plural(k, 'study')}, not pooled"
@@ -430,6 +433,35 @@ def _study_rows(frame: pd.DataFrame, arms, weights, level, single_interval, rati
     return rows
 
 
+def summarised(k: int) -> bool:
+    """Whether a forest plot of `k` studies draws them as one band (more than
+    `MAX_STUDY_ROWS`): a row per study would make a figure metres long and unreadable."""
+    return int(k) > MAX_STUDY_ROWS
+
+
+def _band_rows(frame: pd.DataFrame, level: float, single_interval, height: int) -> list[Row]:
+    """The studies as one band `height` rows tall: each study's interval a thin line, its
+    estimate a dot, sorted by estimate from the top (a caterpillar plot), with the count in
+    the study column. The rows after the first are empty space the band draws over."""
+    yi, low, high, _ = _study_intervals(frame, level, single_interval)
+    order = np.argsort(yi, kind="stable")
+    k = len(frame)
+    first = Row("band", {"label": f"{k:,} studies, sorted by estimate"},
+                data={"est": yi[order], "low": low[order], "high": high[order],
+                      "height": height, "k": k})
+    return [first] + [Row("text", {}) for _ in range(height - 1)]
+
+
+def _studies_drawn(rows: list[Row]) -> int:
+    return sum(1 if row.kind == "study" else int(row.data["k"]) if row.kind == "band" else 0
+               for row in rows)
+
+
+BAND_NOTE = ("More than {limit} studies: they are drawn as one band, each study's interval a "
+             "line and its estimate a dot, sorted by estimate; each study's numbers are in the "
+             "table beside the figure.")
+
+
 def _total_cells(frame: pd.DataFrame, arms) -> tuple[dict, dict]:
     """Cells of the total row (participants) and of the "Total events" row (binary data)."""
     totals, events = {}, {}
@@ -530,6 +562,10 @@ def _axis_values(rows: list[Row]) -> list[float]:
     for row in rows:
         if row.kind == "study":
             values += [row.data.get(key, math.nan) for key in ("est", "low", "high")]
+        elif row.kind == "band":
+            values += [float(v) for key in ("est", "low", "high")
+                       for v in np.asarray(row.data[key])[[0, -1]]]
+            values += [float(np.nanmin(row.data["low"])), float(np.nanmax(row.data["high"]))]
         elif row.kind == "pooled":
             values.append(row.data.get("est", math.nan))
     return values
@@ -580,6 +616,8 @@ def _draw_marks(table: TableFigure, rows: list[Row]) -> None:
                           gid=f"study-ci-{d['index']}")
             ax.plot([d["est"]], [y], marker="s", color=STUDY_COLOUR, markeredgecolor=STUDY_COLOUR,
                     linestyle="none", markersize=d["size"], gid=f"study-{d['index']}", zorder=3)
+        elif row.kind == "band":
+            _draw_band(ax, row.data, y)
         elif row.kind == "pooled":
             d = row.data
             d["cut"] = _draw_diamond(ax, d["est"], d["low"], d["high"], y, d["gid"],
@@ -593,6 +631,23 @@ def _draw_marks(table: TableFigure, rows: list[Row]) -> None:
             caps = [x for x in (d["low"], d["high"]) if lo <= x <= hi]
             ax.plot(caps, [y] * len(caps), marker="|", color=colour, markersize=6,
                     linestyle="none")
+
+
+def _draw_band(ax, data: dict, top: float) -> None:
+    """The band of `_band_rows` from row `top` down over its height: one line segment per
+    study in a single collection (a few milliseconds for thousands of studies), clipped at the
+    axis, and the estimates as dots; gids ``band-intervals``, ``band-estimates``."""
+    from matplotlib.collections import LineCollection
+
+    est, low, high = (np.asarray(data[key], dtype=float) for key in ("est", "low", "high"))
+    ys = np.linspace(top + 0.3, top - data["height"] + 0.7, len(est))
+    keep = np.isfinite(est) & np.isfinite(low) & np.isfinite(high)
+    lines = LineCollection(np.stack([np.column_stack([low[keep], ys[keep]]),
+                                     np.column_stack([high[keep], ys[keep]])], axis=1),
+                           colors="#7f7f7f", linewidths=0.4, gid="band-intervals", zorder=2)
+    ax.add_collection(lines)
+    ax.scatter(est[keep], ys[keep], s=1.2, color=STUDY_COLOUR, linewidths=0, zorder=3,
+               gid="band-estimates")
 
 
 def _draw_rob(table: TableFigure, columns: list[Column], long: pd.DataFrame,
@@ -735,9 +790,14 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
     arms = _arm_columns(frame)
     weights = None if result is None else _weights_pct(result, len(frame))
     header = measure_header(measure, result, level)
-    table_rows = _study_rows(frame, arms, weights, level, single_interval, ratio)
-    total_label = f"Total ({level * 100:g}% CI)"
     footer = []
+    if summarised(len(frame)):
+        table_rows = _band_rows(frame, level, single_interval, BAND_ROWS)
+        footer.append(BAND_NOTE.format(limit=MAX_STUDY_ROWS))
+        rob = None  # one judgement per study has no row to sit in
+    else:
+        table_rows = _study_rows(frame, arms, weights, level, single_interval, ratio)
+    total_label = f"Total ({level * 100:g}% CI)"
     if result is None:
         totals, events = _total_cells(frame, arms)
         table_rows.append(Row("text", {}))
@@ -772,7 +832,7 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
                       "interval it printed, or the one its printed test implies), as in the "
                       "tables")
     left = _left_columns(arms, arm_labels, header, with_weight=weights is not None)
-    labels = {i: str(frame["label"].iloc[i]) for i in range(len(frame))}
+    labels = {} if rob is None else {i: str(frame["label"].iloc[i]) for i in range(len(frame))}
     fig = _render(table_rows, labels, left=left, rob=rob, measure=measure, favours=favours,
                   header=header, footer=footer, title=title)
     return set_alt_text(fig, forest_alt_text(title, measure, result, level, table_rows))
@@ -892,6 +952,9 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
     order = [str(g) for g in (group_order or ()) if str(g) in set(groups)]
     order += sorted(set(groups) - set(order), key=lambda g: (headings.get(g, g), g))
     left_out = {str(g) for g in untested} & set(order)
+    banded = summarised(len(frame))
+    if banded:
+        rob = None
     for group in order:
         heading = headings.get(group, group)
         members = np.flatnonzero(groups.to_numpy() == group)
@@ -913,10 +976,15 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
         start = len(table_rows)
         largest = overall_weights.max() if overall_weights is not None else None
         part_intervals = None if intervals is None else [intervals[m] for m in members]
-        study_rows = _study_rows(part, arms, weights, level, part_intervals, ratio, largest)
-        for offset, row in enumerate(study_rows):
-            row.data["index"] = int(members[offset])
-            labels[start + offset] = str(part["label"].iloc[offset])
+        if banded:
+            study_rows = _band_rows(part, level, part_intervals,
+                                    min(SUBGROUP_BAND_ROWS, len(part)))
+        else:
+            study_rows = _study_rows(part, arms, weights, level, part_intervals, ratio, largest)
+            for offset, row in enumerate(study_rows):
+                row.data["index"] = int(members[offset])
+                if rob is not None:
+                    labels[start + offset] = str(part["label"].iloc[offset])
         table_rows += study_rows
         if result is not None and int(_get(result, "k", 0)) >= 2:
             subtotal = f"{weights.sum():.1f}%" if weights is not None else ""
@@ -930,7 +998,7 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
                              + (f", {_studies_sentence(study_rows, measure)}"
                                 if len(part) <= 3 else ""))
         table_rows.append(Row("text", {}))
-    footer = []
+    footer = [BAND_NOTE.format(limit=MAX_STUDY_ROWS)] if banded else []
     if overall is not None:
         table_rows += _pooled_rows(overall, f"Total ({pct})", frame, arms, ratio,
                                    weight_text="100.0%", show_prediction=True,
