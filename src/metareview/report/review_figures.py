@@ -206,13 +206,16 @@ def cumulative_for(named, review, method: str = "REML", test: str = "z", level: 
     table = cumulative(fit.effects["yi"].to_numpy(float), fit.effects["vi"].to_numpy(float),
                        order=order, method=method, test=test, level=level, steps=steps)
     label, direction = _outcome_info(review, fit.outcome)
+    # labels and years in input order: the plot finds each step's study by table["study"]
     labels = _row_labels(fit.effects.reset_index(drop=True), study_names(review))
-    labels = [labels[i] for i in table["study"]] if "study" in table else labels
     return figures.cumulative_forest_plot(
         table, labels, fit.measure, favours(review.definitions, fit.measure, direction),
-        direction=direction,
-        years=[years[i] for i in table["study"]] if "study" in table else None, level=level,
+        direction=direction, years=[_year_text(y) for y in years], level=level,
         title=f"{label}: cumulative meta-analysis by year")
+
+
+def _year_text(year: float) -> str:
+    return f"{year:.0f}" if np.isfinite(year) else "not stated"
 
 
 def baujat_for(named, method: str = "REML", review=None):

@@ -120,9 +120,10 @@ def _timepoint_order(weeks: Iterable, timepoint: str) -> list:
 
 
 def _at(rows: pd.DataFrame, week) -> pd.DataFrame:
-    if missing(week):
-        return rows[rows["timepoint_weeks"].isna()]
-    return rows[rows["timepoint_weeks"] == week]
+    weeks = rows["timepoint_weeks"]
+    here = weeks.isna() if missing(week) else weeks == week
+    # most results have one timepoint: the rows themselves, without a selection's copy
+    return rows if here.all() else rows[here]
 
 
 def derive_effects(
@@ -291,7 +292,9 @@ def _parts(sheet: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
     if sheet.empty:
         return {}
     groups = sheet.groupby(["study_id", "comparison", "outcome"], sort=False, dropna=False)
-    return {key: part for key, part in groups}
+    # `take` makes each part its own small arrays; a part that is a view of the whole sheet's
+    # (string) arrays makes every later selection of it copy the whole sheet's buffer
+    return {key: sheet.take(rows) for key, rows in groups.indices.items()}
 
 
 def _proportion_studies(review) -> set[str]:
