@@ -264,3 +264,19 @@ def test_cumulative_plot_names_the_study_added_at_each_step():
     years = [cells[f"cell-year-{i}"] for i in range(5)]
     assert added == ["S4", "S2", "S5", "S3", "S1"]
     assert years == ["2000", "2001", "2002", "2003", "2004"]
+
+
+def test_proportion_forest_plot_of_many_studies_has_a_band_per_group():
+    rng = np.random.default_rng(5)
+    total = rng.integers(10, 80, 150)
+    rows = pd.DataFrame({"label": [f"Series {i}" for i in range(150)],
+                         "events": rng.binomial(total, 0.3), "total": total,
+                         "group": np.where(np.arange(150) < 50, "a", "b")})
+    fig = figures.proportion_forest_plot(rows, {})
+    bands = [a for a in fig.findobj() if a.get_gid() == "band-intervals"]
+    assert sorted(len(b.get_segments()) for b in bands) == [50, 100]
+    assert fig.get_figheight() < 8
+    x = np.sort(np.asarray(bands[0].get_segments())[:, 0, 0])
+    assert 0 <= x.min() and x.max() <= 100  # drawn on the percent axis
+    few = figures.proportion_forest_plot(rows.iloc[:LIMIT], {})
+    assert not [a for a in few.findobj() if a.get_gid() == "band-intervals"]

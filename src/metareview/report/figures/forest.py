@@ -20,7 +20,9 @@ from metareview.report.figures.layout import (
     Column,
     Row,
     TableFigure,
+    band_rows,
     clip_interval,
+    draw_band,
     symmetric_axis,
     table_figure,
 )
@@ -440,16 +442,9 @@ def summarised(k: int) -> bool:
 
 
 def _band_rows(frame: pd.DataFrame, level: float, single_interval, height: int) -> list[Row]:
-    """The studies as one band `height` rows tall: each study's interval a thin line, its
-    estimate a dot, sorted by estimate from the top (a caterpillar plot), with the count in
-    the study column. The rows after the first are empty space the band draws over."""
+    """The studies of `frame` as one band (`layout.band_rows`) of their intervals."""
     yi, low, high, _ = _study_intervals(frame, level, single_interval)
-    order = np.argsort(yi, kind="stable")
-    k = len(frame)
-    first = Row("band", {"label": f"{k:,} studies, sorted by estimate"},
-                data={"est": yi[order], "low": low[order], "high": high[order],
-                      "height": height, "k": k})
-    return [first] + [Row("text", {}) for _ in range(height - 1)]
+    return band_rows(yi, low, high, height)
 
 
 def _studies_drawn(rows: list[Row]) -> int:
@@ -617,7 +612,7 @@ def _draw_marks(table: TableFigure, rows: list[Row]) -> None:
             ax.plot([d["est"]], [y], marker="s", color=STUDY_COLOUR, markeredgecolor=STUDY_COLOUR,
                     linestyle="none", markersize=d["size"], gid=f"study-{d['index']}", zorder=3)
         elif row.kind == "band":
-            _draw_band(ax, row.data, y)
+            draw_band(ax, row.data, y)
         elif row.kind == "pooled":
             d = row.data
             d["cut"] = _draw_diamond(ax, d["est"], d["low"], d["high"], y, d["gid"],
@@ -631,23 +626,6 @@ def _draw_marks(table: TableFigure, rows: list[Row]) -> None:
             caps = [x for x in (d["low"], d["high"]) if lo <= x <= hi]
             ax.plot(caps, [y] * len(caps), marker="|", color=colour, markersize=6,
                     linestyle="none")
-
-
-def _draw_band(ax, data: dict, top: float) -> None:
-    """The band of `_band_rows` from row `top` down over its height: one line segment per
-    study in a single collection (a few milliseconds for thousands of studies), clipped at the
-    axis, and the estimates as dots; gids ``band-intervals``, ``band-estimates``."""
-    from matplotlib.collections import LineCollection
-
-    est, low, high = (np.asarray(data[key], dtype=float) for key in ("est", "low", "high"))
-    ys = np.linspace(top + 0.3, top - data["height"] + 0.7, len(est))
-    keep = np.isfinite(est) & np.isfinite(low) & np.isfinite(high)
-    lines = LineCollection(np.stack([np.column_stack([low[keep], ys[keep]]),
-                                     np.column_stack([high[keep], ys[keep]])], axis=1),
-                           colors="#7f7f7f", linewidths=0.4, gid="band-intervals", zorder=2)
-    ax.add_collection(lines)
-    ax.scatter(est[keep], ys[keep], s=1.2, color=STUDY_COLOUR, linewidths=0, zorder=3,
-               gid="band-estimates")
 
 
 def _draw_rob(table: TableFigure, columns: list[Column], long: pd.DataFrame,
