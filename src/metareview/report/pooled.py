@@ -22,6 +22,7 @@ from metareview.report.frames import (
     with_exp,
 )
 from metareview.report.words import CODED_WORDS
+from metareview.report.figures.layout import MAX_STUDY_ROWS
 from metareview.review.ordering import sort_studies
 from metareview.stats.vocabulary import TESTS
 
@@ -251,19 +252,63 @@ LEAVE_ONE_OUT_COLUMNS = [
 ]
 
 
+# an outcome with more studies has the leave-one-out rows of its most influential studies only
+MAX_LEAVE_ONE_OUT = MAX_STUDY_ROWS
+LEAVE_ONE_OUT_FIELDS = ("estimate", "ci_low", "ci_high", "pval", "tau2", "i2", "q")
+
+
+def most_influential(yi: np.ndarray, vi: np.ndarray, method: str, limit: int) -> np.ndarray:
+    """Positions of the `limit` studies whose omission moves the pooled estimate most with
+    tau² held at its value from all studies, in input order.
+
+    That shift has a closed form, Δ_i = w_i (y_i − μ̂) / (Σw − w_i) with w = 1/(v + τ̂²): the
+    weighted mean without study i. It only chooses which studies are refitted; the refits
+    themselves re-estimate tau², as metafor's leave1out does."""
+    full = mr.pool(yi, vi, method=method)
+    w = 1.0 / (vi + full.tau2)
+    shift = np.abs(w * (yi - full.estimate) / (w.sum() - w))
+    return np.sort(np.argsort(-shift, kind="stable")[:limit])
+
+
+def leave_one_out_scope(effects: pd.DataFrame, limit: int = MAX_LEAVE_ONE_OUT) -> str:
+    """The sentence a report gives when an outcome has more studies than `limit`, whose
+    leave-one-out table then holds the `limit` most influential (`most_influential`); "" when
+    every outcome has its full table."""
+    large = [(outcome, len(part)) for outcome, _, part in outcome_groups(effects)
+             if len(part) > limit]
+    if not large:
+        return ""
+    counts = ", ".join(f"{k:,} studies of {outcome}" for outcome, k in large)
+    return (f"With more than {limit} studies ({counts}), the table holds the {limit} studies "
+            "whose omission moves the pooled estimate most with tau² held at its value from "
+            "all studies (w_i (y_i − μ̂)/(Σw − w_i)); each of them is refitted with tau² "
+            "estimated again.")
+
+
 def leave_one_out_table(effects: pd.DataFrame, method: str = "REML", test: str = "knha",
-                        alpha: float = 0.05, min_k: int = 3) -> pd.DataFrame:
+                        alpha: float = 0.05, min_k: int = 3,
+                        limit: int = MAX_LEAVE_ONE_OUT) -> pd.DataFrame:
     """Each outcome with k ≥ `min_k` re-pooled once without each study (metafor's leave1out).
 
     With k = 2 leaving one out leaves a single study, which says nothing new, hence min_k = 3.
+    An outcome with more than `limit` studies is refitted without each of its `limit` most
+    influential studies only (`most_influential`; a table of thousands of rows is not read,
+    and each refit of thousands of studies costs milliseconds).
     """
     rows = []
     for outcome, measure, part in outcome_groups(effects):
         if len(part) < min_k:
             continue
-        table = mr.leave_one_out(part["yi"].to_numpy(float), part["vi"].to_numpy(float),
-                                 method=method, test=test, level=1 - alpha)
-        for label, fit in zip(study_labels(part), table.to_dict("records")):
+        yi, vi = part["yi"].to_numpy(float), part["vi"].to_numpy(float)
+        chosen = (np.arange(len(part)) if len(part) <= limit
+                  else most_influential(yi, vi, method, limit))
+        every_label = study_labels(part)
+        labels = [every_label[i] for i in chosen]
+        refits = [mr.pool(np.delete(yi, i), np.delete(vi, i), method=method, test=test,
+                          level=1 - alpha) for i in chosen]
+        table = pd.DataFrame([{key: getattr(fit, key) for key in LEAVE_ONE_OUT_FIELDS}
+                              for fit in refits])
+        for label, fit in zip(labels, table.to_dict("records")):
             row = {"outcome": outcome, "measure": measure, "omitted": label, "k": len(part) - 1}
             row.update({key: fit[key] for key in ("estimate", "ci_low", "ci_high", "pval",
                                                  "tau2", "i2", "q")})

@@ -13,7 +13,9 @@ import pandas as pd
 
 from metareview.report import figures
 from metareview.report.descriptive import study_names
-from metareview.report.frames import study_intervals
+from metareview.report.figures.forest import summarised as _banded
+from metareview.report.figures.layout import MAX_STUDY_ROWS
+from metareview.report.frames import study_intervals, with_exp
 from metareview.review.ordering import NOT_REPORTED
 
 
@@ -66,9 +68,12 @@ def _rob_for_rows(review, rows: pd.DataFrame):
     rob = review.risk_of_bias
     if not len(rob):
         return None
-    pairs = rows[["study_id", "label"]].drop_duplicates().itertuples(index=False)
-    parts = [rob[rob["study_id"] == study].assign(study_id=label) for study, label in pairs]
-    frame = pd.concat(parts, ignore_index=True) if parts else rob.iloc[:0]
+    pairs = rows[["study_id", "label"]].drop_duplicates()
+    # one merge, not a filter per study: a review of thousands of studies stays fast
+    frame = (pairs.rename(columns={"study_id": "_study"})
+             .merge(rob.rename(columns={"study_id": "_study"}), on="_study", how="inner")
+             .rename(columns={"label": "study_id"}))
+    frame = frame[list(rob.columns)].reset_index(drop=True)
     return frame if len(frame) else None
 
 
@@ -104,6 +109,30 @@ def forest_for(named, review, level: float = 0.95, bayes=None):
         single_interval=intervals if any(i is not None for i in intervals) else None,
         arm_labels=arm_labels(review.definitions),
         bayes=bayes if fit.result is not None else None)
+
+
+def summarised(named) -> bool:
+    """Whether the forest plot of this fit draws its studies as one band
+    (`figures.forest.summarised`), so that a report shows each study's numbers in a table
+    beside it (`forest_table`)."""
+    return _banded(len(named.fit.effects))
+
+
+def forest_table(named, review, level: float = 0.95) -> pd.DataFrame:
+    """Each study of a forest plot as a row: its estimate and interval (the interval the
+    plot would draw: `frames.study_intervals`), and its weight in the pooled fit (%), on the
+    analysis scale with the back-transformed ratios beside (`_exp` columns)."""
+    fit = named.fit
+    part = fit.effects.reset_index(drop=True)
+    low, high, _ = study_intervals(part, level)
+    table = pd.DataFrame({"outcome": fit.outcome, "measure": fit.measure,
+                          "study_id": part["study_id"].astype(str),
+                          "comparison": part["comparison"].astype(str),
+                          "estimate": part["yi"].to_numpy(float), "ci_low": low, "ci_high": high})
+    weights = None if fit.result is None else getattr(fit.result, "weights", None)
+    if weights is not None and len(weights) == len(part):
+        table["weight_pct"] = 100 * np.asarray(weights, float) / np.sum(weights)
+    return pd.DataFrame([with_exp(row) for row in table.to_dict("records")])
 
 
 def _subgroup_label(definitions, column: str, value: str) -> str:
@@ -163,22 +192,30 @@ def bubble_for(fit):
 
 
 def cumulative_for(named, review, method: str = "REML", test: str = "z", level: float = 0.95):
-    """Cumulative meta-analysis of one pooled outcome, studies added in order of year."""
+    """Cumulative meta-analysis of one pooled outcome, studies added in order of year (with
+    more studies than a figure has rows, `figures.MAX_STUDY_ROWS` evenly spaced steps)."""
     from metareview.stats.diagnostics import cumulative
 
     fit = named.fit
     years = fit.effects["year"].to_numpy(float)
     order = np.where(np.isfinite(years), years, np.inf)
+    k = len(fit.effects)
+    # more studies than rows: evenly spaced steps, always the first and the last
+    steps = (None if not _banded(k) else
+             np.unique(np.linspace(1, k, figures.MAX_STUDY_ROWS).round().astype(int)))
     table = cumulative(fit.effects["yi"].to_numpy(float), fit.effects["vi"].to_numpy(float),
-                       order=order, method=method, test=test, level=level)
+                       order=order, method=method, test=test, level=level, steps=steps)
     label, direction = _outcome_info(review, fit.outcome)
+    # labels and years in input order: the plot finds each step's study by table["study"]
     labels = _row_labels(fit.effects.reset_index(drop=True), study_names(review))
-    labels = [labels[i] for i in table["study"]] if "study" in table else labels
     return figures.cumulative_forest_plot(
         table, labels, fit.measure, favours(review.definitions, fit.measure, direction),
-        direction=direction,
-        years=[years[i] for i in table["study"]] if "study" in table else None, level=level,
+        direction=direction, years=[_year_text(y) for y in years], level=level,
         title=f"{label}: cumulative meta-analysis by year")
+
+
+def _year_text(year: float) -> str:
+    return f"{year:.0f}" if np.isfinite(year) else "not stated"
 
 
 def baujat_for(named, method: str = "REML", review=None):

@@ -35,6 +35,7 @@ from docx.enum.section import WD_ORIENT
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Emu, Pt
+from docx.table import _Cell
 from PIL import Image
 
 from metareview.files import write_bytes
@@ -153,9 +154,11 @@ def _table(document, frame: pd.DataFrame, width: int):
         for run in cell.paragraphs[0].runs:
             run.bold = True
     for values in frame.itertuples(index=False):
-        cells = table.add_row().cells
-        for cell, value in zip(cells, values):
-            plain_runs(cell.paragraphs[0], cell_text(value), size=TABLE_FONT)
+        # the new row's own cells: `_Row.cells` lays out the whole table's grid again for
+        # every row, which makes a table of thousands of rows take minutes
+        row = table.add_row()
+        for tc, value in zip(row._tr.tc_lst, values):
+            plain_runs(_Cell(tc, table).paragraphs[0], cell_text(value), size=TABLE_FONT)
     shares = _column_shares(frame, width)
     for column, share in zip(table.columns, shares):
         column_width = Emu(int(width * share))

@@ -37,10 +37,17 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from metareview.review.effect import DISPERSION_READINGS, Effect, NotPoolable, missing
+from metareview.review.effect import (
+    DISPERSION_READINGS,
+    Effect,
+    NotPoolable,
+    missing,
+    records,
+)
 from metareview.review.from_arms import effect_from_arms, effect_from_means_and_p
 from metareview.review.from_contrasts import effect_from_contrast
 from metareview.review.ordering import natural_key, sort_studies
+from metareview.review.within_person import is_within_person
 from metareview.stats.vocabulary import is_proportion
 
 # How the events per arm of an outcome summarised as a single-group proportion are compared.
@@ -113,9 +120,10 @@ def _timepoint_order(weeks: Iterable, timepoint: str) -> list:
 
 
 def _at(rows: pd.DataFrame, week) -> pd.DataFrame:
-    if missing(week):
-        return rows[rows["timepoint_weeks"].isna()]
-    return rows[rows["timepoint_weeks"] == week]
+    weeks = rows["timepoint_weeks"]
+    here = weeks.isna() if missing(week) else weeks == week
+    # most results have one timepoint: the rows themselves, without a selection's copy
+    return rows if here.all() else rows[here]
 
 
 def derive_effects(
@@ -154,15 +162,14 @@ def derive_effects(
         | set(map(tuple, contrasts[["study_id", "comparison", "outcome"]].to_numpy().tolist())),
         key=lambda key: (natural_key(key[0]), key[1:]),
     )
+    # each sheet split by (study, comparison, outcome) once, not filtered again for every key:
+    # a review of thousands of studies stays linear in its rows
+    arm_parts, contrast_parts = _parts(arms), _parts(contrasts)
     for study_id, comparison, outcome_id in keys:
         study = studies.loc[study_id]
         analysis = analyses[outcome_id].comparative()
-        select = ((arms["study_id"] == study_id) & (arms["comparison"] == comparison)
-                  & (arms["outcome"] == outcome_id))
-        arm_rows = arms[select]
-        select = ((contrasts["study_id"] == study_id) & (contrasts["comparison"] == comparison)
-                  & (contrasts["outcome"] == outcome_id))
-        contrast_rows = contrasts[select]
+        arm_rows = arm_parts.get((study_id, comparison, outcome_id), arms.iloc[:0])
+        contrast_rows = contrast_parts.get((study_id, comparison, outcome_id), contrasts.iloc[:0])
         weeks = _timepoint_order(list(arm_rows["timepoint_weeks"])
                                  + list(contrast_rows["timepoint_weeks"]), timepoint)
         base = {"study_id": study_id, "comparison": comparison, "outcome": outcome_id}
@@ -184,9 +191,9 @@ def derive_effects(
         effects.append(_effect_row(base, effect, study, analysis, review.definitions))
 
     if outcome is None:
-        with_results = {key[0] for key in keys}
+        with_results = {key[0] for key in keys} | _proportion_studies(review)
         for study_id in studies.index:
-            if study_id not in with_results and study_id not in _proportion_studies(review):
+            if study_id not in with_results:
                 not_pooled.append(
                     {"study_id": study_id, "comparison": "", "outcome": "",
                      "timepoint_weeks": np.nan, "reported_form": "",
@@ -209,7 +216,7 @@ def _first_effect(weeks, arm_rows, contrast_rows, study, analysis, paired_r, dis
     reasons = []
     for week in weeks:
         arms_now, contrast_now = _at(arm_rows, week), _at(contrast_rows, week)
-        contrast = contrast_now.iloc[0].to_dict() if len(contrast_now) else None
+        contrast = records(contrast_now.iloc[:1])[0] if len(contrast_now) else None
         routes = (
             lambda: effect_from_arms(arms_now, contrast, study, analysis, paired_r, dispersion,
                                      control_share(week)),
@@ -261,6 +268,33 @@ def _carried_columns(definitions, available) -> list[str]:
         if name not in EFFECT_COLUMNS and name not in carried and name in available:
             carried.append(name)
     return carried
+
+
+def changes_effects(review, parameter: str) -> bool:
+    """Whether another value of a `derive_effects` parameter can change any effect of `review`.
+
+    "paired_r" acts only on within-person studies (`within_person.is_within_person`: the
+    paired analyses and the paired reading of an unlabelled "±"); "dispersion" only on arms
+    whose "±" is unlabelled (reported_form mean_unlabelled). A sensitivity analysis skips the
+    re-derivation of a review where neither can (its result would be the main analysis).
+    Any other parameter: True.
+    """
+    if parameter == "paired_r":
+        return any(is_within_person(study) for _, study in review.studies.iterrows())
+    if parameter == "dispersion":
+        return bool(len(review.arms)) and bool(
+            (review.arms["reported_form"] == "mean_unlabelled").any())
+    return True
+
+
+def _parts(sheet: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
+    """The rows of `sheet` per (study_id, comparison, outcome), each in the sheet's order."""
+    if sheet.empty:
+        return {}
+    groups = sheet.groupby(["study_id", "comparison", "outcome"], sort=False, dropna=False)
+    # `take` makes each part its own small arrays; a part that is a view of the whole sheet's
+    # (string) arrays makes every later selection of it copy the whole sheet's buffer
+    return {key: sheet.take(rows) for key, rows in groups.indices.items()}
 
 
 def _proportion_studies(review) -> set[str]:

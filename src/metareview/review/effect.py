@@ -26,6 +26,21 @@ def missing(value) -> bool:
         return False
 
 
+def records(frame: pd.DataFrame) -> list[dict]:
+    """The rows of `frame` as dicts of plain Python values, as ``frame.to_dict("records")``
+    gives them (numpy scalars made Python numbers, pandas' NA made None), in a quarter of its
+    time on the few rows of one study: pandas builds a Series per column first, which
+    dominates the derivation of a review of thousands of studies."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, map(_plain_value, row))) for row in frame.to_numpy(dtype=object)]
+
+
+def _plain_value(value):
+    if value is pd.NA:
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def number(value) -> float:
     """A cell as a float (NaN when empty)."""
     return np.nan if missing(value) else float(value)

@@ -17,6 +17,7 @@ from metareview.review.effect import (
     same_scale_or_refuse,
     paired_df,
     parallel_df,
+    records,
 )
 from metareview.review.within_person import is_within_person, kind_words, unit_of
 from metareview.stats import consistency, conversions, paired
@@ -36,7 +37,7 @@ def _two_arms(rows: pd.DataFrame) -> tuple[dict, dict]:
     if rows.empty:
         raise NotPoolable("")
     pairs = {}
-    for record in rows.to_dict("records"):
+    for record in records(rows):
         pairs.setdefault(record["value_type"], {}).setdefault(record["role"], record)
     for value_type in VALUE_TYPE_PREFERENCE:
         roles = pairs.get(value_type, {})

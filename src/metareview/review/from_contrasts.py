@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from metareview.review.effect import (Effect, NotPoolable, missing, number, on_analysis_scale,
-                                     same_scale_or_refuse)
+                                     records, same_scale_or_refuse)
 from metareview.review.from_arms import md_se_to_measure
 from metareview.stats import conversions
 from metareview.stats.vocabulary import is_ratio
@@ -29,7 +29,7 @@ def _direction(row: dict, arms: pd.DataFrame, estimate: float) -> tuple[str, str
     stated = row["contrast_direction"]
     if stated in ("treatment_minus_control", "control_minus_treatment"):
         return stated, ""
-    means = {r["role"]: number(r["mean"]) for r in arms.to_dict("records")}
+    means = {r["role"]: number(r["mean"]) for r in records(arms)}
     if {"treatment", "control"} <= set(means) and np.isfinite(means["treatment"] -
                                                               means["control"]):
         difference = means["treatment"] - means["control"]
@@ -167,7 +167,7 @@ def effect_from_contrast(row: dict | None, arms: pd.DataFrame, study, analysis,
     else:
         yi, vi, how, df_out = md_se_to_measure(estimate, se, n_t, n_c, split_face, analysis,
                                                paired_r, how, np.nan if df is None else df)
-    means = {r["role"]: r for r in arms.to_dict("records")}
+    means = {r["role"]: r for r in records(arms)}
     return Effect(
         yi=yi, vi=vi, derivation=how, value_type=row["value_type"],
         source_url=str(row["source_url"]), source_location=str(row["source_location"]),

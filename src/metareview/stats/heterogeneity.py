@@ -222,7 +222,12 @@ def typical_within_variance(vi: np.ndarray, X: np.ndarray) -> float:
     meta-regression.
     """
     k, p = X.shape
-    return (k - p) / float(np.trace(residual_projector(vi, X, 0.0)))
+    # tr(P) = Σw − tr((XᵀWX)⁻¹ XᵀW²X): the trace without the k × k matrix itself, so that a
+    # review of thousands of studies costs O(k p²), not O(k²) time and memory
+    w = 1.0 / np.asarray(vi, dtype=float)
+    inner = np.linalg.inv(X.T @ (X * w[:, None]))
+    trace = float(np.sum(w) - np.trace(inner @ (X.T @ (X * (w * w)[:, None]))))
+    return (k - p) / trace
 
 
 def i2_h2(tau2: float, typical_variance: float) -> tuple[float, float]:

@@ -31,13 +31,19 @@ from metareview.report.figures.funnel import funnel_plot
 from metareview.report.figures.influence import baujat_plot
 from metareview.report.figures.prisma import prisma_flow
 from metareview.report.figures.proportions import proportion_forest_plot
-from metareview.report.figures.risk_of_bias import rob_summary_bar, rob_traffic_light
+from metareview.report.figures.layout import MAX_STUDY_ROWS
+from metareview.report.figures.risk_of_bias import (
+    rob_summary_bar,
+    rob_traffic_light,
+    traffic_light_fits,
+)
 from metareview.report.figures.style import PNG_DPI, close_figure, save_figure
 
 __all__ = [
-    "PNG_DPI", "baujat_plot", "bubble_plot", "close_figure", "cumulative_forest_plot",
+    "MAX_STUDY_ROWS", "PNG_DPI", "baujat_plot", "bubble_plot", "close_figure", "cumulative_forest_plot",
     "effect_direction_plot", "favours_labels", "forest_plot", "funnel_plot",
     "heterogeneity_text", "model_label", "overall_effect_text", "prisma_flow",
     "proportion_forest_plot", "regression_band", "revman_heterogeneity_text", "rob_summary_bar",
     "rob_traffic_light", "save_figure", "subgroup_difference_text", "subgroup_forest_plot",
+    "traffic_light_fits",
 ]

@@ -114,9 +114,17 @@ def cumulative_forest_plot(table: pd.DataFrame, labels: Sequence[str], measure: 
     values = [row.data["est"] for row in rows]
     values += [rows[i].data[key] for i in {0, len(rows) - 1} for key in ("low", "high")]
     axis = symmetric_axis(values, ratio=ratio, favours=favours, label=axis_label(measure))
-    footer = [f"Studies added one at a time in order of {order_label}; each row pools the "
-              "studies of the rows above it and its own.",
-              f"First row: one study alone (I² not estimable); last row: all {len(rows)} studies."]
+    total = int(table["k"].iloc[-1]) if "k" in table.columns else len(rows)
+    if total == len(rows):
+        footer = [f"Studies added one at a time in order of {order_label}; each row pools the "
+                  "studies of the rows above it and its own.",
+                  f"First row: one study alone (I² not estimable); last row: all {len(rows)} "
+                  "studies."]
+    else:  # a subset of the steps (`diagnostics.cumulative(steps=...)`)
+        footer = [f"Studies added in order of {order_label}; {len(rows)} of the {total:,} steps "
+                  "are shown, evenly spaced: each row pools the first k studies (k in its "
+                  "column), the study named being the k-th.",
+                  f"Last row: all {total:,} studies."]
     figure = table_figure(rows, left, [], axis=axis, graph_header=("Cumulative", f"{name}, {pct}"),
                           footer=footer, title=title)
     ax = figure.ax
@@ -132,5 +140,6 @@ def cumulative_forest_plot(table: pd.DataFrame, labels: Sequence[str], measure: 
     first = rows[0].cells["label"]
     overall = estimate_text(measure, last["est"], last["low"], last["high"])
     return set_alt_text(figure.fig, (
-        f"{head} {len(rows)} studies added one at a time in order of {order_label}, from "
-        f"{first}; with all studies {overall} ({pct})."))
+        f"{head} {total:,} studies added " + ("one at a time" if total == len(rows) else
+                                               f"in {len(rows)} steps")
+        + f" in order of {order_label}, from {first}; with all studies {overall} ({pct})."))

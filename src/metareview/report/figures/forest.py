@@ -15,11 +15,14 @@ from matplotlib.patches import Polygon
 from scipy import stats
 
 from metareview.report.figures.layout import (
+    MAX_STUDY_ROWS,
     ROW_HEIGHT,
     Column,
     Row,
     TableFigure,
+    band_rows,
     clip_interval,
+    draw_band,
     symmetric_axis,
     table_figure,
 )
@@ -59,6 +62,8 @@ SOURCE_INTERVAL_MARK = "†"
 DIAMOND_HALF_HEIGHT = 0.36  # in rows
 MAX_SQUARE = 0.62 * ROW_HEIGHT * 72  # points: the heaviest study's square
 MIN_SQUARE = 2.5  # points
+BAND_ROWS = 24  # rows of height the band takes in a forest plot
+SUBGROUP_BAND_ROWS = 10  # ... and under each subgroup heading
 
 # --- text helpers ---------------------------------------------------------------------------
 
@@ -316,7 +321,7 @@ def forest_alt_text(title: str | None, measure: str, result, level: float,
     interval as the pooled table prints them (or the studies' own when not pooled), and
     whether a pooled interval runs past the axis. `rows` as drawn (`_render`)."""
     head = f"Forest plot: {title}." if title else "Forest plot."
-    k = sum(row.kind == "study" for row in rows)
+    k = _studies_drawn(rows)
     if result is None:
         studies = _studies_sentence(rows, measure)
         return (f"{head} {plural(k, 'study')}, not pooled"
@@ -430,6 +435,28 @@ def _study_rows(frame: pd.DataFrame, arms, weights, level, single_interval, rati
     return rows
 
 
+def summarised(k: int) -> bool:
+    """Whether a forest plot of `k` studies draws them as one band (more than
+    `MAX_STUDY_ROWS`): a row per study would make a figure metres long and unreadable."""
+    return int(k) > MAX_STUDY_ROWS
+
+
+def _band_rows(frame: pd.DataFrame, level: float, single_interval, height: int) -> list[Row]:
+    """The studies of `frame` as one band (`layout.band_rows`) of their intervals."""
+    yi, low, high, _ = _study_intervals(frame, level, single_interval)
+    return band_rows(yi, low, high, height)
+
+
+def _studies_drawn(rows: list[Row]) -> int:
+    return sum(1 if row.kind == "study" else int(row.data["k"]) if row.kind == "band" else 0
+               for row in rows)
+
+
+BAND_NOTE = ("More than {limit} studies: they are drawn as one band, each study's interval a "
+             "line and its estimate a dot, sorted by estimate; each study's numbers are in the "
+             "table beside the figure.")
+
+
 def _total_cells(frame: pd.DataFrame, arms) -> tuple[dict, dict]:
     """Cells of the total row (participants) and of the "Total events" row (binary data)."""
     totals, events = {}, {}
@@ -530,6 +557,10 @@ def _axis_values(rows: list[Row]) -> list[float]:
     for row in rows:
         if row.kind == "study":
             values += [row.data.get(key, math.nan) for key in ("est", "low", "high")]
+        elif row.kind == "band":
+            values += [float(v) for key in ("est", "low", "high")
+                       for v in np.asarray(row.data[key])[[0, -1]]]
+            values += [float(np.nanmin(row.data["low"])), float(np.nanmax(row.data["high"]))]
         elif row.kind == "pooled":
             values.append(row.data.get("est", math.nan))
     return values
@@ -580,6 +611,8 @@ def _draw_marks(table: TableFigure, rows: list[Row]) -> None:
                           gid=f"study-ci-{d['index']}")
             ax.plot([d["est"]], [y], marker="s", color=STUDY_COLOUR, markeredgecolor=STUDY_COLOUR,
                     linestyle="none", markersize=d["size"], gid=f"study-{d['index']}", zorder=3)
+        elif row.kind == "band":
+            draw_band(ax, row.data, y)
         elif row.kind == "pooled":
             d = row.data
             d["cut"] = _draw_diamond(ax, d["est"], d["low"], d["high"], y, d["gid"],
@@ -735,9 +768,14 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
     arms = _arm_columns(frame)
     weights = None if result is None else _weights_pct(result, len(frame))
     header = measure_header(measure, result, level)
-    table_rows = _study_rows(frame, arms, weights, level, single_interval, ratio)
-    total_label = f"Total ({level * 100:g}% CI)"
     footer = []
+    if summarised(len(frame)):
+        table_rows = _band_rows(frame, level, single_interval, BAND_ROWS)
+        footer.append(BAND_NOTE.format(limit=MAX_STUDY_ROWS))
+        rob = None  # one judgement per study has no row to sit in
+    else:
+        table_rows = _study_rows(frame, arms, weights, level, single_interval, ratio)
+    total_label = f"Total ({level * 100:g}% CI)"
     if result is None:
         totals, events = _total_cells(frame, arms)
         table_rows.append(Row("text", {}))
@@ -772,7 +810,7 @@ def forest_plot(rows, result=None, *legacy, measure: str = "MD",
                       "interval it printed, or the one its printed test implies), as in the "
                       "tables")
     left = _left_columns(arms, arm_labels, header, with_weight=weights is not None)
-    labels = {i: str(frame["label"].iloc[i]) for i in range(len(frame))}
+    labels = {} if rob is None else {i: str(frame["label"].iloc[i]) for i in range(len(frame))}
     fig = _render(table_rows, labels, left=left, rob=rob, measure=measure, favours=favours,
                   header=header, footer=footer, title=title)
     return set_alt_text(fig, forest_alt_text(title, measure, result, level, table_rows))
@@ -892,6 +930,9 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
     order = [str(g) for g in (group_order or ()) if str(g) in set(groups)]
     order += sorted(set(groups) - set(order), key=lambda g: (headings.get(g, g), g))
     left_out = {str(g) for g in untested} & set(order)
+    banded = summarised(len(frame))
+    if banded:
+        rob = None
     for group in order:
         heading = headings.get(group, group)
         members = np.flatnonzero(groups.to_numpy() == group)
@@ -913,10 +954,15 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
         start = len(table_rows)
         largest = overall_weights.max() if overall_weights is not None else None
         part_intervals = None if intervals is None else [intervals[m] for m in members]
-        study_rows = _study_rows(part, arms, weights, level, part_intervals, ratio, largest)
-        for offset, row in enumerate(study_rows):
-            row.data["index"] = int(members[offset])
-            labels[start + offset] = str(part["label"].iloc[offset])
+        if banded:
+            study_rows = _band_rows(part, level, part_intervals,
+                                    min(SUBGROUP_BAND_ROWS, len(part)))
+        else:
+            study_rows = _study_rows(part, arms, weights, level, part_intervals, ratio, largest)
+            for offset, row in enumerate(study_rows):
+                row.data["index"] = int(members[offset])
+                if rob is not None:
+                    labels[start + offset] = str(part["label"].iloc[offset])
         table_rows += study_rows
         if result is not None and int(_get(result, "k", 0)) >= 2:
             subtotal = f"{weights.sum():.1f}%" if weights is not None else ""
@@ -930,7 +976,7 @@ def subgroup_forest_plot(rows, group_column: str, group_results: dict, overall=N
                              + (f", {_studies_sentence(study_rows, measure)}"
                                 if len(part) <= 3 else ""))
         table_rows.append(Row("text", {}))
-    footer = []
+    footer = [BAND_NOTE.format(limit=MAX_STUDY_ROWS)] if banded else []
     if overall is not None:
         table_rows += _pooled_rows(overall, f"Total ({pct})", frame, arms, ratio,
                                    weight_text="100.0%", show_prediction=True,

@@ -20,13 +20,18 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import text_to_path
 from matplotlib.transforms import Affine2D, blended_transform_factory, offset_copy
 
-from metareview.report.figures.style import STYLE
+from metareview.report.figures.style import STUDY_COLOUR, STYLE
 
 FONT_SIZE = 8.0
 ROW_HEIGHT = 0.19  # inches per table row
 CELL_PAD = 0.14  # inches of space between two text columns
 MARGIN = 0.12  # inches around the figure's content
 GRAPH_GAP = 0.16  # inches between the text columns and the graph
+# A figure draws at most this many studies one row each (forest, subgroup, cumulative and
+# traffic-light plots); a review with more gets a figure of bounded size that summarises
+# them, and each study's numbers in a table beside it: a row per study would make a figure
+# metres long, slow to draw and unreadable.
+MAX_STUDY_ROWS = 60
 
 
 @lru_cache(maxsize=4096)
@@ -310,6 +315,36 @@ def symmetric_axis(values, *, ratio: bool, favours=("", ""), label: str = "") ->
     return Axis(limits=(-bound, bound), ticks=ticks,
                 tick_labels=tuple(_tick_label(float(f"{t:.6g}")) for t in ticks), null=0.0,
                 favours=tuple(favours), label=label)
+
+
+def band_rows(est, low, high, height: int) -> list[Row]:
+    """More studies than `MAX_STUDY_ROWS` as one band `height` rows tall: each study's interval
+    a thin line, its estimate a dot, sorted by estimate from the top (a caterpillar plot),
+    with the count in the study column. The rows after the first are empty space the band
+    (`draw_band`) draws over."""
+    est, low, high = (np.asarray(v, dtype=float) for v in (est, low, high))
+    order = np.argsort(est, kind="stable")
+    first = Row("band", {"label": f"{est.size:,} studies, sorted by estimate"},
+                data={"est": est[order], "low": low[order], "high": high[order],
+                      "height": height, "k": int(est.size)})
+    return [first] + [Row("text", {}) for _ in range(height - 1)]
+
+
+def draw_band(ax, data: dict, top: float, colour: str = STUDY_COLOUR) -> None:
+    """The band of `band_rows` from row `top` down over its height: one line segment per
+    study in a single collection (milliseconds for thousands of studies), clipped at the axis,
+    and the estimates as dots; gids ``band-intervals``, ``band-estimates``."""
+    from matplotlib.collections import LineCollection
+
+    est, low, high = (np.asarray(data[key], dtype=float) for key in ("est", "low", "high"))
+    ys = np.linspace(top + 0.3, top - data["height"] + 0.7, len(est))
+    keep = np.isfinite(est) & np.isfinite(low) & np.isfinite(high)
+    lines = LineCollection(np.stack([np.column_stack([low[keep], ys[keep]]),
+                                     np.column_stack([high[keep], ys[keep]])], axis=1),
+                           colors="#7f7f7f", linewidths=0.4, gid="band-intervals", zorder=2)
+    ax.add_collection(lines)
+    ax.scatter(est[keep], ys[keep], s=1.2, color=colour, linewidths=0, zorder=3,
+               gid="band-estimates")
 
 
 def clip_interval(ax, low: float, high: float, y: float, *, colour: str, lw: float,

@@ -11,11 +11,23 @@ from matplotlib.patches import Polygon
 from scipy import stats
 
 from metareview.report import text
-from metareview.report.figures.layout import Axis, Column, Row, clip_interval, table_figure
+from metareview.report.figures.layout import (
+    MAX_STUDY_ROWS,
+    Axis,
+    Column,
+    Row,
+    band_rows,
+    clip_interval,
+    draw_band,
+    table_figure,
+)
 from metareview.report.figures.style import PI_COLOUR, POOLED_COLOUR, STUDY_COLOUR, set_alt_text
 
 DIAMOND_HALF_HEIGHT = 0.36
 SQUARE_SIZE = 5.0
+
+
+BAND_ROWS = 10  # rows of height of each group's band when there are many studies
 
 
 def clopper_pearson(events: int, total: int, level: float = 0.95) -> tuple[float, float]:
@@ -90,18 +102,25 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
     described = []
     order = [str(g) for g in (group_order or ()) if str(g) in set(names)]
     order += sorted(set(names) - set(order), key=lambda g: (headings.get(g, g), g))
+    banded = len(frame) > MAX_STUDY_ROWS  # a band per group, not a row per study
     for group in order:
         members = np.flatnonzero(names.to_numpy() == group)
         heading = headings.get(group, group)
         table_rows.append(Row("header", span=heading, bold=True))
+        studies = []
         for i in members:
             events, total = int(frame["events"].iloc[i]), int(frame["total"].iloc[i])
             low, high = clopper_pearson(events, total, level)
             est = events / total
-            table_rows.append(Row("study", {"label": str(frame["label"].iloc[i]),
-                                            "events": str(events), "total": str(total),
-                                            "estimate": _interval(est, low, high)},
-                                  data={"est": est, "low": low, "high": high, "index": int(i)}))
+            studies.append(Row("study", {"label": str(frame["label"].iloc[i]),
+                                         "events": str(events), "total": str(total),
+                                         "estimate": _interval(est, low, high)},
+                               data={"est": est, "low": low, "high": high, "index": int(i)}))
+        if banded:  # on the axis's percent scale, as `_draw` draws the rows
+            studies = band_rows(*(100 * np.array([r.data[key] for r in studies])
+                                  for key in ("est", "low", "high")),
+                                height=min(BAND_ROWS, len(studies)))
+        table_rows += studies
         summary = lookup.get(group)
         if summary is not None and int(_field(summary, "k", 0)) >= 2:
             n = _field(summary, "n", frame["total"].iloc[members].sum())
@@ -135,13 +154,19 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
                 null=None, label="Proportion")
     footer = [f"Studies: proportion with its exact (Clopper-Pearson) {pct}; groups: pooled "
               "proportion with its CI (diamond) and prediction interval (red bar)."]
+    if banded:
+        footer.append(f"More than {MAX_STUDY_ROWS} studies: each group's are drawn as one band, "
+                      "each study's interval a line and its proportion a dot, sorted; the "
+                      "numbers of each study are in the table of proportions.")
     table = table_figure(table_rows, left, [], axis=axis,
                          graph_header=("Proportion (%)", pct), footer=footer, title=title)
     ax = table.ax
     for i, row in enumerate(table_rows):
         y = -i
         d = row.data
-        if row.kind == "study":
+        if row.kind == "band":
+            draw_band(ax, d, y)
+        elif row.kind == "study":
             clip_interval(ax, 100 * d["low"], 100 * d["high"], y, colour="black", lw=0.9,
                           gid=f"study-ci-{d['index']}")
             ax.plot([100 * d["est"]], [y], marker="s", markersize=SQUARE_SIZE,

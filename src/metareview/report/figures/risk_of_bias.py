@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from metareview.report.figures.layout import MAX_STUDY_ROWS
 from metareview.report.figures.style import ROB_COLOURS, ROB_SYMBOLS, STYLE, set_alt_text
 from metareview.review.ordering import natural_sorted
 from metareview.review.schema import ROB_JUDGEMENTS, ROB_TOOLS
@@ -93,6 +94,14 @@ def judgements_summary(rob: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
+def traffic_light_fits(rob: pd.DataFrame) -> bool:
+    """Whether the traffic-light plot of `rob` has a row per study within `MAX_STUDY_ROWS`
+    (per tool); a review with more shows the summary bars and the table of judgements."""
+    if rob.empty:
+        return True
+    return int(rob.groupby("tool")["study_id"].nunique().max()) <= MAX_STUDY_ROWS
+
+
 def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
     """Traffic-light plot: studies (rows) × domains (columns), one coloured circle per judgement.
 
@@ -113,10 +122,10 @@ def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
             part = rob[rob["tool"] == tool]
             studies = natural_sorted(part["study_id"].astype(str).unique())
             domains = sorted(part["domain"].astype(str).unique(), key=domain_order)
-            for _, row in part.iterrows():
-                x = domains.index(str(row["domain"]))
-                y = studies.index(str(row["study_id"]))
-                judgement = str(row["judgement"])
+            column_of = {domain: x for x, domain in enumerate(domains)}
+            row_of = {study: y for y, study in enumerate(studies)}
+            for row in part[["study_id", "domain", "judgement"]].astype(str).itertuples():
+                x, y, judgement = column_of[row.domain], row_of[row.study_id], row.judgement
                 ax.scatter([x], [y], s=190, color=ROB_COLOURS.get(judgement, "white"),
                            edgecolor="#404040", lw=0.6, gid=f"rob-{tool}-{y}-{x}")
                 ax.text(x, y, ROB_SYMBOLS.get(judgement, "?"), ha="center", va="center",
