@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -161,7 +162,13 @@ def _wait_until_running(root: Path, process) -> None:
     while time.monotonic() < deadline and "a run is under way" not in index.read_text(
             encoding="utf-8"):
         time.sleep(0.2)
-    time.sleep(1)  # the kernel is starting or sleeping in notebook 01
+    # then the kernel starts (seconds on a loaded machine) and notebook 01 begins: wait for
+    # the runner's start line, so that the stop comes while 01 sleeps, not before it began
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.5)
+        if ready and "01_numbers  started" in process.stdout.readline():
+            break
+    time.sleep(1)  # notebook 01 is sleeping
     assert process.poll() is None, process.communicate()
 
 
