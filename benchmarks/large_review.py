@@ -11,9 +11,11 @@ domain, a screening record and two adverse-event rows. Effects are drawn from a 
 model (seed 2026), so that every pooled k is known: the run must report k = `--studies` for
 both outcomes.
 
-The bundle runs `python -m metareview.pipeline run --review large` under `/usr/bin/time -v`
+The bundle runs `python -m metareview.run.pipeline run --review large` under `/usr/bin/time -v`
 and prints the wall time per notebook (from the runner's lines), the peak resident memory of
-the largest process, the size of `reports/large/`, and the largest files there.
+the largest process, the size of `reports/large/`, the largest files there, and the profile:
+the `--slowest` cells of the executed notebooks with their durations (papermill's
+``metadata.papermill.duration``) and first lines.
 """
 
 from __future__ import annotations
@@ -146,14 +148,35 @@ def _size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+def _print_slowest(reports: Path, count: int) -> None:
+    """The slowest cells of the executed notebooks: seconds, notebook, cell, first line."""
+    import nbformat
+
+    cells = []
+    for path in sorted(reports.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(notebook.cells):
+            duration = cell.get("metadata", {}).get("papermill", {}).get("duration")
+            if cell.cell_type == "code" and duration:
+                first = next((line for line in cell.source.splitlines()
+                              if line.strip() and not line.startswith(("#", "from ", "import "))),
+                             "")
+                cells.append((float(duration), path.stem, index, first.strip()[:60]))
+    print(f"  slowest cells (of {len(cells)}):")
+    for duration, notebook, index, first in sorted(cells, reverse=True)[:count]:
+        print(f"    {duration:6.1f} s  {notebook} cell {index}: {first}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=2000)
     parser.add_argument("--keep", type=Path, help="build the bundle here and keep it")
+    parser.add_argument("--slowest", type=int, default=10,
+                        help="how many of the slowest notebook cells to list (default 10)")
     options = parser.parse_args()
     root = options.keep or Path(tempfile.mkdtemp(prefix="large-review-"))
     env = _bundle(root, options.studies)
-    run = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "metareview.pipeline",
+    run = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "metareview.run.pipeline",
                           "run", "--review", REVIEW], cwd=root, env=env, text=True,
                          capture_output=True)
     print(f"studies: {options.studies}; exit status {run.returncode}")
@@ -168,6 +191,8 @@ def main() -> None:
                          else 0, reverse=True)[:5]
         for path in largest:
             print(f"    {path.relative_to(reports)}: {path.stat().st_size / 1e6:.2f} MB")
+    if reports.is_dir():
+        _print_slowest(reports, options.slowest)
     pooled = root / "data" / "processed" / REVIEW / "pooled.csv"
     if pooled.is_file():
         table = pd.read_csv(pooled)
