@@ -280,3 +280,20 @@ def test_proportion_forest_plot_of_many_studies_has_a_band_per_group():
     assert 0 <= x.min() and x.max() <= 100  # drawn on the percent axis
     few = figures.proportion_forest_plot(rows.iloc[:LIMIT], {})
     assert not [a for a in few.findobj() if a.get_gid() == "band-intervals"]
+
+
+def test_a_scenario_that_rederives_the_same_effects_changes_nothing():
+    """The main analysis read back from effects.csv (10 significant digits) and the same
+    effects derived again differ at 1e-11: not a scenario of its own."""
+    effects = _effects(6).assign(main_analysis=True, p_derived=False, p_bound=False,
+                                 randomised=True, year=2000)
+    rounded = effects.assign(yi=[float(f"{v:.10g}") for v in effects["yi"]],
+                             vi=[float(f"{v:.10g}") for v in effects["vi"]])
+    assert not rounded["yi"].equals(effects["yi"])
+    shifted = effects.assign(yi=effects["yi"] + np.r_[0.01, np.zeros(5)])
+    for again, changed in ((effects, False), (shifted, True)):
+        result = pooled.sensitivity_analyses(rounded, rederive=lambda **_: again, rs=(0.5,),
+                                             estimators=())
+        settings = set(result.table["setting"]) if len(result.table) else set()
+        assert ("r = 0.5" in settings) == changed
+        assert any("r = 0.5: the same effects" in s for s in result.unchanged) != changed

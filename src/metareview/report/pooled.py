@@ -175,14 +175,27 @@ def _scenario_rows(effects: pd.DataFrame, analysis: str, setting: str, method: s
     return rows
 
 
+# Two effects are the same when yi and vi agree to this relative difference: the processed
+# tables keep 10 significant digits, so the main analysis read back from effects.csv and the
+# same effects derived again differ at about 1e-11, while any real change is far larger.
+SAME_EFFECT_RTOL = 1e-8
+
+
 def _signature(effects: pd.DataFrame) -> dict:
-    """Per outcome, the effects that enter it (study, comparison, yi, vi), to see whether a
-    scenario changes anything."""
+    """Per outcome, the effects that enter it: (study, comparison) pairs and their yi, vi."""
     if effects.empty:
         return {}
-    return {o: tuple(map(tuple, p[["study_id", "comparison", "yi", "vi"]].round(12)
-                         .to_numpy().tolist()))
+    return {o: (tuple(map(tuple, p[["study_id", "comparison"]].astype(str).to_numpy().tolist())),
+                p[["yi", "vi"]].to_numpy(float))
             for o, p in sort_studies(effects, ["study_id", "comparison"]).groupby("outcome")}
+
+
+def _same_effects(a: dict, b: dict) -> bool:
+    """Whether two `_signature`s hold the same studies with the same yi and vi (to
+    SAME_EFFECT_RTOL), i.e. a scenario changes nothing."""
+    return a.keys() == b.keys() and all(
+        a[o][0] == b[o][0] and np.allclose(a[o][1], b[o][1], rtol=SAME_EFFECT_RTOL, atol=0)
+        for o in a)
 
 
 @dataclass(frozen=True)
@@ -231,7 +244,7 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
         scenarios.append(("paired_r", f"r = {float(r):g}", again[again["outcome"].isin(pooled)]))
     rows, unchanged = [], []
     for analysis, setting, subset in scenarios:
-        if _signature(subset) == base:
+        if _same_effects(_signature(subset), base):
             unchanged.append(f"{CODED_WORDS.get(analysis, analysis)}, {setting}: the same "
                              "effects as the main analysis")
             continue
