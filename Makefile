@@ -87,7 +87,7 @@ $(SETUP_STAMP): requirements.lock pyproject.toml
 	  "$$PYTHON" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .make/uv uv==$(UV_VERSION); \
 	fi
 	test -x $(PY) || $(UV) venv --python "$$PYTHON" $(VENV)
-	$(UV) pip sync --python $(PY) requirements.lock
+	$(UV) pip sync --compile-bytecode --python $(PY) requirements.lock
 	$(UV) pip install --python $(PY) --no-deps -e .
 	$(PY) -m ipykernel install --prefix $(VENV) --name metareview \
 	  --display-name "Python (metareview)" >/dev/null

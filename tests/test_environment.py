@@ -123,3 +123,17 @@ def test_running_environment_matches_the_lock():
         if Version(installed) != Version(version):
             different[name] = (version, installed)
     assert not different, f"(lock, installed) differ: {different}; run make setup"
+
+
+def test_setup_installs_the_stack_compiled():
+    """`make setup` writes the stack's bytecode once (`uv pip sync --compile-bytecode`): where
+    Python may not write it (PYTHONDONTWRITEBYTECODE, a read-only environment) every process
+    would otherwise compile pandas, SciPy and matplotlib again, seconds each time."""
+    recipe = (REPO / "Makefile").read_text()
+    assert re.search(r"pip sync --compile-bytecode .*requirements\.lock", recipe)
+    import pandas
+
+    cached = Path(pandas.__file__).parent / "__pycache__"
+    tag = sys.implementation.cache_tag
+    if Path(sys.prefix).resolve() == (REPO / ".venv").resolve():
+        assert (cached / f"__init__.{tag}.pyc").is_file(), "rebuild .venv: rm -r .venv; make setup"
