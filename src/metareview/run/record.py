@@ -301,15 +301,49 @@ def read_record(path: Path) -> dict:
     return record
 
 
+NOT_RUN_HEAD = "not run (no report in "
+
+
+def _partly_run(review: str) -> str | None:
+    """"not run to the end: ..." when some notebooks of `review` have a report and later ones
+    have none (run by hand with --notebooks, or in JupyterLab), or "the last run failed in
+    ...", naming what ran; None when every notebook has its report.
+
+    A run that stopped early has no tables of the later notebooks, so comparing it with the
+    record would list every result of those tables as removed (578 lines for cm-resurfacing
+    after 01 and 02): the cause is one line, the differences are for --verbose.
+    """
+    from metareview.run import pipeline
+
+    reports = files.reports_dir(review)
+    stems = [nb.stem for nb in pipeline.discover_notebooks()]
+    missing = [stem for stem in stems if not (reports / f"{stem}.html").is_file()]
+    if not missing:
+        return None
+    ran = [stem for stem in stems if stem not in missing]
+    done = f"ran {', '.join(ran)}" if ran else "no report written"
+    failure = pipeline.failed_reviews().get(review)
+    if failure:
+        first = failure.strip().splitlines()[0].strip()
+        return (f"the last run failed ({done}; no report of {', '.join(missing)}): {first}; "
+                "fix it and run `make reports`, which resumes at the failed notebook")
+    return (f"not run to the end ({done}; not run: {', '.join(missing)}): run `make reports`, "
+            "which runs the rest")
+
+
 def check_headline(review: str) -> str | None:
     """One line that says why the run of `review` cannot match its record, when that is so
-    by design: "not run", or "run with overrides: tau2_method=DL" (overrides the committed
-    record does not name); None otherwise."""
+    by design: "not run", "not run to the end" (later notebooks have no report), "the last
+    run failed", or "run with overrides: tau2_method=DL" (overrides the committed record does
+    not name); None otherwise."""
     from metareview.run import pipeline
 
     if not_run(review):
-        return "not run (no report in " + files.display_path(files.reports_dir(review)) + \
+        return NOT_RUN_HEAD + files.display_path(files.reports_dir(review)) + \
             "): run `make reports`"
+    partly = _partly_run(review)
+    if partly is not None:
+        return partly
     summary = pipeline.overrides_summary(review)
     if not summary:
         return None
@@ -903,7 +937,7 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             more = (f" [{len(problems)} problem(s), listed with --verbose (make check "
                     "VERBOSE=1)]" if problems and not args.verbose
-                    and not headline.startswith("not run") else "")
+                    and not headline.startswith(NOT_RUN_HEAD) else "")
             print(f"{review}: {headline}{more}", file=sys.stderr)
             if not args.verbose:
                 continue
