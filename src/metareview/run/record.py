@@ -622,9 +622,12 @@ def _review_section(review: str, notebooks: bool = True) -> str:
             if executed.is_file() and notebooks:
                 item += f", <a href='{_href(f'{review}/{executed.name}')}'>executed notebook</a>"
         elif failed.is_file():
+            page = pipeline.failed_page_path(failed)
+            shown = (f"<a href='{_href(f'{review}/{page.name}')}'>the notebook up to the "
+                     "error, as a page</a>, " if page.is_file() else "")
             item += (
-                "<span class='failed'>FAILED</span> "
-                f"(<a href='{_href(f'{review}/{failed.name}')}'>notebook with the error</a>)"
+                f"<span class='failed'>FAILED</span> ({shown}"
+                f"<a href='{_href(f'{review}/{failed.name}')}'>notebook with the error</a>)"
             )
         else:
             item += "<span class='missing'>not run</span>"
