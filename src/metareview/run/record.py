@@ -898,6 +898,11 @@ def main(argv: list[str] | None = None) -> int:
     reviews = list(dict.fromkeys(chosen or pipeline.discover_reviews()))
     if args.command in ("index", "check"):
         print(pipeline.unusable_folders_message(), end="", file=sys.stderr)
+    if not reviews and args.command == "index" and chosen is None:
+        # the last review removed: an index that says so, not one that links to its reports
+        print(f"wrote {files.display_path(write_index([]))} (no reviews: folders of data/raw "
+              "with a params/<review>.yaml)")
+        return 0
     if not reviews:
         print("error: no reviews (folders of data/raw with a params/<review>.yaml)",
               file=sys.stderr)
