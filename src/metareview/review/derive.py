@@ -41,6 +41,7 @@ from metareview.review.effect import DISPERSION_READINGS, Effect, NotPoolable, m
 from metareview.review.from_arms import effect_from_arms, effect_from_means_and_p
 from metareview.review.from_contrasts import effect_from_contrast
 from metareview.review.ordering import natural_key, sort_studies
+from metareview.review.schema import analysed_design
 from metareview.stats.vocabulary import is_proportion
 
 # How the events per arm of an outcome summarised as a single-group proportion are compared.
@@ -235,7 +236,7 @@ def _effect_row(base: dict, effect: Effect, study, analysis: Analysis, definitio
         "reported_outcome": base["outcome"],
         "measure": analysis.measure,
         **effect.fields(),
-        "design": study["design"],
+        "design": analysed_design(study["design"], study["randomised"]),
         "randomised": bool(study["randomised"]),
         "year": study["year"],
         "intervention_class": study["intervention_class"],
