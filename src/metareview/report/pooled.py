@@ -21,6 +21,7 @@ from metareview.report.frames import (
     study_labels,
     with_exp,
 )
+from metareview.report.progress import progress
 from metareview.report.words import CODED_WORDS
 from metareview.review.ordering import sort_studies
 from metareview.stats.vocabulary import TESTS
@@ -225,7 +226,7 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
     other = rederive(dispersion="other")
     scenarios.append(("unlabelled ±", "the other reading (SE for SD, or SD for SE)",
                       other[other["outcome"].isin(pooled)]))
-    for r in rs:
+    for r in progress(rs, "sensitivity: effects for each paired_r"):
         again = rederive(paired_r=float(r))
         scenarios.append(("paired_r", f"r = {float(r):g}", again[again["outcome"].isin(pooled)]))
     rows, unchanged = [], []
@@ -235,7 +236,7 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
                              "effects as the main analysis")
             continue
         rows += _scenario_rows(subset, analysis, setting, method, test, min_k, alpha)
-    for estimator in estimators:
+    for estimator in progress(estimators, "sensitivity: tau² estimators x tests"):
         for each_test in TESTS:
             if (estimator, each_test) == (method, test):
                 continue
@@ -258,7 +259,7 @@ def leave_one_out_table(effects: pd.DataFrame, method: str = "REML", test: str =
     With k = 2 leaving one out leaves a single study, which says nothing new, hence min_k = 3.
     """
     rows = []
-    for outcome, measure, part in outcome_groups(effects):
+    for outcome, measure, part in progress(list(outcome_groups(effects)), "leave-one-out"):
         if len(part) < min_k:
             continue
         table = mr.leave_one_out(part["yi"].to_numpy(float), part["vi"].to_numpy(float),

@@ -73,6 +73,8 @@ OUTPUTS_MANIFEST_DIR = ".outputs"
 PARTIAL_DIR = ".partial"
 
 EXIT_FAILED = 1
+# Marks the kernels the runner starts (metareview.report.progress.RUNNER_ENV, the same name).
+RUNNER_ENV = "METAREVIEW_RUNNER"
 EXIT_BAD_INPUT = 2
 
 
@@ -580,6 +582,9 @@ class WarmKernel:
         run_sync(self.km.start_kernel)(
             cwd=str(files.repo_root()),
             extra_arguments=[f"--IPKernelApp.exec_lines={preload}"],
+            # progress bars of the reports go to the terminal, never into a report
+            # (metareview.report.progress)
+            env={**os.environ, RUNNER_ENV: "1"},
         )
 
     def shutdown(self) -> None:
@@ -726,17 +731,30 @@ def reset_kernel(warm: WarmKernel, timeout: float = 60) -> None:
     known to be up (the previous notebook just ran in it) and a silent request publishes no
     output, so neither IOPub nor that wait is needed.
     """
+    _silent_request(warm, RESET_KERNEL, "the reset", timeout)
+
+
+def wait_until_ready(warm: WarmKernel, timeout: float = 120) -> float:
+    """Wait until the kernel has imported the notebooks' stack (its exec_lines run before it
+    answers any request); return the seconds waited. Lets the runner say "kernel ready"
+    instead of folding the start-up into the first notebook's time without a word."""
+    start = time.perf_counter()
+    _silent_request(warm, "pass", "its first request", timeout)
+    return time.perf_counter() - start
+
+
+def _silent_request(warm: WarmKernel, code: str, what: str, timeout: float) -> None:
     from jupyter_core.utils import run_sync
 
     client = warm.km.client()
     client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
     try:
-        msg_id = client.execute(RESET_KERNEL, silent=True, store_history=False)
+        msg_id = client.execute(code, silent=True, store_history=False)
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise RuntimeError(f"the kernel did not answer the reset within {timeout:g} s")
+                raise RuntimeError(f"the kernel did not answer {what} within {timeout:g} s")
             try:
                 reply = run_sync(client.get_shell_msg)(timeout=remaining)
             except queue.Empty:
@@ -744,7 +762,7 @@ def reset_kernel(warm: WarmKernel, timeout: float = 60) -> None:
             if reply["parent_header"].get("msg_id") == msg_id:
                 break
         if reply["content"].get("status") != "ok":
-            raise RuntimeError(f"could not reset the kernel: {reply['content']}")
+            raise RuntimeError(f"the kernel refused {what}: {reply['content']}")
     finally:
         client.stop_channels()
 
@@ -829,6 +847,9 @@ def _run_locked(review, params, notebooks, downstream, kernel, first_kernel, ove
         refresh_index()
         modules = list(dict.fromkeys(m for nb in notebooks for m in imported_modules(nb)))
         warm = first_kernel or WarmKernel(kernel, modules)
+        waited = wait_until_ready(warm)
+        print(f"{review} kernel ready (waited {waited:.1f} s for it to import the stack, once "
+              f"for {len(notebooks)} notebook{'s' if len(notebooks) != 1 else ''})", flush=True)
         # A notebook's HTML export runs in this process while the kernel runs the next notebook
         # (two processes, two cores); at most one export is pending, so a failed export stops
         # the review one notebook later at most, and every report is written before this
@@ -1148,6 +1169,10 @@ def run(
     bad_input = []
     params_by_review, overridden = {}, {}
     for review in reviews:
+        # the first seconds of a run, said: before this line a run printed nothing until its
+        # first notebook had started
+        print(f"{review} checking parameters, sheets and checksums; a kernel starts meanwhile  "
+              f"{time.strftime('%H:%M:%S')}", flush=True)
         try:
             params_by_review[review] = check_inputs(review, overrides)
             overridden[review] = effective_overrides(review, overrides,
