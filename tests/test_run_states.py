@@ -76,7 +76,8 @@ def test_a_failure_keeps_earlier_reports_and_the_rerun_resumes_at_the_failed_not
     assert _started(failed.stdout, "alpha") == ["01_numbers", "02_summary"]
     # the first line of a run says what it does while the kernel starts
     assert re.match(r"alpha checking parameters, sheets and checksums; a kernel starts "
-                    r"meanwhile  \d\d:\d\d:\d\d\nalpha kernel ready \(waited ", failed.stdout)
+                    r"meanwhile  \d\d:\d\d:\d\d\nalpha inputs valid in \d+\.\d s\n"
+                    r"alpha kernel ready \(waited ", failed.stdout)
     # before: Make's .DELETE_ON_ERROR removed 01_numbers.html, whose recipe ran the failing run
     assert (reports / "01_numbers.html").is_file() and (reports / "01_numbers.ipynb").is_file()
     assert (reports / "02_summary.FAILED.ipynb").is_file()

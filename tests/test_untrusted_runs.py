@@ -161,7 +161,12 @@ def _wait_until_running(root: Path, process) -> None:
     while time.monotonic() < deadline and "a run is under way" not in index.read_text(
             encoding="utf-8"):
         time.sleep(0.2)
-    time.sleep(1)  # the kernel is starting or sleeping in notebook 01
+    # the kernel starts while the index is built: wait until notebook 01 has started (the
+    # runner says so on its stdout), then a moment into its sleep
+    for line in process.stdout:
+        if "01_numbers  started" in line:
+            break
+    time.sleep(0.5)
     assert process.poll() is None, process.communicate()
 
 

@@ -844,10 +844,13 @@ def _run_locked(review, params, notebooks, downstream, kernel, first_kernel, ove
                          within=files.runs_dir())
         invalidate(review, downstream)
         mark_processed(review)
-        refresh_index()
+        # the index without the reports just removed, built (its first build imports the report
+        # layer, seconds) while the kernel starts rather than before; done before 01 runs
+        indexed = exporter.submit(refresh_index)
         modules = list(dict.fromkeys(m for nb in notebooks for m in imported_modules(nb)))
         warm = first_kernel or WarmKernel(kernel, modules)
         waited = wait_until_ready(warm)
+        indexed.result()
         print(f"{review} kernel ready (waited {waited:.1f} s for it to import the stack, once "
               f"for {len(notebooks)} notebook{'s' if len(notebooks) != 1 else ''})", flush=True)
         # A notebook's HTML export runs in this process while the kernel runs the next notebook
@@ -1173,11 +1176,14 @@ def run(
         # first notebook had started
         print(f"{review} checking parameters, sheets and checksums; a kernel starts meanwhile  "
               f"{time.strftime('%H:%M:%S')}", flush=True)
+        checking = time.perf_counter()
         try:
             params_by_review[review] = check_inputs(review, overrides)
             overridden[review] = effective_overrides(review, overrides,
                                                      params_by_review[review])
             check_start(review, params_by_review[review], chosen[0], overridden[review])
+            # the first check of a process also imports pandas and the sheet loader
+            print(f"{review} inputs valid in {time.perf_counter() - checking:.1f} s", flush=True)
         except InputError as exc:
             params_by_review.pop(review, None)
             bad_input.append(review)
