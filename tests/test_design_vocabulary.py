@@ -39,7 +39,9 @@ def test_the_vocabulary_offers_one_way():
     column = schema.STUDIES.column("design")
     assert "non_randomised" not in column.allowed and column.earlier == ("non_randomised",)
     assert "randomised" in column.description
-    assert "`non_randomised`" not in generated_part(FIXTURE).split("| `design` |")[1].split("\n")[0]
+    row = generated_part(FIXTURE).split("| `design` |")[1].split("\n")[0]
+    assert "`non_randomised`" not in row.split("|")[0]  # the values offered
+    assert "randomised false" in row  # the description says how to write it
 
 
 def test_an_earlier_sheet_validates_and_is_read_as_parallel_not_randomised(tmp_path):
