@@ -124,10 +124,24 @@ reports/%.html: notebooks/$$(notdir $$*).ipynb $$(call inputs_of,$$(call review_
 	@if [ -e $@ ] && [ -z "$$(find $^ -newer $@ -print -quit)" ]; then exit 0; fi; \
 	$(PY) -m metareview.pipeline run --review '$(call review_of,$*)' --from '$(call number_of,$*)'
 
-# The index shows what exists, failed reviews included (it marks them).
+# The index shows what exists, failed reviews included (it marks them). A review removed (its
+# folder deleted) makes no file newer, so the list of reviews is a prerequisite too, kept in
+# .make/reviews.txt and rewritten (by Make's own file function, no shell) only when it changes,
+# and only by the targets that build the index (`make help` or a refused command writes nothing).
+REVIEW_LIST := .make/reviews.txt
+ifneq ($(filter reports record share reproduce reports/index.html,$(MAKECMDGOALS)),)
+ifneq ($(strip $(file <$(REVIEW_LIST))),$(strip $(REVIEWS)))
+$(shell mkdir -p .make)
+$(file >$(REVIEW_LIST),$(REVIEWS))
+endif
+endif
 reports/index.html: $(wildcard $(REPORTS)) $(wildcard .runs/*.failed) $(wildcard results/*.json) \
-                    $(SRC) $(SETUP_STAMP)
+                    $(SRC) $(SETUP_STAMP) $(REVIEW_LIST)
 	$(PY) -m metareview.record index
+
+# (when another goal reaches the index before the list was written)
+$(REVIEW_LIST):
+	@mkdir -p $(@D) && printf '%s\n' "$(REVIEWS)" > $@
 
 check: setup ## fail unless the run matches results/*.json: one line per review not run or run with overrides [VERBOSE=1]
 	$(PY) -m metareview.record check $(if $(filter 1 yes true,$(VERBOSE)),--verbose)

@@ -125,3 +125,31 @@ def test_unknown_override_and_review_override():
 def test_explicit_missing_file_is_an_error(tmp_path):
     with pytest.raises(ParameterError, match="does not exist"):
         load_params("r", tmp_path / "absent.yaml")
+
+
+def test_an_unknown_study_id_lists_every_id_of_a_review_in_natural_order():
+    # before: only the first 12 ids, sorted as text (e1, e10, e11, e12, ..., e2), then "..."
+    from metareview.review.params import check_study_ids
+
+    ids = [f"e{i}" for i in range(1, 37)]  # as many studies as msc-imids
+    with pytest.raises(ParameterError) as raised:
+        check_study_ids({"exclude_studies": ["e37x"]}, reversed(ids), "params/x.yaml")
+    message = str(raised.value)
+    assert "names 'e37x', not a study_id of studies.csv" in message
+    assert "The review's 36 study ids are " + ", ".join(ids) + "." in message
+    assert "..." not in message
+
+
+def test_an_unknown_study_id_of_a_large_review_names_the_nearest_and_the_count():
+    from metareview.review.params import LIST_ALL_IDS, NEAREST_IDS, check_study_ids
+
+    ids = [f"Study{i:03d}" for i in range(1, LIST_ALL_IDS + 21)]
+    with pytest.raises(ParameterError) as raised:
+        check_study_ids({"exclude_studies": ["Study0l5"]}, ids, "params/x.yaml")
+    message = str(raised.value)
+    assert f"The review has {LIST_ALL_IDS + 20} study ids (column study_id" in message
+    nearest = message.split("the nearest to 'Study0l5' are ")[1].rstrip(".").split(", ")
+    assert len(nearest) == NEAREST_IDS and "Study015" in nearest
+    assert "Study059" not in message  # the rest is counted, not listed
+    with pytest.raises(ParameterError, match="Studies.csv has none"):
+        check_study_ids({"exclude_studies": ["A"]}, [], "params/x.yaml")

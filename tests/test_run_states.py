@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from metareview.run import pipeline
+
 REPO = Path(__file__).resolve().parents[1]
 MINI = REPO / "tests" / "fixtures" / "mini_notebooks"
 FIXTURE = REPO / "tests" / "fixtures" / "review_fixture"
@@ -72,13 +74,30 @@ def test_a_failure_keeps_earlier_reports_and_the_rerun_resumes_at_the_failed_not
     failed = _make(root, "reports", MINI_FAIL="alpha")
     assert failed.returncode != 0
     assert _started(failed.stdout, "alpha") == ["01_numbers", "02_summary"]
+    # the first line of a run says what it does while the kernel starts
+    assert re.match(r"alpha checking parameters, sheets and checksums; a kernel starts "
+                    r"meanwhile  \d\d:\d\d:\d\d\nalpha inputs valid in \d+\.\d s\n"
+                    r"alpha kernel ready \(waited ", failed.stdout)
     # before: Make's .DELETE_ON_ERROR removed 01_numbers.html, whose recipe ran the failing run
     assert (reports / "01_numbers.html").is_file() and (reports / "01_numbers.ipynb").is_file()
     assert (reports / "02_summary.FAILED.ipynb").is_file()
     assert not (reports / "02_summary.html").exists() and not (reports / "03_final.html").exists()
     index = (root / "reports" / "index.html").read_text()
+    # the failed notebook as a page beside where its report goes, linked from the index
+    # (before: only the .FAILED.ipynb, which a browser cannot show)
+    page = (reports / "02_summary.FAILED.html").read_text()
+    assert "02_summary of alpha failed in cell 4: <code>ZeroDivisionError: the summary cannot " \
+           "be computed</code>" in page
+    import html
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "raise ZeroDivisionError('the summary" in text  # the code, unlike in a report
+    # the banner, the two raising lines of the code and the traceback
+    assert text.count("the summary cannot be computed") >= 4
+    assert not pipeline.remote_references(page)
+    assert "02_summary.FAILED.html" in failed.stderr
     assert re.search(r"<code>02_summary</code>: <span class='failed'>FAILED</span> \(<a "
-                     r"href='alpha/02_summary.FAILED.ipynb'>", index)
+                     r"href='alpha/02_summary.FAILED.html'>the notebook up to the error, as a "
+                     r"page</a>, <a href='alpha/02_summary.FAILED.ipynb'>", index)
     assert "alpha/01_numbers.html" in index
     kept = (reports / "01_numbers.html").stat().st_mtime_ns
 
@@ -88,6 +107,7 @@ def test_a_failure_keeps_earlier_reports_and_the_rerun_resumes_at_the_failed_not
     assert (reports / "01_numbers.html").stat().st_mtime_ns == kept
     assert (reports / "03_final.html").is_file()
     assert not (reports / "02_summary.FAILED.ipynb").exists()
+    assert not (reports / "02_summary.FAILED.html").exists()
     assert "FAILED" not in (root / "reports" / "index.html").read_text()
 
 

@@ -166,6 +166,7 @@ def test_every_command_line_has_help_and_no_traceback(module, tmp_path):
 SUBCOMMANDS = {
     "metareview.record": ("write", "check", "index", "share"),
     "metareview.pipeline": ("run", "reviews", "failures", "notebooks", "folders"),
+    "metareview.review.revman": ("import", "export"),
 }
 
 
@@ -178,5 +179,8 @@ def test_every_subcommand_help_describes_that_command(module, command, tmp_path)
     assert shown.returncode == 0, shown.stderr
     # before: `record share --help` printed the module's text about write, check and index
     assert shown.stdout.startswith(f"usage: python -m {module} {command}")
+    # a sentence of its own under the usage lines, not only the arguments
+    described = shown.stdout.split("\n\n")[1]
+    assert not described.startswith(("positional arguments", "options")), shown.stdout
     others = [c for c in SUBCOMMANDS[module] if c != command]
     assert not any(f"python -m {module} {c}" in shown.stdout for c in others)

@@ -14,6 +14,7 @@ from metareview.report.frames import sorted_frame
 from metareview.report.text import md, plural
 from metareview.review import checksums
 from metareview.review.ordering import natural_sorted, sort_studies
+from metareview.review.schema import analysed_design
 from metareview.review.sheets import SHEET_NAMES, Review
 
 
@@ -28,6 +29,7 @@ def validate_and_copy(review: Review, processed: Path) -> str:
         frame = getattr(review, sheet)
         files.write_csv(frame, processed / f"clean_{sheet}.csv", within=processed)
         log.append(f"{sheet}.csv: {plural(len(frame), 'row')}")
+    log += [f"note: {note}" for note in getattr(review, "notes", ())]
     text = "\n".join(log) + "\n"
     files.write_text(text, processed / "validation_log.txt", within=processed)
     return text
@@ -130,6 +132,10 @@ def study_characteristics(review) -> pd.DataFrame:
     outcomes = (sort_studies(reported.drop_duplicates(), ["study_id", "outcome"])
                 .groupby("study_id")["outcome"].agg("; ".join))
     studies["outcomes"] = studies["study_id"].map(outcomes).fillna("")
+    # grouped and labelled as analysed: a parallel study not randomised is a non-randomised
+    # comparison (schema.analysed_design)
+    studies["design"] = [analysed_design(d, r)
+                         for d, r in zip(studies["design"], studies["randomised"])]
     return sorted_frame(studies, ["study_id"])
 
 

@@ -21,6 +21,7 @@ from metareview.report.frames import (
     study_labels,
     with_exp,
 )
+from metareview.report.progress import progress
 from metareview.report.words import CODED_WORDS
 from metareview.report.figures.layout import MAX_STUDY_ROWS
 from metareview.review.ordering import sort_studies
@@ -239,7 +240,7 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
     other = rederive(dispersion="other")
     scenarios.append(("unlabelled ±", "the other reading (SE for SD, or SD for SE)",
                       other[other["outcome"].isin(pooled)]))
-    for r in rs:
+    for r in progress(rs, "sensitivity: effects for each paired_r"):
         again = rederive(paired_r=float(r))
         scenarios.append(("paired_r", f"r = {float(r):g}", again[again["outcome"].isin(pooled)]))
     rows, unchanged = [], []
@@ -249,7 +250,7 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
                              "effects as the main analysis")
             continue
         rows += _scenario_rows(subset, analysis, setting, method, test, min_k, alpha)
-    for estimator in estimators:
+    for estimator in progress(estimators, "sensitivity: tau² estimators x tests"):
         for each_test in TESTS:
             if (estimator, each_test) == (method, test):
                 continue
@@ -309,7 +310,7 @@ def leave_one_out_table(effects: pd.DataFrame, method: str = "REML", test: str =
     and each refit of thousands of studies costs milliseconds).
     """
     rows = []
-    for outcome, measure, part in outcome_groups(effects):
+    for outcome, measure, part in progress(list(outcome_groups(effects)), "leave-one-out"):
         if len(part) < min_k:
             continue
         yi, vi = part["yi"].to_numpy(float), part["vi"].to_numpy(float)

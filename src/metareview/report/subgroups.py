@@ -12,6 +12,7 @@ import pandas as pd
 import metareview as mr
 from metareview.report.frames import outcome_groups, with_exp
 from metareview.report.pooled import result_row, single_study_row
+from metareview.report.progress import progress
 from metareview.report.text import md, plural
 from metareview.review import ordering
 
@@ -121,7 +122,8 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
     """
     level_ci = 1 - alpha
     rows, fits = [], []
-    for outcome, measure, part in outcome_groups(effects):
+    groups_of = list(outcome_groups(effects))
+    for outcome, measure, part in progress(groups_of, "subgroup tests (outcomes)"):
         for moderator in moderators:
             base = {"outcome": outcome, "measure": measure, "moderator": moderator}
             if moderator not in part.columns:
@@ -294,7 +296,8 @@ def _moderator_values(part: pd.DataFrame, moderator: str, kind: str, definitions
 def _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed,
              kind="continuous", definitions=None):
     rows, fits = [], []
-    for outcome, measure, part in outcome_groups(effects):
+    groups_of = list(outcome_groups(effects))
+    for outcome, measure, part in progress(groups_of, f"meta-regression on {moderator}"):
         base = {"outcome": outcome, "measure": measure, "moderator": moderator, "k": len(part)}
         if moderator not in part.columns:
             rows.append({**base, "status": f"not fitted: {moderator} is not a study column"})

@@ -44,6 +44,7 @@ from metareview.report.swim import BEFORE_AFTER, BETWEEN_GROUPS
 from metareview.report.text import md, p_text, plural
 from metareview.review.derive import analysis_of, read_effects
 from metareview.review.ordering import sort_studies
+from metareview.review.schema import analysed_design
 
 KEY_RESULTS_RULE = ("Key results: the pooled results of the main analysis (comparisons and "
                     "single-group proportions), most participants first, at most three.")
@@ -493,7 +494,8 @@ def _headline(review, key: pd.DataFrame, swim: pd.DataFrame) -> list[str]:
     """The main findings: the evidence base, the key results in the table's own words, and the
     synthesis without meta-analysis counted by its denominator."""
     studies = review.studies
-    designs = studies["design"].value_counts().sort_index()
+    designs = pd.Series([analysed_design(d, r) for d, r in
+                         zip(studies["design"], studies["randomised"])]).value_counts().sort_index()
     lines = [f"{plural(len(studies), 'study')} included ("
              + ", ".join(f"{n} {d.replace('_', '-')}" for d, n in designs.items()) + ")."]
     for r in key.to_dict("records"):

@@ -160,7 +160,9 @@ def verify(review_dir: str | os.PathLike) -> dict[str, str]:
             [f"The raw data in {shown} differ from {SUMS_NAME} (the sheets themselves are "
              "valid):", *changes,
              f"If the change was intended, `make checksums REVIEW={name}` accepts it; commit "
-             f"{SUMS_NAME} with the data. If not, restore the files (git checkout -- {shown})."]))
+             f"{SUMS_NAME} with the data. If not, restore the committed files "
+             f"(git checkout -- {shown}); a review not yet committed has no copy in git, so "
+             "edit the files back."]))
     return compute(folder)
 
 

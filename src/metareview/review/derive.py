@@ -47,6 +47,7 @@ from metareview.review.effect import (
 from metareview.review.from_arms import effect_from_arms, effect_from_means_and_p
 from metareview.review.from_contrasts import effect_from_contrast
 from metareview.review.ordering import natural_key, sort_studies
+from metareview.review.schema import analysed_design
 from metareview.review.within_person import is_within_person
 from metareview.stats.vocabulary import is_proportion
 
@@ -242,7 +243,7 @@ def _effect_row(base: dict, effect: Effect, study, analysis: Analysis, definitio
         "reported_outcome": base["outcome"],
         "measure": analysis.measure,
         **effect.fields(),
-        "design": study["design"],
+        "design": analysed_design(study["design"], study["randomised"]),
         "randomised": bool(study["randomised"]),
         "year": study["year"],
         "intervention_class": study["intervention_class"],

@@ -82,7 +82,7 @@ def declared_levels(definitions, column: str) -> tuple[str, ...]:
     """The levels of `column` in the order review.yaml (or the schema) lists them; empty
     when neither lists them (free text)."""
     if column == "design":
-        return tuple(schema.DESIGNS)
+        return tuple(schema.ANALYSED_DESIGNS)
     if definitions is None:
         return ()
     if column == "condition":

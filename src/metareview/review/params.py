@@ -204,19 +204,55 @@ def _from_command_line(name: str, value: Any) -> Any:
     return value
 
 
+# Up to this many study ids, an unknown one is answered with the whole list; beyond it, with the
+# nearest ones and the count (a review of 200 studies would otherwise fill the screen).
+LIST_ALL_IDS = 40
+NEAREST_IDS = 5
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance between `a` and `b` (insertions, deletions and substitutions),
+    by the usual dynamic programme row by row (Levenshtein 1966)."""
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (char != other)))
+        previous = current
+    return previous[-1]
+
+
 def check_study_ids(values: dict, study_ids, origin: str) -> dict:
     """Refuse ids of `exclude_studies` that are not study_ids of the review's studies.csv
-    (a misspelt id would exclude nothing, silently); return `values`."""
-    known = sorted({str(sid) for sid in study_ids})
+    (a misspelt id would exclude nothing, silently); return `values`.
+
+    The message lists every study id of the review in natural order (e2 before e10) when there
+    are at most `LIST_ALL_IDS`, else the `NEAREST_IDS` nearest to the first unknown id and how
+    many there are.
+    """
+    from metareview.review.ordering import natural_sorted  # pandas: only on this error path
+
+    known = natural_sorted({str(sid) for sid in study_ids})
     unknown = [sid for sid in values.get("exclude_studies", []) if sid not in known]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
+        by_distance = sorted(known, key=lambda sid: _edits(unknown[0], sid))
+        # a guess only when it is a typing slip away: at most a quarter of the id's characters
+        close = [sid for sid in by_distance[:1]
+                 if _edits(unknown[0], sid) <= max(1, len(unknown[0]) // 4)]
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+        if not known:
+            shown = "studies.csv has none"
+        elif len(known) <= LIST_ALL_IDS:
+            shown = f"the review's {len(known)} study ids are " + ", ".join(known)
+        else:
+            nearest = by_distance[:NEAREST_IDS]
+            shown = (f"the review has {len(known)} study ids (column study_id of studies.csv); "
+                     f"the nearest to {unknown[0]!r} are " + ", ".join(nearest))
         raise ParameterError(
             f"parameter 'exclude_studies' in {origin} (or on the command line) names "
-            f"{shorten(', '.join(unknown))}, not a study_id of studies.csv.{hint} Study ids: "
-            f"{shown or 'none'}.")
+            f"{shorten(', '.join(unknown))}, not a study_id of studies.csv.{hint} "
+            f"{shown[0].upper()}{shown[1:]}.")
     return values
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from metareview.review.effect import missing
+from metareview.review.schema import analysed_design
 from metareview.stats.conversions import counts_from_percent
 
 PROPORTION_COLUMNS = [
@@ -99,7 +100,8 @@ def derive_proportions(review, timepoint: str = "last",
             "timepoint_weeks": week, "arms": arms, "events": events, "total": total,
             "proportion": events / total, "from_percent": from_percent,
             "condition": study["condition"], "intervention_class": study["intervention_class"],
-            "design": study["design"], "year": study["year"],
+            "design": analysed_design(study["design"], study["randomised"]),
+            "year": study["year"],
             "main_analysis": definitions.in_main_analysis(study_id, study["intervention_class"]),
             "derivation": how, "source_url": picked[0]["source_url"],
             "source_location": picked[0]["source_location"],

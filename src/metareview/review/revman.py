@@ -548,10 +548,19 @@ def main(argv: list[str] | None = None) -> int:
         description="Import a RevMan 5 file (.rm5, its CSV export, or a Cochrane data package) "
                     "as a review folder, or export a review in RevMan 5's CSV layout.")
     commands = parser.add_subparsers(dest="command", required=True)
-    do_import = commands.add_parser("import", help="write data/raw/NAME/ from a RevMan file")
+    do_import = commands.add_parser(
+        "import", help="write data/raw/NAME/ from a RevMan file",
+        description="Write the review folder data/raw/NAME/ (sheets, review.yaml, "
+                    "extraction_notes.md, CODEBOOK.md, SHA256SUMS) and params/NAME.yaml from a "
+                    "RevMan 5 file (.rm5, its CSV export of data and analyses, or a Cochrane "
+                    "data package); `make import-revman FILE=f NAME=x`.")
     do_import.add_argument("file", help="a .rm5 file, RevMan 5's CSV export or a data package")
     do_import.add_argument("name", help="the new review's folder name, e.g. fleiss1993")
-    do_export = commands.add_parser("export", help="write a review in RevMan 5's CSV layout")
+    do_export = commands.add_parser(
+        "export", help="write a review in RevMan 5's CSV layout",
+        description="Write a review's analyses in the columns of RevMan 5's CSV export, "
+                    "listing every result left out with its reason; "
+                    "`make export-revman REVIEW=x [OUT=path]`.")
     do_export.add_argument("review", help="a review folder name under data/raw/")
     do_export.add_argument("--out", help="where to write (default reports/<review>/"
                                          "<review>_revman.csv)")

@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     if not written:
         print(f"{args.name}: every file exists already; nothing written")
     print(f"Next: edit data/raw/{args.name}/review.yaml, fill in the sheets (see its "
-          f"CODEBOOK.md), then `make checksums REVIEW={args.name}` and `make reports`.")
+          f"CODEBOOK.md), then `make codebook REVIEW={args.name}`, "
+          f"`make checksums REVIEW={args.name}`, `make reports` and "
+          f"`make record REVIEW={args.name}` (README, \"Adding a study or a review\").")
     return 0
 
 

@@ -18,8 +18,26 @@ from metareview.stats.vocabulary import P_OPERATORS
 # dataset: a published dataset (a data package, a supplement's data file, an R package's
 # data); secondary_source: another review's table, a news page, a conference report
 SOURCE_LEVELS = ("abstract", "full_text", "registry", "dataset", "secondary_source")
-DESIGNS = ("parallel", "split_face", "crossover", "cluster", "non_randomised", "single_arm",
-           "within_person")
+# How the participants were assigned is `randomised` (true or false), not a design: a
+# non-randomised comparison of two groups is `parallel` with `randomised: false`.
+DESIGNS = ("parallel", "split_face", "crossover", "cluster", "single_arm", "within_person")
+# Design values of earlier sheets, still read: each is the design named here, not randomised
+# (a `randomised: true` beside it is an error). The validation log names the one-line change.
+EARLIER_DESIGNS = {"non_randomised": "parallel"}
+NON_RANDOMISED = "non_randomised"
+# The designs as the reports group and label studies, in their order: a parallel study that
+# was not randomised is counted as a non-randomised comparison (`analysed_design`).
+ANALYSED_DESIGNS = ("parallel", "split_face", "crossover", "cluster", NON_RANDOMISED,
+                    "single_arm", "within_person")
+
+
+def analysed_design(design, randomised) -> str:
+    """The design a study is grouped and labelled by: `design`, except "non_randomised" for a
+    parallel study whose `randomised` is false (so that a subgroup by design keeps randomised
+    and non-randomised comparisons apart, as the earlier design value did)."""
+    if design == "parallel" and (randomised is False or str(randomised).lower() == "false"):
+        return NON_RANDOMISED
+    return str(design)
 # Within-person designs: every patient contributes both conditions, at once (both sides of the
 # face or scalp, both eyes or limbs) or in turn (crossover), so that the two "arms" are the
 # same patients and are analysed paired (`metareview.review.within_person`).
@@ -98,6 +116,9 @@ class Column:
     description: str = ""
     may_be_absent: bool = False
     identifier: bool = False
+    # category values of earlier sheets that are still read (and mapped by the loader), but
+    # not offered: the codebook and the messages list `allowed` only
+    earlier: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,7 +165,11 @@ STUDIES = Sheet(
                description="year of publication (empty when no page read shows it); review.yaml narrows the range"),
         Column("doi"),
         Column("pmid"),
-        Column("design", "category", True, DESIGNS),
+        Column("design", "category", True, DESIGNS, earlier=tuple(EARLIER_DESIGNS),
+               description="how the groups are formed; whether they were randomised goes "
+                           "in `randomised` (a non-randomised comparison of two groups: "
+                           "parallel, randomised false; earlier sheets' `non_randomised` is "
+                           "read so)"),
         Column("within_person_kind", "category", allowed=WITHIN_PERSON_KINDS,
                may_be_absent=True,
                description="for design within_person: split_face, split_scalp, crossover or "

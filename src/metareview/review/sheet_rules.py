@@ -311,11 +311,19 @@ def _study_row(table, i, row, problems) -> None:
             "check both against the source; n_randomised counts everyone allocated.",
         )
     design = table.get("design", i)
-    if design in ("single_arm", "non_randomised") and table.get("randomised", i) is True:
+    if design == "single_arm" and table.get("randomised", i) is True:
         problems.add(
             table.file, row, "randomised", table.raw("randomised", i),
             f"a {design} study cannot be randomised.",
             "set randomised to false, or correct the design.",
+        )
+    if design in schema.EARLIER_DESIGNS and table.get("randomised", i) is True:
+        today = schema.EARLIER_DESIGNS[design]
+        problems.add(
+            table.file, row, "design", design,
+            f"design {design} (an earlier value: {today} with randomised false) contradicts "
+            "randomised true.",
+            f"write design {today} and keep randomised as the source says it.",
         )
     _within_person_kind(table, i, row, problems, design)
 

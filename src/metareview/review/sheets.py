@@ -96,6 +96,8 @@ class Review:
     extraction_checks: pd.DataFrame
     grade: pd.DataFrame
     definitions: Definitions
+    # what the loader read in today's terms (earlier design values), for the validation log
+    notes: tuple[str, ...] = ()
 
 
 SHEET_NAMES = tuple(sheet.filename[: -len(".csv")] for sheet in schema.SHEETS)
@@ -150,7 +152,26 @@ def load_review(review_dir: str | os.PathLike) -> Review:
         sheet.filename[: -len(".csv")]: _to_frame(sheet, tables[sheet.filename])
         for sheet in review_sheets
     }
-    return Review(name=folder.resolve().name, path=folder, definitions=definitions, **frames)
+    notes = _read_earlier_designs(frames["studies"], f"{shown}/studies.csv")
+    return Review(name=folder.resolve().name, path=folder, definitions=definitions,
+                  notes=notes, **frames)
+
+
+def _read_earlier_designs(studies: pd.DataFrame, file: str) -> tuple[str, ...]:
+    """Rewrite, in the frame, design values of earlier sheets in today's terms (design
+    non_randomised is parallel with randomised false), so that the analyses see one way of
+    saying it; return one note per value found, naming the change to make in the sheet."""
+    notes = []
+    for earlier, today in schema.EARLIER_DESIGNS.items():
+        rows = studies["design"] == earlier
+        if rows.any():
+            ids = ", ".join(str(s) for s in studies.loc[rows, "study_id"])
+            studies.loc[rows, "design"] = today
+            studies.loc[rows, "randomised"] = False
+            notes.append(f"{file}: design {earlier} is an earlier value, read as design {today} "
+                         f"with randomised false ({ids}); write {today} in the sheet to say "
+                         "it the one current way.")
+    return tuple(notes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -410,7 +431,7 @@ def _parse_cell(file, row, column: Column, raw: str, decimal_comma: bool, proble
             return None
         return raw
     if kind == "category":
-        if raw in column.allowed:
+        if raw in column.allowed or raw in column.earlier:
             return raw
         guess = closest(raw, column.allowed)
         hint = f"did you mean '{guess}'? " if guess else ""

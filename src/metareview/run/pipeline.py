@@ -28,7 +28,8 @@ What one run does, in this order:
    parameter file records them with each notebook's inputs and marks its reports (a banner),
    data/processed/<review>/OVERRIDDEN.txt and the index; each report's override stamp makes
    `make reports` run it again with the parameter file.
-4. On a failing cell: the executed notebook is kept as NN_name.FAILED.ipynb, the files it wrote
+4. On a failing cell: the executed notebook is kept as NN_name.FAILED.ipynb, with an HTML copy
+   that shows its code and a banner naming the cell and error (NN_name.FAILED.html), the files it wrote
    before failing are removed, nothing after it runs, and the run exits with code 1 and a
    message naming the review, notebook, cell and exception. The reports of the notebooks before
    it stay, so `make reports` resumes at the failed notebook.
@@ -72,6 +73,8 @@ OUTPUTS_MANIFEST_DIR = ".outputs"
 PARTIAL_DIR = ".partial"
 
 EXIT_FAILED = 1
+# Marks the kernels the runner starts (metareview.report.progress.RUNNER_ENV, the same name).
+RUNNER_ENV = "METAREVIEW_RUNNER"
 EXIT_BAD_INPUT = 2
 
 
@@ -203,6 +206,9 @@ class NotebookFailed(Exception):
         lines.append(f"  {self.error}")
         if self.kept is not None:
             lines.append(f"  executed notebook with the error kept as {files.display_path(self.kept)}")
+            page = failed_page_path(self.kept)
+            if page.is_file():
+                lines.append(f"  and as a page with its code: {files.display_path(page)}")
         after = f"; not run: {', '.join(self.skipped)}" if self.skipped else ""
         lines.append(f"  no report written for {self.notebook}{after}")
         return "\n".join(lines)
@@ -349,7 +355,7 @@ def invalidate(review: str, notebooks: list[Notebook]) -> None:
     root = files.repo_root()
     reports = files.reports_dir(review)
     for nb in notebooks:
-        for suffix in (".html", ".ipynb", ".FAILED.ipynb"):
+        for suffix in (".html", ".ipynb", ".FAILED.ipynb", ".FAILED.html"):
             (reports / f"{nb.stem}{suffix}").unlink(missing_ok=True)
     own = (files.processed_dir(review), reports)
     for nb in notebooks:
@@ -397,29 +403,31 @@ def remote_references(html: str) -> list[str]:
     return found
 
 
-@functools.lru_cache(maxsize=1)
-def _html_exporter():
-    """One exporter per process: loading the templates once saves time on every notebook."""
+@functools.lru_cache(maxsize=2)
+def _html_exporter(with_code: bool = False):
+    """One exporter per process and kind: loading the templates once saves time on every
+    notebook. Reports hide the code; the page of a failed notebook shows it (and the prompts),
+    so that the failing cell can be read beside its traceback."""
     from nbconvert import HTMLExporter
 
     return HTMLExporter(
         template_name=OFFLINE_TEMPLATE,
         extra_template_basedirs=[str(TEMPLATES_DIR)],
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
+        exclude_input=not with_code,
+        exclude_input_prompt=not with_code,
+        exclude_output_prompt=not with_code,
         embed_images=True,  # markdown images become data URIs too
     )
 
 
-def export_html(nb, title: str) -> str:
-    """The executed notebook as an offline HTML page with the code hidden.
+def export_html(nb, title: str, with_code: bool = False) -> str:
+    """The executed notebook as an offline HTML page with the code hidden (shown `with_code`).
 
     Built on nbconvert's lab template (its CSS is inlined) with the blocks that load require.js,
     MathJax, mermaid and the widget manager from CDNs removed; figures are embedded as base64.
     """
     resources = {"metadata": {"name": title, "path": str(files.notebooks_dir())}}
-    body, _ = _html_exporter().from_notebook_node(nb, resources=resources)
+    body, _ = _html_exporter(with_code).from_notebook_node(nb, resources=resources)
     body = add_table_of_contents(body)
     remote = remote_references(body)
     if remote:
@@ -444,6 +452,43 @@ def add_table_of_contents(html: str) -> str:
     items = "".join(f'<li><a href="#{anchor}">{text}</a></li>' for anchor, text in entries)
     toc = f'<nav class="report-toc"><strong>Contents</strong><ol>{items}</ol></nav>'
     return html[: title.end()] + toc + html[title.end():]
+
+
+FAILED_BANNER = (
+    '<div class="run-failed" role="alert" style="border:2px solid #a40000;background:#fff3f3;'
+    'padding:.5rem 1rem;margin:1rem auto;max-width:72rem;font-family:system-ui,sans-serif">'
+    "<strong>{stem} of {review} failed in {where}: <code>{error}</code></strong><br>This is not "
+    "a report: it is the executed notebook up to the error, with its code. Fix the cause and run "
+    "<code>make reports</code>, which resumes at this notebook. The notebook itself is "
+    '<a href="{notebook}">{notebook}</a> (open it with <code>make lab</code>).</div>'
+)
+
+
+def failed_page_path(kept: Path) -> Path:
+    """reports/<review>/NN_name.FAILED.html beside NN_name.FAILED.ipynb."""
+    return kept.with_name(kept.name.removesuffix(".ipynb") + ".html")
+
+
+def write_failed_page(review: str, kept: Path, cell: int | None, error: str) -> Path | None:
+    """The failed notebook `kept` as an offline HTML page with its code and a banner naming the
+    cell and the error, beside it; None when it cannot be exported (the .ipynb stays)."""
+    import html as html_module
+
+    import nbformat
+
+    stem = kept.name.removesuffix(".FAILED.ipynb")
+    try:
+        page = export_html(nbformat.read(kept, as_version=4), f"{stem} (failed)", with_code=True)
+    except Exception:  # an export that fails must not hide the notebook's own failure
+        return None
+    banner = FAILED_BANNER.format(
+        stem=html_module.escape(stem), review=html_module.escape(review),
+        where=f"cell {cell}" if cell is not None else "an unknown cell",
+        error=html_module.escape(error), notebook=html_module.escape(kept.name))
+    found = _BODY_TAG.search(page)
+    page = page[: found.end()] + banner + page[found.end():] if found else banner + page
+    reports = files.reports_dir(review)
+    return Path(files.write_text(page, failed_page_path(kept), within=reports))
 
 
 def _failing_cell(notebook: Notebook, source: str) -> int | None:
@@ -537,6 +582,9 @@ class WarmKernel:
         run_sync(self.km.start_kernel)(
             cwd=str(files.repo_root()),
             extra_arguments=[f"--IPKernelApp.exec_lines={preload}"],
+            # progress bars of the reports go to the terminal, never into a report
+            # (metareview.report.progress)
+            env={**os.environ, RUNNER_ENV: "1"},
         )
 
     def shutdown(self) -> None:
@@ -592,6 +640,8 @@ def execute(
             os.replace(partial, kept)
         source = getattr(exc, "source", "") if isinstance(exc, PapermillExecutionError) else ""
         cell = _failing_cell(notebook, source) if source else None
+        if kept is not None:
+            write_failed_page(review, kept, cell, _exception_line(exc))
         raise NotebookFailed(
             review, notebook.stem, cell, _first_line(source), _exception_line(exc), kept, later
         ) from None
@@ -681,17 +731,30 @@ def reset_kernel(warm: WarmKernel, timeout: float = 60) -> None:
     known to be up (the previous notebook just ran in it) and a silent request publishes no
     output, so neither IOPub nor that wait is needed.
     """
+    _silent_request(warm, RESET_KERNEL, "the reset", timeout)
+
+
+def wait_until_ready(warm: WarmKernel, timeout: float = 120) -> float:
+    """Wait until the kernel has imported the notebooks' stack (its exec_lines run before it
+    answers any request); return the seconds waited. Lets the runner say "kernel ready"
+    instead of folding the start-up into the first notebook's time without a word."""
+    start = time.perf_counter()
+    _silent_request(warm, "pass", "its first request", timeout)
+    return time.perf_counter() - start
+
+
+def _silent_request(warm: WarmKernel, code: str, what: str, timeout: float) -> None:
     from jupyter_core.utils import run_sync
 
     client = warm.km.client()
     client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
     try:
-        msg_id = client.execute(RESET_KERNEL, silent=True, store_history=False)
+        msg_id = client.execute(code, silent=True, store_history=False)
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise RuntimeError(f"the kernel did not answer the reset within {timeout:g} s")
+                raise RuntimeError(f"the kernel did not answer {what} within {timeout:g} s")
             try:
                 reply = run_sync(client.get_shell_msg)(timeout=remaining)
             except queue.Empty:
@@ -699,7 +762,7 @@ def reset_kernel(warm: WarmKernel, timeout: float = 60) -> None:
             if reply["parent_header"].get("msg_id") == msg_id:
                 break
         if reply["content"].get("status") != "ok":
-            raise RuntimeError(f"could not reset the kernel: {reply['content']}")
+            raise RuntimeError(f"the kernel refused {what}: {reply['content']}")
     finally:
         client.stop_channels()
 
@@ -781,9 +844,15 @@ def _run_locked(review, params, notebooks, downstream, kernel, first_kernel, ove
                          within=files.runs_dir())
         invalidate(review, downstream)
         mark_processed(review)
-        refresh_index()
+        # the index without the reports just removed, built (its first build imports the report
+        # layer, seconds) while the kernel starts rather than before; done before 01 runs
+        indexed = exporter.submit(refresh_index)
         modules = list(dict.fromkeys(m for nb in notebooks for m in imported_modules(nb)))
         warm = first_kernel or WarmKernel(kernel, modules)
+        waited = wait_until_ready(warm)
+        indexed.result()
+        print(f"{review} kernel ready (waited {waited:.1f} s for it to import the stack, once "
+              f"for {len(notebooks)} notebook{'s' if len(notebooks) != 1 else ''})", flush=True)
         # A notebook's HTML export runs in this process while the kernel runs the next notebook
         # (two processes, two cores); at most one export is pending, so a failed export stops
         # the review one notebook later at most, and every report is written before this
@@ -1103,11 +1172,18 @@ def run(
     bad_input = []
     params_by_review, overridden = {}, {}
     for review in reviews:
+        # the first seconds of a run, said: before this line a run printed nothing until its
+        # first notebook had started
+        print(f"{review} checking parameters, sheets and checksums; a kernel starts meanwhile  "
+              f"{time.strftime('%H:%M:%S')}", flush=True)
+        checking = time.perf_counter()
         try:
             params_by_review[review] = check_inputs(review, overrides)
             overridden[review] = effective_overrides(review, overrides,
                                                      params_by_review[review])
             check_start(review, params_by_review[review], chosen[0], overridden[review])
+            # the first check of a process also imports pandas and the sheet loader
+            print(f"{review} inputs valid in {time.perf_counter() - checking:.1f} s", flush=True)
         except InputError as exc:
             params_by_review.pop(review, None)
             bad_input.append(review)

@@ -301,15 +301,49 @@ def read_record(path: Path) -> dict:
     return record
 
 
+NOT_RUN_HEAD = "not run (no report in "
+
+
+def _partly_run(review: str) -> str | None:
+    """"not run to the end: ..." when some notebooks of `review` have a report and later ones
+    have none (run by hand with --notebooks, or in JupyterLab), or "the last run failed in
+    ...", naming what ran; None when every notebook has its report.
+
+    A run that stopped early has no tables of the later notebooks, so comparing it with the
+    record would list every result of those tables as removed (578 lines for cm-resurfacing
+    after 01 and 02): the cause is one line, the differences are for --verbose.
+    """
+    from metareview.run import pipeline
+
+    reports = files.reports_dir(review)
+    stems = [nb.stem for nb in pipeline.discover_notebooks()]
+    missing = [stem for stem in stems if not (reports / f"{stem}.html").is_file()]
+    if not missing:
+        return None
+    ran = [stem for stem in stems if stem not in missing]
+    done = f"ran {', '.join(ran)}" if ran else "no report written"
+    failure = pipeline.failed_reviews().get(review)
+    if failure:
+        first = failure.strip().splitlines()[0].strip()
+        return (f"the last run failed ({done}; no report of {', '.join(missing)}): {first}; "
+                "fix it and run `make reports`, which resumes at the failed notebook")
+    return (f"not run to the end ({done}; not run: {', '.join(missing)}): run `make reports`, "
+            "which runs the rest")
+
+
 def check_headline(review: str) -> str | None:
     """One line that says why the run of `review` cannot match its record, when that is so
-    by design: "not run", or "run with overrides: tau2_method=DL" (overrides the committed
-    record does not name); None otherwise."""
+    by design: "not run", "not run to the end" (later notebooks have no report), "the last
+    run failed", or "run with overrides: tau2_method=DL" (overrides the committed record does
+    not name); None otherwise."""
     from metareview.run import pipeline
 
     if not_run(review):
-        return "not run (no report in " + files.display_path(files.reports_dir(review)) + \
+        return NOT_RUN_HEAD + files.display_path(files.reports_dir(review)) + \
             "): run `make reports`"
+    partly = _partly_run(review)
+    if partly is not None:
+        return partly
     summary = pipeline.overrides_summary(review)
     if not summary:
         return None
@@ -588,9 +622,12 @@ def _review_section(review: str, notebooks: bool = True) -> str:
             if executed.is_file() and notebooks:
                 item += f", <a href='{_href(f'{review}/{executed.name}')}'>executed notebook</a>"
         elif failed.is_file():
+            page = pipeline.failed_page_path(failed)
+            shown = (f"<a href='{_href(f'{review}/{page.name}')}'>the notebook up to the "
+                     "error, as a page</a>, " if page.is_file() else "")
             item += (
-                "<span class='failed'>FAILED</span> "
-                f"(<a href='{_href(f'{review}/{failed.name}')}'>notebook with the error</a>)"
+                f"<span class='failed'>FAILED</span> ({shown}"
+                f"<a href='{_href(f'{review}/{failed.name}')}'>notebook with the error</a>)"
             )
         else:
             item += "<span class='missing'>not run</span>"
@@ -861,6 +898,11 @@ def main(argv: list[str] | None = None) -> int:
     reviews = list(dict.fromkeys(chosen or pipeline.discover_reviews()))
     if args.command in ("index", "check"):
         print(pipeline.unusable_folders_message(), end="", file=sys.stderr)
+    if not reviews and args.command == "index" and chosen is None:
+        # the last review removed: an index that says so, not one that links to its reports
+        print(f"wrote {files.display_path(write_index([]))} (no reviews: folders of data/raw "
+              "with a params/<review>.yaml)")
+        return 0
     if not reviews:
         print("error: no reviews (folders of data/raw with a params/<review>.yaml)",
               file=sys.stderr)
@@ -903,7 +945,7 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             more = (f" [{len(problems)} problem(s), listed with --verbose (make check "
                     "VERBOSE=1)]" if problems and not args.verbose
-                    and not headline.startswith("not run") else "")
+                    and not headline.startswith(NOT_RUN_HEAD) else "")
             print(f"{review}: {headline}{more}", file=sys.stderr)
             if not args.verbose:
                 continue
