@@ -11,7 +11,7 @@ domain, a screening record and two adverse-event rows. Effects are drawn from a 
 model (seed 2026), so that every pooled k is known: the run must report k = `--studies` for
 both outcomes.
 
-The bundle runs `python -m metareview.pipeline run --review large` under `/usr/bin/time -v`
+The bundle runs `python -m metareview.run.pipeline run --review large` under `/usr/bin/time -v`
 and prints the wall time per notebook (from the runner's lines), the peak resident memory of
 the largest process, the size of `reports/large/`, and the largest files there.
 """
@@ -133,8 +133,8 @@ def _bundle(root: Path, studies: int) -> dict:
     (root / "params").mkdir()
     (root / "params" / f"{REVIEW}.yaml").write_text(f"review: {REVIEW}\nn_perm: 1000\n")
     env = {**os.environ, "METAREVIEW_ROOT": str(root)}
-    for command in (("metareview.codebook", "--write", "--review", REVIEW),
-                    ("metareview.checksums", "accept", "--review", REVIEW)):
+    for command in (("metareview.review.codebook", "--write", "--review", REVIEW),
+                    ("metareview.review.checksums", "accept", "--review", REVIEW)):
         done = subprocess.run([sys.executable, "-m", *command], cwd=root, env=env, text=True,
                               capture_output=True)
         if done.returncode:
@@ -153,7 +153,7 @@ def main() -> None:
     options = parser.parse_args()
     root = options.keep or Path(tempfile.mkdtemp(prefix="large-review-"))
     env = _bundle(root, options.studies)
-    run = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "metareview.pipeline",
+    run = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "metareview.run.pipeline",
                           "run", "--review", REVIEW], cwd=root, env=env, text=True,
                          capture_output=True)
     print(f"studies: {options.studies}; exit status {run.returncode}")

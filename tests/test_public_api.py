@@ -28,6 +28,6 @@ def test_every_public_name_is_listed():
 
 
 def test_pipeline_start_does_not_import_the_statistics():
-    code = "import sys, metareview.pipeline; print('pandas' in sys.modules, 'scipy' in sys.modules)"
+    code = "import sys, metareview.run.pipeline; print('pandas' in sys.modules, 'scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"], out.stdout

@@ -153,7 +153,7 @@ def _fail(name, value, allowed):
 
 
 def params_path(review: str) -> Path:
-    """params/<review>.yaml under the repository root (see `metareview.outputs.repo_root`)."""
+    """params/<review>.yaml under the repository root (see `metareview.files.repo_root`)."""
     from metareview import files
 
     return files.params_path(review)

@@ -9,7 +9,7 @@ meta-regression, subgroups and the sensitivity analyses. Conventions follow meta
   s² = Σw_i(y_i − x_iᵀβ̂)²/(k − p) (not truncated at 1, as in metafor), t tests with k − p df;
 - prediction interval (Riley et al. 2011, as metafor's predict.rma): μ̂ ± c·sqrt(SE² + tau²),
   c the same z or t critical value as the confidence interval; for FE it equals the CI;
-- Q, I², H² and the Q-profile tau² interval: see `metareview.heterogeneity`.
+- Q, I², H² and the Q-profile tau² interval: see `metareview.stats.heterogeneity`.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def fit_model(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str = "REML
     """Fit y = Xβ + u + e, u ~ N(0, tau²), e_i ~ N(0, v_i) as metafor's rma.uni.
 
     Inputs must already be checked (`check_study_data`); X must have full column rank. tau² is
-    estimated by `method` (see `metareview.heterogeneity.estimate_tau2`) when k > p, else 0.
+    estimated by `method` (see `metareview.stats.heterogeneity.estimate_tau2`) when k > p, else 0.
     """
     method = check_method(method)
     test = check_test(test)

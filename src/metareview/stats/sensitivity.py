@@ -43,7 +43,7 @@ def leave_one_out(
     Returns one row per omitted study (index `omitted`: its 0-based position) with the pooled
     estimate, se, statistic (metafor's zval: the Wald z, or t with k − 2 df under
     test="knha"), pval, ci_low, ci_high, Cochran's q and q_pval, tau2, i2 (%) and h2 of the
-    remaining studies; see `metareview.pooling.pool` for each definition. Needs k >= 2.
+    remaining studies; see `metareview.stats.pooling.pool` for each definition. Needs k >= 2.
     """
     y, v = check_study_data(yi, vi)
     k = y.size
