@@ -37,7 +37,7 @@ from metareview.stats import vocabulary
 FIXTURE = Path(__file__).parent / "fixtures" / "review_fixture"
 
 
-# --- effects built straight from the fixture's arm data (independent of metareview.review.derive) ----
+# --- effects built straight from the fixture's arm data (independent of review.derive) ----------
 
 
 def _arms() -> pd.DataFrame:

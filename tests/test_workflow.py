@@ -140,7 +140,8 @@ def test_make_lab_passes_allow_root_as_root_and_lab_args(tmp_path):
 # --- command lines --------------------------------------------------------------------------------
 
 COMMANDS = ["metareview.run.pipeline", "metareview.run.record", "metareview.review.sheets",
-            "metareview.review.checksums", "metareview.review.codebook", "metareview.review.scaffold"]
+            "metareview.review.checksums", "metareview.review.codebook",
+            "metareview.review.scaffold"]
 MISSING = {
     "metareview.run.pipeline": ["run", "--review", "nowhere"],
     "metareview.run.record": ["check", "--review", "nowhere"],

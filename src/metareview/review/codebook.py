@@ -8,8 +8,8 @@ or the outcomes change without touching the authors' prose:
     <!-- end of generated part -->
 
 The codebook is raw data (checksummed with the sheets), so the pipeline never writes it;
-`make codebook REVIEW=x` (`python -m metareview.review.codebook --write data/raw/x`) does, on request,
-and `make new-review` writes a first one. A test keeps every review's codebook in step.
+`make codebook REVIEW=x` (`python -m metareview.review.codebook --write data/raw/x`) does, on
+request, and `make new-review` writes a first one. A test keeps every review's codebook in step.
 """
 
 from __future__ import annotations

@@ -1214,7 +1214,8 @@ def _typed(column: Column, cells: list) -> pd.Series:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m metareview.review.sheets DIR ...`: print every problem; exit 1 if there are any."""
+    """`python -m metareview.review.sheets DIR ...`: print every problem; exit 1 if there are
+    any."""
     import argparse
     import sys
 

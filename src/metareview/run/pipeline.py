@@ -6,10 +6,10 @@
 What one run does, in this order:
 
 1. Checks the inputs of every requested review before anything is written: the parameters
-   (`metareview.review.params.load_params`: params/<review>.yaml plus `-p` overrides), the raw-data
-   checksums (`metareview.review.checksums.verify`) and the extraction sheets
-   (`metareview.review.sheets.load_review`), and that no parameter acts only in a notebook before the
-   first one run (`metareview.run.upstream`: `--from 03 -p exclude_studies=[...]` is refused,
+   (`metareview.review.params.load_params`: params/<review>.yaml plus `-p` overrides), the
+   raw-data checksums (`metareview.review.checksums.verify`) and the extraction sheets
+   (`metareview.review.sheets.load_review`), and that no parameter acts only in a notebook before
+   the first one run (`metareview.run.upstream`: `--from 03 -p exclude_studies=[...]` is refused,
    studies are excluded in 02). Any problem stops the run with exit code 2.
 2. Invalidates what the run is about to replace: the reports of the selected notebooks and of
    every notebook after them (a later notebook reads what an earlier one writes, so it is stale
