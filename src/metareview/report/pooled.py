@@ -83,12 +83,6 @@ def result_row(r) -> dict:
     }
 
 
-def pool_row(part: pd.DataFrame, method: str, test: str, level: float) -> dict:
-    """`result_row` of `mr.pool` on the rows of one outcome."""
-    return result_row(mr.pool(part["yi"].to_numpy(float), part["vi"].to_numpy(float),
-                              method=method, test=test, level=level))
-
-
 @dataclass(frozen=True)
 class OutcomeFit:
     """One outcome's effects, their study labels and its pooled model (None when not pooled)."""
