@@ -11,8 +11,9 @@ The package has four layers, each importing only the layers before it:
 - `metareview.report`: tables, plots, text, GRADE and the notebook helper.
 - `metareview.run`: the pipeline runner, the committed record and the index page.
 
-`metareview.files` (repository paths and atomic writes) sits beside them and imports nothing
-of the package, so every layer but the engine may use it.
+`metareview.files` (repository paths and atomic writes) sits beside them and imports of the
+package only `metareview.stats.plain` (plain values from numpy and pandas ones), so every layer
+but the engine may use it.
 
 The public API (`mr.pool`, `mr.effect_sizes`, ...) is imported on first use, so that the
 pipeline runner does not pay for pandas and SciPy at start-up. Every module has one name, its
