@@ -168,7 +168,7 @@ def _proportion(measure: str, data: dict) -> tuple[np.ndarray, np.ndarray]:
     p = events / total
     if measure == "PR":
         return p, p * (1 - p) / total
-    return np.log(p / (1 - p)), 1 / events + 1 / non_events
+    return np.log(events / non_events), 1 / events + 1 / non_events
 
 
 def effect_sizes(measure: str, **data) -> pd.DataFrame:

@@ -218,7 +218,8 @@ def typical_within_variance(vi: np.ndarray, X: np.ndarray) -> float:
 
     For an intercept-only model this is Higgins & Thompson's (2002) s² =
     (k − 1) Σw / ((Σw)² − Σw²) with w = 1/v; metafor uses the same (k − p)/tr(P) form for
-    meta-regression.
+    meta-regression, and rma.glmm the intercept-only s² of the escalc "PLO" variances (the
+    logits with 1/2 added to both cells of a study with 0 or n events; `glmm._logits`).
     """
     k, p = X.shape
     return (k - p) / float(np.trace(residual_projector(vi, X, 0.0)))
