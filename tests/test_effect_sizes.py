@@ -166,12 +166,12 @@ def test_back_transform_log_and_logit():
         (
             "MD",
             dict(m1i=[1, np.nan], sd1i=[1, 1], n1i=[10, 8], m2i=[0, 0], sd2i=[1, 1], n2i=[10, 10]),
-            "m1i is missing or not finite for study index 1",
+            "study index 1: m1i is missing or not finite",
         ),
         (
             "MD",
             dict(m1i=[1, 2], sd1i=[1, 1], n1i=[10, 8], m2i=[0], sd2i=[1, 1], n2i=[10, 10]),
-            "different lengths",
+            "m1i has 2 values but m2i has 1: study 1 has no m2i",
         ),
         ("MD", dict(m1i=[1], sd1i=[1], n1i=[10], m2i=[0], sd2i=[1]), "missing argument"),
         ("XX", dict(), "unknown measure"),

@@ -15,9 +15,9 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy import special, stats
 
+from metareview.stats.checks import study_arrays
 from metareview.stats.escalc import effect_sizes
 from metareview.stats.heterogeneity import typical_within_variance
-from metareview.stats.pooling import study_arrays
 from metareview.stats.results import ResultMixin, result_class
 
 MEASURES = ("PLO",)
@@ -136,7 +136,7 @@ def _check_counts(xi: Sequence[float], ni: Sequence[float]) -> tuple[np.ndarray,
     Studies are named by their 0-based position. Rules: same length, at least one study, both
     finite whole numbers, total >= 1, 0 <= events <= total.
     """
-    x, n = study_arrays(xi, ni, ("xi", "ni"), "one event count and one total")
+    x, n = study_arrays({"xi": xi, "ni": ni}, "one event count and one total")
     for index, (events, total) in enumerate(zip(x, n)):
         for name, value in (("events (xi)", events), ("total (ni)", total)):
             if not math.isfinite(value):

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from metareview.stats.checks import check_study_data
 from metareview.stats.heterogeneity import cochran_q
-from metareview.stats.pooling import check_study_data, fit_model, pool
+from metareview.stats.pooling import fit_model, pool
 
 LEAVE_ONE_OUT_COLUMNS = (
     "estimate",
