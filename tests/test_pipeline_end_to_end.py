@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from metareview.report.pooled import MAIN
 from metareview.run import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -461,7 +462,7 @@ def test_every_image_of_every_report_says_what_it_shows(run_root):
     pooled = pd.read_csv(run_root / "data" / "processed" / REVIEW / "pooled.csv")
     outcomes = pd.read_csv(run_root / "data" / "raw" / REVIEW / "outcomes.csv")
     table = text.present_pooled(pooled, outcomes)
-    tb = table[(table["outcome"] == "Tuberculosis cases") & (table["analysis"] == "main")].iloc[0]
+    tb = table[(table["outcome"] == "Tuberculosis cases") & (table["analysis"] == MAIN)].iloc[0]
     forest = [a for a in alts["03_pooled_models.html"]
               if a.startswith("Forest plot: Tuberculosis cases (RR; lower is better).")]
     assert len(forest) == 1

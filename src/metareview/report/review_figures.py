@@ -14,6 +14,7 @@ import pandas as pd
 from metareview.report import figures
 from metareview.report.descriptive import study_names
 from metareview.report.frames import study_intervals
+from metareview.report.pooled import ALL_STUDIES, MAIN
 from metareview.review.ordering import NOT_REPORTED
 
 
@@ -93,7 +94,7 @@ def forest_for(named, review, level: float = 0.95, bayes=None):
     Bayesian model's diamond and prediction interval under them."""
     fit = named.fit
     label, direction = _outcome_info(review, fit.outcome)
-    where = "" if named.analysis == "main" else ", all studies"
+    where = "" if named.analysis == MAIN else f", {ALL_STUDIES}"
     rows = _rows(fit.effects, review)
     intervals = _single_intervals(rows, level)
     return figures.forest_plot(
