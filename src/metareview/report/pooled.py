@@ -104,14 +104,13 @@ class PooledOutcomes:
 
 
 def pool_outcomes(effects: pd.DataFrame, *, method: str = "REML", test: str = "knha",
-                  min_k: int = 2, alpha: float = 0.05) -> PooledOutcomes:
+                  min_k: int = 2, level: float = 0.95) -> PooledOutcomes:
     """The random-effects model of `mr.pool` for every outcome (and measure) of `effects`.
 
     Outcomes with fewer than `min_k` effects are listed with status "not pooled (k=…)"; a
     single study is shown as it is (its estimate and interval). With k = 2 the model is fitted
     but the `warning` column says how little it can tell.
     """
-    level = 1 - alpha
     rows, fits = [], []
     for outcome, measure, part in outcome_groups(effects):
         k = len(part)
@@ -143,9 +142,9 @@ def pool_outcomes(effects: pd.DataFrame, *, method: str = "REML", test: str = "k
 
 
 def pooled_table(effects: pd.DataFrame, method: str = "REML", test: str = "knha",
-                 min_k: int = 2, alpha: float = 0.05) -> pd.DataFrame:
+                 min_k: int = 2, level: float = 0.95) -> pd.DataFrame:
     """The table of `pool_outcomes` alone."""
-    return pool_outcomes(effects, method=method, test=test, min_k=min_k, alpha=alpha).table
+    return pool_outcomes(effects, method=method, test=test, min_k=min_k, level=level).table
 
 
 # --- sensitivity ------------------------------------------------------------------------------
@@ -160,8 +159,8 @@ HIGH_RISK = ("high", "serious", "critical")
 
 
 def _scenario_rows(effects: pd.DataFrame, analysis: str, setting: str, method: str, test: str,
-                   min_k: int, alpha: float) -> list[dict]:
-    table = pooled_table(effects, method, test, min_k, alpha)
+                   min_k: int, level: float) -> list[dict]:
+    table = pooled_table(effects, method, test, min_k, level)
     rows = table[_KEEP].to_dict("records")
     for row in rows:
         row.update(analysis=analysis, setting=setting)
@@ -189,7 +188,7 @@ class Sensitivity:
 
 
 def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML",
-                         test: str = "knha", min_k: int = 2, alpha: float = 0.05,
+                         test: str = "knha", min_k: int = 2, level: float = 0.95,
                          rs: Sequence[float] = (0.2, 0.5, 0.8), risk_of_bias=None,
                          estimators: Sequence[str] = ESTIMATORS) -> Sensitivity:
     """Every sensitivity analysis of the pooled outcomes, kept only where it differs.
@@ -201,7 +200,7 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
     `rederive(dispersion=..., paired_r=...)`, which returns effects); then each tau²
     estimator × test. Only outcomes pooled (k ≥ `min_k`) in the main analysis are reported.
     """
-    pooled = set(pooled_table(effects, method, test, min_k, alpha)
+    pooled = set(pooled_table(effects, method, test, min_k, level)
                  .query("status == 'pooled'")["outcome"])
     main = effects[effects["outcome"].isin(pooled)]
     base = _signature(main)
@@ -228,13 +227,13 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
             unchanged.append(f"{CODED_WORDS.get(analysis, analysis)}, {setting}: the same "
                              "effects as the main analysis")
             continue
-        rows += _scenario_rows(subset, analysis, setting, method, test, min_k, alpha)
+        rows += _scenario_rows(subset, analysis, setting, method, test, min_k, level)
     for estimator in estimators:
         for each_test in TESTS:
             if (estimator, each_test) == (method, test):
                 continue
             rows += _scenario_rows(main, "estimator x test", f"{estimator} / {each_test}",
-                                   estimator, each_test, min_k, alpha)
+                                   estimator, each_test, min_k, level)
     table = pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
     return Sensitivity(sorted_frame(table, ["outcome", "analysis", "setting"]), unchanged)
 
@@ -246,7 +245,7 @@ LEAVE_ONE_OUT_COLUMNS = [
 
 
 def leave_one_out_table(effects: pd.DataFrame, method: str = "REML", test: str = "knha",
-                        alpha: float = 0.05, min_k: int = 3) -> pd.DataFrame:
+                        level: float = 0.95, min_k: int = 3) -> pd.DataFrame:
     """Each outcome with k ≥ `min_k` re-pooled once without each study (metafor's leave1out).
 
     With k = 2 leaving one out leaves a single study, which says nothing new, hence min_k = 3.
@@ -256,7 +255,7 @@ def leave_one_out_table(effects: pd.DataFrame, method: str = "REML", test: str =
         if len(part) < min_k:
             continue
         table = mr.leave_one_out(part["yi"].to_numpy(float), part["vi"].to_numpy(float),
-                                 method=method, test=test, level=1 - alpha)
+                                 method=method, test=test, level=level)
         for label, fit in zip(study_labels(part), table.to_dict("records")):
             row = {"outcome": outcome, "measure": measure, "omitted": label, "k": len(part) - 1}
             row.update({key: fit[key] for key in ("estimate", "ci_low", "ci_high", "pval",
@@ -353,18 +352,18 @@ class NamedFit:
 
 
 def analyses(effects: pd.DataFrame, definitions=None, *, method: str = "REML",
-             test: str = "knha", min_k: int = 2, alpha: float = 0.05) -> Analyses:
+             test: str = "knha", min_k: int = 2, level: float = 0.95) -> Analyses:
     """`pool_outcomes` on the main analysis (`effects.main_analysis`) and, for outcomes where
     the main analysis leaves effects out, on all studies (the review's `main_analysis` in
     review.yaml says which studies the main analysis keeps)."""
     main_effects = effects[effects["main_analysis"]] if len(effects) else effects
-    main = pool_outcomes(main_effects, method=method, test=test, min_k=min_k, alpha=alpha)
+    main = pool_outcomes(main_effects, method=method, test=test, min_k=min_k, level=level)
     tables = [main.table.assign(analysis=MAIN)]
     fits = [(MAIN, fit) for fit in main.fits]
     left_out = effects[~effects["main_analysis"]] if len(effects) else effects
     if len(left_out):
         wider = effects[effects["outcome"].isin(set(left_out["outcome"]))]
-        everything = pool_outcomes(wider, method=method, test=test, min_k=min_k, alpha=alpha)
+        everything = pool_outcomes(wider, method=method, test=test, min_k=min_k, level=level)
         tables.append(everything.table.assign(analysis=ALL_STUDIES))
         fits += [(ALL_STUDIES, fit) for fit in everything.fits]
     table = pd.concat(tables, ignore_index=True)

@@ -163,7 +163,7 @@ def bubble_for(fit):
                                xlabel=fit.moderator.replace("_", " "), measure=fit.measure)
 
 
-def cumulative_for(named, review, method: str = "REML", test: str = "z", level: float = 0.95):
+def cumulative_for(named, review, method: str = "REML", test: str = "knha", level: float = 0.95):
     """Cumulative meta-analysis of one pooled outcome, studies added in order of year."""
     from metareview.stats.diagnostics import cumulative
 

@@ -53,12 +53,12 @@ class SubgroupAnalyses:
 
 
 def subgroup_table(effects: pd.DataFrame, moderators: Sequence[str] = SUBGROUP_MODERATORS,
-                   method: str = "REML", test: str = "knha", alpha: float = 0.05,
+                   method: str = "REML", test: str = "knha", level: float = 0.95,
                    n_perm: int = 5000, seed: int = 20260101,
                    permutation_below_k: int = 30, definitions=None) -> pd.DataFrame:
     """The table of `subgroup_analyses` alone."""
     return subgroup_analyses(effects, moderators=moderators, method=method, test=test,
-                             alpha=alpha, n_perm=n_perm, seed=seed,
+                             level=level, n_perm=n_perm, seed=seed,
                              permutation_below_k=permutation_below_k,
                              definitions=definitions).table
 
@@ -100,7 +100,7 @@ def _group_row(base: dict, level: str, sub: pd.DataFrame, status: str, method: s
 
 
 def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBGROUP_MODERATORS,
-                      method: str = "REML", test: str = "knha", alpha: float = 0.05,
+                      method: str = "REML", test: str = "knha", level: float = 0.95,
                       n_perm: int = 5000, seed: int = 20260101,
                       permutation_below_k: int = 30, definitions=None) -> SubgroupAnalyses:
     """Subgroup analyses per outcome and moderator.
@@ -119,7 +119,7 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
     ("tested; 2 studies that do not report alloc left out"), as metafor leaves out rows with a
     missing moderator.
     """
-    level_ci = 1 - alpha
+    level_ci = level  # the loop below names the subgroups' levels `group`
     rows, fits = [], []
     for outcome, measure, part in outcome_groups(effects):
         for moderator in moderators:
@@ -144,11 +144,11 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
             yi = part_reported["yi"].to_numpy(float)
             vi = part_reported["vi"].to_numpy(float)
             group_fits = {}
-            for level in levels:
-                row, group_fits[level] = _group_row(
-                    base, level, part_reported[values == level],
+            for group in levels:
+                row, group_fits[group] = _group_row(
+                    base, group, part_reported[values == group],
                     "pooled", method, test, level_ci)
-                if group_fits[level] is None:
+                if group_fits[group] is None:
                     row["status"] = "single study (not pooled)"
                 rows.append(row)
             if len(unreported):
@@ -229,17 +229,17 @@ class MetaRegressions:
 
 
 def meta_regression_table(effects: pd.DataFrame, moderator: str = "timepoint_weeks",
-                          method: str = "REML", test: str = "knha", alpha: float = 0.05,
+                          method: str = "REML", test: str = "knha", level: float = 0.95,
                           min_k: int = MIN_K_META_REGRESSION, n_perm: int = 5000,
                           seed: int = 20260101, kind: str = "continuous",
                           definitions=None) -> pd.DataFrame:
     """The table of `meta_regressions` for one moderator."""
-    return _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed, kind,
+    return _regress(effects, moderator, method, test, level, min_k, n_perm, seed, kind,
                     definitions)[0]
 
 
 def meta_regressions(effects: pd.DataFrame, moderators, *, method: str = "REML",
-                     test: str = "knha", alpha: float = 0.05,
+                     test: str = "knha", level: float = 0.95,
                      min_k: int = MIN_K_META_REGRESSION, n_perm: int = 5000,
                      seed: int = 20260101, definitions=None) -> MetaRegressions:
     """Meta-regression of each outcome on each moderator of review.yaml, one at a time.
@@ -258,7 +258,7 @@ def meta_regressions(effects: pd.DataFrame, moderators, *, method: str = "REML",
     """
     tables, fits, factor_fits = [], [], []
     for moderator in moderators:
-        table, found = _regress(effects, moderator.column, method, test, alpha, min_k, n_perm,
+        table, found = _regress(effects, moderator.column, method, test, level, min_k, n_perm,
                                 seed, moderator.kind, definitions)
         tables.append(table)
         (fits if moderator.kind == "continuous" else factor_fits).extend(found)
@@ -291,7 +291,7 @@ def _moderator_values(part: pd.DataFrame, moderator: str, kind: str, definitions
     return pd.Categorical(text, categories=levels), present
 
 
-def _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed,
+def _regress(effects, moderator, method, test, level, min_k, n_perm, seed,
              kind="continuous", definitions=None):
     rows, fits = [], []
     for outcome, measure, part in outcome_groups(effects):
@@ -316,7 +316,7 @@ def _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed,
         yi, vi = fitted["yi"].to_numpy(float), fitted["vi"].to_numpy(float)
         mods = pd.DataFrame({moderator: x})
         try:
-            m = mr.meta_regression(yi, vi, mods, method=method, test=test, level=1 - alpha)
+            m = mr.meta_regression(yi, vi, mods, method=method, test=test, level=level)
         except ValueError as error:
             rows.append({**base, "status": _with_note(f"not fitted: {error}", note)})
             continue

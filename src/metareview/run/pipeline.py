@@ -280,7 +280,8 @@ def effective_overrides(review: str, overrides: dict | None, values: dict) -> di
     from metareview.review import params
 
     from_file = params.load_params(review, path=files.params_path(review))
-    return {name: values[name] for name in sorted(overrides)
+    names = sorted({params.read_as(name) for name in overrides})  # -p alpha=... sets level
+    return {name: values[name] for name in names
             if name in values and from_file.get(name) != values[name]}
 
 
