@@ -119,7 +119,6 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
     ("tested; 2 studies that do not report alloc left out"), as metafor leaves out rows with a
     missing moderator.
     """
-    level_ci = level  # the loop below names the subgroups' levels `group`
     rows, fits = [], []
     for outcome, measure, part in outcome_groups(effects):
         for moderator in moderators:
@@ -147,7 +146,7 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
             for group in levels:
                 row, group_fits[group] = _group_row(
                     base, group, part_reported[values == group],
-                    "pooled", method, test, level_ci)
+                    "pooled", method, test, level)
                 if group_fits[group] is None:
                     row["status"] = "single study (not pooled)"
                 rows.append(row)
@@ -155,7 +154,7 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
                 row, group_fits[ordering.NOT_REPORTED] = _group_row(
                     base, ordering.NOT_REPORTED, unreported,
                                     "not reported: left out of the tests", method, test,
-                                    level_ci)
+                                    level)
                 rows.append(row)
             # the levels in review.yaml order: the first is the reference of the dummies
             groups = pd.Categorical(values, categories=levels)
@@ -173,7 +172,7 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
                        "tau2_mode": mode}
                 try:
                     tests[mode] = mr.subgroup(yi, vi, pd.Series(groups), method=method,
-                                              tau2=mode, test=test, level=level_ci)
+                                              tau2=mode, test=test, level=level)
                     t = tests[mode]
                     # under Hartung-Knapp the common-tau² test is F(df, df2); otherwise chi² (Q)
                     row.update(statistic="F" if np.isfinite(t.df2) else "Q",
@@ -187,7 +186,7 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
             if len(tests) == 2:
                 # the overall diamond of the figure pools every study, reported or not
                 overall = mr.pool(part["yi"].to_numpy(float), part["vi"].to_numpy(float),
-                                  method=method, test=test, level=level_ci)
+                                  method=method, test=test, level=level)
                 shown = part.assign(**{moderator: [
                     ordering.NOT_REPORTED if gone else ordering.level_text(value)
                     for gone, value in zip(missing, part[moderator])]})
