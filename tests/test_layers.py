@@ -60,7 +60,7 @@ def _target(name: str) -> str | None:
         return None
     if len(parts) == 1:
         return "api"
-    return parts[1] if parts[1] in LAYERS or parts[1] == "files" else "moved:" + parts[1]
+    return parts[1] if parts[1] in LAYERS or parts[1] == "files" else "unknown:" + parts[1]
 
 
 def test_every_module_belongs_to_a_layer():
