@@ -26,7 +26,7 @@ def test_arrays_come_back_flat_float_and_in_order():
     ({"yi": ["a"], "vi": [1]}, {}, "yi must be numbers"),
     ({"yi": [[1, 2], [3, 4]], "vi": [1, 1]}, {}, "yi must be one-dimensional"),
     ({"m": [1, 2], "s": [1, math.nan]}, {"finite": True},
-     "study index 1: s is missing or not finite"),
+     "study 1: s is missing or not finite"),
     ({"m": [1, 2, 3], "r": [0.5, 0.5]}, {"broadcast": True},
      "m has 3 values but r has 2: study 2 has no r"),
 ])
@@ -57,3 +57,17 @@ def test_every_model_and_effect_size_uses_the_same_check():
         mr.pool_glmm([1, 2], [10])
     with pytest.raises(ValueError, match="xi has 2 values but ni has 1: study 1 has no ni"):
         mr.effect_sizes("PLO", xi=[1, 2], ni=[10])
+
+
+def test_one_message_format_for_a_bad_study():
+    # the same "study <0-based index>: ..." from a rule on the values, from a missing value and
+    # from the model's own check
+    for call, message in [
+        (lambda: mr.effect_sizes("MD", m1i=[1, 2], sd1i=[1, -1], n1i=[5, 5], m2i=[0, 0],
+                                 sd2i=[1, 1], n2i=[5, 5]), "study 1: sd1i must be > 0"),
+        (lambda: study_arrays({"m": [1, math.nan]}, "one", finite=True), "study 1: m is missing"),
+        (lambda: mr.pool([0.1, 0.2], [0.1, 0.0]), "study 1: vi is 0.0"),
+        (lambda: mr.pool_glmm([1, 12], [10, 10]), r"study 1: events \(xi\) = 12"),
+    ]:
+        with pytest.raises(ValueError, match=f"^{message}"):
+            call()

@@ -139,34 +139,34 @@ def test_back_transform_log_and_logit():
         (
             "OR",
             dict(ai=[1, -1], bi=[5, 5], ci=[2, 2], di=[5, 5]),
-            "study index 1: count ai is negative",
+            "study 1: count ai is negative",
         ),
         (
             "RR",
             dict(ai=[1, 9], n1i=[5, 8], ci=[2, 2], n2i=[5, 5]),
-            "study index 1: events ai exceed",
+            "study 1: events ai exceed",
         ),
-        ("PLO", dict(xi=[3, 12], ni=[10, 10]), "study index 1: events xi exceed"),
-        ("PR", dict(xi=[3, 2], ni=[10, 0]), "study index 1: ni must be > 0"),
+        ("PLO", dict(xi=[3, 12], ni=[10, 10]), "study 1: events xi exceed"),
+        ("PR", dict(xi=[3, 2], ni=[10, 0]), "study 1: ni must be > 0"),
         (
             "SMD",
             dict(m1i=[1, 2], sd1i=[1, 1], n1i=[10, 1], m2i=[0, 0], sd2i=[1, 1], n2i=[10, 10]),
-            "study index 1: n1i must be >= 2",
+            "study 1: n1i must be >= 2",
         ),
         (
             "SMD",
             dict(m1i=[1, 2], sd1i=[1, 0], n1i=[10, 8], m2i=[0, 0], sd2i=[1, 1], n2i=[10, 10]),
-            "study index 1: sd1i must be > 0",
+            "study 1: sd1i must be > 0",
         ),
         (
             "MD",
             dict(m1i=[1, 2], sd1i=[1, 1], n1i=[10, 8], m2i=[0, 0], sd2i=[1, -2], n2i=[10, 10]),
-            "study index 1: sd2i must be > 0",
+            "study 1: sd2i must be > 0",
         ),
         (
             "MD",
             dict(m1i=[1, np.nan], sd1i=[1, 1], n1i=[10, 8], m2i=[0, 0], sd2i=[1, 1], n2i=[10, 10]),
-            "study index 1: m1i is missing or not finite",
+            "study 1: m1i is missing or not finite",
         ),
         (
             "MD",

@@ -20,11 +20,12 @@ import numpy as np
 def reject_studies(condition, message: str) -> None:
     """Raise ValueError naming the first study (0-based index) where `condition` is true.
 
-    The message reads "study index 2: sd1 must be > 0".
+    The message reads "study 2: sd1 must be > 0", as every message of the engine about one
+    study does.
     """
     bad = np.flatnonzero(np.atleast_1d(condition))
     if bad.size:
-        raise ValueError(f"study index {bad[0]}: {message}")
+        raise ValueError(f"study {bad[0]}: {message}")
 
 
 def _listed(names: Sequence[str]) -> str:
