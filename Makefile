@@ -102,12 +102,12 @@ reproduce: setup ## from raw data to checked reports: delete outputs, run everyt
 reports: $(SETUP_STAMP) ## run what changed (reviews in parallel) and rebuild the index page
 	@[[ "$$JOBS" =~ ^[1-9][0-9]*$$ ]] || { echo "error: JOBS must be a whole number >= 1"; exit 2; }; \
 	status=0; \
-	$(if $(UNUSABLE),$(PY) -m metareview.pipeline folders || true;) \
+	$(if $(UNUSABLE),$(PY) -m metareview.run.pipeline folders || true;) \
 	$(MAKE) --jobs="$$JOBS" --keep-going report-files || status=$$?; \
 	$(MAKE) reports/index.html || status=$$?; \
 	if [ $$status -ne 0 ]; then \
 	  echo; echo "Some reviews did not run to the end (the others did):"; \
-	  $(PY) -m metareview.pipeline failures || true; \
+	  $(PY) -m metareview.run.pipeline failures || true; \
 	fi; \
 	exit $$status
 
@@ -122,7 +122,7 @@ report-files: $(REPORTS)
 reports/%.html: notebooks/$$(notdir $$*).ipynb $$(call inputs_of,$$(call review_of,$$*)) \
                 $$(call upstream_of,$$*) $$(call override_stamp_of,$$*) $(SRC) $(SETUP_STAMP)
 	@if [ -e $@ ] && [ -z "$$(find $^ -newer $@ -print -quit)" ]; then exit 0; fi; \
-	$(PY) -m metareview.pipeline run --review '$(call review_of,$*)' --from '$(call number_of,$*)'
+	$(PY) -m metareview.run.pipeline run --review '$(call review_of,$*)' --from '$(call number_of,$*)'
 
 # The index shows what exists, failed reviews included (it marks them). A review removed (its
 # folder deleted) makes no file newer, so the list of reviews is a prerequisite too, kept in
@@ -137,14 +137,14 @@ endif
 endif
 reports/index.html: $(wildcard $(REPORTS)) $(wildcard .runs/*.failed) $(wildcard results/*.json) \
                     $(SRC) $(SETUP_STAMP) $(REVIEW_LIST)
-	$(PY) -m metareview.record index
+	$(PY) -m metareview.run.record index
 
 # (when another goal reaches the index before the list was written)
 $(REVIEW_LIST):
 	@mkdir -p $(@D) && printf '%s\n' "$(REVIEWS)" > $@
 
 check: setup ## fail unless the run matches results/*.json: one line per review not run or run with overrides [VERBOSE=1]
-	$(PY) -m metareview.record check $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
+	$(PY) -m metareview.run.record check $(if $(filter 1 yes true,$(VERBOSE)),--verbose)
 
 # The reports of REVIEW (all reviews when it is empty): a name that is not a review matches
 # nothing here, and `record write` names it.
@@ -161,16 +161,16 @@ record: setup ## bring the reports up to date, then rewrite results/<review>.jso
 	  $(MAKE) --jobs="$$JOBS" --keep-going $(RECORD_REPORTS) || status=$$?; \
 	  $(MAKE) reports/index.html || status=$$?; \
 	fi; \
-	$(PY) -m metareview.record write "$${args[@]}" || status=$$?; \
+	$(PY) -m metareview.run.record write "$${args[@]}" || status=$$?; \
 	exit $$status
 
 checksums: setup ## accept an intended raw-data edit: valid sheets, changed reviews only [REVIEW=x]
-	@if [ -n "$${REVIEW:-}" ]; then $(PY) -m metareview.checksums accept --review "$$REVIEW"; \
-	else $(PY) -m metareview.checksums accept $(addprefix --review ,$(REVIEWS)); fi
+	@if [ -n "$${REVIEW:-}" ]; then $(PY) -m metareview.review.checksums accept --review "$$REVIEW"; \
+	else $(PY) -m metareview.review.checksums accept $(addprefix --review ,$(REVIEWS)); fi
 
 codebook: setup ## write the generated tables of a review's CODEBOOK.md [REVIEW=x]
 	@test -n "$${REVIEW:-}" || { echo "usage: make codebook REVIEW=<review>"; exit 2; }
-	$(PY) -m metareview.codebook --write --review "$$REVIEW"
+	$(PY) -m metareview.review.codebook --write --review "$$REVIEW"
 
 new-review: setup ## scaffold a new review: data/raw/<name>/ and params/<name>.yaml [NAME=x]
 	@test -n "$${NAME:-}" || { echo "usage: make new-review NAME=<review-name>"; exit 2; }
@@ -211,7 +211,7 @@ lab: setup ## open JupyterLab on the repository, notebooks/ open, project kernel
 	  --MappingKernelManager.default_kernel_name=metareview $(LAB_ROOT) $${LAB_ARGS:-}
 
 share: reports ## zip reports, figures, tables and Word files for coauthors [NOTEBOOKS=1 adds the executed notebooks]
-	$(PY) -m metareview.record share $(if $(filter 1 yes true,$(NOTEBOOKS)),--with-notebooks)
+	$(PY) -m metareview.run.record share $(if $(filter 1 yes true,$(NOTEBOOKS)),--with-notebooks)
 
 fixtures: ## recompute the R reference values (needs R with metafor; bayesmeta 3.4 for the Bayesian ones, ~20 min)
 	@for script in tests/fixtures/metafor/make_*.R tests/fixtures/revman/make_*.R tests/fixtures/bayesmeta/make_*.R; do \

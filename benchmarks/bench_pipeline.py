@@ -7,7 +7,7 @@ Measured per review (medians over --repeat runs):
 1. floor: one Python process imports the stack once and runs the code cells of every notebook
    in turn, each in a fresh namespace, with the review's parameters: the least any runner can
    take (no kernel, no papermill, no HTML);
-2. runner: `python -m metareview.pipeline run --review <r>` (one kernel per review, reports
+2. runner: `python -m metareview.run.pipeline run --review <r>` (one kernel per review, reports
    exported to HTML);
 3. command line: per notebook `papermill` then `jupyter nbconvert --to html --no-input`, as
    one would run them by hand.
@@ -88,7 +88,7 @@ def floor(review: str) -> float:
 
 
 def runner(review: str) -> float:
-    return _timed([str(PYTHON), "-m", "metareview.pipeline", "run", "--review", review])
+    return _timed([str(PYTHON), "-m", "metareview.run.pipeline", "run", "--review", review])
 
 
 def command_line(review: str, scratch: Path) -> float:
@@ -111,7 +111,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     reviews = args.review or subprocess.run(
-        [str(PYTHON), "-m", "metareview.pipeline", "reviews"], cwd=ROOT, capture_output=True,
+        [str(PYTHON), "-m", "metareview.run.pipeline", "reviews"], cwd=ROOT, capture_output=True,
         text=True, check=True).stdout.split()
     results = {}
     with tempfile.TemporaryDirectory() as scratch:

@@ -135,8 +135,8 @@ def _bundle(root: Path, studies: int) -> dict:
     (root / "params").mkdir()
     (root / "params" / f"{REVIEW}.yaml").write_text(f"review: {REVIEW}\nn_perm: 1000\n")
     env = {**os.environ, "METAREVIEW_ROOT": str(root)}
-    for command in (("metareview.codebook", "--write", "--review", REVIEW),
-                    ("metareview.checksums", "accept", "--review", REVIEW)):
+    for command in (("metareview.review.codebook", "--write", "--review", REVIEW),
+                    ("metareview.review.checksums", "accept", "--review", REVIEW)):
         done = subprocess.run([sys.executable, "-m", *command], cwd=root, env=env, text=True,
                               capture_output=True)
         if done.returncode:

@@ -134,12 +134,12 @@ def test_undefined_risk_ratio_is_reported_not_raised():
     [
         (
             lambda: mantel_haenszel([1, 2], [5, -1], [2, 2], [5, 5]),
-            "study index 1: count bi is negative",
+            "study 1: count bi is negative",
         ),
         (lambda: mantel_haenszel([1, 2], [5, 5], [2, 2], [5, 5], measure="AS"), "unknown measure"),
         (
             lambda: peto([1, 9], ci=[2, 2], n1i=[5, 8], n2i=[5, 5]),
-            "study index 1: events ai exceed",
+            "study 1: events ai exceed",
         ),
         (lambda: peto([0, 0], [5, 5], [0, 0], [5, 5]), "Peto's method cannot be used"),
     ],

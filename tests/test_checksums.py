@@ -96,7 +96,7 @@ def test_hidden_files_are_ignored(folder):
 
 
 def test_command_line(folder):
-    run = [sys.executable, "-m", "metareview.checksums"]
+    run = [sys.executable, "-m", "metareview.review.checksums"]
     assert subprocess.run([*run, "write", str(folder)], capture_output=True).returncode == 0
     ok = subprocess.run([*run, "verify", str(folder)], capture_output=True, text=True)
     assert ok.returncode == 0 and "3 files match" in ok.stdout

@@ -47,7 +47,7 @@ def test_se_from_ci_other_level_and_log_ratio():
 
 
 def test_se_from_ci_rejects_reversed_limits():
-    with pytest.raises(ValueError, match="index 1: the upper confidence limit"):
+    with pytest.raises(ValueError, match="study 1: the upper confidence limit"):
         se_from_ci([0.0, 3.0], [1.0, 2.0])
 
 

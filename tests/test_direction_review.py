@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from metareview.report.pooled import MAIN
 from metareview.review.schema import SHEETS
 from support import empty_clone, make_in, rewrite_sheet
 
@@ -101,7 +102,7 @@ def test_pooled_smd_has_metafors_sign_and_value(root, outcome):
     expected = REFERENCE["cases"]["SMD"]
     assert expected["estimate"] > 0                  # more biomass with elevated CO2
     pooled = pd.read_csv(root / "data" / "processed" / NAME / "pooled.csv")
-    row = pooled[(pooled["outcome"] == outcome) & (pooled["analysis"] == "main")].iloc[0]
+    row = pooled[(pooled["outcome"] == outcome) & (pooled["analysis"] == MAIN)].iloc[0]
     assert row["k"] == 10
     for name in ("estimate", "ci_low", "ci_high", "tau2"):
         assert row[name] == pytest.approx(expected[name], rel=1e-6, abs=1e-9), name

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from metareview.report.pooled import MAIN
 from metareview.review.derive import derive_effects
 from metareview.review.schema import ARMS, CONTRASTS, OUTCOMES, STUDIES
 from metareview.review.sheets import load_review
@@ -303,7 +304,7 @@ def test_a_review_of_all_these_entries_runs_to_its_reports(tmp_path):
         done = make_in(root, *step)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     pooled = pd.read_csv(root / "data" / "processed" / name / "pooled.csv")
-    main = pooled[pooled["analysis"] == "main"].set_index("outcome")
+    main = pooled[pooled["analysis"] == MAIN].set_index("outcome")
     for outcome, expected in (("achievement", REFERENCE["estimate_se"]["smd"]["fit"]),
                               ("tb", REFERENCE["estimate_se"]["rr"]["fit"]),
                               ("score", REFERENCE["crossover"]["md"]["fit"]),

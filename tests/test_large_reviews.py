@@ -137,7 +137,7 @@ def _effects(k: int) -> pd.DataFrame:
 
 def test_leave_one_out_of_few_studies_is_metafors_leave1out_for_every_study():
     effects = _effects(12)
-    table = pooled.leave_one_out_table(effects, "REML", "knha", 0.05)
+    table = pooled.leave_one_out_table(effects, "REML", "knha", 0.95)
     reference = mr.leave_one_out(effects["yi"], effects["vi"], method="REML", test="knha")
     assert len(table) == 12
     for key in ("estimate", "ci_low", "ci_high", "pval", "tau2", "i2", "q"):
@@ -160,7 +160,7 @@ def test_most_influential_ranks_by_the_shift_with_tau2_fixed():
 
 def test_leave_one_out_of_many_studies_refits_the_most_influential_exactly():
     effects = _effects(LIMIT + 40)
-    table = pooled.leave_one_out_table(effects, "REML", "knha", 0.05)
+    table = pooled.leave_one_out_table(effects, "REML", "knha", 0.95)
     assert len(table) == LIMIT
     chosen = pooled.most_influential(effects["yi"].to_numpy(), effects["vi"].to_numpy(),
                                      "REML", LIMIT)

@@ -24,7 +24,7 @@ FAKE_RUNNER = r'''#!/usr/bin/env bash
 # stand-in for .venv/bin/python: log the call, write what the real runner would write
 set -eu
 echo "$*" >> calls.log
-if [[ "$2" == "metareview.pipeline" ]]; then
+if [[ "$2" == "metareview.run.pipeline" ]]; then
   review="$5"; from="$7"
   for nb in notebooks/[0-9][0-9]_*.ipynb; do
     stem="$(basename "$nb" .ipynb)"
@@ -32,7 +32,7 @@ if [[ "$2" == "metareview.pipeline" ]]; then
       mkdir -p "reports/$review"; sleep 0.01; touch "reports/$review/$stem.html"
     fi
   done
-elif [[ "$2" == "metareview.record" ]]; then
+elif [[ "$2" == "metareview.run.record" ]]; then
   touch reports/index.html
 fi
 '''
@@ -83,7 +83,7 @@ def calls(tree: Path) -> list[str]:
     log = tree / "calls.log"
     lines = log.read_text().splitlines() if log.exists() else []
     log.unlink(missing_ok=True)
-    return [line for line in lines if "metareview.pipeline" in line]
+    return [line for line in lines if "metareview.run.pipeline" in line]
 
 
 def test_help_is_the_default_goal_and_lists_targets(tree):
@@ -99,8 +99,8 @@ def test_first_run_calls_the_runner_once_per_review(tree):
     result = make(tree, "reports")
     assert result.returncode == 0, result.stderr
     assert sorted(calls(tree)) == [
-        "-m metareview.pipeline run --review alpha --from 01",
-        "-m metareview.pipeline run --review beta --from 01",
+        "-m metareview.run.pipeline run --review alpha --from 01",
+        "-m metareview.run.pipeline run --review beta --from 01",
     ]
     for review in ("alpha", "beta"):
         for stem in STEMS:
@@ -128,8 +128,8 @@ def test_edited_notebook_reruns_itself_and_downstream_only(tree):
     result = make(tree, "reports")
     assert result.returncode == 0, result.stderr
     assert sorted(calls(tree)) == [
-        "-m metareview.pipeline run --review alpha --from 02",
-        "-m metareview.pipeline run --review beta --from 02",
+        "-m metareview.run.pipeline run --review alpha --from 02",
+        "-m metareview.run.pipeline run --review beta --from 02",
     ]
 
 
@@ -138,10 +138,10 @@ def test_edited_raw_sheet_reruns_its_review_only(tree):
     calls(tree)
     _touch_later(tree / "data" / "raw" / "beta" / "arms.csv")
     assert make(tree, "reports").returncode == 0
-    assert calls(tree) == ["-m metareview.pipeline run --review beta --from 01"]
+    assert calls(tree) == ["-m metareview.run.pipeline run --review beta --from 01"]
     _touch_later(tree / "params" / "alpha.yaml")
     assert make(tree, "reports").returncode == 0
-    assert calls(tree) == ["-m metareview.pipeline run --review alpha --from 01"]
+    assert calls(tree) == ["-m metareview.run.pipeline run --review alpha --from 01"]
 
 
 def test_missing_report_resumes_from_that_notebook(tree):
@@ -151,7 +151,7 @@ def test_missing_report_resumes_from_that_notebook(tree):
     for stem in ("02_effects", "03_pooled"):
         (tree / "reports" / "alpha" / f"{stem}.html").unlink()
     assert make(tree, "reports").returncode == 0
-    assert calls(tree) == ["-m metareview.pipeline run --review alpha --from 02"]
+    assert calls(tree) == ["-m metareview.run.pipeline run --review alpha --from 02"]
 
 
 def test_package_change_reruns_every_review(tree):
@@ -171,7 +171,7 @@ def test_an_override_stamp_newer_than_a_report_reruns_from_that_notebook(tree):
     stamp.parent.mkdir()
     _touch_later(stamp)
     assert make(tree, "reports").returncode == 0
-    assert calls(tree) == ["-m metareview.pipeline run --review beta --from 02"]
+    assert calls(tree) == ["-m metareview.run.pipeline run --review beta --from 02"]
 
 
 def test_make_share_notebooks_1_ships_the_notebooks(tree):
@@ -179,8 +179,8 @@ def test_make_share_notebooks_1_ships_the_notebooks(tree):
     result = make(tree, "share", "NOTEBOOKS=1")
     assert result.returncode == 0, result.stdout + result.stderr
     log = (tree / "calls.log").read_text().splitlines()
-    assert "-m metareview.record share --with-notebooks" in log
-    assert "-m metareview.pipeline run --review alpha --from 01" in log
+    assert "-m metareview.run.record share --with-notebooks" in log
+    assert "-m metareview.run.pipeline run --review alpha --from 01" in log
 
 
 def test_a_failing_run_keeps_the_reports_it_wrote(tree):
@@ -198,8 +198,8 @@ def test_a_failing_run_keeps_the_reports_it_wrote(tree):
     assert (tree / "reports" / "alpha" / "01_clean.html").is_file()
     calls(tree)
     assert make(tree, "reports").returncode == 0
-    assert sorted(calls(tree)) == ["-m metareview.pipeline run --review alpha --from 02",
-                                   "-m metareview.pipeline run --review beta --from 02"]
+    assert sorted(calls(tree)) == ["-m metareview.run.pipeline run --review alpha --from 02",
+                                   "-m metareview.run.pipeline run --review beta --from 02"]
 
 
 def test_makefile_rules_of_the_house():

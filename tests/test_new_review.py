@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from metareview.report.pooled import MAIN
 from support import empty_clone, make_in, rewrite_sheet
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,7 +121,7 @@ def test_the_scaffold_writes_every_sheet_and_a_codebook(bcg_root):
 @pytest.mark.slow
 def test_pooled_risk_ratio_equals_metafor(bcg_root):
     pooled = pd.read_csv(bcg_root / "data" / "processed" / NAME / "pooled.csv")
-    row = pooled[(pooled["outcome"] == "tb") & (pooled["analysis"] == "main")].iloc[0]
+    row = pooled[(pooled["outcome"] == "tb") & (pooled["analysis"] == MAIN)].iloc[0]
     expected = _fixture("pool", dataset="bcg_rr", method="REML", test="z")
     assert row["k"] == 13
     assert row["estimate"] == pytest.approx(expected["estimate"], rel=1e-6)

@@ -97,15 +97,16 @@ def test_from_reported_t_and_p_agree():
     [
         (
             lambda: paired_md(m1=[1, 2], sd1=[1, 0], m2=[0, 0], sd2=[1, 1], n=[5, 5], r=0.5),
-            "study index 1: sd1",
+            "study 1: sd1",
         ),
         (lambda: paired_md(m1=1, sd1=1, m2=0, sd2=1, n=5, r=1.5), "r must lie"),
         (lambda: paired_md(m1=1, sd1=1, m2=0, sd2=1, n=5, r=1.0), "not positive"),
         (
             lambda: paired_smd(m1=[1, 2], sd1=1, m2=0, sd2=1, n=[5, 2], r=0.5),
-            "study index 1: n must be >= 3",
+            "study 1: n must be >= 3",
         ),
-        (lambda: paired_md(m1=[1, 2, 3], sd1=[1, 1], m2=0, sd2=1, n=5, r=0.5), "different lengths"),
+        (lambda: paired_md(m1=[1, 2, 3], sd1=[1, 1], m2=0, sd2=1, n=5, r=0.5),
+         "m1 has 3 values but sd1 has 2: study 2 has no sd1"),
         (lambda: paired_from_reported(1.0, n=10), "give one of"),
         (lambda: paired_from_reported(3.0, n=10, ci=(0.0, 2.0)), "outside its CI"),
     ],

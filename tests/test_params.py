@@ -19,7 +19,7 @@ def write_yaml(tmp_path: Path, text: str) -> Path:
 
 def test_contract_defaults():
     assert DEFAULTS == {
-        "review": "", "tau2_method": "REML", "test": "knha", "paired_r": 0.5, "alpha": 0.05,
+        "review": "", "tau2_method": "REML", "test": "knha", "paired_r": 0.5, "level": 0.95,
         "exclude_studies": [], "timepoint": "last", "min_k_pool": 2, "n_perm": 5000,
         "seed": 20260101, "sensitivity_r": [0.2, 0.5, 0.8], "analysis_method": "default",
         "bayes_tau_prior": "default", "bayes_mu_prior": "uniform",
@@ -87,6 +87,8 @@ BAD = [
     ("paired_r: true\n", ["'paired_r'", "True", "a number"]),
     ("alpha: 0\n", ["'alpha'", "between 0 and 1"]),
     ("alpha: .nan\n", ["'alpha'", "between 0 and 1"]),
+    ("level: 95\n", ["'level'", "between 0 and 1", "0.95"]),
+    ("alpha: 0.1\nlevel: 0.95\n", ["'alpha' = 0.1", "'level' = 0.95", "disagree"]),
     ("exclude_studies: Smith2020\n", ["'exclude_studies'", "a list of study_id"]),
     ("exclude_studies: [2020]\n", ["'exclude_studies'", "quote ids"]),
     ("timepoint: final\n", ["'timepoint'", "'last', 'first'"]),
@@ -153,3 +155,40 @@ def test_an_unknown_study_id_of_a_large_review_names_the_nearest_and_the_count()
     assert "Study059" not in message  # the rest is counted, not listed
     with pytest.raises(ParameterError, match="Studies.csv has none"):
         check_study_ids({"exclude_studies": ["A"]}, [], "params/x.yaml")
+
+
+# --- alpha in a params file is read once, as the confidence level ---------------------------
+
+
+@pytest.mark.parametrize(("text", "overrides", "level"), [
+    ("alpha: 0.05\n", None, 0.95),
+    ("alpha: 0.1\n", None, 0.9),
+    ("level: 0.9\n", None, 0.9),
+    ("alpha: 0.1\nlevel: 0.9\n", None, 0.9),  # both, and they agree
+    ("alpha: 0.05\n", {"alpha": "0.1"}, 0.9),  # the command line wins, in either name
+    ("alpha: 0.05\n", {"level": "0.9"}, 0.9),
+    ("level: 0.9\n", {"alpha": "0.05"}, 0.95),
+])
+def test_alpha_becomes_level_and_only_level_reaches_the_notebooks(tmp_path, text, overrides,
+                                                                  level):
+    values = load_params("r", path=write_yaml(tmp_path, text), overrides=overrides)
+    assert values["level"] == level and "alpha" not in values
+    assert set(values) == set(DEFAULTS)
+
+
+def test_the_committed_params_files_give_level_095():
+    for path in sorted(REPO_PARAMS.glob("*.yaml")):
+        assert load_params(path.stem, path=path)["level"] == 0.95, path.name
+
+
+def test_an_alpha_override_marks_the_run_as_overridden(tmp_path, monkeypatch):
+    from metareview.run import pipeline
+
+    monkeypatch.setenv("METAREVIEW_ROOT", str(tmp_path))
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "r.yaml").write_text("alpha: 0.05\n", encoding="utf-8")
+    overrides = {"alpha": "0.1"}
+    values = load_params("r", overrides=overrides)
+    assert pipeline.effective_overrides("r", overrides, values) == {"level": 0.9}
+    assert pipeline.effective_overrides("r", {"alpha": "0.05"}, load_params(
+        "r", overrides={"alpha": "0.05"})) == {}

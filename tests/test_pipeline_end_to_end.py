@@ -2,7 +2,7 @@
 
 The fixture (tests/fixtures/review_fixture, metadat's dat.normand1999 and dat.bcg laid out as
 extraction sheets) is copied with the notebooks into a temporary repository root, and
-`python -m metareview.pipeline run` executes it there (METAREVIEW_ROOT points at it). The test
+`python -m metareview.run.pipeline run` executes it there (METAREVIEW_ROOT points at it). The test
 then checks the reports, the figures, the processed tables and the numeric record, including a
 pooled estimate against metafor 3.8-1:
 
@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from metareview.report.pooled import MAIN
 from metareview.run import pipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def _fresh_run(root: Path) -> Path:
     shutil.copytree(FIXTURE, root / "data" / "raw" / REVIEW)
     (root / "params").mkdir()
     (root / "params" / f"{REVIEW}.yaml").write_text(f"review: {REVIEW}\nn_perm: 1000\n")
-    done = _run(root, "metareview.pipeline", "run", "--review", REVIEW)
+    done = _run(root, "metareview.run.pipeline", "run", "--review", REVIEW)
     assert done.returncode == 0, done.stdout + done.stderr
     return root
 
@@ -66,7 +67,7 @@ def test_two_runs_give_byte_identical_processed_data_and_record(run_root, tmp_pa
     """Same inputs, same outputs: no timestamps, unordered iteration or unseeded randomness."""
     second = _fresh_run(tmp_path / "again")
     for root in (run_root, second):
-        done = _run(root, "metareview.record", "write", "--review", REVIEW)
+        done = _run(root, "metareview.run.record", "write", "--review", REVIEW)
         assert done.returncode == 0, done.stdout + done.stderr
     first_tree = _tree_bytes(run_root / "data" / "processed")
     second_tree = _tree_bytes(second / "data" / "processed")
@@ -128,14 +129,14 @@ def test_processed_tables(run_root):
 
 @pytest.mark.slow
 def test_results_record_and_check(run_root):
-    written = _run(run_root, "metareview.record", "write", "--review", REVIEW)
+    written = _run(run_root, "metareview.run.record", "write", "--review", REVIEW)
     assert written.returncode == 0, written.stdout + written.stderr
     record = json.loads((run_root / "results" / f"{REVIEW}.json").read_text())
     assert {"pooled", "sensitivity", "subgroups", "safety"} <= set(record["tables"])
     pooled_tb = [v for k, v in record["tables"]["pooled"].items() if "outcome=tb" in k]
     assert len(pooled_tb) == 1 and pooled_tb[0]["k"] == 13
     assert "figures/forest_tb.png" in record["figures"]
-    checked = _run(run_root, "metareview.record", "check", "--review", REVIEW)
+    checked = _run(run_root, "metareview.run.record", "check", "--review", REVIEW)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
@@ -261,7 +262,7 @@ def test_word_summary_holds_the_figures_with_captions_and_no_identifiers(run_roo
 def test_share_ships_reports_without_notebooks_unless_asked(run_root):
     import zipfile
 
-    shared = _run(run_root, "metareview.record", "share")
+    shared = _run(run_root, "metareview.run.record", "share")
     assert shared.returncode == 0, shared.stderr
     names = zipfile.ZipFile(run_root / "dist" / "reports.zip").namelist()
     assert "reports/index.html" in names and f"reports/{REVIEW}/06_summary.html" in names
@@ -270,7 +271,7 @@ def test_share_ships_reports_without_notebooks_unless_asked(run_root):
     assert not any(n.endswith(".ipynb") for n in names)
     index = zipfile.ZipFile(run_root / "dist" / "reports.zip").read("reports/index.html")
     assert b".ipynb" not in index
-    with_notebooks = _run(run_root, "metareview.record", "share", "--with-notebooks")
+    with_notebooks = _run(run_root, "metareview.run.record", "share", "--with-notebooks")
     assert with_notebooks.returncode == 0
     names = zipfile.ZipFile(run_root / "dist" / "reports.zip").namelist()
     assert f"reports/{REVIEW}/03_pooled_models.ipynb" in names
@@ -285,7 +286,7 @@ def test_summary_and_index_render_in_headless_chromium(run_root, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("chromium is not installed (.ci/run installs Debian's chromium when it can)")
-    record = _run(run_root, "metareview.record", "index")
+    record = _run(run_root, "metareview.run.record", "index")
     assert record.returncode == 0, record.stderr
     pages = [run_root / "reports" / REVIEW / "06_summary.html", run_root / "reports" / "index.html"]
     for page in pages:
@@ -363,7 +364,7 @@ def test_the_bayesian_model_of_every_pooled_outcome_in_the_reports(run_root, mon
     from metareview.run import consistency
 
     monkeypatch.setenv(files.ROOT_ENV, str(run_root))
-    assert _run(run_root, "metareview.record", "index").returncode == 0
+    assert _run(run_root, "metareview.run.record", "index").returncode == 0
     assert consistency.problems(REVIEW) == []
     original = (processed / "bayes.csv").read_text()
     try:
@@ -381,7 +382,7 @@ def test_every_page_shows_the_result_table_numbers(run_root, monkeypatch):
     from metareview.run import consistency
 
     monkeypatch.setenv(files.ROOT_ENV, str(run_root))
-    record = _run(run_root, "metareview.record", "index")
+    record = _run(run_root, "metareview.run.record", "index")
     assert record.returncode == 0, record.stdout + record.stderr
     assert consistency.problems(REVIEW) == []
     pooled = pd.read_csv(run_root / "data" / "processed" / REVIEW / "pooled.csv")
@@ -410,7 +411,7 @@ def test_pages_for_coauthors_are_in_words(run_root, monkeypatch):
     from metareview.run import wording
 
     monkeypatch.setenv(files.ROOT_ENV, str(run_root))
-    record = _run(run_root, "metareview.record", "index")
+    record = _run(run_root, "metareview.run.record", "index")
     assert record.returncode == 0, record.stdout + record.stderr
     assert wording.problems(REVIEW) == []
     index = run_root / "reports" / "index.html"
@@ -446,7 +447,7 @@ def test_every_image_of_every_report_says_what_it_shows(run_root):
             if tag == "img":
                 self.alts.append(dict(attrs).get("alt"))
 
-    record = _run(run_root, "metareview.record", "index")
+    record = _run(run_root, "metareview.run.record", "index")
     assert record.returncode == 0, record.stdout + record.stderr
     pages = sorted((run_root / "reports").rglob("*.html"))
     alts: dict[str, list] = {}
@@ -461,7 +462,7 @@ def test_every_image_of_every_report_says_what_it_shows(run_root):
     pooled = pd.read_csv(run_root / "data" / "processed" / REVIEW / "pooled.csv")
     outcomes = pd.read_csv(run_root / "data" / "raw" / REVIEW / "outcomes.csv")
     table = text.present_pooled(pooled, outcomes)
-    tb = table[(table["outcome"] == "Tuberculosis cases") & (table["analysis"] == "main")].iloc[0]
+    tb = table[(table["outcome"] == "Tuberculosis cases") & (table["analysis"] == MAIN)].iloc[0]
     forest = [a for a in alts["03_pooled_models.html"]
               if a.startswith("Forest plot: Tuberculosis cases (RR; lower is better).")]
     assert len(forest) == 1
@@ -489,7 +490,7 @@ def test_every_page_fits_a_1280_pixel_window(run_root, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.skip("chromium is not installed")
-    record = _run(run_root, "metareview.record", "index")
+    record = _run(run_root, "metareview.run.record", "index")
     assert record.returncode == 0, record.stdout + record.stderr
     pages = sorted((run_root / "reports" / REVIEW).glob("*.html")) + [
         run_root / "reports" / "index.html"]
@@ -536,7 +537,7 @@ def test_a_notebook_whose_inputs_are_missing_stops_at_its_first_cell_in_one_line
     shutil.copytree(run_root, root, symlinks=True)
     shutil.rmtree(root / "data" / "processed")  # what `make clean` leaves
     shutil.rmtree(root / "reports")
-    done = _run(root, "metareview.pipeline", "run", "--review", REVIEW, "--notebooks", "04")
+    done = _run(root, "metareview.run.pipeline", "run", "--review", REVIEW, "--notebooks", "04")
     assert done.returncode == 1
     # before: a FileNotFoundError from deep in the stack, naming nothing to run
     assert ("UpstreamError: 04_subgroups of fixture needs what 01_data_cleaning writes "
@@ -579,11 +580,11 @@ def test_a_partly_run_review_is_one_line_of_check(run_root, tmp_path):
 def test_a_run_with_overrides_says_so_in_one_line_of_check(run_root, tmp_path):
     root = tmp_path / "overridden"
     shutil.copytree(run_root, root, symlinks=True)
-    assert _run(root, "metareview.record", "write", "--review", REVIEW).returncode == 0
-    done = _run(root, "metareview.pipeline", "run", "--review", REVIEW, "--from", "03",
+    assert _run(root, "metareview.run.record", "write", "--review", REVIEW).returncode == 0
+    done = _run(root, "metareview.run.pipeline", "run", "--review", REVIEW, "--from", "03",
                 "-p", "tau2_method=DL")
     assert done.returncode == 0, done.stderr
-    check = _run(root, "metareview.record", "check", "--review", REVIEW)
+    check = _run(root, "metareview.run.record", "check", "--review", REVIEW)
     assert check.returncode == 1
     lines = check.stderr.strip().splitlines()
     # before: hundreds of "result changed/removed/added" lines and no word of the override
@@ -591,7 +592,7 @@ def test_a_run_with_overrides_says_so_in_one_line_of_check(run_root, tmp_path):
         "fixture: run with overrides: tau2_method=DL in 03_pooled_models, 04_subgroups, "
         "05_safety, 06_summary (not params/fixture.yaml")
     assert "listed with --verbose" in lines[0]
-    verbose = _run(root, "metareview.record", "check", "--review", REVIEW, "--verbose")
+    verbose = _run(root, "metareview.run.record", "check", "--review", REVIEW, "--verbose")
     assert lines[0].startswith(verbose.stderr.splitlines()[0] + " [")
     # the method is part of a pooled row's key: REML rows removed, DL rows added
     assert "result removed: pooled: " in verbose.stderr

@@ -169,7 +169,7 @@ def test_interrupted_run_leaves_nothing_that_looks_finished(finished, tmp_path):
     root = copy_of(finished[0], tmp_path)
     reports = root / "reports" / "mini"
     driver = (
-        "from metareview import pipeline as p\n"
+        "from metareview.run import pipeline as p\n"
         "nbs = p.discover_notebooks()\n"
         "p.run_review('mini', {'review': 'mini', 'sleep_seconds': 120}, nbs, nbs, 'python3')\n"
     )
@@ -213,7 +213,7 @@ def cli_root(tmp_path):
 def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, files.ROOT_ENV: str(root)}
     return subprocess.run(
-        [sys.executable, "-m", "metareview.pipeline", "run", *args],
+        [sys.executable, "-m", "metareview.run.pipeline", "run", *args],
         cwd=root, env=env, capture_output=True, text=True, timeout=600,
     )
 

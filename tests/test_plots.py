@@ -1,4 +1,4 @@
-"""Tests of the figures (metareview.plots): content, files, resolution and determinism."""
+"""Tests of the figures (metareview.report.figures): content, files, resolution and determinism."""
 
 from __future__ import annotations
 

@@ -28,6 +28,22 @@ def test_every_public_name_is_listed():
 
 
 def test_pipeline_start_does_not_import_the_statistics():
-    code = "import sys, metareview.pipeline; print('pandas' in sys.modules, 'scipy' in sys.modules)"
+    code = ("import sys, metareview.run.pipeline; "
+            "print('pandas' in sys.modules, 'scipy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"], out.stdout
+
+
+def test_one_version_the_installed_package_reads_it_from_the_module():
+    # pyproject.toml declares the version dynamic and setuptools reads metareview.__version__,
+    # so the installed metadata and the module cannot disagree.
+    import importlib.metadata
+    import tomllib
+    from pathlib import Path
+
+    assert importlib.metadata.version("metareview") == mr.__version__
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml")
+                            .read_text(encoding="utf-8"))
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "metareview.__version__"}

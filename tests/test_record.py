@@ -188,7 +188,7 @@ def test_command_line_exit_codes(tree):
     env = {**os.environ, files.ROOT_ENV: str(tree)}
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "metareview.record", *args], cwd=tree,
+        return subprocess.run([sys.executable, "-m", "metareview.run.record", *args], cwd=tree,
                               env=env, capture_output=True, text=True, timeout=120)
 
     ok = run("check", "--review", REVIEW)

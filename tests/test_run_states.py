@@ -145,12 +145,12 @@ def test_a_run_with_overrides_is_marked_rerun_by_make_and_recorded_only_when_ask
     assert _make(root, "record").returncode == 0
     record = (root / "results" / "alpha.json").read_text()
 
-    same = _python(root, "metareview.pipeline", "run", "--review", "alpha", "--from", "03",
+    same = _python(root, "metareview.run.pipeline", "run", "--review", "alpha", "--from", "03",
                    "-p", "paired_r=0.5")  # the file's own value: no override
     assert same.returncode == 0, same.stderr
     assert not (processed / "OVERRIDDEN.txt").exists()
 
-    run = _python(root, "metareview.pipeline", "run", "--review", "alpha", "--from", "02",
+    run = _python(root, "metareview.run.pipeline", "run", "--review", "alpha", "--from", "02",
                   "-p", "paired_r=0.8")
     assert run.returncode == 0, run.stderr
     assert "run-overridden" not in (reports / "01_numbers.html").read_text()
@@ -162,13 +162,13 @@ def test_a_run_with_overrides_is_marked_rerun_by_make_and_recorded_only_when_ask
     assert "Run with parameter overrides: paired_r=0.8 in 02_summary, 03_final" in (
         root / "reports" / "index.html").read_text()
 
-    check = _python(root, "metareview.record", "check", "--review", "alpha")
+    check = _python(root, "metareview.run.record", "check", "--review", "alpha")
     assert check.returncode == 1
     assert check.stderr.strip().splitlines() == [
         "alpha: run with overrides: paired_r=0.8 in 02_summary, 03_final (not params/alpha.yaml, "
         "so its results differ from the record by design; `make reports` runs it with the file)"]
 
-    refused = _python(root, "metareview.record", "write", "--review", "alpha")
+    refused = _python(root, "metareview.run.record", "write", "--review", "alpha")
     assert refused.returncode == 1 and "run with overrides: paired_r=0.8" in refused.stderr
     assert (root / "results" / "alpha.json").read_text() == record
 
@@ -178,7 +178,7 @@ def test_a_run_with_overrides_is_marked_rerun_by_make_and_recorded_only_when_ask
     assert json.loads((root / "results" / "alpha.json").read_text())["overrides"] == {
         "paired_r": 0.8}
     assert "named in the record" in asked.stdout
-    assert _python(root, "metareview.record", "check", "--review", "alpha").returncode == 0
+    assert _python(root, "metareview.run.record", "check", "--review", "alpha").returncode == 0
 
     # before: `make reports` had nothing to do after a run with overrides
     rerun = _make(root, "reports")
@@ -188,7 +188,7 @@ def test_a_run_with_overrides_is_marked_rerun_by_make_and_recorded_only_when_ask
     assert "run-overridden" not in (reports / "02_summary.html").read_text()
     assert "overrides" not in (root / "reports" / "index.html").read_text()
     assert _make(root, "reports").stdout.count("started") == 0  # and now nothing to do
-    stale = _python(root, "metareview.record", "check", "--review", "alpha")
+    stale = _python(root, "metareview.run.record", "check", "--review", "alpha")
     assert stale.returncode == 1
     assert "was written from a run with overrides: paired_r=0.8" in stale.stderr
 
@@ -199,7 +199,7 @@ def test_a_parameter_that_acts_before_the_first_notebook_run_is_refused(tmp_path
     assert _make(root, "reports").returncode == 0
     report = root / "reports" / "alpha" / "03_final.html"
     before = report.stat().st_mtime_ns
-    run = _python(root, "metareview.pipeline", "run", "--review", "alpha", "--from", "03",
+    run = _python(root, "metareview.run.pipeline", "run", "--review", "alpha", "--from", "03",
                   "-p", "paired_r=0.8")
     assert run.returncode == 2
     assert ("parameter paired_r=0.8 cannot act in 03_final: it acts in 02_summary "
@@ -211,12 +211,12 @@ def test_a_parameter_that_acts_before_the_first_notebook_run_is_refused(tmp_path
 @pytest.mark.slow
 def test_check_says_not_run_in_one_line(tmp_path):
     root = _root(tmp_path, ("alpha", "beta"))
-    assert _python(root, "metareview.pipeline", "run", "--review", "alpha").returncode == 0
-    assert _python(root, "metareview.record", "write", "--review", "alpha").returncode == 0
+    assert _python(root, "metareview.run.pipeline", "run", "--review", "alpha").returncode == 0
+    assert _python(root, "metareview.run.record", "write", "--review", "alpha").returncode == 0
     check = _make(root, "check")
     assert check.returncode != 0
     lines = [line for line in check.stderr.splitlines() if line.startswith(("alpha", "beta", "  "))]
     assert lines == ["beta: not run (no report in reports/beta): run `make reports`"]
     assert "alpha: ok" in check.stdout
     verbose = _make(root, "-n", "check", "VERBOSE=1")
-    assert "metareview.record check --verbose" in verbose.stdout
+    assert "metareview.run.record check --verbose" in verbose.stdout

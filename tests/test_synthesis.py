@@ -37,7 +37,7 @@ from metareview.stats import vocabulary
 FIXTURE = Path(__file__).parent / "fixtures" / "review_fixture"
 
 
-# --- effects built straight from the fixture's arm data (independent of metareview.derive) ----
+# --- effects built straight from the fixture's arm data (independent of review.derive) ----------
 
 
 def _arms() -> pd.DataFrame:
@@ -99,7 +99,7 @@ def mixed(bcg, normand) -> pd.DataFrame:
 
 
 def test_pooled_table_matches_metafor_knha_and_z(bcg, normand):
-    table = pooled.pooled_table(pd.concat([bcg, normand]), "REML", "knha", 2, 0.05)
+    table = pooled.pooled_table(pd.concat([bcg, normand]), "REML", "knha", 2, 0.95)
     tb = table.set_index("outcome").loc["tb"]
     assert tb["k"] == 13 and tb["status"] == "pooled"
     assert tb["estimate"] == pytest.approx(-0.7145323422, rel=1e-6)

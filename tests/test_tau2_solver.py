@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from metareview import pool
-from metareview import heterogeneity
+from metareview.stats import heterogeneity
 from metareview.stats.heterogeneity import (
     estimate_tau2_batch,
     scoring_iterations,

@@ -63,11 +63,11 @@ def test_a_review_folder_name_is_never_a_command(tree):
     assert result.returncode == 0, result.stdout + result.stderr
     assert not (tree / "pwned").exists()
     reviews = sorted({line.split()[4] for line in _logged(tree)
-                      if "metareview.pipeline run" in line})
+                      if "metareview.run.pipeline run" in line})
     assert reviews == ["alpha", "beta"]
     # the runner is asked once to say which folders were left out
     assert [line for line in _logged(tree) if "pipeline folders" in line] == [
-        "-m metareview.pipeline folders"]
+        "-m metareview.run.pipeline folders"]
     assert "reviews: alpha beta;" in make(tree, "help").stdout
 
 

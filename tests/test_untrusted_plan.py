@@ -325,11 +325,11 @@ def test_the_runner_reports_a_folder_name_make_cannot_handle(root):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
     env[files.ROOT_ENV] = str(root)
     # a run of another review says so (and runs nothing here: no notebooks in this root)
-    done = subprocess.run([sys.executable, "-m", "metareview.pipeline", "run", "--review",
+    done = subprocess.run([sys.executable, "-m", "metareview.run.pipeline", "run", "--review",
                            "rev"], cwd=root, env=env, capture_output=True, text=True, timeout=300)
     assert "warning: data/raw/'my review' is not run or checked" in done.stderr
     assert "'my-review'" in done.stderr
-    folders = subprocess.run([sys.executable, "-m", "metareview.pipeline", "folders"], cwd=root,
+    folders = subprocess.run([sys.executable, "-m", "metareview.run.pipeline", "folders"], cwd=root,
                              env=env, capture_output=True, text=True, timeout=120)
     assert folders.returncode == 1 and "'my review' is not run or checked" in folders.stderr
     # make reports asks the runner once, before the reviews run
@@ -339,11 +339,11 @@ def test_the_runner_reports_a_folder_name_make_cannot_handle(root):
     ready = f"SETUP_STAMP={root / '.ready'}"
     plan = subprocess.run(["make", "-n", f"PY={sys.executable}", ready, "reports"], cwd=root,
                           env=env, capture_output=True, text=True, timeout=120)
-    assert f"{sys.executable} -m metareview.pipeline folders" in plan.stdout
+    assert f"{sys.executable} -m metareview.run.pipeline folders" in plan.stdout
     shutil.rmtree(spaced)
     plan = subprocess.run(["make", "-n", f"PY={sys.executable}", ready, "reports"], cwd=root,
                           env=env, capture_output=True, text=True, timeout=120)
-    assert "metareview.pipeline folders" not in plan.stdout
+    assert "metareview.run.pipeline folders" not in plan.stdout
 
 
 # --- an over-long cell ---------------------------------------------------------------------------

@@ -290,7 +290,7 @@ def test_command_line_records_the_failure(finished, tmp_path):
     shutil.rmtree(root / "data" / "processed")
     (root / "data" / "processed").write_text("x")
     env = {**os.environ, files.ROOT_ENV: str(root)}
-    done = subprocess.run([sys.executable, "-m", "metareview.pipeline", "run", "--review",
+    done = subprocess.run([sys.executable, "-m", "metareview.run.pipeline", "run", "--review",
                            "mini"], cwd=root, env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == pipeline.EXIT_FAILED

@@ -299,8 +299,8 @@ def test_payload_in_every_field_creates_nothing_in_the_rendered_reports(tmp_path
     attacked = inject(folder)
     assert len(attacked) > 35
     env = {**os.environ, "METAREVIEW_ROOT": str(root)}
-    for args in (("metareview.pipeline", "run", "--review", "fixture"),
-                 ("metareview.record", "index")):
+    for args in (("metareview.run.pipeline", "run", "--review", "fixture"),
+                 ("metareview.run.record", "index")):
         done = subprocess.run([sys.executable, "-m", *args], cwd=root, env=env, text=True,
                               capture_output=True, timeout=900)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -73,8 +73,8 @@ def test_a_parameter_set_after_the_notebook_where_it_acts_is_an_error_saying_whe
     assert str(caught.value) == (
         "parameter exclude_studies=[S1] cannot act in 03_pooled_models: it acts in "
         "02_effect_sizes (02_effect_sizes ran with exclude_studies=[]). Set it in "
-        "params/rev.yaml and run `make reports`, or run from 02: `python -m metareview.pipeline "
-        "run --review rev --from 02 -p exclude_studies=...`")
+        "params/rev.yaml and run `make reports`, or run from 02: "
+        "`python -m metareview.run.pipeline run --review rev --from 02 -p exclude_studies=...`")
     upstream.check(_namespace(tau2_method="DL"), "03_pooled_models")  # acts in 03 itself
 
 

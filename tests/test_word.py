@@ -12,6 +12,7 @@ from docx.oxml.ns import qn
 import metareview as mr
 from metareview.report.findings import OutcomeSummary, summary_of_findings
 from metareview.report.grade import assess
+from metareview.report.pooled import ALL_STUDIES, MAIN
 from metareview.report.word import CERTAINTY_DEFINITIONS, DOCUMENT_DATE, write_word
 
 from support import StubFit
@@ -320,7 +321,7 @@ def test_manuscript_figures_order_captions_and_missing_files(tmp_path):
         _png(folder / name, 4, 3)
     numbers = pd.DataFrame({
         "kind": ["pooled", "pooled", "single", "pooled"],
-        "analysis": ["main", "all studies", "main", "main"],
+        "analysis": [MAIN, ALL_STUDIES, MAIN, MAIN],
         "outcome": ["ecca", "healing", "pain", "missing_plot"],
         "measure": ["SMD", "MD", "MD", "RR"]})
     key = pd.DataFrame({"outcome": ["response:psoriasis"], "measure": ["PLO"]})

@@ -71,7 +71,7 @@ def test_a_bad_edit_is_reported_as_a_sheet_problem_before_any_checksum(tmp_path)
     studies = root / "data" / "raw" / "alpha" / "studies.csv"
     studies.write_text(studies.read_text().replace(",parallel,", ",paralel,", 1))
     env = {**os.environ, "METAREVIEW_ROOT": str(root)}
-    run = subprocess.run([sys.executable, "-m", "metareview.pipeline", "run", "--review",
+    run = subprocess.run([sys.executable, "-m", "metareview.run.pipeline", "run", "--review",
                           "alpha"], cwd=root, env=env, capture_output=True, text=True,
                          timeout=600)
     assert run.returncode == 2
@@ -139,14 +139,15 @@ def test_make_lab_passes_allow_root_as_root_and_lab_args(tmp_path):
 
 # --- command lines --------------------------------------------------------------------------------
 
-COMMANDS = ["metareview.pipeline", "metareview.record", "metareview.sheets",
-            "metareview.checksums", "metareview.codebook", "metareview.review.scaffold"]
+COMMANDS = ["metareview.run.pipeline", "metareview.run.record", "metareview.review.sheets",
+            "metareview.review.checksums", "metareview.review.codebook",
+            "metareview.review.scaffold"]
 MISSING = {
-    "metareview.pipeline": ["run", "--review", "nowhere"],
-    "metareview.record": ["check", "--review", "nowhere"],
-    "metareview.sheets": ["data/raw/nowhere"],
-    "metareview.checksums": ["verify", "data/raw/nowhere"],
-    "metareview.codebook": ["data/raw/nowhere"],
+    "metareview.run.pipeline": ["run", "--review", "nowhere"],
+    "metareview.run.record": ["check", "--review", "nowhere"],
+    "metareview.review.sheets": ["data/raw/nowhere"],
+    "metareview.review.checksums": ["verify", "data/raw/nowhere"],
+    "metareview.review.codebook": ["data/raw/nowhere"],
     "metareview.review.scaffold": ["Not A Name"],
 }
 
@@ -164,8 +165,8 @@ def test_every_command_line_has_help_and_no_traceback(module, tmp_path):
 
 
 SUBCOMMANDS = {
-    "metareview.record": ("write", "check", "index", "share"),
-    "metareview.pipeline": ("run", "reviews", "failures", "notebooks", "folders"),
+    "metareview.run.record": ("write", "check", "index", "share"),
+    "metareview.run.pipeline": ("run", "reviews", "failures", "notebooks", "folders"),
     "metareview.review.revman": ("import", "export"),
 }
 

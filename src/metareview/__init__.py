@@ -11,22 +11,18 @@ The package has four layers, each importing only the layers before it:
 - `metareview.report`: tables, plots, text, GRADE and the notebook helper.
 - `metareview.run`: the pipeline runner, the committed record and the index page.
 
-`metareview.files` (repository paths and atomic writes) sits beside them and imports nothing
-of the package, so every layer but the engine may use it.
+`metareview.files` (repository paths and atomic writes) sits beside them and imports of the
+package only `metareview.stats.plain` (plain values from numpy and pandas ones), so every layer
+but the engine may use it.
 
 The public API (`mr.pool`, `mr.effect_sizes`, ...) is imported on first use, so that the
-pipeline runner does not pay for pandas and SciPy at start-up. Modules that moved into the
-layers keep their old names as aliases (`metareview.pooling` is `metareview.stats.pooling`,
-`python -m metareview.pipeline` runs `metareview.run.pipeline`).
+pipeline runner does not pay for pandas and SciPy at start-up. Every module has one name, its
+path in the layers: `metareview.stats.pooling`, `python -m metareview.run.pipeline`.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.machinery
-import importlib.util
-import sys
 
 __version__ = "0.2.0"
 
@@ -50,30 +46,6 @@ _API = {
     "pool_bayes": "stats.bayes",
 }
 
-# old module name -> its home in the layers
-MOVED_MODULES = {
-    "results": "stats.results",
-    "escalc": "stats.escalc",
-    "paired": "stats.paired",
-    "conversions": "stats.conversions",
-    "heterogeneity": "stats.heterogeneity",
-    "pooling": "stats.pooling",
-    "moderators": "stats.moderators",
-    "binary": "stats.binary",
-    "small_study": "stats.small_study",
-    "sensitivity": "stats.sensitivity",
-    "schema": "review.schema",
-    "sheets": "review.sheets",
-    "checksums": "review.checksums",
-    "codebook": "review.codebook",
-    "derive": "review.derive",
-    "params": "review.params",
-    "plots": "report.figures",
-    "outputs": "files",
-    "pipeline": "run.pipeline",
-    "record": "run.record",
-}
-
 __all__ = sorted(_API)
 
 
@@ -87,43 +59,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_API))
-
-
-class _MovedModuleLoader(importlib.abc.Loader):
-    """Load an old module name as the very module object of its new home.
-
-    `get_code` serves `python -m metareview.<old>`: runpy asks the loader for the code and runs
-    it as `__main__`, exactly as `python -m metareview.<new home>` would.
-    """
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-
-    def create_module(self, spec):
-        return importlib.import_module(self.target)
-
-    def exec_module(self, module) -> None:
-        """Nothing to run: the target module is already executed."""
-
-    def get_code(self, fullname: str):
-        spec = importlib.util.find_spec(self.target)
-        return spec.loader.get_code(self.target)
-
-    def is_package(self, fullname: str) -> bool:
-        return False
-
-
-class _MovedModuleFinder(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path=None, target=None):
-        prefix, _, old = fullname.rpartition(".")
-        if prefix != __name__ or old not in MOVED_MODULES:
-            return None
-        target_name = f"{__name__}.{MOVED_MODULES[old]}"
-        # the origin (the new file) becomes __file__ when runpy runs the module as __main__
-        origin = importlib.util.find_spec(target_name).origin
-        return importlib.machinery.ModuleSpec(fullname, _MovedModuleLoader(target_name),
-                                              origin=origin)
-
-
-if not any(isinstance(finder, _MovedModuleFinder) for finder in sys.meta_path):
-    sys.meta_path.append(_MovedModuleFinder())

@@ -16,6 +16,10 @@ becomes part of a path (a review, an outcome, a study, a comparison, a figure or
 pass one rule, `NAME_RULE` (`check_name`), and every writer is given the folder it writes into
 and refuses a target that resolves outside it (`inside`): an outcome id `../../tmp/evil` is an
 error, never a file in /tmp.
+
+The module imports one module of the package, `metareview.stats.plain` (numpy and pandas values
+made plain Python values, the conversion a result's `to_dict()` uses too); it loads neither
+numpy nor pandas.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+
+from metareview.stats.plain import plain
 
 # One fixed format for floats in CSV files: 10 significant digits keeps far more precision than
 # any reported estimate needs while making tiny floating-point noise (last-bit differences
@@ -272,31 +278,11 @@ def format_float(value: float) -> str:
     return text
 
 
-def _plain(obj: Any) -> Any:
-    """numpy/pandas scalars and containers -> plain Python values."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy is a hard dependency
-        np = None
-    if np is not None:
-        if isinstance(obj, np.bool_):
-            return bool(obj)
-        if isinstance(obj, np.integer):
-            return int(obj)
-        if isinstance(obj, np.floating):
-            return float(obj)
-        if isinstance(obj, np.ndarray):
-            return obj.tolist()
-    if isinstance(obj, tuple):
-        return list(obj)
-    return obj
-
-
 def dumps_json(obj: Any, indent: int = 2) -> str:
     """Deterministic JSON text: sorted keys, fixed float format, NaN as null, trailing newline."""
 
     def encode(value: Any, level: int) -> str:
-        value = _plain(value)
+        value = plain(value)
         pad = " " * (indent * (level + 1))
         end = " " * (indent * level)
         if value is None:
@@ -318,7 +304,7 @@ def dumps_json(obj: Any, indent: int = 2) -> str:
                 for k, v in items
             )
             return "{\n" + body + "\n" + end + "}"
-        if isinstance(value, (list, set, frozenset)):
+        if isinstance(value, (list, tuple, set, frozenset)):
             seq = sorted(value) if isinstance(value, (set, frozenset)) else value
             if not seq:
                 return "[]"

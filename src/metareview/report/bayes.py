@@ -195,15 +195,14 @@ def _row(analysis: str, fit, role: str, reason: str, level: float, result) -> di
 
 
 def bayesian_models(analyses, *, tau_prior: str = DEFAULT, mu_prior: str | None = "uniform",
-                    alpha: float = 0.05, sensitivity: bool = True) -> BayesModels:
+                    level: float = 0.95, sensitivity: bool = True) -> BayesModels:
     """`mr.pool_bayes` on every pooled outcome of `analyses` (`report.pooled.analyses`).
 
     `tau_prior` "default" takes `default_tau_prior` of each outcome's measure; any other text
     (e.g. "halfnormal(0.5)") is used for every outcome. With `sensitivity`, each outcome is
     fitted again under `sensitivity_priors`. Intervals are bayesmeta's shortest intervals of
-    probability 1 − `alpha`; the estimate is the posterior median.
+    probability `level`; the estimate is the posterior median.
     """
-    level = 1 - alpha
     rows, fits, skipped = [], [], []
     for analysis, fit in analyses.fits:
         if fit.result is None:

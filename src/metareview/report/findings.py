@@ -96,6 +96,7 @@ from metareview.report.grade import (
     median_control_risk,
     total_participants,
 )
+from metareview.report.pooled import MAIN
 from metareview.review.schema import OUTCOME_DIRECTIONS
 from metareview.stats.escalc import back_transform
 from metareview.stats.vocabulary import is_proportion, is_ratio
@@ -175,7 +176,7 @@ class OutcomeSummary:
     vote: Any = None
     combined: Any = None
     row: Mapping[str, Any] | None = None
-    analysis: str = "main"
+    analysis: str = MAIN
     follow_up: str = ""
     comments: tuple[str, ...] = ()
     participants: float | None = None

@@ -105,7 +105,7 @@ class Notebook:
         """The model settings as keyword arguments of the table builders."""
         s = self.settings
         return {"method": s["tau2_method"], "test": s["test"], "min_k": s["min_k_pool"],
-                "alpha": s["alpha"]}
+                "level": s["level"]}
 
     # --- showing and saving ------------------------------------------------------------------
 

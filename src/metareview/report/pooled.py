@@ -85,12 +85,6 @@ def result_row(r) -> dict:
     }
 
 
-def pool_row(part: pd.DataFrame, method: str, test: str, level: float) -> dict:
-    """`result_row` of `mr.pool` on the rows of one outcome."""
-    return result_row(mr.pool(part["yi"].to_numpy(float), part["vi"].to_numpy(float),
-                              method=method, test=test, level=level))
-
-
 @dataclass(frozen=True)
 class OutcomeFit:
     """One outcome's effects, their study labels and its pooled model (None when not pooled)."""
@@ -112,14 +106,13 @@ class PooledOutcomes:
 
 
 def pool_outcomes(effects: pd.DataFrame, *, method: str = "REML", test: str = "knha",
-                  min_k: int = 2, alpha: float = 0.05) -> PooledOutcomes:
+                  min_k: int = 2, level: float = 0.95) -> PooledOutcomes:
     """The random-effects model of `mr.pool` for every outcome (and measure) of `effects`.
 
     Outcomes with fewer than `min_k` effects are listed with status "not pooled (k=…)"; a
     single study is shown as it is (its estimate and interval). With k = 2 the model is fitted
     but the `warning` column says how little it can tell.
     """
-    level = 1 - alpha
     rows, fits = [], []
     for outcome, measure, part in outcome_groups(effects):
         k = len(part)
@@ -151,9 +144,9 @@ def pool_outcomes(effects: pd.DataFrame, *, method: str = "REML", test: str = "k
 
 
 def pooled_table(effects: pd.DataFrame, method: str = "REML", test: str = "knha",
-                 min_k: int = 2, alpha: float = 0.05) -> pd.DataFrame:
+                 min_k: int = 2, level: float = 0.95) -> pd.DataFrame:
     """The table of `pool_outcomes` alone."""
-    return pool_outcomes(effects, method=method, test=test, min_k=min_k, alpha=alpha).table
+    return pool_outcomes(effects, method=method, test=test, min_k=min_k, level=level).table
 
 
 # --- sensitivity ------------------------------------------------------------------------------
@@ -168,8 +161,8 @@ HIGH_RISK = ("high", "serious", "critical")
 
 
 def _scenario_rows(effects: pd.DataFrame, analysis: str, setting: str, method: str, test: str,
-                   min_k: int, alpha: float) -> list[dict]:
-    table = pooled_table(effects, method, test, min_k, alpha)
+                   min_k: int, level: float) -> list[dict]:
+    table = pooled_table(effects, method, test, min_k, level)
     rows = table[_KEEP].to_dict("records")
     for row in rows:
         row.update(analysis=analysis, setting=setting)
@@ -210,7 +203,7 @@ class Sensitivity:
 
 
 def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML",
-                         test: str = "knha", min_k: int = 2, alpha: float = 0.05,
+                         test: str = "knha", min_k: int = 2, level: float = 0.95,
                          rs: Sequence[float] = (0.2, 0.5, 0.8), risk_of_bias=None,
                          estimators: Sequence[str] = ESTIMATORS) -> Sensitivity:
     """Every sensitivity analysis of the pooled outcomes, kept only where it differs.
@@ -222,7 +215,7 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
     `rederive(dispersion=..., paired_r=...)`, which returns effects); then each tau²
     estimator × test. Only outcomes pooled (k ≥ `min_k`) in the main analysis are reported.
     """
-    pooled = set(pooled_table(effects, method, test, min_k, alpha)
+    pooled = set(pooled_table(effects, method, test, min_k, level)
                  .query("status == 'pooled'")["outcome"])
     main = effects[effects["outcome"].isin(pooled)]
     base = _signature(main)
@@ -249,13 +242,13 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
             unchanged.append(f"{CODED_WORDS.get(analysis, analysis)}, {setting}: the same "
                              "effects as the main analysis")
             continue
-        rows += _scenario_rows(subset, analysis, setting, method, test, min_k, alpha)
+        rows += _scenario_rows(subset, analysis, setting, method, test, min_k, level)
     for estimator in progress(estimators, "sensitivity: tau² estimators x tests"):
         for each_test in TESTS:
             if (estimator, each_test) == (method, test):
                 continue
             rows += _scenario_rows(main, "estimator x test", f"{estimator} / {each_test}",
-                                   estimator, each_test, min_k, alpha)
+                                   estimator, each_test, min_k, level)
     table = pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
     return Sensitivity(sorted_frame(table, ["outcome", "analysis", "setting"]), unchanged)
 
@@ -300,7 +293,7 @@ def leave_one_out_scope(effects: pd.DataFrame, limit: int = MAX_LEAVE_ONE_OUT) -
 
 
 def leave_one_out_table(effects: pd.DataFrame, method: str = "REML", test: str = "knha",
-                        alpha: float = 0.05, min_k: int = 3,
+                        level: float = 0.95, min_k: int = 3,
                         limit: int = MAX_LEAVE_ONE_OUT) -> pd.DataFrame:
     """Each outcome with k ≥ `min_k` re-pooled once without each study (metafor's leave1out).
 
@@ -319,7 +312,7 @@ def leave_one_out_table(effects: pd.DataFrame, method: str = "REML", test: str =
         every_label = study_labels(part)
         labels = [every_label[i] for i in chosen]
         refits = [mr.pool(np.delete(yi, i), np.delete(vi, i), method=method, test=test,
-                          level=1 - alpha) for i in chosen]
+                          level=level) for i in chosen]
         table = pd.DataFrame([{key: getattr(fit, key) for key in LEAVE_ONE_OUT_FIELDS}
                               for fit in refits])
         for label, fit in zip(labels, table.to_dict("records")):
@@ -418,18 +411,18 @@ class NamedFit:
 
 
 def analyses(effects: pd.DataFrame, definitions=None, *, method: str = "REML",
-             test: str = "knha", min_k: int = 2, alpha: float = 0.05) -> Analyses:
+             test: str = "knha", min_k: int = 2, level: float = 0.95) -> Analyses:
     """`pool_outcomes` on the main analysis (`effects.main_analysis`) and, for outcomes where
     the main analysis leaves effects out, on all studies (the review's `main_analysis` in
     review.yaml says which studies the main analysis keeps)."""
     main_effects = effects[effects["main_analysis"]] if len(effects) else effects
-    main = pool_outcomes(main_effects, method=method, test=test, min_k=min_k, alpha=alpha)
+    main = pool_outcomes(main_effects, method=method, test=test, min_k=min_k, level=level)
     tables = [main.table.assign(analysis=MAIN)]
     fits = [(MAIN, fit) for fit in main.fits]
     left_out = effects[~effects["main_analysis"]] if len(effects) else effects
     if len(left_out):
         wider = effects[effects["outcome"].isin(set(left_out["outcome"]))]
-        everything = pool_outcomes(wider, method=method, test=test, min_k=min_k, alpha=alpha)
+        everything = pool_outcomes(wider, method=method, test=test, min_k=min_k, level=level)
         tables.append(everything.table.assign(analysis=ALL_STUDIES))
         fits += [(ALL_STUDIES, fit) for fit in everything.fits]
     table = pd.concat(tables, ignore_index=True)

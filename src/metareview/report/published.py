@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from metareview.report.proportions import is_pooled
+from metareview.report.pooled import MAIN
 from metareview.report.text import format_interval, format_number, format_p, natural
 from metareview.review.derive import analysis_of
 from metareview.review.ordering import natural_key
@@ -126,14 +127,14 @@ def _match(row, outcome, subgroup, pooled, subgroups, proportions, swim, swim_re
     mine = pooled[pooled["outcome"] == outcome] if len(pooled) else pooled
     if len(mine):
         # the main analysis first; the analysis of all studies where only it pools the outcome
-        mine = mine.assign(_rank=[(a != "main") - 2 * (st == "pooled")
+        mine = mine.assign(_rank=[(a != MAIN) - 2 * (st == "pooled")
                                   for a, st in zip(mine["analysis"], mine["status"])])
         mine = mine.sort_values("_rank", kind="stable")
         m = mine.iloc[0].to_dict()
         pooled_here = m["status"] == "pooled"
         comment = [_measure_note(row, m["measure"])]
-        main = mine[mine["analysis"] == "main"]
-        if m["analysis"] != "main" and len(main):
+        main = mine[mine["analysis"] == MAIN]
+        if m["analysis"] != MAIN and len(main):
             comment.append(f"the main analysis has k = {int(main.iloc[0]['k'])} "
                            f"({main.iloc[0]['studies']}); all studies pool k = {int(m['k'])}")
         if subgroup:

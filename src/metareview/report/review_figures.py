@@ -16,6 +16,7 @@ from metareview.report.descriptive import study_names
 from metareview.report.figures.forest import summarised as _banded
 from metareview.report.figures.layout import MAX_STUDY_ROWS
 from metareview.report.frames import study_intervals, with_exp
+from metareview.report.pooled import ALL_STUDIES, MAIN
 from metareview.review.ordering import NOT_REPORTED
 
 
@@ -98,7 +99,7 @@ def forest_for(named, review, level: float = 0.95, bayes=None):
     Bayesian model's diamond and prediction interval under them."""
     fit = named.fit
     label, direction = _outcome_info(review, fit.outcome)
-    where = "" if named.analysis == "main" else ", all studies"
+    where = "" if named.analysis == MAIN else f", {ALL_STUDIES}"
     rows = _rows(fit.effects, review)
     intervals = _single_intervals(rows, level)
     return figures.forest_plot(
@@ -191,7 +192,7 @@ def bubble_for(fit):
                                xlabel=fit.moderator.replace("_", " "), measure=fit.measure)
 
 
-def cumulative_for(named, review, method: str = "REML", test: str = "z", level: float = 0.95):
+def cumulative_for(named, review, method: str = "REML", test: str = "knha", level: float = 0.95):
     """Cumulative meta-analysis of one pooled outcome, studies added in order of year (with
     more studies than a figure has rows, `figures.MAX_STUDY_ROWS` evenly spaced steps)."""
     from metareview.stats.diagnostics import cumulative

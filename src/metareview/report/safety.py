@@ -64,13 +64,12 @@ def adverse_events_by_arm(adverse_events: pd.DataFrame) -> pd.DataFrame:
     return out[columns]
 
 
-def safety_table(adverse_events: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+def safety_table(adverse_events: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     """Per event type: Mantel-Haenszel RR and OR and Peto OR where both arms have counts.
 
     Double-zero studies are left out of the estimate (see `ZERO_EVENT_NOTE`); an event type
     with no comparative counts, or with no events at all, gets one row saying so.
     """
-    level = 1 - alpha
     counts = _counted(adverse_events)
     rows = []
     events = sorted(set(adverse_events["event"])) if adverse_events is not None and \

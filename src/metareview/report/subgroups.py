@@ -54,12 +54,12 @@ class SubgroupAnalyses:
 
 
 def subgroup_table(effects: pd.DataFrame, moderators: Sequence[str] = SUBGROUP_MODERATORS,
-                   method: str = "REML", test: str = "knha", alpha: float = 0.05,
+                   method: str = "REML", test: str = "knha", level: float = 0.95,
                    n_perm: int = 5000, seed: int = 20260101,
                    permutation_below_k: int = 30, definitions=None) -> pd.DataFrame:
     """The table of `subgroup_analyses` alone."""
     return subgroup_analyses(effects, moderators=moderators, method=method, test=test,
-                             alpha=alpha, n_perm=n_perm, seed=seed,
+                             level=level, n_perm=n_perm, seed=seed,
                              permutation_below_k=permutation_below_k,
                              definitions=definitions).table
 
@@ -101,7 +101,7 @@ def _group_row(base: dict, level: str, sub: pd.DataFrame, status: str, method: s
 
 
 def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBGROUP_MODERATORS,
-                      method: str = "REML", test: str = "knha", alpha: float = 0.05,
+                      method: str = "REML", test: str = "knha", level: float = 0.95,
                       n_perm: int = 5000, seed: int = 20260101,
                       permutation_below_k: int = 30, definitions=None) -> SubgroupAnalyses:
     """Subgroup analyses per outcome and moderator.
@@ -120,7 +120,6 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
     ("tested; 2 studies that do not report alloc left out"), as metafor leaves out rows with a
     missing moderator.
     """
-    level_ci = 1 - alpha
     rows, fits = [], []
     groups_of = list(outcome_groups(effects))
     for outcome, measure, part in progress(groups_of, "subgroup tests (outcomes)"):
@@ -146,18 +145,18 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
             yi = part_reported["yi"].to_numpy(float)
             vi = part_reported["vi"].to_numpy(float)
             group_fits = {}
-            for level in levels:
-                row, group_fits[level] = _group_row(
-                    base, level, part_reported[values == level],
-                    "pooled", method, test, level_ci)
-                if group_fits[level] is None:
+            for group in levels:
+                row, group_fits[group] = _group_row(
+                    base, group, part_reported[values == group],
+                    "pooled", method, test, level)
+                if group_fits[group] is None:
                     row["status"] = "single study (not pooled)"
                 rows.append(row)
             if len(unreported):
                 row, group_fits[ordering.NOT_REPORTED] = _group_row(
                     base, ordering.NOT_REPORTED, unreported,
                                     "not reported: left out of the tests", method, test,
-                                    level_ci)
+                                    level)
                 rows.append(row)
             # the levels in review.yaml order: the first is the reference of the dummies
             groups = pd.Categorical(values, categories=levels)
@@ -175,7 +174,7 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
                        "tau2_mode": mode}
                 try:
                     tests[mode] = mr.subgroup(yi, vi, pd.Series(groups), method=method,
-                                              tau2=mode, test=test, level=level_ci)
+                                              tau2=mode, test=test, level=level)
                     t = tests[mode]
                     # under Hartung-Knapp the common-tau² test is F(df, df2); otherwise chi² (Q)
                     row.update(statistic="F" if np.isfinite(t.df2) else "Q",
@@ -189,7 +188,7 @@ def subgroup_analyses(effects: pd.DataFrame, *, moderators: Sequence[str] = SUBG
             if len(tests) == 2:
                 # the overall diamond of the figure pools every study, reported or not
                 overall = mr.pool(part["yi"].to_numpy(float), part["vi"].to_numpy(float),
-                                  method=method, test=test, level=level_ci)
+                                  method=method, test=test, level=level)
                 shown = part.assign(**{moderator: [
                     ordering.NOT_REPORTED if gone else ordering.level_text(value)
                     for gone, value in zip(missing, part[moderator])]})
@@ -231,17 +230,17 @@ class MetaRegressions:
 
 
 def meta_regression_table(effects: pd.DataFrame, moderator: str = "timepoint_weeks",
-                          method: str = "REML", test: str = "knha", alpha: float = 0.05,
+                          method: str = "REML", test: str = "knha", level: float = 0.95,
                           min_k: int = MIN_K_META_REGRESSION, n_perm: int = 5000,
                           seed: int = 20260101, kind: str = "continuous",
                           definitions=None) -> pd.DataFrame:
     """The table of `meta_regressions` for one moderator."""
-    return _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed, kind,
+    return _regress(effects, moderator, method, test, level, min_k, n_perm, seed, kind,
                     definitions)[0]
 
 
 def meta_regressions(effects: pd.DataFrame, moderators, *, method: str = "REML",
-                     test: str = "knha", alpha: float = 0.05,
+                     test: str = "knha", level: float = 0.95,
                      min_k: int = MIN_K_META_REGRESSION, n_perm: int = 5000,
                      seed: int = 20260101, definitions=None) -> MetaRegressions:
     """Meta-regression of each outcome on each moderator of review.yaml, one at a time.
@@ -260,7 +259,7 @@ def meta_regressions(effects: pd.DataFrame, moderators, *, method: str = "REML",
     """
     tables, fits, factor_fits = [], [], []
     for moderator in moderators:
-        table, found = _regress(effects, moderator.column, method, test, alpha, min_k, n_perm,
+        table, found = _regress(effects, moderator.column, method, test, level, min_k, n_perm,
                                 seed, moderator.kind, definitions)
         tables.append(table)
         (fits if moderator.kind == "continuous" else factor_fits).extend(found)
@@ -293,7 +292,7 @@ def _moderator_values(part: pd.DataFrame, moderator: str, kind: str, definitions
     return pd.Categorical(text, categories=levels), present
 
 
-def _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed,
+def _regress(effects, moderator, method, test, level, min_k, n_perm, seed,
              kind="continuous", definitions=None):
     rows, fits = [], []
     groups_of = list(outcome_groups(effects))
@@ -319,7 +318,7 @@ def _regress(effects, moderator, method, test, alpha, min_k, n_perm, seed,
         yi, vi = fitted["yi"].to_numpy(float), fitted["vi"].to_numpy(float)
         mods = pd.DataFrame({moderator: x})
         try:
-            m = mr.meta_regression(yi, vi, mods, method=method, test=test, level=1 - alpha)
+            m = mr.meta_regression(yi, vi, mods, method=method, test=test, level=level)
         except ValueError as error:
             rows.append({**base, "status": _with_note(f"not fitted: {error}", note)})
             continue

@@ -215,7 +215,7 @@ def _comparative(review, effects, pooled, settings, swim, overrides, audit,
         if shown is not None and shown["status"] == "pooled":
             result = mr.pool(part["yi"].to_numpy(float), part["vi"].to_numpy(float),
                              method=settings["tau2_method"], test=settings["test"],
-                             level=1 - settings["alpha"])
+                             level=settings["level"])
         vote = combined = None
         people = None
         if shown is None and len(swim_row):
@@ -312,7 +312,7 @@ def _proportion_rows(review, processed: Path, settings, intervention: str, notes
             numbers.append({"kind": "harm not pooled", "analysis": MAIN,
                             "outcome": f"{r['outcome']}: {r['group']}", "measure": "PLO",
                             "k": int(r["k"]), "participants": int(r["participants"]),
-                            "level": 1 - settings["alpha"], "statement": rows[-1]["Comments"]})
+                            "level": settings["level"], "statement": rows[-1]["Comments"]})
             continue
         statement = findings.proportion_statement(
             "very low", intervention, _outcome_label(review, r["outcome"]), r["proportion"])
@@ -330,7 +330,7 @@ def _proportion_rows(review, processed: Path, settings, intervention: str, notes
                         "outcome": f"{r['outcome']}: {r['group']}", "measure": "PLO",
                         "k": int(r["k"]), "participants": int(r["participants"]),
                         "estimate": r["proportion"], "ci_low": r["ci_low"],
-                        "ci_high": r["ci_high"], "level": 1 - settings["alpha"],
+                        "ci_high": r["ci_high"], "level": settings["level"],
                         "statement": statement})
     return rows, numbers, ([f"{mark} {note}"] if rows else []), zero
 

@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from metareview.report.pooled import MAIN
 from metareview.stats.heterogeneity import tau2_bound_reached_search_end
 from metareview.stats.vocabulary import is_ratio
 
@@ -264,7 +265,7 @@ def pooled_sentences(pooled: pd.DataFrame, outcomes: pd.DataFrame | None = None)
         pick = (lambda n: r[f"{n}_exp"]) if ratio else (lambda n: r[n])
         pct = f"{100 * float(r['level']):g}%"
         interval = format_interval(pick("estimate"), pick("ci_low"), pick("ci_high"))
-        where = f" ({md(r['analysis'])})" if "analysis" in r and r["analysis"] != "main" else ""
+        where = f" ({md(r['analysis'])})" if "analysis" in r and r["analysis"] != MAIN else ""
         if r["status"] != "pooled":
             text = f"**{label}**{where}: {r['status']}"
             if int(r["k"]) == 1 and np.isfinite(r["estimate"]):

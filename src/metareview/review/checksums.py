@@ -5,9 +5,9 @@ file in the format of GNU `sha256sum` ("<64 hex digits>  <name>"), so that
 `cd data/raw/<review> && sha256sum -c SHA256SUMS` checks it too. Hidden files (names starting
 with '.', such as .DS_Store) are left out: they are operating-system clutter, not data.
 
-    python -m metareview.checksums verify data/raw/acne-scars
-    python -m metareview.checksums accept --review acne-scars   # `make checksums REVIEW=...`
-    python -m metareview.checksums write data/raw/acne-scars     # after an intended edit
+    python -m metareview.review.checksums verify data/raw/acne-scars
+    python -m metareview.review.checksums accept --review acne-scars   # `make checksums REVIEW=...`
+    python -m metareview.review.checksums write data/raw/acne-scars     # after an intended edit
 
 `accept` hashes a folder only when it is a review folder (it holds review.yaml), and a review named
 on the command line must follow `metareview.files.NAME_RULE`: `REVIEW=../../usr` is refused
@@ -167,13 +167,13 @@ def verify(review_dir: str | os.PathLike) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m metareview.checksums verify|accept|write DIR ...`."""
+    """`python -m metareview.review.checksums verify|accept|write DIR ...`."""
     import argparse
 
     from metareview.review.sheets import SheetValidationError
 
     parser = argparse.ArgumentParser(
-        prog="python -m metareview.checksums",
+        prog="python -m metareview.review.checksums",
         description="Check or accept the raw data of review folders against SHA256SUMS.")
     parser.add_argument("command", choices=("verify", "accept", "write"),
                         help="verify: check; accept: validate the sheets, then rewrite "

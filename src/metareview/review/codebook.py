@@ -8,8 +8,8 @@ or the outcomes change without touching the authors' prose:
     <!-- end of generated part -->
 
 The codebook is raw data (checksummed with the sheets), so the pipeline never writes it;
-`make codebook REVIEW=x` (`python -m metareview.codebook --write data/raw/x`) does, on request,
-and `make new-review` writes a first one. A test keeps every review's codebook in step.
+`make codebook REVIEW=x` (`python -m metareview.review.codebook --write data/raw/x`) does, on
+request, and `make new-review` writes a first one. A test keeps every review's codebook in step.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ def render(folder: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m metareview.codebook",
+        prog="python -m metareview.review.codebook",
         description="Print (or, with --write, write) the generated tables of a review's "
                     "CODEBOOK.md: its outcomes, vocabulary and every sheet's columns.")
     which = parser.add_mutually_exclusive_group(required=True)

@@ -3,6 +3,11 @@
 Every name and type is checked: an unknown name, a wrong type or a value outside the allowed set
 or range is a `ParameterError` naming the parameter, the value and what is allowed. Booleans are
 never accepted as numbers; whole numbers are accepted where a real number is expected.
+
+Intervals have one parameter from the engine to the notebooks, the confidence `level` (0.95).
+A params file or a command line may still give `alpha` (0.05, one minus the level, as earlier
+versions took it): `load_params` reads it as `level = 1 - alpha`, here and nowhere else, so
+the notebooks and the table builders of `report/` see `level` only.
 """
 
 from __future__ import annotations
@@ -19,14 +24,15 @@ from metareview.files import NAME_RULE, is_safe_name, shorten
 from metareview.review import yaml_files
 from metareview.stats.vocabulary import TAU2_METHODS, TESTS
 
-__all__ = ["DEFAULTS", "ParameterError", "check_study_ids", "load_params", "params_path"]
+__all__ = ["DEFAULTS", "ParameterError", "check_study_ids", "level_from_alpha", "load_params",
+           "params_path", "read_as"]
 
 DEFAULTS: dict[str, Any] = {
     "review": "",
     "tau2_method": "REML",
     "test": "knha",
     "paired_r": 0.5,
-    "alpha": 0.05,
+    "level": 0.95,
     "exclude_studies": [],
     "timepoint": "last",
     "min_k_pool": 2,
@@ -37,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "bayes_tau_prior": "default",
     "bayes_mu_prior": "uniform",
 }
+
+# A name a params file or command line may use for a parameter it is read as: alpha -> level.
+ALPHA = "alpha"
 
 TIMEPOINTS = ("last", "first")
 # "revman": notebook 03 also pools each outcome with the method and model of outcomes.csv
@@ -134,7 +143,7 @@ CHECKS = {
     "tau2_method": _choice(TAU2_METHODS),
     "test": _choice(TESTS),
     "paired_r": _real(-1, 1, what="between -1 and 1 (exclusive)"),
-    "alpha": _real(0, 1, what="between 0 and 1 (exclusive)"),
+    "level": _real(0, 1, what="between 0 and 1 (exclusive), e.g. 0.95"),
     "exclude_studies": _study_ids,
     "timepoint": _choice(TIMEPOINTS),
     "min_k_pool": _whole(2, what=">= 2"),
@@ -153,7 +162,7 @@ def _fail(name, value, allowed):
 
 
 def params_path(review: str) -> Path:
-    """params/<review>.yaml under the repository root (see `metareview.outputs.repo_root`)."""
+    """params/<review>.yaml under the repository root (see `metareview.files.repo_root`)."""
     from metareview import files
 
     return files.params_path(review)
@@ -183,7 +192,7 @@ def _read_yaml(path: Path) -> dict:
 
 def _check_names(values: dict, origin: str) -> None:
     for name in values:
-        if name not in DEFAULTS:
+        if name not in DEFAULTS and name != ALPHA:
             close = difflib.get_close_matches(str(name), list(DEFAULTS), n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ParameterError(
@@ -194,7 +203,7 @@ def _check_names(values: dict, origin: str) -> None:
 
 def _from_command_line(name: str, value: Any) -> Any:
     """Command-line values arrive as text: read them as YAML scalars/lists ("0.3", "[A, B]")."""
-    if isinstance(value, str) and not isinstance(DEFAULTS[name], str):
+    if isinstance(value, str) and not isinstance(DEFAULTS.get(name, 0.0), str):
         try:
             return yaml_files.load_text(value)
         except yaml_files.YamlRefused as err:
@@ -221,6 +230,32 @@ def _edits(a: str, b: str) -> int:
                                previous[j - 1] + (char != other)))
         previous = current
     return previous[-1]
+
+
+def read_as(name: str) -> str:
+    """The parameter a given name sets: "level" for "alpha", else the name itself."""
+    return "level" if name == ALPHA else name
+
+
+def level_from_alpha(values: dict, origin: str) -> dict:
+    """`values` with `alpha` (if given) read as the confidence level, `level = 1 - alpha`.
+
+    The one place where alpha becomes level. A source that gives both must give the same
+    interval (alpha 0.05 with level 0.95); otherwise the two disagree and neither is chosen.
+    """
+    if ALPHA not in values:
+        return values
+    alpha = _real(0, 1, what="between 0 and 1 (exclusive); it is 1 - level, e.g. 0.05")(
+        ALPHA, values[ALPHA])
+    level = 1.0 - alpha
+    if "level" in values:
+        given = CHECKS["level"]("level", values["level"])
+        if not math.isclose(given, level, rel_tol=1e-12, abs_tol=1e-12):
+            raise ParameterError(
+                f"parameters 'alpha' = {alpha:g} and 'level' = {given:g} in {origin} disagree: "
+                f"give one of them (level = 1 - alpha).")
+        level = given
+    return {**{k: v for k, v in values.items() if k != ALPHA}, "level": level}
 
 
 def check_study_ids(values: dict, study_ids, origin: str) -> dict:
@@ -274,10 +309,11 @@ def load_params(review: str, path: str | os.PathLike | None = None,
                 f"parameter 'review' = {shorten(from_file['review'])} in {file} does not match the "
                 f"review being run ({review!r})."
             )
-        values.update(from_file)
+        values.update(level_from_alpha(from_file, str(file)))
     if overrides:
         _check_names(overrides, "the command line")
         if overrides.get("review", review) != review:
             raise ParameterError(f"parameter 'review' cannot be overridden ({review!r} is run).")
-        values.update({k: _from_command_line(k, v) for k, v in overrides.items()})
+        values.update(level_from_alpha({k: _from_command_line(k, v)
+                                        for k, v in overrides.items()}, "the command line"))
     return {name: CHECKS[name](name, values[name]) for name in DEFAULTS}

@@ -1,7 +1,7 @@
 """The extraction sheets of a review folder, column by column.
 
 This module is the single source of truth for what `data/raw/<review>/` holds. The loader
-(`metareview.sheets`) validates every file against it, the codebook documents it, and the
+(`metareview.review.sheets`) validates every file against it, the codebook documents it, and the
 notebooks read only columns named here.
 
 Each sheet is a long, tidy CSV: one fact per row, each row carrying its own source

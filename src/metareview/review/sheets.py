@@ -558,12 +558,13 @@ def _typed(column: Column, cells: list) -> pd.Series:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m metareview.sheets DIR ...`: print every problem; exit 1 if there are any."""
+    """`python -m metareview.review.sheets DIR ...`: print every problem; exit 1 if there are
+    any."""
     import argparse
     import sys
 
     parser = argparse.ArgumentParser(
-        prog="python -m metareview.sheets",
+        prog="python -m metareview.review.sheets",
         description="Validate review folders: review.yaml, the codebook and every sheet, "
                     "listing each problem with its file, row, column, value, rule and fix.")
     parser.add_argument("folders", nargs="+", metavar="REVIEW_DIR", help="e.g. data/raw/my-review")

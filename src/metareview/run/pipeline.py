@@ -1,15 +1,15 @@
 """Run the review notebooks and turn them into offline HTML reports.
 
-    python -m metareview.pipeline run --review acne-scars [--review other] \\
+    python -m metareview.run.pipeline run --review acne-scars [--review other] \\
         [--notebooks 03 04 | --from 03] [-p paired_r=0.8 ...]
 
 What one run does, in this order:
 
 1. Checks the inputs of every requested review before anything is written: the parameters
-   (`metareview.params.load_params`: params/<review>.yaml plus `-p` overrides), the raw-data
-   checksums (`metareview.checksums.verify`) and the extraction sheets
-   (`metareview.sheets.load_review`), and that no parameter acts only in a notebook before the
-   first one run (`metareview.run.upstream`: `--from 03 -p exclude_studies=[...]` is refused,
+   (`metareview.review.params.load_params`: params/<review>.yaml plus `-p` overrides), the
+   raw-data checksums (`metareview.review.checksums.verify`) and the extraction sheets
+   (`metareview.review.sheets.load_review`), and that no parameter acts only in a notebook before
+   the first one run (`metareview.run.upstream`: `--from 03 -p exclude_studies=[...]` is refused,
    studies are excluded in 02). Any problem stops the run with exit code 2.
 2. Invalidates what the run is about to replace: the reports of the selected notebooks and of
    every notebook after them (a later notebook reads what an earlier one writes, so it is stale
@@ -35,7 +35,7 @@ What one run does, in this order:
    it stay, so `make reports` resumes at the failed notebook.
 
 Notebooks are `notebooks/NN_name.ipynb` (two digits, underscore, name), run in the order of NN.
-Every file is written atomically (see `metareview.outputs`).
+Every file is written atomically (see `metareview.files`).
 """
 
 from __future__ import annotations
@@ -286,7 +286,8 @@ def effective_overrides(review: str, overrides: dict | None, values: dict) -> di
     from metareview.review import params
 
     from_file = params.load_params(review, path=files.params_path(review))
-    return {name: values[name] for name in sorted(overrides)
+    names = sorted({params.read_as(name) for name in overrides})  # -p alpha=... sets level
+    return {name: values[name] for name in names
             if name in values and from_file.get(name) != values[name]}
 
 
@@ -1221,7 +1222,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m metareview.pipeline",
+        prog="python -m metareview.run.pipeline",
         description="Run the review notebooks and write their HTML reports.",
     )
     commands = parser.add_subparsers(dest="command", required=True)

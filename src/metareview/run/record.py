@@ -1,9 +1,9 @@
 """The committed numeric record of a review, the check against it, and the reports' index page.
 
-    python -m metareview.record write [--review X ...] [--allow-overrides]
-    python -m metareview.record check [--review X ...] [--verbose]
-    python -m metareview.record index                    # reports/index.html
-    python -m metareview.record share [--with-notebooks] # dist/reports.zip
+    python -m metareview.run.record write [--review X ...] [--allow-overrides]
+    python -m metareview.run.record check [--review X ...] [--verbose]
+    python -m metareview.run.record index                    # reports/index.html
+    python -m metareview.run.record share [--with-notebooks] # dist/reports.zip
 
 `results/<review>.json` holds every number of the result tables the notebooks write to
 data/processed/<review>/ (pooled, Bayesian, sensitivity, leave-one-out, small-study, subgroups,
@@ -847,7 +847,7 @@ def broken_links(page: Path) -> list[str]:
 def _parser() -> argparse.ArgumentParser:
     """One subcommand per job, each with a --help of its own."""
     parser = argparse.ArgumentParser(
-        prog="python -m metareview.record",
+        prog="python -m metareview.run.record",
         description="The committed numeric record of each review (results/<review>.json), the "
                     "check of a run against it, the reports' index page and the zip for "
                     "coauthors.")

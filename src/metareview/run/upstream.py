@@ -132,7 +132,7 @@ def parameter_conflicts(review: str, values: dict, start: str, overridden=(),
         lines.append(
             f"parameter {name}={shown(values[name])} cannot act in {here}: it acts in "
             f"{first.stem} ({ran}). Set it in params/{review}.yaml and run `make reports`, or "
-            f"run from {first.number}: `python -m metareview.pipeline run --review {review} "
+            f"run from {first.number}: `python -m metareview.run.pipeline run --review {review} "
             f"--from {first.number} -p {name}=...`")
     return lines
 

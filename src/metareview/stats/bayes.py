@@ -40,7 +40,7 @@ from metareview.stats.bayes_integration import (
 )
 from metareview.stats.bayes_priors import MuPrior, TauPrior, mu_prior as as_mu_prior
 from metareview.stats.bayes_priors import tau_prior as as_tau_prior
-from metareview.stats.pooling import check_study_data
+from metareview.stats.checks import check_study_data
 from metareview.stats.results import ResultMixin, result_class
 
 __all__ = ["BayesResult", "pool_bayes", "DEFAULT_TAU_PRIOR", "RTOL"]

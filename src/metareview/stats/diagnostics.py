@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from metareview.stats.pooling import check_study_data, pool
+from metareview.stats.checks import check_study_data
+from metareview.stats.pooling import pool
 
 CUMULATIVE_COLUMNS = (
     "study",

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, gammaln
 
-from metareview.stats.checks import reject_studies
+from metareview.stats.checks import reject_studies, study_arrays
 from metareview.stats.vocabulary import MEASURES
 
 CONTINUITY_CORRECTION = 0.5
@@ -52,32 +52,14 @@ def hedges_correction(m: np.ndarray | float) -> np.ndarray:
     return np.exp(gammaln(m / 2) - 0.5 * np.log(m / 2) - gammaln((m - 1) / 2))
 
 
-def _as_array(name: str, values: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
-    if array.ndim == 0:
-        array = array.reshape(1)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
-    missing = np.flatnonzero(~np.isfinite(array))
-    if missing.size:
-        raise ValueError(
-            f"{name} is missing or not finite for study index {missing[0]} "
-            f"(value {array[missing[0]]!r}); supply a number for every study"
-        )
-    return array
-
-
 def _arrays(data: dict, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The named inputs of one measure, each given, finite and one value per study."""
     absent = [name for name in names if name not in data or data[name] is None]
     if absent:
         raise ValueError(f"missing argument(s): {', '.join(absent)}")
-    arrays = {name: _as_array(name, data[name]) for name in names}
-    lengths = {name: array.size for name, array in arrays.items()}
-    if len(set(lengths.values())) != 1:
-        raise ValueError(f"arguments have different lengths: {lengths}")
-    if next(iter(lengths.values())) == 0:
-        raise ValueError("no studies given (empty arrays)")
-    return arrays
+    arrays = study_arrays({name: data[name] for name in names}, "one value of each",
+                          finite=True)
+    return dict(zip(names, arrays))
 
 
 def _unexpected(data: dict, allowed: Sequence[str], measure: str) -> None:
@@ -114,7 +96,8 @@ def two_by_two(data: dict, measure: str = "table") -> tuple[np.ndarray, ...]:
         ai, bi, ci, di = a["ai"], a["bi"], a["ci"], a["di"]
         for name, other in (("n1i", ai + bi), ("n2i", ci + di)):
             if name in given:
-                reject_studies(_as_array(name, data[name]) != other, f"{name} differs from the cell total")
+                total = _arrays(data, (name,))[name]
+                reject_studies(total != other, f"{name} differs from the cell total")
     elif {"n1i", "n2i"} <= given:
         a = _arrays(data, ("ai", "ci", "n1i", "n2i"))
         ai, ci = a["ai"], a["ci"]
@@ -168,7 +151,7 @@ def _proportion(measure: str, data: dict) -> tuple[np.ndarray, np.ndarray]:
     p = events / total
     if measure == "PR":
         return p, p * (1 - p) / total
-    return np.log(p / (1 - p)), 1 / events + 1 / non_events
+    return np.log(events / non_events), 1 / events + 1 / non_events
 
 
 def effect_sizes(measure: str, **data) -> pd.DataFrame:
@@ -275,7 +258,7 @@ def inverse_freeman_tukey(values: np.ndarray | float, n: np.ndarray | float) -> 
 
 def harmonic_mean(values: Sequence[float] | np.ndarray) -> float:
     """The harmonic mean 1 / mean(1/n)."""
-    values = _as_array("ni", values)
+    (values,) = study_arrays({"ni": values}, "one study size", finite=True)
     return float(1 / np.mean(1 / values))
 
 

@@ -15,7 +15,9 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy import special, stats
 
-from metareview.stats.pooling import study_arrays
+from metareview.stats.checks import study_arrays
+from metareview.stats.escalc import effect_sizes
+from metareview.stats.heterogeneity import typical_within_variance
 from metareview.stats.results import ResultMixin, result_class
 
 MEASURES = ("PLO",)
@@ -134,7 +136,7 @@ def _check_counts(xi: Sequence[float], ni: Sequence[float]) -> tuple[np.ndarray,
     Studies are named by their 0-based position. Rules: same length, at least one study, both
     finite whole numbers, total >= 1, 0 <= events <= total.
     """
-    x, n = study_arrays(xi, ni, ("xi", "ni"), "one event count and one total")
+    x, n = study_arrays({"xi": xi, "ni": ni}, "one event count and one total")
     for index, (events, total) in enumerate(zip(x, n)):
         for name, value in (("events (xi)", events), ("total (ni)", total)):
             if not math.isfinite(value):
@@ -428,25 +430,18 @@ def _heterogeneity_tests(x: np.ndarray, n: np.ndarray) -> dict[str, float]:
             "ll_saturated_glm": ll_saturated}
 
 
-def _typical_within_variance(x: np.ndarray, n: np.ndarray) -> float:
-    """Higgins & Thompson's s² = (k − 1)Σw/((Σw)² − Σw²), w = 1/v_i, v_i the sampling
-    variance of the logit with 1/2 added to both cells of a study with 0 or n_i events
-    (metafor's escalc defaults, used by rma.glmm for I² and H²)."""
-    k = x.size
-    zero = (x == 0) | (x == n)
-    a = np.where(zero, x + 0.5, x)
-    b = np.where(zero, n - x + 0.5, n - x)
-    w = 1.0 / (1.0 / a + 1.0 / b)
-    return (k - 1) * float(np.sum(w)) / (float(np.sum(w)) ** 2 - float(np.sum(w**2)))
+def _logits(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The logits and their sampling variances as escalc's "PLO" computes them (1/2 added to
+    both cells of a study with 0 or n events), from which rma.glmm takes its starting value
+    and the typical within-study variance of I² and H²."""
+    effects = effect_sizes("PLO", xi=x, ni=n)
+    return effects["yi"].to_numpy(float), effects["vi"].to_numpy(float)
 
 
 def _starting_tau(x: np.ndarray, n: np.ndarray) -> float:
     """DerSimonian-Laird tau of the (corrected) logits, kept within [0.1, 5]."""
-    zero = (x == 0) | (x == n)
-    a = np.where(zero, x + 0.5, x)
-    b = np.where(zero, n - x + 0.5, n - x)
-    y = np.log(a / b)
-    w = 1.0 / (1.0 / a + 1.0 / b)
+    y, v = _logits(x, n)
+    w = 1.0 / v
     ybar = float(np.sum(w * y) / np.sum(w))
     q = float(np.sum(w * (y - ybar) ** 2))
     c = float(np.sum(w) - np.sum(w**2) / np.sum(w))
@@ -661,7 +656,8 @@ def pool_glmm(xi: Sequence[float], ni: Sequence[float], measure: str = "PLO", na
     u = model.modes(tau, mu)
     conditional = _deviance_residual(x, n, mu + tau * u, model.kernel)
     loglik = tests.pop("ll_saturated_glm") - 0.5 * float(np.sum(conditional))
-    s2 = _typical_within_variance(x, n)
+    # Higgins & Thompson's s² of the corrected logits' variances, as rma.glmm computes it
+    s2 = typical_within_variance(_logits(x, n)[1], np.ones((k, 1)))
     tau2 = tau * tau
     return _assemble(mu, se, tau2, crit, level, k, nagq, measure, tests=tests, q_df=k - 1,
                      i2=100.0 * tau2 / (s2 + tau2), h2=tau2 / s2 + 1.0, loglik=loglik,

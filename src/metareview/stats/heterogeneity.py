@@ -31,7 +31,6 @@ from scipy import optimize, stats
 
 from metareview.stats.vocabulary import check_method
 
-ITERATIVE_METHODS = ("ML", "REML", "EB")
 
 # Scoring stops once the full (unhalved) update is below FISHER_THRESHOLD · (tau² + v_h), v_h
 # the harmonic mean of the sampling variances: a relative precision of about 1e-14, a few units
@@ -219,7 +218,8 @@ def typical_within_variance(vi: np.ndarray, X: np.ndarray) -> float:
 
     For an intercept-only model this is Higgins & Thompson's (2002) s² =
     (k − 1) Σw / ((Σw)² − Σw²) with w = 1/v; metafor uses the same (k − p)/tr(P) form for
-    meta-regression.
+    meta-regression, and rma.glmm the intercept-only s² of the escalc "PLO" variances (the
+    logits with 1/2 added to both cells of a study with 0 or n events; `glmm._logits`).
     """
     k, p = X.shape
     # tr(P) = Σw − tr((XᵀWX)⁻¹ XᵀW²X): the trace without the k × k matrix itself, so that a
@@ -690,64 +690,6 @@ def estimate_tau2(yi: np.ndarray, vi: np.ndarray, X: np.ndarray,
     yi = np.asarray(yi, dtype=float)
     tau2, se = estimate_tau2_batch(np.asarray(X, dtype=float), yi - yi.mean(), vi, method)
     return float(tau2[0]), float(se[0])
-
-
-def _single(method: str, ymc: np.ndarray, vi: np.ndarray, X: np.ndarray) -> tuple[float, float]:
-    tau2, se = estimate_tau2_batch(np.asarray(X, dtype=float), np.asarray(ymc, float), vi,
-                                   method)
-    return float(tau2[0]), float(se[0])
-
-
-def tau2_hedges(ymc: np.ndarray, vi: np.ndarray, X: np.ndarray) -> tuple[float, float]:
-    """Hedges (1983) method-of-moments estimator from ordinary least squares residuals.
-
-    tau² = max(0, (yᵀP₀y − tr(P₀V)) / (k − p)), P₀ = I − X(XᵀX)⁻¹Xᵀ, V = diag(v).
-    """
-    return _single("HE", ymc, vi, X)
-
-
-def tau2_dersimonian_laird(ymc: np.ndarray, vi: np.ndarray, X: np.ndarray) -> tuple[float, float]:
-    """DerSimonian & Laird (1986) method of moments: tau² = max(0, (Q − (k − p)) / tr(P_FE))."""
-    return _single("DL", ymc, vi, X)
-
-
-def tau2_hunter_schmidt(ymc: np.ndarray, vi: np.ndarray, X: np.ndarray) -> tuple[float, float]:
-    """Hunter & Schmidt (2004) estimator as metafor defines it: tau² = max(0, (Q − k) / Σw).
-
-    w = 1/v. Note the k (not k − p) in the numerator (Viechtbauer et al. 2015).
-    """
-    return _single("HS", ymc, vi, X)
-
-
-def tau2_sidik_jonkman(ymc: np.ndarray, vi: np.ndarray, X: np.ndarray) -> tuple[float, float]:
-    """Sidik & Jonkman (2005) estimator, one step from the initial value tau²₀ = Σ(y − ȳ)²/k.
-
-    tau² = tau²₀ · yᵀP(tau²₀)y / (k − p). Always positive unless all y_i are equal.
-    """
-    return _single("SJ", ymc, vi, X)
-
-
-def tau2_paule_mandel(ymc: np.ndarray, vi: np.ndarray, X: np.ndarray) -> tuple[float, float]:
-    """Paule & Mandel (1982): the tau² at which the generalised Q equals its expectation k − p.
-
-    0 when Q(0) is already below k − p; see `_paule_mandel` for the solver.
-    """
-    return _single("PM", ymc, vi, X)
-
-
-def tau2_iterative(method: str, ymc: np.ndarray, vi: np.ndarray,
-                   X: np.ndarray) -> tuple[float, float]:
-    """ML and REML (Viechtbauer 2005, Fisher scoring) and empirical Bayes (Morris 1983).
-
-    Starts at the truncated Hedges estimate, as metafor does, and iterates with step-halving
-    (`scoring_iterations`); an element that does not converge is solved by bracketing
-    (`solve_score_equation`). After ML/REML convergence, if the (restricted) likelihood at
-    tau² = 0 is higher than at the solution, tau² is set to 0 (metafor's guard against a local
-    maximum).
-    """
-    if method not in ITERATIVE_METHODS:
-        raise ValueError(f"tau2_iterative takes one of {ITERATIVE_METHODS}, not {method!r}")
-    return _single(method, ymc, vi, X)
 
 
 def q_profile_search_end(tau2: float) -> float:

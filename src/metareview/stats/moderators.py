@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from metareview.stats.checks import check_study_data
 from metareview.stats.heterogeneity import (
     cochran_q,
     estimate_tau2_batch,
@@ -38,7 +39,6 @@ from metareview.stats.heterogeneity import (
 )
 from metareview.stats.pooling import (
     PoolResult,
-    check_study_data,
     coefficient_critical_value,
     fit_model,
     pool,

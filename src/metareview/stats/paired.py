@@ -24,23 +24,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metareview.stats.checks import reject_studies
+from metareview.stats.checks import reject_studies, study_arrays
 from metareview.stats.conversions import se_from_ci, se_from_p, se_from_t
 from metareview.stats.escalc import hedges_correction
 from metareview.stats.results import ResultMixin, result_class
 
 
 def _arrays(**named) -> dict[str, np.ndarray]:
-    arrays = {name: np.atleast_1d(np.asarray(value, dtype=float)) for name, value in named.items()}
-    sizes = {name: a.size for name, a in arrays.items()}
-    common = max(sizes.values())
-    for name, array in arrays.items():
-        if array.size not in (1, common):
-            raise ValueError(f"arguments have different lengths: {sizes}")
-        bad = np.flatnonzero(~np.isfinite(array))
-        if bad.size:
-            raise ValueError(f"study index {bad[0]}: {name} is missing or not finite")
-    return {name: np.broadcast_to(a, (common,)).astype(float) for name, a in arrays.items()}
+    """The inputs, finite and one per study; a single value (an assumed r) stands for all."""
+    arrays = study_arrays(named, "one value of each (or one for all studies)", finite=True,
+                          broadcast=True)
+    return dict(zip(named, arrays))
 
 
 def _validate(a: dict[str, np.ndarray], minimum_n: int) -> None:

@@ -9,7 +9,7 @@ meta-regression, subgroups and the sensitivity analyses. Conventions follow meta
   s² = Σw_i(y_i − x_iᵀβ̂)²/(k − p) (not truncated at 1, as in metafor), t tests with k − p df;
 - prediction interval (Riley et al. 2011, as metafor's predict.rma): μ̂ ± c·sqrt(SE² + tau²),
   c the same z or t critical value as the confidence interval; for FE it equals the CI;
-- Q, I², H² and the Q-profile tau² interval: see `metareview.heterogeneity`.
+- Q, I², H² and the Q-profile tau² interval: see `metareview.stats.heterogeneity`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from metareview.stats.checks import check_study_data
 from metareview.stats.heterogeneity import (
     cochran_q,
     estimate_tau2,
@@ -38,49 +39,6 @@ K1_KNHA_NOTE = ("the Knapp-Hartung t test needs at least two studies; with one s
                 "interval of that study is reported")
 KNHA_ZERO_NOTE = ("all weighted residuals are zero, so the Knapp-Hartung scale factor is 0 and "
                   "the interval has zero width (as in metafor)")
-
-
-def study_arrays(first, second, names: tuple[str, str], per_study: str,
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Two per-study inputs as flat float arrays of one length, at least one study.
-
-    `names` name the two inputs in messages (e.g. ("yi", "vi")) and `per_study` says what each
-    study gives (e.g. "one effect and one variance"). Raises ValueError on text, unequal
-    lengths (naming the first study without a value) or no studies.
-    """
-    a_name, b_name = names
-    try:
-        a = np.atleast_1d(np.asarray(first, dtype=float)).ravel()
-        b = np.atleast_1d(np.asarray(second, dtype=float)).ravel()
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{a_name} and {b_name} must be numbers ({per_study} per study): "
-                         f"{error}") from None
-    if a.size != b.size:
-        missing = b_name if b.size < a.size else a_name
-        raise ValueError(f"{a_name} has {a.size} values but {b_name} has {b.size}: study "
-                         f"{min(a.size, b.size)} has no {missing}; give {per_study} per study")
-    if a.size == 0:
-        raise ValueError(f"no studies: {a_name} and {b_name} are empty")
-    return a, b
-
-
-def check_study_data(yi: Sequence[float], vi: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
-    """Return yi, vi as float arrays, or raise ValueError naming the first bad study.
-
-    Studies are named by their 0-based position. Rules: same length, at least one study,
-    every yi finite, every vi finite and > 0.
-    """
-    y, v = study_arrays(yi, vi, ("yi", "vi"), "one effect and one variance")
-    for index, (effect, variance) in enumerate(zip(y, v)):
-        if not math.isfinite(effect):
-            raise ValueError(f"study {index}: yi is {effect}; every effect size must be a "
-                             "finite number (drop the study or supply its value)")
-        if not math.isfinite(variance):
-            raise ValueError(f"study {index}: vi is {variance}; every sampling variance must be "
-                             "a finite number")
-        if variance <= 0:
-            raise ValueError(f"study {index}: vi is {variance}; sampling variances must be > 0")
-    return y, v
 
 
 @result_class
@@ -183,7 +141,7 @@ def fit_model(yi: np.ndarray, vi: np.ndarray, X: np.ndarray, method: str = "REML
     """Fit y = Xβ + u + e, u ~ N(0, tau²), e_i ~ N(0, v_i) as metafor's rma.uni.
 
     Inputs must already be checked (`check_study_data`); X must have full column rank. tau² is
-    estimated by `method` (see `metareview.heterogeneity.estimate_tau2`) when k > p, else 0.
+    estimated by `method` (see `metareview.stats.heterogeneity.estimate_tau2`) when k > p, else 0.
     """
     method = check_method(method)
     test = check_test(test)

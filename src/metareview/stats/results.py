@@ -19,30 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metareview.stats.plain import plain
+
 _REPR_ARRAY_ITEMS = 6
-
-
-def _plain(value: Any) -> Any:
-    """Convert numpy and pandas values (and nested results) into plain Python values."""
-    if isinstance(value, ResultMixin):
-        return value.to_dict()
-    if isinstance(value, dict):
-        return {_plain(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, (pd.Series, pd.Index)):
-        return [_plain(item) for item in value.tolist()]
-    if isinstance(value, pd.DataFrame):
-        return {column: _plain(value[column]) for column in value.columns}
-    if isinstance(value, np.ndarray):
-        return [_plain(item) for item in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(item) for item in value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
 
 
 def _short(value: Any) -> str:
@@ -82,7 +61,7 @@ class ResultMixin:
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain Python values (numpy arrays become lists)."""
         return {
-            field.name: _plain(getattr(self, field.name)) for field in dataclasses.fields(self)
+            field.name: plain(getattr(self, field.name)) for field in dataclasses.fields(self)
         }
 
     def scalar_items(self) -> dict[str, Any]:
@@ -91,10 +70,10 @@ class ResultMixin:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if _is_scalar(value):
-                items[field.name] = _plain(value)
+                items[field.name] = plain(value)
             elif isinstance(value, tuple) and len(value) == 2 and all(map(_is_scalar, value)):
-                items[f"{field.name}_low"] = _plain(value[0])
-                items[f"{field.name}_high"] = _plain(value[1])
+                items[f"{field.name}_low"] = plain(value[0])
+                items[f"{field.name}_high"] = plain(value[1])
         return items
 
     def to_frame(self) -> pd.DataFrame:

@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from metareview.stats.checks import check_study_data
 from metareview.stats.heterogeneity import cochran_q
-from metareview.stats.pooling import check_study_data, fit_model, pool
+from metareview.stats.pooling import fit_model, pool
 
 LEAVE_ONE_OUT_COLUMNS = (
     "estimate",
@@ -43,7 +44,7 @@ def leave_one_out(
     Returns one row per omitted study (index `omitted`: its 0-based position) with the pooled
     estimate, se, statistic (metafor's zval: the Wald z, or t with k − 2 df under
     test="knha"), pval, ci_low, ci_high, Cochran's q and q_pval, tau2, i2 (%) and h2 of the
-    remaining studies; see `metareview.pooling.pool` for each definition. Needs k >= 2.
+    remaining studies; see `metareview.stats.pooling.pool` for each definition. Needs k >= 2.
     """
     y, v = check_study_data(yi, vi)
     k = y.size

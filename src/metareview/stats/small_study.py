@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from metareview.stats.pooling import PoolResult, check_study_data, fit_model, pool
+from metareview.stats.checks import check_study_data
+from metareview.stats.pooling import PoolResult, fit_model, pool
 from metareview.stats.results import ResultMixin, result_class
 
 PREDICTORS = ("sei", "vi")

@@ -37,8 +37,6 @@ from metareview.stats.vocabulary import P_OPERATORS
 
 DIRECTIONS = (-1, 0, 1)
 COMBINE_METHODS = ("stouffer", "fisher")
-# "p = x", "p < x", "p > x" as printed (the same three as the extraction sheets' p_operator).
-PVAL_BIAS = ("none", "conservative", "anti-conservative", "unknown")
 
 
 # --- input checks ------------------------------------------------------------------------------

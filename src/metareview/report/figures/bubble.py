@@ -16,8 +16,8 @@ from metareview.report.figures.style import (
     STYLE,
     set_alt_text,
 )
+from metareview.stats.checks import check_study_data
 from metareview.stats.moderators import INTERCEPT
-from metareview.stats.pooling import check_study_data
 from metareview.stats.vocabulary import is_ratio
 
 LARGEST_BUBBLE = 420.0  # points², area of the heaviest study
