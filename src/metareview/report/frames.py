@@ -12,6 +12,13 @@ import pandas as pd
 from metareview.review.ordering import sort_studies
 from metareview.stats.vocabulary import is_ratio
 
+# A figure draws at most this many studies one row each (forest, subgroup, cumulative and
+# traffic-light plots), and a leave-one-out table refits at most this many: a review with
+# more gets figures of bounded size that summarise its studies, each study's numbers in a
+# table beside them (a row per study would make a figure metres long, slow to draw and
+# unreadable, and thousands of refits would take minutes).
+MAX_STUDY_ROWS = 60
+
 
 def exp_if_ratio(measure: str, value: float) -> float:
     return float(np.exp(value)) if is_ratio(measure) and np.isfinite(value) else math.nan

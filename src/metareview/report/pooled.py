@@ -15,6 +15,7 @@ from scipy import stats
 
 import metareview as mr
 from metareview.report.frames import (
+    MAX_STUDY_ROWS,
     outcome_groups,
     sorted_frame,
     study_intervals,
@@ -23,7 +24,6 @@ from metareview.report.frames import (
 )
 from metareview.report.progress import progress
 from metareview.report.words import CODED_WORDS
-from metareview.report.figures.layout import MAX_STUDY_ROWS
 from metareview.review.ordering import sort_studies
 from metareview.stats.vocabulary import TESTS
 

@@ -21,17 +21,13 @@ from matplotlib.textpath import text_to_path
 from matplotlib.transforms import Affine2D, blended_transform_factory, offset_copy
 
 from metareview.report.figures.style import STUDY_COLOUR, STYLE
+from metareview.report.frames import MAX_STUDY_ROWS  # noqa: F401 (the figures' limit)
 
 FONT_SIZE = 8.0
 ROW_HEIGHT = 0.19  # inches per table row
 CELL_PAD = 0.14  # inches of space between two text columns
 MARGIN = 0.12  # inches around the figure's content
 GRAPH_GAP = 0.16  # inches between the text columns and the graph
-# A figure draws at most this many studies one row each (forest, subgroup, cumulative and
-# traffic-light plots); a review with more gets a figure of bounded size that summarises
-# them, and each study's numbers in a table beside it: a row per study would make a figure
-# metres long, slow to draw and unreadable.
-MAX_STUDY_ROWS = 60
 
 
 @lru_cache(maxsize=4096)
