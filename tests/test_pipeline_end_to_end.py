@@ -556,13 +556,13 @@ def test_a_notebook_whose_inputs_are_missing_stops_at_its_first_cell_in_one_line
 def test_a_partly_run_review_is_one_line_of_check(run_root, tmp_path):
     root = tmp_path / "partly"
     shutil.copytree(run_root, root, symlinks=True)
-    assert _run(root, "metareview.record", "write", "--review", REVIEW).returncode == 0
+    assert _run(root, "metareview.run.record", "write", "--review", REVIEW).returncode == 0
     shutil.rmtree(root / "reports" / REVIEW)
     shutil.rmtree(root / "data" / "processed" / REVIEW)
-    done = _run(root, "metareview.pipeline", "run", "--review", REVIEW, "--notebooks", "01",
+    done = _run(root, "metareview.run.pipeline", "run", "--review", REVIEW, "--notebooks", "01",
                 "02")
     assert done.returncode == 0, done.stderr
-    check = _run(root, "metareview.record", "check", "--review", REVIEW)
+    check = _run(root, "metareview.run.record", "check", "--review", REVIEW)
     assert check.returncode == 1
     # before: one line per missing report, notebook and figure, and one "result removed" line
     # per row of every table of 03 to 06 (595 lines for cm-resurfacing)
@@ -571,7 +571,7 @@ def test_a_partly_run_review_is_one_line_of_check(run_root, tmp_path):
         "03_pooled_models, 04_subgroups, 05_safety, 06_summary): run `make reports`, which "
         f"runs the rest [{check.stderr.split('[')[1].split(' ')[0]} problem(s), listed with "
         "--verbose (make check VERBOSE=1)]"]
-    verbose = _run(root, "metareview.record", "check", "--review", REVIEW, "--verbose")
+    verbose = _run(root, "metareview.run.record", "check", "--review", REVIEW, "--verbose")
     assert "result removed: pooled: " in verbose.stderr
     assert "report missing: reports/fixture/03_pooled_models.html" in verbose.stderr
 
