@@ -89,6 +89,8 @@ def test_the_runners_kernels_are_marked():
         client = BlockingKernelClient()
         client.load_connection_info(warm.km.get_connection_info())
         client.start_channels()
+        # the kernel answers once its channels are up; a request sent before may be lost
+        client.wait_for_ready(timeout=120)
         seen = []
         client.execute_interactive(
             "import os; print(repr(os.environ.get('METAREVIEW_RUNNER')))", timeout=60,
