@@ -297,3 +297,13 @@ def test_a_scenario_that_rederives_the_same_effects_changes_nothing():
         settings = set(result.table["setting"]) if len(result.table) else set()
         assert ("r = 0.5" in settings) == changed
         assert any("r = 0.5: the same effects" in s for s in result.unchanged) != changed
+
+
+def test_leave_one_out_of_chosen_studies_are_the_rows_of_every_study():
+    effects = _effects(10)
+    full = mr.leave_one_out(effects["yi"], effects["vi"], method="REML")
+    some = mr.leave_one_out(effects["yi"], effects["vi"], method="REML", omitted=[2, 7])
+    assert some.index.tolist() == [2, 7]
+    pd.testing.assert_frame_equal(some, full.loc[[2, 7]], check_index_type=False)
+    with pytest.raises(ValueError, match="outside 0 to 9"):
+        mr.leave_one_out(effects["yi"], effects["vi"], omitted=[10])

@@ -261,7 +261,6 @@ LEAVE_ONE_OUT_COLUMNS = [
 
 # an outcome with more studies has the leave-one-out rows of its most influential studies only
 MAX_LEAVE_ONE_OUT = MAX_STUDY_ROWS
-LEAVE_ONE_OUT_FIELDS = ("estimate", "ci_low", "ci_high", "pval", "tau2", "i2", "q")
 
 
 def most_influential(yi: np.ndarray, vi: np.ndarray, method: str, limit: int) -> np.ndarray:
@@ -311,10 +310,7 @@ def leave_one_out_table(effects: pd.DataFrame, method: str = "REML", test: str =
                   else most_influential(yi, vi, method, limit))
         every_label = study_labels(part)
         labels = [every_label[i] for i in chosen]
-        refits = [mr.pool(np.delete(yi, i), np.delete(vi, i), method=method, test=test,
-                          level=level) for i in chosen]
-        table = pd.DataFrame([{key: getattr(fit, key) for key in LEAVE_ONE_OUT_FIELDS}
-                              for fit in refits])
+        table = mr.leave_one_out(yi, vi, method=method, test=test, level=level, omitted=chosen)
         for label, fit in zip(labels, table.to_dict("records")):
             row = {"outcome": outcome, "measure": measure, "omitted": label, "k": len(part) - 1}
             row.update({key: fit[key] for key in ("estimate", "ci_low", "ci_high", "pval",

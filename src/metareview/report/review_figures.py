@@ -13,8 +13,7 @@ import pandas as pd
 
 from metareview.report import figures
 from metareview.report.descriptive import study_names
-from metareview.report.figures.forest import summarised as _banded
-from metareview.report.figures.layout import MAX_STUDY_ROWS
+from metareview.report.figures.layout import MAX_STUDY_ROWS, summarised as _banded
 from metareview.report.frames import study_intervals, with_exp
 from metareview.report.pooled import ALL_STUDIES, MAIN
 from metareview.review.ordering import NOT_REPORTED
@@ -114,9 +113,15 @@ def forest_for(named, review, level: float = 0.95, bayes=None):
 
 def summarised(named) -> bool:
     """Whether the forest plot of this fit draws its studies as one band
-    (`figures.forest.summarised`), so that a report shows each study's numbers in a table
+    (`figures.layout.summarised`), so that a report shows each study's numbers in a table
     beside it (`forest_table`)."""
     return _banded(len(named.fit.effects))
+
+
+def effect_direction_drawn(results: pd.DataFrame) -> bool:
+    """Whether the effect direction plot of `swim.study_results` is drawn: it has a row per
+    study, so not for more than `MAX_STUDY_ROWS` studies (the synthesis table counts them)."""
+    return not _banded(results["study_id"].nunique())
 
 
 def forest_table(named, review, level: float = 0.95) -> pd.DataFrame:

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
+from metareview.stats.plain import plain
+
 # How an unlabelled "±" is read: by the printed p value ("data"), or the other way round, for
 # the sensitivity analysis ("other").
 DISPERSION_READINGS = ("data", "other")
@@ -36,9 +38,7 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 
 def _plain_value(value):
-    if value is pd.NA:
-        return None
-    return value.item() if isinstance(value, np.generic) else value
+    return None if value is pd.NA else plain(value)
 
 
 def number(value) -> float:

@@ -38,8 +38,12 @@ def leave_one_out(
     method: str = "REML",
     test: str = "z",
     level: float = 0.95,
+    omitted: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Pool the studies with each one left out in turn (metafor: leave1out(rma(yi, vi, ...))).
+
+    `omitted`: the 0-based positions of the studies to leave out, one at a time (default:
+    every study); a review of thousands of studies refits only those worth a row.
 
     Returns one row per omitted study (index `omitted`: its 0-based position) with the pooled
     estimate, se, statistic (metafor's zval: the Wald z, or t with k − 2 df under
@@ -50,9 +54,12 @@ def leave_one_out(
     k = y.size
     if k < 2:
         raise ValueError("leave-one-out needs at least 2 studies")
+    positions = range(k) if omitted is None else [int(i) for i in omitted]
+    if any(not 0 <= i < k for i in positions):
+        raise ValueError(f"omitted names positions outside 0 to {k - 1} (the {k} studies)")
     rows = []
-    for omitted in range(k):
-        keep = np.arange(k) != omitted
+    for position in positions:
+        keep = np.arange(k) != position
         fit = pool(y[keep], v[keep], method=method, test=test, level=level)
         rows.append(
             {
@@ -69,8 +76,8 @@ def leave_one_out(
                 "h2": fit.h2,
             }
         )
-    frame = pd.DataFrame(rows, columns=list(LEAVE_ONE_OUT_COLUMNS))
-    frame.index.name = "omitted"
+    frame = pd.DataFrame(rows, columns=list(LEAVE_ONE_OUT_COLUMNS),
+                         index=pd.Index(list(positions), name="omitted"))
     return frame
 
 

@@ -23,6 +23,7 @@ from metareview.report.figures.layout import (
     band_rows,
     clip_interval,
     draw_band,
+    summarised,
     symmetric_axis,
     table_figure,
 )
@@ -435,12 +436,6 @@ def _study_rows(frame: pd.DataFrame, arms, weights, level, single_interval, rati
     return rows
 
 
-def summarised(k: int) -> bool:
-    """Whether a forest plot of `k` studies draws them as one band (more than
-    `MAX_STUDY_ROWS`): a row per study would make a figure metres long and unreadable."""
-    return int(k) > MAX_STUDY_ROWS
-
-
 def _band_rows(frame: pd.DataFrame, level: float, single_interval, height: int) -> list[Row]:
     """The studies of `frame` as one band (`layout.band_rows`) of their intervals."""
     yi, low, high, _ = _study_intervals(frame, level, single_interval)
@@ -557,10 +552,9 @@ def _axis_values(rows: list[Row]) -> list[float]:
     for row in rows:
         if row.kind == "study":
             values += [row.data.get(key, math.nan) for key in ("est", "low", "high")]
-        elif row.kind == "band":
-            values += [float(v) for key in ("est", "low", "high")
-                       for v in np.asarray(row.data[key])[[0, -1]]]
-            values += [float(np.nanmin(row.data["low"])), float(np.nanmax(row.data["high"]))]
+        elif row.kind == "band":  # estimates sorted: the first and last are the extremes
+            values += [float(row.data["est"][0]), float(row.data["est"][-1]),
+                       float(np.nanmin(row.data["low"])), float(np.nanmax(row.data["high"]))]
         elif row.kind == "pooled":
             values.append(row.data.get("est", math.nan))
     return values

@@ -313,6 +313,12 @@ def symmetric_axis(values, *, ratio: bool, favours=("", ""), label: str = "") ->
                 favours=tuple(favours), label=label)
 
 
+def summarised(k: int) -> bool:
+    """Whether a figure of `k` studies summarises them (more than `MAX_STUDY_ROWS`) instead of
+    giving each a row: a row per study would make a figure metres long and unreadable."""
+    return int(k) > MAX_STUDY_ROWS
+
+
 def band_rows(est, low, high, height: int) -> list[Row]:
     """More studies than `MAX_STUDY_ROWS` as one band `height` rows tall: each study's interval
     a thin line, its estimate a dot, sorted by estimate from the top (a caterpillar plot),

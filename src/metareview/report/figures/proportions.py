@@ -19,6 +19,7 @@ from metareview.report.figures.layout import (
     band_rows,
     clip_interval,
     draw_band,
+    summarised,
     table_figure,
 )
 from metareview.report.figures.style import PI_COLOUR, POOLED_COLOUR, STUDY_COLOUR, set_alt_text
@@ -102,7 +103,7 @@ def proportion_forest_plot(rows: pd.DataFrame, groups: dict, *, title: str | Non
     described = []
     order = [str(g) for g in (group_order or ()) if str(g) in set(names)]
     order += sorted(set(names) - set(order), key=lambda g: (headings.get(g, g), g))
-    banded = len(frame) > MAX_STUDY_ROWS  # a band per group, not a row per study
+    banded = summarised(len(frame))  # a band per group, not a row per study
     for group in order:
         members = np.flatnonzero(names.to_numpy() == group)
         heading = headings.get(group, group)

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from metareview.report.figures.layout import MAX_STUDY_ROWS
+from metareview.report.figures.layout import summarised
 from metareview.report.figures.style import ROB_COLOURS, ROB_SYMBOLS, STYLE, set_alt_text
 from metareview.review.ordering import natural_sorted
 from metareview.review.schema import ROB_JUDGEMENTS, ROB_TOOLS
@@ -99,7 +99,7 @@ def traffic_light_fits(rob: pd.DataFrame) -> bool:
     (per tool); a review with more shows the summary bars and the table of judgements."""
     if rob.empty:
         return True
-    return int(rob.groupby("tool")["study_id"].nunique().max()) <= MAX_STUDY_ROWS
+    return not summarised(rob.groupby("tool")["study_id"].nunique().max())
 
 
 def rob_traffic_light(rob: pd.DataFrame, title: str | None = None) -> Figure:
