@@ -31,7 +31,10 @@ What is checked, and by which function:
   pooled MD and CI, z, p, weights, Q, its p and I² (`mr.pool(method="FE")`).
 
 Not covered by this source (RevMan stored only fixed-effect analyses for these data):
-Hedges' g, DerSimonian-Laird tau² and Peto's odds ratio.
+Hedges' g, DerSimonian-Laird tau² and Peto's odds ratio. DerSimonian-Laird and the other tau²
+estimators, random-effects pooling, subgroups, meta-regression and Peto's odds ratio are held to
+published worked examples in `tests/test_published_examples.py`; Hedges' g is not covered there
+either (see that module).
 """
 
 from __future__ import annotations
