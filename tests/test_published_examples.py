@@ -23,8 +23,8 @@ Sources (page of the results; how the value was read is in each example's ``cite
 - Yusuf et al. (1985), Prog Cardiovasc Dis 27:335-371: Peto's odds ratio of the trials in Table 6
   (p. 343; the page of the pooled result is not known, see below).
 
-How the values were read, honestly: the pages themselves were not read here. The values and
-pages come from metafor's test files (tests/testthat/test_analysis_example_<source>.r in
+Where the values were read: not on the pages themselves, which are still to be checked. The
+values and pages come from metafor's test files (tests/testthat/test_analysis_example_<source>.r in
 wviechtb/metafor), which compare metafor with the cited page at a relative tolerance of 1%,
 and from W. Viechtbauer's R notes on Lipsey & Wilson (wviechtb/meta_analysis_books), which say
 the results match the cited exhibits. So a value is the source's as far as those files show it;
