@@ -34,12 +34,12 @@ class StubFit:
 
 
 def check_saved_figure(draw, folder, name: str) -> None:
-    """Save the figure `draw()` returns twice: a 300 dpi PNG of useful size, not blank, with
-    the PNG and the SVG byte-identical between the two drawings."""
+    """Save the figure `draw()` returns twice: a PNG at `figures.PNG_DPI` of useful size, not
+    blank, with the PNG and the SVG byte-identical between the two drawings."""
     png, svg = figures.save_figure(draw(), folder / name)
     with Image.open(png) as image:
-        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.1)
-        assert min(image.size) > 600
+        assert image.info["dpi"] == pytest.approx((figures.PNG_DPI,) * 2, abs=0.1)
+        assert min(image.size) > 400
         assert np.asarray(image).std() > 0  # not a blank image
     again, svg_again = figures.save_figure(draw(), folder / f"{name}_again")
     assert png.read_bytes() == again.read_bytes()

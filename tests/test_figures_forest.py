@@ -293,8 +293,9 @@ def test_forest_png_smoke(tmp_path, bcg):
     png, svg = figures.save_figure(figures.forest_plot(bcg, result, measure="RR"),
                                    tmp_path / "forest")
     with Image.open(png) as image:
-        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.1)
-        assert image.size[0] > 1500 and image.size[1] > 900
+        assert image.info["dpi"] == pytest.approx((figures.PNG_DPI,) * 2, abs=0.1)
+        # over 5 by 3 inches: a row per study and the columns of numbers beside them
+        assert image.size[0] > 5 * figures.PNG_DPI and image.size[1] > 3 * figures.PNG_DPI
     again, _ = figures.save_figure(figures.forest_plot(bcg, result, measure="RR"),
                                    tmp_path / "again")
     assert png.read_bytes() == again.read_bytes()

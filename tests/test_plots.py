@@ -144,7 +144,7 @@ def test_rob_traffic_light_one_circle_per_judgement():
     assert "No risk-of-bias judgements recorded" in _texts(empty)
 
 
-def test_save_figure_png_300_dpi_and_deterministic_svg(tmp_path, bcg):
+def test_save_figure_png_at_its_dpi_and_deterministic_svg(tmp_path, bcg):
     def draw():
         result = mr.pool(bcg["yi"], bcg["vi"])
         return figures.forest_plot(bcg["study_id"], bcg["yi"], bcg["vi"], result, measure="RR")
@@ -153,7 +153,7 @@ def test_save_figure_png_300_dpi_and_deterministic_svg(tmp_path, bcg):
     png2, svg2 = figures.save_figure(draw(), tmp_path / "second" / "forest")
     assert png.name == "forest.png" and svg.name == "forest.svg"
     with Image.open(png) as image:
-        assert image.info["dpi"] == pytest.approx((300, 300), abs=0.1)
+        assert image.info["dpi"] == pytest.approx((figures.PNG_DPI,) * 2, abs=0.1)
         assert "Software" not in image.info
     first, second = svg.read_bytes(), svg2.read_bytes()
     assert first == second

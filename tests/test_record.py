@@ -149,7 +149,16 @@ def test_new_figure_must_be_recorded(tree):
     (tree / "reports" / REVIEW / "figures" / "funnel.png").write_bytes(b"figure")
     problems = "\n".join(record.check(REVIEW))
     assert f"figure not in the record: reports/{REVIEW}/figures/funnel.png" in problems
-    assert "figure without its SVG" in problems
+    # a diagnostic is saved as PNG only (report.figure_names.has_vector)
+    assert "figure without its SVG" not in problems
+
+
+def test_main_figure_without_its_svg_is_caught(tree):
+    (tree / "reports" / REVIEW / "figures" / "forest_other.png").write_bytes(b"figure")
+    (tree / "reports" / REVIEW / "figures" / "forest_other_all_studies.png").write_bytes(b"x")
+    problems = record.check(REVIEW)
+    assert f"figure without its SVG: reports/{REVIEW}/figures/forest_other.png" in problems
+    assert not any("without its SVG" in p and "all_studies" in p for p in problems)
 
 
 def test_error_cell_in_an_executed_notebook_is_caught(tree):

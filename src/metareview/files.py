@@ -139,7 +139,7 @@ def reports_dir(review: str | None = None) -> Path:
 
 
 def figures_dir(review: str) -> Path:
-    """`reports/<review>/figures/`: PNG and SVG figures."""
+    """`reports/<review>/figures/`: PNG figures, and SVG of the main ones."""
     return reports_dir(review) / "figures"
 
 

@@ -123,13 +123,15 @@ class Notebook:
         _display(HTML(markdown_html(text)))
 
     def figure(self, fig, name: str, alt: str | None = None) -> None:
-        """Write a figure to reports/<review>/figures/<name>.png (300 dpi) and .svg, and show
-        the saved PNG (drawn once, not again for the screen) with its alternative text.
+        """Write a figure to reports/<review>/figures/<name>.png (and .svg for a figure the
+        index links as a vector, `figure_names.has_vector`), and show the saved PNG (drawn
+        once, not again for the screen) with its alternative text.
 
         `alt` (default: the text the figure function attached, `figures.style.alt_text`)
         says what the figure shows; it becomes the image's `alt` in the HTML report and is
         written into the PNG and SVG. A figure without one is refused: every image of a report
         needs a description (WCAG 2.2, 1.1.1)."""
+        from metareview.report.figure_names import has_vector
         from metareview.report.figures.style import alt_text, save_figure, set_alt_text
 
         name = files.check_name(name, "figure name")
@@ -139,7 +141,8 @@ class Notebook:
         if not description:
             raise ValueError(f"figure {name!r} has no alternative text: give nb.figure(..., "
                              "alt='what it shows') or set it with figures.style.set_alt_text")
-        png, _ = save_figure(fig, self.figures / name, within=self.figures)
+        png, _ = save_figure(fig, self.figures / name, within=self.figures,
+                             vector=has_vector(name))
         self._show_png(png, description)
 
     def _show_png(self, png: Path, description: str) -> None:

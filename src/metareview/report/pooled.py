@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 import metareview as mr
+from metareview.report.figure_names import ALL_STUDIES_SUFFIX
 from metareview.report.frames import (
     MAX_STUDY_ROWS,
     outcome_groups,
@@ -371,7 +372,7 @@ ALL_STUDIES = "all studies"
 
 def forest_name(outcome: str, analysis: str = MAIN) -> str:
     """The file name (without extension) of an outcome's forest plot in one analysis."""
-    return f"forest_{outcome}" + ("" if analysis == MAIN else "_all_studies")
+    return f"forest_{outcome}" + ("" if analysis == MAIN else ALL_STUDIES_SUFFIX)
 
 
 def main_effects(effects: pd.DataFrame) -> pd.DataFrame:

@@ -40,6 +40,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from metareview import files
 from metareview.report.alt_text import read_alt_text
+from metareview.report.figure_names import has_vector, is_main_figure
 
 # Result tables in the order they are recorded; whichever exist are used.
 RESULT_TABLES = (
@@ -421,7 +422,7 @@ def check(review: str) -> list[str]:
         problems.append(f"figure not in the record: {files.display_path(reports / figure)} (make record)")
     for figure in fresh["figures"]:
         path = reports / figure
-        if path.suffix == ".png" and not path.with_suffix(".svg").is_file():
+        if path.suffix == ".png" and has_vector(path.stem) and not path.with_suffix(".svg").is_file():
             problems.append(f"figure without its SVG: {files.display_path(path)}")
     return problems
 
@@ -634,10 +635,8 @@ def _review_section(review: str, notebooks: bool = True) -> str:
         parts.append(item + "</li>")
     parts.append("</ul>")
 
-    main_figures = ("forest", "proportions", "effect_direction", "prisma_flow",
-                    "rob_traffic_light", "rob_summary", "subgroup", "bubble")
     pngs = [f for f in figure_files(review) if f.endswith(".png")]
-    figures = [f for f in pngs if Path(f).stem.startswith(main_figures)]
+    figures = [f for f in pngs if is_main_figure(Path(f).stem)]
     others = [f for f in pngs if f not in figures]
     if figures:
         parts += ["<h3>Figures</h3>", "<div class='figures'>"]

@@ -1,6 +1,6 @@
 """Figures of a review. Every function returns a `matplotlib.figure.Figure` built without
-pyplot's global state, so a notebook can display it and `save_figure` writes it as PNG (300 dpi)
-and SVG that are byte-identical from run to run.
+pyplot's global state, so a notebook can display it and `save_figure` writes it as PNG (`PNG_DPI`)
+and, for the main figures (`report.figure_names`), SVG, byte-identical from run to run.
 
 Effects are drawn on the scale they are analysed on; ratio measures (log RR, log OR) get a
 logarithmic axis labelled with ratios, as metafor's `forest(..., atransf = exp)`.

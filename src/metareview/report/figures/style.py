@@ -22,7 +22,11 @@ from matplotlib.figure import Figure
 from metareview.files import inside
 from metareview.report.alt_text import PNG_ALT_KEY
 
-PNG_DPI = 300
+# A report shows a figure at its size in inches at 96 CSS pixels per inch
+# (`report.notebook.display_width`); twice that is sharp on high-density screens and in a Word
+# document printed at its size, and takes less to draw than 300 dpi. The SVG of
+# a figure a reader may want to scale (`report.figure_names.has_vector`) serves print at any size.
+PNG_DPI = 192
 SVG_HASH_SALT = "metareview"
 
 # Fixed look for every figure (colour-blind safe palette, plain sans-serif font).
@@ -93,16 +97,18 @@ def alt_text(fig: Figure) -> str | None:
 # --- saving ---------------------------------------------------------------------------------
 
 
-def save_figure(fig: Figure, path_stem: str | Path, within: str | Path | None = None
-                ) -> tuple[Path, Path]:
-    """Write `fig` as `<path_stem>.png` (300 dpi) and `<path_stem>.svg`, then release it.
+def save_figure(fig: Figure, path_stem: str | Path, within: str | Path | None = None,
+                vector: bool = True) -> tuple[Path, Path | None]:
+    """Write `fig` as `<path_stem>.png` (`PNG_DPI`) and, when `vector`, `<path_stem>.svg`,
+    then release it.
 
     Both files are reproducible byte for byte: the SVG hash salt is fixed (stable element ids),
     the SVG carries no date and no creator version, and the PNG no software tag. The figure's
     alternative text (`set_alt_text`), when it has one, is written into both (PNG
     "Description", SVG description). Parent folders are created. `within`: the folder the
     figures belong in (a stem resolving outside it is refused before anything is written).
-    Returns the two paths.
+    Returns the PNG's path and the SVG's (None when not written; an SVG left from an earlier
+    run under the same name is removed, so the folder never holds a vector of another drawing).
     """
     stem = Path(path_stem)
     # the suffixes are added to the name, never swapped for a part of it ("a.b" stays whole)
@@ -119,9 +125,12 @@ def save_figure(fig: Figure, path_stem: str | Path, within: str | Path | None = 
     plain_text(fig)
     with matplotlib.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}):
         _atomic_save(fig, png, dict(format="png", dpi=PNG_DPI, metadata=png_metadata))
-        _atomic_save(fig, svg, dict(format="svg", metadata=svg_metadata))
+        if vector:
+            _atomic_save(fig, svg, dict(format="svg", metadata=svg_metadata))
+        else:
+            svg.unlink(missing_ok=True)
     close_figure(fig)
-    return png, svg
+    return png, svg if vector else None
 
 
 def plain_text(fig: Figure) -> Figure:
