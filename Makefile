@@ -24,8 +24,9 @@ UV_VERSION := 0.13.9
 # uv from PATH if there, else a private copy installed from PyPI into .make/uv.
 UV_ON_PATH := $(shell command -v uv 2>/dev/null)
 UV := $(if $(UV_ON_PATH),$(UV_ON_PATH),.make/uv/bin/uv)
-# Number of reviews run at the same time by `make reports` / `make reproduce`.
-JOBS ?= 2
+# Number of reviews run at the same time by `make reports` / `make reproduce`: one more than the
+# machine's cores, so that no core waits while a review starts its kernel or writes its pages.
+JOBS ?= $(shell echo $$(( $$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1) + 1 )))
 
 # Variables a user passes (NAME, REVIEW, JOBS, LAB_ARGS, PYTHON) reach recipes through the
 # environment, quoted ("$$NAME"), and are checked by the program that uses them; never pasted
