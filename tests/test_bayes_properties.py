@@ -124,8 +124,8 @@ def test_posteriors_are_proper_distributions(crins, prior):
     from metareview.stats.bayes_integration import TauPosterior
     post = TauPosterior(Model(y, v, priors.mu_prior(None)), priors.tau_prior(prior))
     lower, upper = post.prior.lower, min(post.prior.upper, 60.0)
-    pieces = np.unique(np.clip([lower, r.tau_central[0], r.tau_median, r.tau_central[1],
-                                3 * r.tau_central[1], upper], lower, upper))
+    pieces = np.unique(np.clip([lower, r.tau_central_low, r.tau_median, r.tau_central_high,
+                                3 * r.tau_central_high, upper], lower, upper))
     total = sum(quad(lambda t: float(post.pdf(t)[0]), a, b) for a, b in zip(pieces, pieces[1:]))
     assert total == pytest.approx(1.0, abs=1e-7 if "rhodes" in prior else 1e-10)
     # so do the densities of mu and of a new study's theta
@@ -142,21 +142,22 @@ def test_posteriors_are_proper_distributions(crins, prior):
 def test_intervals_hold_their_probability_and_the_shortest_is_shortest(crins):
     y, v = crins
     r = pool_bayes(y, v, "turner(surgical, pharma, placebo / control)", level=0.9)
-    for lo, hi, predict in ((*r.mu_shortest, False), (*r.theta_shortest, True),
-                            (*r.mu_central, False)):
+    for lo, hi, predict in ((r.mu_shortest_low, r.mu_shortest_high, False),
+                            (r.theta_shortest_low, r.theta_shortest_high, True),
+                            (r.mu_central_low, r.mu_central_high, False)):
         assert r.mu_cdf(hi, predict) - r.mu_cdf(lo, predict) == pytest.approx(0.9, abs=1e-12)
-    assert r.mu_cdf(r.mu_central[0]) == pytest.approx(0.05, abs=1e-13)
-    assert (r.mu_shortest[1] - r.mu_shortest[0]) < (r.mu_central[1] - r.mu_central[0])
-    assert (r.tau_shortest[1] - r.tau_shortest[0]) < (r.tau_central[1] - r.tau_central[0])
+    assert r.mu_cdf(r.mu_central_low) == pytest.approx(0.05, abs=1e-13)
+    assert (r.mu_shortest_high - r.mu_shortest_low) < (r.mu_central_high - r.mu_central_low)
+    assert (r.tau_shortest_high - r.tau_shortest_low) < (r.tau_central_high - r.tau_central_low)
     # the shortest interval of mu: no shift of its left end shortens it
     mix = r._mixture(False)
     def width(a):
         return mix.quantile(np.array([mix.cdf(np.array([a]))[0] + 0.9]))[0] - a
-    best = width(r.mu_shortest[0])
+    best = width(r.mu_shortest_low)
     for shift in (-1e-3, 1e-3):
-        assert width(r.mu_shortest[0] + shift) > best
+        assert width(r.mu_shortest_low + shift) > best
     # equal density at both ends
-    ends = mix.pdf(np.array([r.mu_shortest[0]])), mix.pdf(np.array([r.mu_shortest[1]]))
+    ends = mix.pdf(np.array([r.mu_shortest_low])), mix.pdf(np.array([r.mu_shortest_high]))
     assert ends[0] == pytest.approx(ends[1], rel=1e-10)
 
 
@@ -175,7 +176,7 @@ def test_the_modes_are_maxima(crins):
     # a half-normal prior with homogeneous data: the density of tau is highest at 0
     flat = pool_bayes([0.1, 0.12, 0.09], [0.04, 0.05, 0.03], "halfnormal(0.5)")
     assert flat.tau_mode == 0.0
-    assert flat.tau_shortest[0] == 0.0
+    assert flat.tau_shortest_low == 0.0
 
 
 def test_a_vanishing_prior_scale_gives_the_fixed_effect_model(crins):
@@ -184,8 +185,8 @@ def test_a_vanishing_prior_scale_gives_the_fixed_effect_model(crins):
     r = pool_bayes(y, v, "halfnormal(1e-7)")
     assert r.mu_mean == pytest.approx(fe.estimate, rel=1e-10)
     assert r.mu_sd == pytest.approx(fe.se, rel=1e-10)
-    assert r.mu_shortest[0] == pytest.approx(fe.ci_low, rel=1e-9)
-    assert r.mu_central[1] == pytest.approx(fe.ci_high, rel=1e-9)
+    assert r.mu_shortest_low == pytest.approx(fe.ci_low, rel=1e-9)
+    assert r.mu_central_high == pytest.approx(fe.ci_high, rel=1e-9)
     assert r.p_mu_below_zero == pytest.approx(stats.norm.cdf(0, fe.estimate, fe.se), rel=1e-9)
     # every study is shrunk all the way to the common effect
     np.testing.assert_allclose(r.shrinkage_mean, fe.estimate, rtol=1e-9)
@@ -203,7 +204,9 @@ def test_location_invariance(crins):
     for name in ("mu_median", "mu_mean", "mu_mode", "theta_median"):
         assert getattr(shifted, name) == pytest.approx(getattr(base, name) + 7.5,
                                                        abs=1e-10), name
-    np.testing.assert_allclose(shifted.mu_shortest, np.add(base.mu_shortest, 7.5), atol=1e-10)
+    np.testing.assert_allclose([shifted.mu_shortest_low, shifted.mu_shortest_high],
+                               np.add([base.mu_shortest_low, base.mu_shortest_high], 7.5),
+                               atol=1e-10)
     np.testing.assert_allclose(shifted.shrinkage_median, base.shrinkage_median + 7.5,
                                atol=1e-10)
 
@@ -216,7 +219,8 @@ def test_scale_invariance(crins):
     for name in ("tau_median", "tau_mean", "tau_sd", "tau_mode", "mu_median", "mu_mean",
                  "mu_sd", "mu_mode", "theta_median", "theta_sd"):
         assert getattr(scaled, name) == pytest.approx(c * getattr(base, name), rel=1e-10), name
-    np.testing.assert_allclose(scaled.tau_central, np.multiply(base.tau_central, c),
+    np.testing.assert_allclose([scaled.tau_central_low, scaled.tau_central_high],
+                               np.multiply([base.tau_central_low, base.tau_central_high], c),
                                rtol=1e-10)
     np.testing.assert_allclose(scaled.shrinkage_shortest_low,
                                c * base.shrinkage_shortest_low, rtol=1e-10)
@@ -231,7 +235,8 @@ def test_order_of_studies_does_not_matter(crins):
     order = [3, 0, 5, 1, 4, 2]
     a = pool_bayes(y, v, "exponential(0.4)")
     b = pool_bayes(y[order], v[order], "exponential(0.4)")
-    for name in ("tau_median", "mu_median", "mu_shortest", "theta_central"):
+    for name in ("tau_median", "mu_median", "mu_shortest_low", "mu_shortest_high",
+                 "theta_central_low", "theta_central_high"):
         np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-12)
     np.testing.assert_allclose(b.shrinkage_mean, a.shrinkage_mean[order], rtol=1e-12)
 
@@ -261,8 +266,8 @@ def test_a_heavy_tail_with_two_studies_has_infinite_moments(crins):
 def test_uniform_prior_keeps_tau_inside_its_range(crins):
     y, v = crins
     r = pool_bayes(y, v, "uniform(0.1, 0.3)")
-    assert 0.1 <= r.tau_central[0] < r.tau_median < r.tau_central[1] <= 0.3
-    assert r.tau_shortest[0] >= 0.1 and r.tau_shortest[1] <= 0.3
+    assert 0.1 <= r.tau_central_low < r.tau_median < r.tau_central_high <= 0.3
+    assert r.tau_shortest_low >= 0.1 and r.tau_shortest_high <= 0.3
     assert r.grid_tau[0] == 0.1 and r.grid_tau[-1] <= 0.3
 
 
@@ -276,7 +281,8 @@ def test_probabilities_grids_and_summary(crins):
     step = r.grid_effect[1] - r.grid_effect[0]
     assert np.sum(r.predictive_theta_density) * step == pytest.approx(1.0, abs=2e-3)
     assert r.prior_tau_density[0] == pytest.approx(2 / (0.5 * math.sqrt(2 * math.pi)))
-    assert r.estimate == r.mu_median and (r.ci_low, r.ci_high) == r.mu_shortest
+    assert r.estimate == r.mu_median and (r.ci_low, r.ci_high) == (r.mu_shortest_low,
+                                                                  r.mu_shortest_high)
     text = r.summary()
     assert "half-normal(scale=0.5)" in text and f"{r.mu_median:.4f}" in text
     assert len(r.shrinkage_rows()) == 6

@@ -85,8 +85,9 @@ def test_table_beside_the_frequentist_model():
     prior, _ = bayes.default_tau_prior("MD", effects)
     again = mr.pool_bayes(effects["yi"], effects["vi"], tau_prior=prior)
     assert main["estimate"] == again.mu_median
-    assert (main["ci_low"], main["ci_high"]) == again.mu_shortest
-    assert (main["pi_low"], main["pi_high"]) == again.theta_shortest
+    assert (main["ci_low"], main["ci_high"]) == (again.mu_shortest_low, again.mu_shortest_high)
+    assert (main["pi_low"], main["pi_high"]) == (again.theta_shortest_low,
+                                                 again.theta_shortest_high)
     assert main["tau_median"] == again.tau_median
     # a wider prior of tau gives a wider credible interval
     width = table["ci_high"] - table["ci_low"]

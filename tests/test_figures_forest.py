@@ -451,25 +451,25 @@ def test_the_bayesian_model_is_a_second_open_diamond_with_its_prediction_interva
     assert set(diamonds) == {"pooled-total", "pooled-bayes"}
     # at the posterior median and the shortest credible interval, open and purple
     vertices = diamonds["pooled-bayes"].get_xy()[:4]
-    assert vertices[:, 0] == pytest.approx([bayes.mu_shortest[0], bayes.mu_median,
-                                            bayes.mu_shortest[1], bayes.mu_median])
+    assert vertices[:, 0] == pytest.approx([bayes.mu_shortest_low, bayes.mu_median,
+                                            bayes.mu_shortest_high, bayes.mu_median])
     assert to_rgba(diamonds["pooled-bayes"].get_facecolor()) == to_rgba("white")
     assert to_rgba(diamonds["pooled-bayes"].get_edgecolor()) == to_rgba(BAYES_COLOUR)
     assert to_rgba(diamonds["pooled-total"].get_facecolor()) == to_rgba(POOLED_COLOUR)
     (bar,) = _by_gid(fig, "prediction-bayes")
-    assert bar.get_xdata() == pytest.approx(list(bayes.theta_shortest))
+    assert bar.get_xdata() == pytest.approx([bayes.theta_shortest_low, bayes.theta_shortest_high])
     labels = _cells(fig, "label")
     assert "Bayesian (95% CrI)" in labels and "Bayesian prediction interval" in labels
-    shown = (f"{math.exp(bayes.mu_median):.2f} [{math.exp(bayes.mu_shortest[0]):.2f}, "
-             f"{math.exp(bayes.mu_shortest[1]):.2f}]")
+    shown = (f"{math.exp(bayes.mu_median):.2f} [{math.exp(bayes.mu_shortest_low):.2f}, "
+             f"{math.exp(bayes.mu_shortest_high):.2f}]")
     assert shown in _cells(fig, "estimate")
     assert any("prior of τ half-normal(scale=0.5)" in t for t in _texts(fig))
     assert "Bayesian random-effects model: RR" in alt_text(fig)
     assert_no_text_overlaps(fig)
     # a row of report.bayes's table draws the same diamond as the result itself
-    row = {"estimate": bayes.mu_median, "ci_low": bayes.mu_shortest[0],
-           "ci_high": bayes.mu_shortest[1], "pi_low": bayes.theta_shortest[0],
-           "pi_high": bayes.theta_shortest[1], "tau_prior": bayes.tau_prior,
+    row = {"estimate": bayes.mu_median, "ci_low": bayes.mu_shortest_low,
+           "ci_high": bayes.mu_shortest_high, "pi_low": bayes.theta_shortest_low,
+           "pi_high": bayes.theta_shortest_high, "tau_prior": bayes.tau_prior,
            "mu_prior": bayes.mu_prior}
     again = figures.forest_plot(bcg, result, measure="RR", bayes=row)
     (same,) = [p for p in again.findobj(Polygon) if p.get_gid() == "pooled-bayes"]

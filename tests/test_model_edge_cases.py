@@ -23,7 +23,8 @@ def test_single_study_is_the_study_itself(method, test):
     assert result.tau2 == 0.0
     assert result.weights.tolist() == [100.0]
     for value in (result.q, result.q_pval, result.i2, result.h2, result.pi_low, result.pi_high,
-                  *result.tau2_ci, *result.i2_ci, *result.h2_ci):
+                  result.tau2_ci_low, result.tau2_ci_high, result.i2_ci_low,
+                  result.i2_ci_high, result.h2_ci_low, result.h2_ci_high):
         assert math.isnan(value)
     assert "not estimable" in result.note
     # One study has no residual degrees of freedom for a t test: the z interval is reported.
@@ -88,7 +89,7 @@ def test_tau2_on_the_zero_boundary(method):
     assert result.se == pytest.approx(fixed.se, rel=1e-12)
     if method != "FE":
         # Q(0) below the lower chi² quantile: metafor reports the interval as (0, 0).
-        assert result.tau2_ci == (0.0, 0.0)
+        assert result.tau2_ci_low == result.tau2_ci_high == 0.0
         assert result.i2 == 0.0 and result.h2 == 1.0
 
 
@@ -159,7 +160,7 @@ def test_level_changes_interval_width():
     wide = pool(y, v, level=0.99)
     narrow = pool(y, v, level=0.90)
     assert wide.ci_high - wide.ci_low > narrow.ci_high - narrow.ci_low
-    assert wide.tau2_ci[1] > narrow.tau2_ci[1]
+    assert wide.tau2_ci_high > narrow.tau2_ci_high
     ratio = (wide.ci_high - wide.ci_low) / (narrow.ci_high - narrow.ci_low)
     assert ratio == pytest.approx(stats.norm.isf(0.005) / stats.norm.isf(0.05), rel=1e-12)
 

@@ -111,7 +111,8 @@ def test_result_is_immutable_and_exports():
     assert isinstance(as_dict["weights"], list) and len(as_dict["weights"]) == result.k
     frame = result.to_frame()
     assert frame.shape[0] == 1
-    assert frame.loc[0, "tau2_ci_low"] == result.tau2_ci[0]
+    assert frame.loc[0, "tau2_ci_low"] == result.tau2_ci_low
+    assert as_dict["tau2_ci_high"] == result.tau2_ci_high and "tau2_ci" not in as_dict
     assert "weights" not in frame.columns
     assert "PoolResult(" in repr(result) and "estimate=" in repr(result)
 

@@ -8,6 +8,9 @@ Every result class of `metareview.stats` (a dataclass that mixes in `ResultMixin
   says: each class is fitted on dat.bcg-sized data and the shared fields are checked against
   their definition (statistic = estimate/se, q_pval = chi²(q_df) tail of q, tau = sqrt(tau²),
   weights sum to 100, ...), so a class that gave a shared name another meaning fails here.
+- an interval is two fields, `<name>_low` and `<name>_high` (`vocabulary.INTERVAL_ENDS`), never
+  a tuple field; each has both ends, low ≤ high, and a pair property of the same name (the
+  public `PoolResult.tau2_ci`) returns exactly (low, high).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from metareview.stats import (
     swim,
 )
 from metareview.stats.results import ResultMixin
-from metareview.stats.vocabulary import RESULT_FIELDS
+from metareview.stats.vocabulary import INTERVAL_ENDS, RESULT_FIELDS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "metafor"
 BCG = json.loads((FIXTURES / "models.json").read_text())["datasets"]["bcg_rr"]
@@ -284,3 +287,80 @@ def test_the_meanings_are_checked_on_each_class_that_shares_them():
     seen = {(name, field) for name, _, field in CASES}
     assert ("GlmmResult", "tau") in seen and ("MetaRegressionResult", "q") in seen
     assert ("RevManResult", "weights") in seen and ("BinaryPoolResult", "statistic") in seen
+
+
+# --- intervals: two fields, never a pair -------------------------------------------------------
+
+LOW, HIGH = INTERVAL_ENDS
+
+
+def intervals(cls: type) -> list[str]:
+    """The intervals of a class: each `<name>` with a field `<name>_low` or `<name>_high`."""
+    names = field_names(cls)
+    return sorted({field[:-len(end)] for field in names for end in INTERVAL_ENDS
+                   if field.endswith(end)})
+
+
+def _holds_numbers_in_a_tuple(value) -> bool:
+    return isinstance(value, tuple) and not all(isinstance(item, str) for item in value)
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+def test_no_field_is_a_pair(name):
+    # A tuple field is a tuple of names at most (MetaRegressionResult.terms); an interval is two
+    # fields, so that tables of results and results have the same names.
+    for field in dataclasses.fields(CLASSES[name]):
+        annotation = str(field.type).replace(" ", "").lower()
+        assert "tuple" not in annotation or annotation == "tuple[str,...]", (
+            f"{name}.{field.name}: {field.type}; store an interval as "
+            f"{field.name}{LOW} and {field.name}{HIGH}")
+    for result in EXAMPLES[name]:
+        for field in field_names(CLASSES[name]):
+            assert not _holds_numbers_in_a_tuple(getattr(result, field)), f"{name}.{field}"
+
+
+def test_the_pair_check_fails_on_a_pair():
+    assert _holds_numbers_in_a_tuple((0.1, 0.2)) and _holds_numbers_in_a_tuple((0.1, "x"))
+    assert not _holds_numbers_in_a_tuple(("intrcpt", "x"))
+    assert not _holds_numbers_in_a_tuple(0.1)
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+def test_every_interval_has_both_ends_in_order(name):
+    fields = set(field_names(CLASSES[name]))
+    for interval in intervals(CLASSES[name]):
+        low, high = interval + LOW, interval + HIGH
+        assert low in fields and high in fields, f"{name}.{interval}: one end only"
+        for result in EXAMPLES[name]:
+            lows, highs = _values(result, low), _values(result, high)
+            both = np.isfinite(lows) & np.isfinite(highs)
+            assert (lows[both] <= highs[both]).all(), f"{name}.{interval}"
+
+
+PAIRS = [(name, interval) for name, cls in CLASSES.items() for interval in intervals(cls)
+         if isinstance(getattr(cls, interval, None), property)]
+
+
+def test_the_public_pairs_are_properties():
+    # r.tau2_ci is a (low, high) pair in the package's public interface.
+    assert {("PoolResult", "tau2_ci"), ("PoolResult", "i2_ci"),
+            ("PoolResult", "h2_ci")} <= set(PAIRS)
+
+
+@pytest.mark.parametrize("name,interval", PAIRS, ids=lambda value: str(value))
+def test_a_pair_property_is_its_two_fields(name, interval):
+    for result in EXAMPLES[name]:
+        pair = getattr(result, interval)
+        low, high = getattr(result, interval + LOW), getattr(result, interval + HIGH)
+        assert type(pair) is tuple and len(pair) == 2
+        assert all(type(end) is float for end in pair)
+        assert _close(pair, (low, high))
+        assert (pair[0] is low or pair[0] == low) and (pair[1] is high or pair[1] == high)
+
+
+def test_a_pool_result_table_has_the_fields_of_its_intervals():
+    fit = pooling.pool(YI, VI)
+    frame = fit.to_frame()
+    assert {"tau2_ci_low", "tau2_ci_high", "i2_ci_low", "i2_ci_high"} <= set(frame.columns)
+    assert (frame.loc[0, "tau2_ci_low"], frame.loc[0, "tau2_ci_high"]) == fit.tau2_ci
+    assert "tau2_ci" not in fit.to_dict() and "tau2_ci" not in frame.columns

@@ -520,11 +520,13 @@ def test_a_tau2_bound_at_the_search_limit_reads_not_estimable():
     # two studies far apart: Q-profile has no upper bound below max(100, 10 tau²)
     yi, vi = np.array([-2.0, 2.0]), np.array([0.01, 0.01])
     fit = mr.pool(yi, vi, method="REML")
-    assert fit.tau2_ci[1] == pytest.approx(max(100.0, 10 * fit.tau2))
-    assert text.format_tau2_interval(fit.tau2, *fit.tau2_ci).endswith(", not estimable]")
+    assert fit.tau2_ci_high == pytest.approx(max(100.0, 10 * fit.tau2))
+    assert text.format_tau2_interval(fit.tau2, fit.tau2_ci_low, fit.tau2_ci_high).endswith(
+        ", not estimable]")
     assert "not estimable" in heterogeneity_text(fit)
     near = mr.pool(np.array([0.1, 0.3, 0.2]), np.array([0.04, 0.05, 0.04]))
-    assert "not estimable" not in text.format_tau2_interval(near.tau2, *near.tau2_ci)
+    assert "not estimable" not in text.format_tau2_interval(near.tau2, near.tau2_ci_low,
+                                                            near.tau2_ci_high)
 
 
 def test_present_pooled_names_a_missing_prediction_interval(bcg):

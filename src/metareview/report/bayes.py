@@ -41,6 +41,13 @@ from metareview.stats.vocabulary import is_ratio
 
 DEFAULT = "default"
 
+# The role of a prior, column `prior_role` of the table: the review's own prior of tau, or an
+# alternative fitted as prior sensitivity (in this order in the table). Not `pooled.MAIN`, which
+# names the main *analysis* (all studies or a chosen subset); a row has both.
+MAIN_PRIOR = "main"
+SENSITIVITY_PRIOR = "sensitivity"
+PRIOR_ROLES = (MAIN_PRIOR, SENSITIVITY_PRIOR)
+
 # Unit-information SDs (Röver et al. 2021: sigma_u with SE_i = sigma_u / sqrt(n_i)) of the
 # standardised measures: a log odds ratio from two arms of n/2 with risk p has variance
 # 4 / (n p (1 - p)), so sigma_u = 2 / sqrt(p (1 - p)) >= 4 (4 at p = 1/2); a standardised
@@ -138,7 +145,7 @@ def sensitivity_priors(measure: str, main) -> list[tuple[Any, str]]:
 @dataclass(frozen=True)
 class BayesModels:
     """`table`: one row per pooled outcome and prior (columns `BAYES_COLUMNS`; `prior_role`
-    "main" or "sensitivity"); `fits`: (analysis, outcome, measure, role, result) of each;
+    one of `PRIOR_ROLES`); `fits`: (analysis, outcome, measure, role, result) of each;
     `skipped`: one sentence per pooled outcome without a Bayesian model, saying why."""
 
     table: pd.DataFrame
@@ -155,14 +162,14 @@ def main_row(table: pd.DataFrame, analysis: str, outcome: str, measure: str | No
              ) -> dict | None:
     """The row of `table` (`BAYES_COLUMNS`, e.g. bayes.csv as read back) of one analysis and
     outcome under the main prior, or None."""
-    rows = alternative_rows(table, analysis, outcome, measure, role="main")
+    rows = alternative_rows(table, analysis, outcome, measure, role=MAIN_PRIOR)
     return rows[0] if rows else None
 
 
 def alternative_rows(table: pd.DataFrame, analysis: str, outcome: str,
-                     measure: str | None = None, role: str = "sensitivity") -> list[dict]:
+                     measure: str | None = None, role: str = SENSITIVITY_PRIOR) -> list[dict]:
     """The rows of one analysis and outcome fitted under the alternative priors (or, with
-    `role="main"`, the main prior), in the table's order."""
+    `role=MAIN_PRIOR`, the main prior), in the table's order."""
     if table is None or table.empty:
         return []
     chosen = ((table["analysis"] == analysis) & (table["outcome"] == outcome)
@@ -179,10 +186,10 @@ def _row(analysis: str, fit, role: str, reason: str, level: float, result) -> di
         "k": len(fit.effects), "prior_role": role, "tau_prior": result.tau_prior,
         "mu_prior": result.mu_prior, "level": level,
         "estimate": result.mu_median, "mean": result.mu_mean, "sd": result.mu_sd,
-        "ci_low": result.mu_shortest[0], "ci_high": result.mu_shortest[1],
-        "pi_low": result.theta_shortest[0], "pi_high": result.theta_shortest[1],
-        "tau_median": result.tau_median, "tau_ci_low": result.tau_shortest[0],
-        "tau_ci_high": result.tau_shortest[1], "p_below_zero": result.p_mu_below_zero,
+        "ci_low": result.mu_shortest_low, "ci_high": result.mu_shortest_high,
+        "pi_low": result.theta_shortest_low, "pi_high": result.theta_shortest_high,
+        "tau_median": result.tau_median, "tau_ci_low": result.tau_shortest_low,
+        "tau_ci_high": result.tau_shortest_high, "p_below_zero": result.p_mu_below_zero,
         "frequentist_method": f"{freq.method} / {freq.test}",
         "frequentist_estimate": freq.estimate, "frequentist_ci_low": freq.ci_low,
         "frequentist_ci_high": freq.ci_high,
@@ -217,16 +224,16 @@ def bayesian_models(analyses, *, tau_prior: str = DEFAULT, mu_prior: str | None 
                 continue
         else:
             main, reason = tau_prior, "set by the parameter bayes_tau_prior"
-        priors = [("main", main, reason)]
+        priors = [(MAIN_PRIOR, main, reason)]
         if sensitivity and tau_prior == DEFAULT:
-            priors += [("sensitivity", p, why) for p, why in sensitivity_priors(fit.measure,
-                                                                                 main)]
+            priors += [(SENSITIVITY_PRIOR, p, why)
+                       for p, why in sensitivity_priors(fit.measure, main)]
         for role, prior, why in priors:
             result = mr.pool_bayes(yi, vi, tau_prior=prior, mu_prior=mu_prior, level=level)
             rows.append(_row(analysis, fit, role, why, level, result))
             fits.append((analysis, fit.outcome, fit.measure, role, result))
     table = pd.DataFrame(rows, columns=BAYES_COLUMNS)
-    table["_role"] = table["prior_role"].map({"main": 0, "sensitivity": 1})
+    table["_role"] = table["prior_role"].map({role: i for i, role in enumerate(PRIOR_ROLES)})
     table = sorted_frame(table, ["outcome", "measure", "analysis", "_role"]).drop(columns="_role")
     return BayesModels(table, fits, tuple(skipped))
 
@@ -247,10 +254,10 @@ def prior_sensitivity(table: pd.DataFrame) -> pd.DataFrame:
     records = [] if table is None else table.to_dict("records")
     # per outcome: the main analysis first, the review's prior before the alternatives
     records.sort(key=lambda r: (r["outcome"], r["analysis"] != MAIN, r["analysis"],
-                                r["prior_role"] != "main"))
+                                r["prior_role"] != MAIN_PRIOR))
     for r in records:
         where = "" if r["analysis"] == MAIN else f"; {r['analysis']}"
-        role = "the review's prior" if r["prior_role"] == "main" else "alternative"
+        role = "the review's prior" if r["prior_role"] == MAIN_PRIOR else "alternative"
         rows.append(with_exp({
             "analysis": PRIOR_SENSITIVITY, "setting": f"{r['tau_prior']} ({role}{where})",
             "outcome": r["outcome"], "measure": r["measure"], "k": r["k"], "status": "pooled",
@@ -293,7 +300,7 @@ def present(table: pd.DataFrame, main_only: bool = True,
         zip(outcomes["outcome"], outcomes["label"]))
     rows = []
     if main_only and len(table):
-        table = table[table["prior_role"] == "main"]
+        table = table[table["prior_role"] == MAIN_PRIOR]
     for row in table.to_dict("records"):
         ratio = is_ratio(row["measure"])
 
@@ -306,7 +313,7 @@ def present(table: pd.DataFrame, main_only: bool = True,
         rows.append({
             "analysis": row["analysis"], "outcome": labels.get(row["outcome"], row["outcome"]),
             "measure": row["measure"] + (" (ratio)" if ratio else ""), "k": row["k"],
-            "prior of tau": row["tau_prior"] + ("" if row["prior_role"] == "main"
+            "prior of tau": row["tau_prior"] + ("" if row["prior_role"] == MAIN_PRIOR
                                                 else " (sensitivity)"),
             "Bayesian median [credible interval]": format_interval(
                 shown("estimate"), shown("ci_low"), shown("ci_high")),

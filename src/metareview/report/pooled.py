@@ -80,8 +80,9 @@ def result_row(r) -> dict:
     """The fields of a `mr.pool` result, flattened for a table."""
     return {
         "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low, "ci_high": r.ci_high,
-        "pval": r.pval, "tau2": r.tau2, "tau2_ci_low": r.tau2_ci[0], "tau2_ci_high": r.tau2_ci[1],
-        "i2": r.i2, "i2_ci_low": r.i2_ci[0], "i2_ci_high": r.i2_ci[1], "h2": r.h2, "q": r.q,
+        "pval": r.pval, "tau2": r.tau2, "tau2_ci_low": r.tau2_ci_low,
+        "tau2_ci_high": r.tau2_ci_high, "i2": r.i2, "i2_ci_low": r.i2_ci_low,
+        "i2_ci_high": r.i2_ci_high, "h2": r.h2, "q": r.q,
         "q_df": r.q_df, "q_pval": r.q_pval, "pi_low": r.pi_low, "pi_high": r.pi_high,
     }
 

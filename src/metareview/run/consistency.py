@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from metareview import files
+from metareview.report.bayes import MAIN_PRIOR
 from metareview.report.findings import BAYESIAN_SUFFIX, MINUS, effect_text
 from metareview.stats.vocabulary import is_ratio
 
@@ -166,7 +167,7 @@ def problems(review: str) -> list[str]:
     rows = {(str(r["analysis"]), str(r["outcome"])): r for r in pooled.to_dict("records")}
     bayes = _read(processed / "bayes.csv")
     bayes_rows = ({(str(r["analysis"]), str(r["outcome"])): r for r in bayes.to_dict("records")
-                   if r["prior_role"] == "main"} if not bayes.empty else {})
+                   if r["prior_role"] == MAIN_PRIOR} if not bayes.empty else {})
     summary_page = page_text(reports / "06_summary.html")
     word = page_text(reports / "summary.docx")
     effect_texts = {}

@@ -74,13 +74,15 @@ class BayesResult(ResultMixin):
         Posterior mode, median, mean and standard deviation of the heterogeneity τ (mean and
         SD are inf when the posterior's moment diverges, as with a half-Cauchy prior and two
         studies, or its tail is still not negligible at τ = 1e150).
-    tau_central, tau_shortest : (float, float)
+    tau_central_low, tau_central_high, tau_shortest_low, tau_shortest_high : float
         Equal-tailed and shortest intervals of τ (the shortest starts at 0 when the density is
         highest there).
-    mu_mode, mu_median, mu_mean, mu_sd, mu_central, mu_shortest
+    mu_mode, mu_median, mu_mean, mu_sd, mu_central_low, mu_central_high, mu_shortest_low,
+    mu_shortest_high : float
         The same for the overall effect μ: posterior mode, median, mean, SD, equal-tailed and
         shortest credible intervals.
-    theta_mode, theta_median, theta_mean, theta_sd, theta_central, theta_shortest
+    theta_mode, theta_median, theta_mean, theta_sd, theta_central_low, theta_central_high,
+    theta_shortest_low, theta_shortest_high : float
         The same for θ_new, the effect of a new study (the posterior predictive distribution:
         θ_new | μ, τ ~ N(μ, τ²)); its intervals are prediction intervals.
     p_mu_below_zero : float
@@ -124,20 +126,26 @@ class BayesResult(ResultMixin):
     tau_median: float
     tau_mean: float
     tau_sd: float
-    tau_central: tuple[float, float]
-    tau_shortest: tuple[float, float]
+    tau_central_low: float
+    tau_central_high: float
+    tau_shortest_low: float
+    tau_shortest_high: float
     mu_mode: float
     mu_median: float
     mu_mean: float
     mu_sd: float
-    mu_central: tuple[float, float]
-    mu_shortest: tuple[float, float]
+    mu_central_low: float
+    mu_central_high: float
+    mu_shortest_low: float
+    mu_shortest_high: float
     theta_mode: float
     theta_median: float
     theta_mean: float
     theta_sd: float
-    theta_central: tuple[float, float]
-    theta_shortest: tuple[float, float]
+    theta_central_low: float
+    theta_central_high: float
+    theta_shortest_low: float
+    theta_shortest_high: float
     p_mu_below_zero: float
     threshold: float
     p_mu_above_threshold: float
@@ -177,20 +185,20 @@ class BayesResult(ResultMixin):
     @property
     def ci_low(self) -> float:
         """Lower end of the shortest credible interval of μ (bayesmeta's default)."""
-        return self.mu_shortest[0]
+        return self.mu_shortest_low
 
     @property
     def ci_high(self) -> float:
-        return self.mu_shortest[1]
+        return self.mu_shortest_high
 
     @property
     def pi_low(self) -> float:
         """Lower end of the shortest prediction interval of θ_new."""
-        return self.theta_shortest[0]
+        return self.theta_shortest_low
 
     @property
     def pi_high(self) -> float:
-        return self.theta_shortest[1]
+        return self.theta_shortest_high
 
     def _mixture(self, predict: bool) -> Mixtures:
         sd = (np.sqrt(self.support_sd**2 + self.support_tau**2) if predict
@@ -243,10 +251,10 @@ class BayesResult(ResultMixin):
             lines.append(f"{name:<24}" + "".join(number(getattr(self, f"{p}_{name}"))
                                                  for p in parameters))
         for title, name in (("shortest", "shortest"), ("equal-tailed", "central")):
-            for end, index in (("lower", 0), ("upper", 1)):
+            for end, field in (("lower", "low"), ("upper", "high")):
                 label = f"{percent} {title} {end}"
                 lines.append(f"{label:<24}" + "".join(
-                    number(getattr(self, f"{p}_{name}")[index]) for p in parameters))
+                    number(getattr(self, f"{p}_{name}_{field}")) for p in parameters))
         lines += [
             "",
             f"P(mu < 0) = {self.p_mu_below_zero:.4g}; P(mu > {self.threshold:g}) = "
@@ -456,20 +464,26 @@ def pool_bayes(yi: Sequence[float], vi: Sequence[float],
         tau_median=float(tau_median),
         tau_mean=tau_mean,
         tau_sd=tau_sd,
-        tau_central=(float(tau_lo), float(tau_hi)),
-        tau_shortest=(float(tau_short[0]), float(tau_short[1])),
+        tau_central_low=float(tau_lo),
+        tau_central_high=float(tau_hi),
+        tau_shortest_low=float(tau_short[0]),
+        tau_shortest_high=float(tau_short[1]),
         mu_mode=float(modes[0]),
         mu_median=float(medians[0]),
         mu_mean=float(moments.mean[0]),
         mu_sd=float(moments.sd[0]) if post.moment_finite[2] else math.inf,
-        mu_central=(float(central_low[0]), float(central_high[0])),
-        mu_shortest=(float(short_low[0]), float(short_high[0])),
+        mu_central_low=float(central_low[0]),
+        mu_central_high=float(central_high[0]),
+        mu_shortest_low=float(short_low[0]),
+        mu_shortest_high=float(short_high[0]),
         theta_mode=float(modes[1]),
         theta_median=float(medians[1]),
         theta_mean=float(moments.mean[1]),
         theta_sd=float(moments.sd[1]) if post.moment_finite[2] else math.inf,
-        theta_central=(float(central_low[1]), float(central_high[1])),
-        theta_shortest=(float(short_low[1]), float(short_high[1])),
+        theta_central_low=float(central_low[1]),
+        theta_central_high=float(central_high[1]),
+        theta_shortest_low=float(short_low[1]),
+        theta_shortest_high=float(short_high[1]),
         p_mu_below_zero=p_below_zero,
         threshold=threshold,
         p_mu_above_threshold=1.0 - p_below_threshold,

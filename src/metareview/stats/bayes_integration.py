@@ -487,11 +487,6 @@ class Mixtures:
         z, inv_s = self._z(x)
         return (np.exp(-0.5 * z * z) * inv_s) @ self.w / SQRT_2PI
 
-    def cdf_pdf(self, x: np.ndarray, rows: np.ndarray | None = None):
-        """F and f at x (of the mixtures `rows`)."""
-        z, inv_s = self._z(x, rows)
-        return special.ndtr(z) @ self.w, (np.exp(-0.5 * z * z) * inv_s) @ self.w / SQRT_2PI
-
     def derivatives(self, x: np.ndarray, with_cdf: bool = False, second: bool = True,
                     rows: np.ndarray | None = None):
         """f, f' and f'' at x (F first, with `with_cdf`; no f'' without `second`), of the

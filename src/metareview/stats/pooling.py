@@ -192,8 +192,9 @@ class PoolResult(ResultMixin):
         Number of studies.
     tau2 : float
         Estimated tau² (0 for FE).
-    tau2_ci : (float, float)
-        Q-profile interval of tau² at `level` (nan for FE, which has no tau²).
+    tau2_ci_low, tau2_ci_high : float
+        Q-profile interval of tau² at `level` (nan for FE, which has no tau²); the pair is
+        `tau2_ci`.
     i2, h2 : float
         I² (%) and H²: for random-effects methods from tau² and the typical within-study
         variance, for FE from Q.
@@ -217,8 +218,8 @@ class PoolResult(ResultMixin):
         k − 1.
     tau2_se : float
         Standard error of tau² (nan for FE and methods without one).
-    i2_ci, h2_ci : (float, float)
-        I² and H² at the limits of `tau2_ci`.
+    i2_ci_low, i2_ci_high, h2_ci_low, h2_ci_high : float
+        I² and H² at the limits of the tau² interval; the pairs are `i2_ci` and `h2_ci`.
     knha_factor : float
         The Knapp-Hartung factor s² by which the variance of μ̂ is multiplied (1 under z).
     note : str
@@ -232,7 +233,8 @@ class PoolResult(ResultMixin):
     pval: float
     k: int
     tau2: float
-    tau2_ci: tuple[float, float]
+    tau2_ci_low: float
+    tau2_ci_high: float
     i2: float
     h2: float
     q: float
@@ -247,8 +249,10 @@ class PoolResult(ResultMixin):
     df: float
     q_df: int
     tau2_se: float
-    i2_ci: tuple[float, float]
-    h2_ci: tuple[float, float]
+    i2_ci_low: float
+    i2_ci_high: float
+    h2_ci_low: float
+    h2_ci_high: float
     knha_factor: float
     note: str = ""
 
@@ -256,6 +260,23 @@ class PoolResult(ResultMixin):
     def tau(self) -> float:
         """sqrt(tau²), the between-study standard deviation."""
         return math.sqrt(self.tau2)
+
+    # The intervals as (low, high) pairs, read from their two fields: the public interface
+    # names `r.tau2_ci` a pair, a result stores only the fields (vocabulary.INTERVAL_ENDS).
+    @property
+    def tau2_ci(self) -> tuple[float, float]:
+        """(tau2_ci_low, tau2_ci_high), the Q-profile interval of tau²."""
+        return self.tau2_ci_low, self.tau2_ci_high
+
+    @property
+    def i2_ci(self) -> tuple[float, float]:
+        """(i2_ci_low, i2_ci_high)."""
+        return self.i2_ci_low, self.i2_ci_high
+
+    @property
+    def h2_ci(self) -> tuple[float, float]:
+        """(h2_ci_low, h2_ci_high)."""
+        return self.h2_ci_low, self.h2_ci_high
 
     def conf_int(self, level: float | None = None) -> tuple[float, float]:
         """Confidence interval of the estimate at `level` (default: the fit's level).
@@ -411,7 +432,8 @@ def pool(yi: Sequence[float], vi: Sequence[float], method: str = "REML", test: s
         pval=pval,
         k=k,
         tau2=float(fit.tau2),
-        tau2_ci=tuple(float(b) for b in tau2_ci),
+        tau2_ci_low=float(tau2_ci[0]),
+        tau2_ci_high=float(tau2_ci[1]),
         i2=float(i2),
         h2=float(h2),
         q=float(q),
@@ -426,8 +448,10 @@ def pool(yi: Sequence[float], vi: Sequence[float], method: str = "REML", test: s
         df=fit.df,
         q_df=int(q_df),
         tau2_se=float(tau2_se),
-        i2_ci=tuple(float(b) for b in i2_ci),
-        h2_ci=tuple(float(b) for b in h2_ci),
+        i2_ci_low=float(i2_ci[0]),
+        i2_ci_high=float(i2_ci[1]),
+        h2_ci_low=float(h2_ci[0]),
+        h2_ci_high=float(h2_ci[1]),
         knha_factor=float(fit.s2w),
         note="; ".join(notes),
     )

@@ -8,6 +8,8 @@ A result is a frozen dataclass that mixes in `ResultMixin`, which gives it
   per term or per study override it to return a tidy table instead.
 
 Arrays stored in a result are made read-only, so that a result cannot change after it is made.
+A field holds one value or one array: an interval is two fields, `<name>_low` and `<name>_high`
+(`vocabulary.INTERVAL_ENDS`), and a (low, high) pair is at most a property derived from them.
 """
 
 from __future__ import annotations
@@ -65,16 +67,9 @@ class ResultMixin:
         }
 
     def scalar_items(self) -> dict[str, Any]:
-        """Scalar fields, with (low, high) pairs split into `<name>_low` and `<name>_high`."""
-        items: dict[str, Any] = {}
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if _is_scalar(value):
-                items[field.name] = plain(value)
-            elif isinstance(value, tuple) and len(value) == 2 and all(map(_is_scalar, value)):
-                items[f"{field.name}_low"] = plain(value[0])
-                items[f"{field.name}_high"] = plain(value[1])
-        return items
+        """The scalar fields by name (an interval is two of them, `<name>_low`, `<name>_high`)."""
+        return {field.name: plain(getattr(self, field.name)) for field in dataclasses.fields(self)
+                if _is_scalar(getattr(self, field.name))}
 
     def to_frame(self) -> pd.DataFrame:
         """A one-row DataFrame of the scalar fields (arrays and nested results left out)."""

@@ -1,5 +1,6 @@
 """The package's vocabulary: the names every layer uses for measures, estimators, tests and
-p-value operators. Nothing else in the package defines these lists.
+p-value operators, and the names of the engine's result fields (an interval is two fields,
+`<name>_low` and `<name>_high`). Nothing else in the package defines these lists.
 
 Measures follow metafor's `escalc` codes. A *ratio* measure is analysed on the log scale and
 shown exponentiated (as metafor's `transf = exp`); a *proportion* measure is analysed on its
@@ -57,6 +58,16 @@ def check_test(test: str) -> str:
         raise ValueError(f"unknown test {test!r}; use 'z' or 'knha'")
     return name
 
+
+# How a result stores an interval: as two fields, never as one (low, high) pair. The limits of
+# the interval `<name>` are the fields `<name>_low` and `<name>_high`: `ci_low`/`ci_high` of the
+# estimate, `pi_low`/`pi_high` of a new study's effect, `tau2_ci_low`/`tau2_ci_high` of tau²,
+# `mu_shortest_low`/`mu_shortest_high` of a credible interval of mu; per-study intervals are
+# two arrays named the same way (`shrinkage_central_low`). So a table of results has the same
+# columns as the results have fields. Where the public interface names a pair (`r.tau2_ci` of
+# `pool`, and `i2_ci`, `h2_ci` beside it), it is a read-only property that returns the two
+# fields as a tuple; no field holds a tuple of numbers (tests/test_result_fields.py checks it).
+INTERVAL_ENDS = ("_low", "_high")
 
 # The names of result fields shared by more than one result class, each with its one meaning.
 # A result class uses these names for these quantities and for nothing else; names used by one

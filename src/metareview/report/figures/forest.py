@@ -134,20 +134,13 @@ def _get(result, name: str, default=math.nan):
     return default if value is None else value
 
 
-def _tau2_ci(result) -> tuple[float, float]:
-    pair = _get(result, "tau2_ci", None)
-    if pair is not None and not isinstance(pair, float):
-        return float(pair[0]), float(pair[1])
-    return float(_get(result, "tau2_ci_low")), float(_get(result, "tau2_ci_high"))
-
-
 def heterogeneity_text(result) -> str:
     """One line: tau² [CI], I², Q (df), p, in the style of metafor's printout (for tables)."""
     k = int(_get(result, "k", 0))
     if k < 2:
         return "Heterogeneity: not estimable with one study"
     q_df = _get(result, "q_df", k - 1)
-    low, high = _tau2_ci(result)
+    low, high = float(_get(result, "tau2_ci_low")), float(_get(result, "tau2_ci_high"))
     tau2 = _get(result, "tau2")
     tau_text = f"τ² = {_fmt(tau2, 3)}"
     if tau2_bound_reached_search_end(tau2, high):
