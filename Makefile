@@ -112,6 +112,17 @@ reports: $(SETUP_STAMP) ## run what changed (reviews in parallel) and rebuild th
 	fi; \
 	exit $$status
 
+# The package's bytecode, compiled once after each change of its code: a shell that sets
+# PYTHONDONTWRITEBYTECODE (or a read-only cache) would otherwise have every kernel of every
+# review compile each module again. (The stack's bytecode is written by `uv pip sync
+# --compile-bytecode`.) Order-only for the reports: compiling is no reason to rerun a notebook.
+BYTECODE_STAMP := .make/bytecode
+$(BYTECODE_STAMP): $(SRC) $(SETUP_STAMP)
+	@mkdir -p $(@D)
+	$(PY) -c 'import compileall, pathlib, sys, metareview; sys.exit(not compileall.compile_dir(\
+	  pathlib.Path(metareview.__file__).parent, quiet=1))' >/dev/null
+	@touch $@
+
 # Every report of every review (`reports` runs these with --keep-going, so that one failing
 # review does not stop the others).
 report-files: $(REPORTS)
@@ -121,7 +132,8 @@ report-files: $(REPORTS)
 # change costs one runner start per review, not one per notebook.
 .SECONDEXPANSION:
 reports/%.html: notebooks/$$(notdir $$*).ipynb $$(call inputs_of,$$(call review_of,$$*)) \
-                $$(call upstream_of,$$*) $$(call override_stamp_of,$$*) $(SRC) $(SETUP_STAMP)
+                $$(call upstream_of,$$*) $$(call override_stamp_of,$$*) $(SRC) $(SETUP_STAMP) \
+                | $(BYTECODE_STAMP)
 	@if [ -e $@ ] && [ -z "$$(find $^ -newer $@ -print -quit)" ]; then exit 0; fi; \
 	$(PY) -m metareview.run.pipeline run --review '$(call review_of,$*)' --from '$(call number_of,$*)'
 

@@ -6,7 +6,8 @@ Measured per review (medians over --repeat runs):
 
 1. floor: one Python process imports the stack once and runs the code cells of every notebook
    in turn, each in a fresh namespace, with the review's parameters: the least any runner can
-   take (no kernel, no papermill, no HTML);
+   take (no kernel, no papermill, no HTML); in it, the time of each figure save (PNG, and SVG
+   where a reader gets one) and the modules it had to compile (no cached bytecode);
 2. runner: `python -m metareview.run.pipeline run --review <r>` (one kernel per review, reports
    exported to HTML);
 3. command line: per notebook `papermill` then `jupyter nbconvert --to html --no-input`, as
@@ -44,7 +45,16 @@ import numpy, pandas, scipy.stats, matplotlib
 matplotlib.use("agg")
 import matplotlib.pyplot
 import metareview, metareview.report.notebook
+from metareview.report.figures import style
 review, notebooks = sys.argv[1], sys.argv[2:]
+saves = []
+original_save = style.save_figure
+def timed_save(*args, **kwargs):
+    began = time.perf_counter()
+    written = original_save(*args, **kwargs)
+    saves.append(time.perf_counter() - began)
+    return written
+style.save_figure = timed_save  # notebook.figure imports it when it saves
 params = yaml.safe_load(open(f"params/{review}.yaml"))
 for path in notebooks:
     cells = json.load(open(path))["cells"]
@@ -60,7 +70,13 @@ for path in notebooks:
         with contextlib.redirect_stdout(io.StringIO()):
             exec(source, namespace)
     matplotlib.pyplot.close("all")
-print(time.perf_counter() - start)
+seconds = time.perf_counter() - start
+# a module imported from source whose bytecode is not cached was compiled by this process
+import importlib.util, os
+compiled_here = [name for name, module in list(sys.modules.items())
+                 if (getattr(module, "__file__", None) or "").endswith(".py")
+                 and not os.path.exists(importlib.util.cache_from_source(module.__file__))]
+print(json.dumps({"seconds": seconds, "saves": saves, "compiled": compiled_here}))
 """
 
 
@@ -79,12 +95,13 @@ def _notebooks() -> list[str]:
     return sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def floor(review: str) -> float:
+def floor(review: str) -> dict:
+    """{"seconds", "saves" (seconds of each figure save), "compiled" (modules compiled)}."""
     # run once through the runner first, so that every file a notebook reads exists
     out = subprocess.run([str(PYTHON), "-c", FLOOR, review, *_notebooks()], cwd=ROOT,
                          capture_output=True, text=True, check=True,
                          env={**os.environ, "MPLBACKEND": "agg"})
-    return float(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def runner(review: str) -> float:
@@ -118,15 +135,22 @@ def main() -> int:
         for review in reviews:
             _clean()
             measured = {"runner": [], "floor": [], "command line": []}
+            saves, compiled = [], set()
             for _ in range(args.repeat):
                 measured["runner"].append(runner(review))
-                measured["floor"].append(floor(review))
+                in_process = floor(review)
+                measured["floor"].append(in_process["seconds"])
+                saves += in_process["saves"]
+                compiled.update(in_process["compiled"])
                 measured["command line"].append(command_line(review, Path(scratch)))
             medians = {k: statistics.median(v) for k, v in measured.items()}
             results[review] = medians
             print(f"{review}: floor {medians['floor']:.1f} s, runner {medians['runner']:.1f} s "
                   f"({medians['runner'] / medians['floor']:.2f}x the floor), command line "
-                  f"{medians['command line']:.1f} s", flush=True)
+                  f"{medians['command line']:.1f} s; {len(saves) // args.repeat} figures "
+                  f"saved in {statistics.mean(saves) if saves else 0:.3f} s on average "
+                  f"(slowest {max(saves, default=0):.3f} s); modules compiled in the run: "
+                  f"{', '.join(sorted(compiled)) or 'none'}", flush=True)
         _clean()
         if args.review is None:
             # make reproduce runs every review, so it is set against the command-line times

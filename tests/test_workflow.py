@@ -112,6 +112,18 @@ def test_make_reports_runs_reviews_in_parallel(tmp_path):
     assert refused.returncode == 2 and "JOBS must be a whole number" in refused.stdout
 
 
+def test_reports_compile_the_package_once_before_any_notebook_runs(tmp_path):
+    root = _root(tmp_path, ("alpha",))
+    plan = _make(root, "-n", "reports")
+    lines = plan.stdout.splitlines()
+    compiling = [i for i, line in enumerate(lines) if "compileall.compile_dir" in line]
+    running = [i for i, line in enumerate(lines) if "metareview.run.pipeline run" in line]
+    assert compiling and running and compiling[0] < running[0], plan.stdout
+    (root / ".make").mkdir(exist_ok=True)
+    (root / ".make" / "bytecode").touch()
+    assert "compileall" not in _make(root, "-n", "reports").stdout
+
+
 # --- make lab -------------------------------------------------------------------------------------
 
 
