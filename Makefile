@@ -119,7 +119,7 @@ reports: $(SETUP_STAMP) ## run what changed (reviews in parallel) and rebuild th
 BYTECODE_STAMP := .make/bytecode
 $(BYTECODE_STAMP): $(SRC) $(SETUP_STAMP)
 	@mkdir -p $(@D)
-	$(PY) -c 'import compileall, pathlib, sys, metareview; sys.exit(not compileall.compile_dir(\
+	@$(PY) -c 'import compileall, pathlib, sys, metareview; sys.exit(not compileall.compile_dir(\
 	  pathlib.Path(metareview.__file__).parent, quiet=1))' >/dev/null
 	@touch $@
 
