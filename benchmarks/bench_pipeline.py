@@ -100,7 +100,8 @@ def floor(review: str) -> dict:
     # run once through the runner first, so that every file a notebook reads exists
     out = subprocess.run([str(PYTHON), "-c", FLOOR, review, *_notebooks()], cwd=ROOT,
                          capture_output=True, text=True, check=True,
-                         env={**os.environ, "MPLBACKEND": "agg"})
+                         # no bytecode written, so a module without a cached one was compiled
+                         env={**os.environ, "MPLBACKEND": "agg", "PYTHONDONTWRITEBYTECODE": "1"})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
