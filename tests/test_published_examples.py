@@ -22,6 +22,8 @@ Sources (page of the results; how the value was read is in each example's ``cite
   REML, DL and HE on the teacher expectancy data, Table 16.3 (p. 309).
 - Yusuf et al. (1985), Prog Cardiovasc Dis 27:335-371: Peto's odds ratio of the trials in Table 6
   (p. 343; the page of the pooled result is not known, see below).
+- Morris (2008), Organ Res Methods 11:364-386: Hedges' g (d_ppc2) of five studies, Table 5
+  (p. 382); see the last paragraph.
 
 Where the values were read: not on the pages themselves, which are still to be checked. The
 values and pages come from metafor's test files (tests/testthat/test_analysis_example_<source>.r in
@@ -39,20 +41,24 @@ engine's value and the reason as far as it is known, and `test_documented_differ
 checks that the engine still gives that value and that it still differs. Largest difference
 measured among the values checked, as a fraction of that half unit: 0.95 (Lipsey & Wilson),
 0.96 (Normand, both examples), 0.97 (DerSimonian & Kacker, REML tau), 0.96 (Raudenbush, ML
-tau²), 0.60 (Yusuf et al., Peto's odds ratio): the engine agrees with every digit given.
+tau²), 0.60 (Yusuf et al., Peto's odds ratio), 0.95 (Morris, Hedges' g): the engine agrees
+with every digit given.
 
 Conventions the sources share with the engine, so nothing is recomputed here: Wald intervals
 with the normal 97.5% quantile; DL on the inverse-variance Q; Normand's mean differences use the
 pooled SD, passed here as both groups' SD so that `mr.effect_sizes("MD")` gives
 s_p²(1/n1 + 1/n2); Normand's risk differences are in percentage points (yi·100, vi·100²).
 
-Not covered, for want of a published example with printed values that could be read: Hedges' g
-from means and SDs with its variance. The example most often used (Borenstein et al. 2009,
-Introduction to meta-analysis, Table 14.1) is not checked because its printed results could not
-be read here, and because the book's variance, J²((n1 + n2)/(n1 n2) + d²/(2(n1 + n2))), with
-J = 1 − 3/(4 df − 1), is not the engine's (metafor's) 1/n1 + 1/n2 + g²/(2(n1 + n2)) with the
-exact J: for those data the two variances differ by 0.4% to 1.9%, and the engine has no option
-for the book's form.
+Hedges' g from means and SDs: Morris (2008), Organizational Research Methods 11:364-386, Table 5
+(p. 382), d_ppc2 of five training studies, which is Hedges' g of the groups' mean changes with
+the pooled pretest SD and the bias correction J(n_T + n_C - 2); the engine's `effect_sizes("SMD")`
+on the changes and pretest SDs gives every value to its 4 decimals (largest difference 0.95 of
+the half unit). Only the point estimates are checked: the paper's variances use another
+equation. The example most often used (Borenstein et al. 2009, Introduction to meta-analysis,
+Table 14.1) is not checked because its printed results could not be read here, and because the
+book's variance, J²((n1 + n2)/(n1 n2) + d²/(2(n1 + n2))), is not the engine's (metafor's default)
+1/n1 + 1/n2 + g²/(2(n1 + n2)): for those data the two variances differ by 0.4% to 1.9%, and the
+engine has no option for the book's form (metafor's vtype = "LS2").
 """
 
 from __future__ import annotations
@@ -129,6 +135,14 @@ def _teacher_expectancy(data):
     return _pooled(data["yi"], data["vi"], ("FE", "ML", "REML", "DL", "HE"))
 
 
+def _training(data):
+    # Morris's d_ppc2 is Hedges' g of the two groups' mean changes over the pooled pretest SD
+    effects = mr.effect_sizes("SMD", m1i=data["post_t"] - data["pre_t"], sd1i=data["sd_pre_t"],
+                              n1i=data["n_t"], m2i=data["post_c"] - data["pre_c"],
+                              sd2i=data["sd_pre_c"], n2i=data["n_c"])
+    return {"studies": SimpleNamespace(yi=effects["yi"].to_numpy())}
+
+
 def _beta_blockers(data):
     return {"Peto": mr.peto(data["ai"], ci=data["ci"], n1i=data["n1i"], n2i=data["n2i"])}
 
@@ -140,6 +154,7 @@ FITS = {
     "dersimonian_kacker_2007_clasp": _clasp,
     "raudenbush_2009_teacher_expectancy": _teacher_expectancy,
     "yusuf_1985_beta_blockers": _beta_blockers,
+    "morris_2008_training": _training,
 }
 
 
