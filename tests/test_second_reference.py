@@ -33,8 +33,8 @@ What is checked, and by which function:
 Not covered by this source (RevMan stored only fixed-effect analyses for these data):
 Hedges' g, DerSimonian-Laird tau² and Peto's odds ratio. DerSimonian-Laird and the other tau²
 estimators, random-effects pooling, subgroups, meta-regression and Peto's odds ratio are held to
-published worked examples in `tests/test_published_examples.py`; Hedges' g is not covered there
-either (see that module).
+published worked examples in `tests/test_published_examples.py`, and so is Hedges' g (its point
+estimates, to Morris 2008; its variance has no published check, see that module).
 """
 
 from __future__ import annotations
