@@ -100,12 +100,14 @@ reproduce: setup ## from raw data to checked reports: delete outputs, run everyt
 	$(MAKE) reports
 	$(MAKE) check
 
+# The index is made silently (-s): it prints its own "wrote" line, and where the runner has
+# already rebuilt it, Make's "'reports/index.html' is up to date" would read as if it had not.
 reports: $(SETUP_STAMP) ## run what changed (reviews in parallel) and rebuild the index page
 	@[[ "$$JOBS" =~ ^[1-9][0-9]*$$ ]] || { echo "error: JOBS must be a whole number >= 1"; exit 2; }; \
 	status=0; \
 	$(if $(UNUSABLE),$(PY) -m metareview.run.pipeline folders || true;) \
 	$(MAKE) --jobs="$$JOBS" --keep-going report-files || status=$$?; \
-	$(MAKE) reports/index.html || status=$$?; \
+	$(MAKE) -s reports/index.html || status=$$?; \
 	if [ $$status -ne 0 ]; then \
 	  echo; echo "Some reviews did not run to the end (the others did):"; \
 	  $(PY) -m metareview.run.pipeline failures || true; \
@@ -172,7 +174,7 @@ record: setup ## bring the reports up to date, then rewrite results/<review>.jso
 	else \
 	  [[ "$$JOBS" =~ ^[1-9][0-9]*$$ ]] || { echo "error: JOBS must be a whole number >= 1"; exit 2; }; \
 	  $(MAKE) --jobs="$$JOBS" --keep-going $(RECORD_REPORTS) || status=$$?; \
-	  $(MAKE) reports/index.html || status=$$?; \
+	  $(MAKE) -s reports/index.html || status=$$?; \
 	fi; \
 	$(PY) -m metareview.run.record write "$${args[@]}" || status=$$?; \
 	exit $$status

@@ -168,6 +168,11 @@ def test_sensitivity_keeps_only_scenarios_that_change_the_effects(bcg):
     assert any(line.startswith("within-person correlation, r = 0.2") for line in result.unchanged)
     assert any(line.startswith("unlabelled ±") for line in result.unchanged)
     assert any("without conservative" in line for line in result.unchanged)
+    sentence = pooled.unchanged_sentence(result.unchanged)
+    assert sentence.startswith("Not shown, as they change no effect of this review")
+    assert "within-person correlation, r = 0.2; " in sentence and sentence.endswith(".")
+    assert "the same effects" not in sentence  # one clause for all, not one per scenario
+    assert pooled.unchanged_sentence([]) == ""
     assert ("randomised studies only" in set(result.table["setting"])) == (
         not bcg["randomised"].all())
     grid = result.table[result.table["analysis"] == "estimator x test"]
@@ -336,6 +341,17 @@ def test_adverse_events_by_arm_and_narrative():
 
 
 # --- notebook 01 tables -----------------------------------------------------------------------
+
+
+def test_the_effects_sentence_speaks_of_within_person_data_only_where_there_is_some():
+    effects = pd.DataFrame({"study_id": ["a", "b", "b"], "outcome": ["x", "x", "y"],
+                            "converted": [True, False, False], "paired": [False] * 3})
+    none_left = pd.DataFrame(columns=["study_id"])
+    parallel = descriptive.effects_sentence(effects, none_left)
+    assert parallel.startswith("**3 effects** from 2 studies on 2 outcomes: 1 after a conversion;")
+    assert "within-person" not in parallel and "split" not in parallel
+    paired = descriptive.effects_sentence(effects.assign(paired=[False, True, True]), none_left)
+    assert "1 after a conversion, 2 from within-person (paired) data;" in paired
 
 
 def test_rob_table_and_conversions():

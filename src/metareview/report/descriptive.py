@@ -54,7 +54,9 @@ def effects_sentence(effects: pd.DataFrame, not_pooled: pd.DataFrame,
         head = (f"**{plural(len(effects), 'effect')}** from "
                 f"{plural(effects['study_id'].nunique(), 'study')} on "
                 f"{plural(effects['outcome'].nunique(), 'outcome')}: "
-                f"{converted} after a conversion, {paired} from paired (split-face) data")
+                f"{converted} after a conversion")
+        if paired:  # a review of parallel trials has no word of within-person data
+            head += f", {paired} from within-person (paired) data"
     if proportions is not None and len(proportions):
         head += (f"; **{plural(len(proportions), 'single-group proportion')}** from "
                  f"{plural(proportions['study_id'].nunique(), 'study')}")

@@ -197,8 +197,9 @@ def _same_effects(a: dict, b: dict) -> bool:
 @dataclass(frozen=True)
 class Sensitivity:
     """`table`: the pooled result of every outcome under each scenario that changes it
-    (columns `SENSITIVITY_COLUMNS`); `unchanged`: one sentence per scenario that changes no
-    pooled outcome, so that no grid repeats the main result."""
+    (columns `SENSITIVITY_COLUMNS`); `unchanged`: the name of each scenario that changes no
+    effect ("within-person correlation, r = 0.5"), so that no grid repeats the main result
+    (`unchanged_sentence` says them in words)."""
 
     table: pd.DataFrame
     unchanged: list[str]
@@ -241,8 +242,7 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
     rows, unchanged = [], []
     for analysis, setting, subset in scenarios:
         if _same_effects(_signature(subset), base):
-            unchanged.append(f"{CODED_WORDS.get(analysis, analysis)}, {setting}: the same "
-                             "effects as the main analysis")
+            unchanged.append(f"{CODED_WORDS.get(analysis, analysis)}, {setting}")
             continue
         rows += _scenario_rows(subset, analysis, setting, method, test, min_k, level)
     for estimator in progress(estimators, "sensitivity: tau² estimators x tests"):
@@ -253,6 +253,16 @@ def sensitivity_analyses(effects: pd.DataFrame, *, rederive, method: str = "REML
                                    estimator, each_test, min_k, level)
     table = pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
     return Sensitivity(sorted_frame(table, ["outcome", "analysis", "setting"]), unchanged)
+
+
+def unchanged_sentence(unchanged: Sequence[str]) -> str:
+    """One sentence for the scenarios that change no effect of the review (a review without
+    within-person data, say, has nothing that the within-person correlation acts on); "" when
+    every scenario changed something."""
+    if not unchanged:
+        return ""
+    return ("Not shown, as they change no effect of this review and would repeat the main "
+            "analysis: " + "; ".join(unchanged) + ".")
 
 
 LEAVE_ONE_OUT_COLUMNS = [
