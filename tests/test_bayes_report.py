@@ -65,6 +65,10 @@ def test_sensitivity_priors():
     ratio = bayes.sensitivity_priors("OR", main)
     assert [p.parameters for p, _ in ratio] == [{"scale": 1.0}, {"meanlog": -1.28,
                                                                  "sdlog": 0.87}]
+    # Turner's priors are for log odds ratios: a risk ratio gets the heavy tail instead
+    risk_ratio = bayes.sensitivity_priors("RR", main)
+    assert [p.family for p, _ in risk_ratio] == ["halfnormal", "halft"]
+    assert risk_ratio[1][0].parameters == {"scale": 0.5, "df": 1.0}
     smd = bayes.sensitivity_priors("SMD", half_normal(0.25))
     assert smd[1][0].family == "logt"
     md = bayes.sensitivity_priors("MD", half_normal(2.0))
@@ -111,7 +115,7 @@ def test_ratios_are_exponentiated_and_two_studies_have_no_frequentist_prediction
     main = table.iloc[0]
     assert main["estimate_exp"] == pytest.approx(math.exp(main["estimate"]))
     assert math.isnan(main["frequentist_pi_low"])
-    assert "Turner 2015" in table.iloc[2]["tau_prior"]
+    assert table.iloc[2]["tau_prior"].startswith("half-Cauchy")  # Turner 2015 is for log OR
     shown = bayes.present(table)
     assert shown.iloc[0]["frequentist (REML, Hartung-Knapp) prediction interval"] == "none (k < 3)"
     assert shown.iloc[0]["measure"] == "RR (ratio)"

@@ -124,16 +124,21 @@ def default_tau_prior(measure: str, part: pd.DataFrame) -> tuple[Any, str]:
             f"{format_number(uisd)} estimated from the studies' sample sizes and SEs")
 
 
+ODDS_RATIOS = ("OR", "PETO_OR")  # the measures Turner et al. (2015) derived their priors for
+
+
 def sensitivity_priors(measure: str, main) -> list[tuple[Any, str]]:
     """Two alternatives to the main prior (a half-normal with scale s): twice as wide,
     half-normal(2s) (for log odds ratios the second prior of Friede et al. 2017), and one with
-    a heavy tail or an empirical basis: Turner et al. 2015 (any outcome) for ratio measures,
-    Rhodes et al. 2015 (any outcome) for a standardised mean difference, else half-Cauchy(s)."""
+    a heavy tail or an empirical basis: Turner et al. 2015 (any outcome) for odds ratios,
+    Rhodes et al. 2015 (any outcome) for a standardised mean difference, else half-Cauchy(s).
+    Turner's distributions were derived for log odds ratios only, so a risk or hazard ratio
+    gets the half-Cauchy, not an empirical prior of another scale."""
     scale = main.parameters.get("scale", None) if main.family == "halfnormal" else None
     out = []
     if scale is not None:
         out.append((half_normal(2 * scale), "twice the main prior's scale"))
-    if is_ratio(measure):
+    if str(measure).upper() in ODDS_RATIOS:
         out.append((turner_prior(), "empirical: Turner et al. 2015, any outcome and comparison"))
     elif str(measure).upper() == "SMD":
         out.append((rhodes_prior(), "empirical: Rhodes et al. 2015, any outcome and comparison"))
