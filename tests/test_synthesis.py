@@ -170,7 +170,7 @@ def test_sensitivity_keeps_only_scenarios_that_change_the_effects(bcg):
     assert any("without conservative" in line for line in result.unchanged)
     sentence = pooled.unchanged_sentence(result.unchanged)
     assert sentence.startswith("Not shown, as they change no effect of this review")
-    assert "within-person correlation, r = 0.2; " in sentence and sentence.endswith(".")
+    assert "within-person correlation, r = 0.2, 0.8" in sentence and sentence.endswith(".")
     assert "the same effects" not in sentence  # one clause for all, not one per scenario
     assert pooled.unchanged_sentence([]) == ""
     assert ("randomised studies only" in set(result.table["setting"])) == (

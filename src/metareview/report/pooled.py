@@ -261,8 +261,16 @@ def unchanged_sentence(unchanged: Sequence[str]) -> str:
     every scenario changed something."""
     if not unchanged:
         return ""
+    # the settings of one parameter are said once: "within-person correlation, r = 0.2, 0.5, 0.8"
+    said: dict[str, list[str]] = {}
+    for item in unchanged:
+        label, _, setting = item.partition(", ")
+        name, equals, value = setting.partition(" = ")
+        key = f"{label}, {name} = " if equals else item
+        said.setdefault(key, []).append(value if equals else "")
+    parts = [key + ", ".join(values) if values[0] else key for key, values in said.items()]
     return ("Not shown, as they change no effect of this review and would repeat the main "
-            "analysis: " + "; ".join(unchanged) + ".")
+            "analysis: " + "; ".join(parts) + ".")
 
 
 LEAVE_ONE_OUT_COLUMNS = [
