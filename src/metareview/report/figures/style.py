@@ -27,6 +27,9 @@ from metareview.report.alt_text import PNG_ALT_KEY
 # document printed at its size, and takes less to draw than 300 dpi. The SVG of
 # a figure a reader may want to scale (`report.figure_names.has_vector`) serves print at any size.
 PNG_DPI = 192
+# zlib level 3 rather than PIL's 6: the 54 committed PNGs are 1% larger (7.9 MB for 7.8) and
+# take a third less time to compress (1.5 s for 2.3 s).
+PNG_COMPRESS_LEVEL = 3
 SVG_HASH_SALT = "metareview"
 
 # Fixed look for every figure (colour-blind safe palette, plain sans-serif font).
@@ -124,7 +127,10 @@ def save_figure(fig: Figure, path_stem: str | Path, within: str | Path | None = 
         svg_metadata["Description"] = description
     plain_text(fig)
     with matplotlib.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}):
-        _atomic_save(fig, png, dict(format="png", dpi=PNG_DPI, metadata=png_metadata))
+        # Each file is cropped by its own renderer's measure of the text ("tight"): the SVG's
+        # extents differ from the PNG's by up to 10 pt, so one box for both clips the SVG.
+        _atomic_save(fig, png, dict(format="png", dpi=PNG_DPI, metadata=png_metadata,
+                                    pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL}))
         if vector:
             _atomic_save(fig, svg, dict(format="svg", metadata=svg_metadata))
         else:
