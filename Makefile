@@ -100,8 +100,9 @@ reproduce: setup ## from raw data to checked reports: delete outputs, run everyt
 	$(MAKE) reports
 	$(MAKE) check
 
-# The index is made silently (-s): it prints its own "wrote" line, and where the runner has
-# already rebuilt it, Make's "'reports/index.html' is up to date" would read as if it had not.
+# The index (and, under `record`, the reports) are made silently (-s): the runner and the index
+# print their own lines, and Make's "'reports/index.html' is up to date", where the runner has
+# already rebuilt the index, would read as if it had not.
 reports: $(SETUP_STAMP) ## run what changed (reviews in parallel) and rebuild the index page
 	@[[ "$$JOBS" =~ ^[1-9][0-9]*$$ ]] || { echo "error: JOBS must be a whole number >= 1"; exit 2; }; \
 	status=0; \
@@ -173,7 +174,7 @@ record: setup ## bring the reports up to date, then rewrite results/<review>.jso
 	if [[ "$${ALLOW_OVERRIDES:-}" =~ ^(1|yes|true)$$ ]]; then args+=(--allow-overrides); \
 	else \
 	  [[ "$$JOBS" =~ ^[1-9][0-9]*$$ ]] || { echo "error: JOBS must be a whole number >= 1"; exit 2; }; \
-	  $(MAKE) --jobs="$$JOBS" --keep-going $(RECORD_REPORTS) || status=$$?; \
+	  $(MAKE) -s --jobs="$$JOBS" --keep-going $(RECORD_REPORTS) || status=$$?; \
 	  $(MAKE) -s reports/index.html || status=$$?; \
 	fi; \
 	$(PY) -m metareview.run.record write "$${args[@]}" || status=$$?; \
