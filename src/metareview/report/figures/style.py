@@ -27,7 +27,7 @@ from metareview.report.alt_text import PNG_ALT_KEY
 # document printed at its size, and takes less to draw than 300 dpi. The SVG of
 # a figure a reader may want to scale (`report.figure_names.has_vector`) serves print at any size.
 PNG_DPI = 192
-# zlib level 3 rather than PIL's 6: the 54 committed PNGs are 1% larger (7.9 MB for 7.8) and
+# zlib level 3 rather than PIL's 6: the three reviews' 54 PNGs are 1% larger (7.9 MB for 7.8) and
 # take a third less time to compress (1.5 s for 2.3 s).
 PNG_COMPRESS_LEVEL = 3
 SVG_HASH_SALT = "metareview"
